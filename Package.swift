@@ -1,0 +1,34 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "portdoctor",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "portdoctor", targets: ["portdoctor"]),
+        .library(name: "LuaHost", targets: ["LuaHost"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // liblua5.4 from the system (Debian: liblua5.4-dev).
+        .systemLibrary(
+            name: "CLua",
+            pkgConfig: "lua5.4",
+            providers: [.apt(["liblua5.4-dev"]), .brew(["lua"])]
+        ),
+        // The only code allowed to raise Lua errors or yield: Swift frames must never be longjmp'd over.
+        .target(name: "LuaShim", dependencies: ["CLua"]),
+        .target(name: "LuaHost", dependencies: ["CLua", "LuaShim"]),
+        .executableTarget(
+            name: "portdoctor",
+            dependencies: [
+                "LuaHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua", "LuaShim"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,178 @@
+import CLua
+import LuaShim
+
+/// A Swift function callable from Lua. It reads its arguments from `call`, pushes results and
+/// returns how many; errors it throws become Lua errors raised (by C) at the caller's line.
+public typealias HostFunction = (LuaCall) throws -> LuaReturn
+
+/// What a host function hands back to the C trampoline.
+public struct LuaReturn: Sendable {
+    let code: Int32
+
+    /// `n` results are on top of the stack.
+    public static func values(_ n: Int32) -> LuaReturn { LuaReturn(code: n) }
+    public static let none = LuaReturn(code: 0)
+    /// The calling check is suspended; its `LuaPendingCall` resumes it later with the results.
+    public static let suspended = LuaReturn(code: Int32(PD_SUSPEND))
+}
+
+/// An error a host function throws to raise a Lua error in the calling check.
+public struct LuaScriptError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Holds a host function alive while Lua can reach it; released by the userdata's `__gc`.
+final class HostFunctionBox {
+    let function: HostFunction
+    let name: String
+    unowned(unsafe) let runtime: LuaRuntime
+
+    init(function: @escaping HostFunction, name: String, runtime: LuaRuntime) {
+        self.function = function
+        self.name = name
+        self.runtime = runtime
+    }
+}
+
+/// The one Swift entry point from Lua. Returns a count or a PD_* code; never raises.
+let hostDispatch: pd_dispatch_fn = { state, boxPointer in
+    let box = Unmanaged<HostFunctionBox>.fromOpaque(boxPointer!).takeUnretainedValue()
+    let call = LuaCall(state: state!, name: box.name, runtime: box.runtime)
+    do {
+        return try box.function(call).code
+    } catch let error as LuaScriptError {
+        call.stack.push(error.message)
+    } catch {
+        call.stack.push("\(error)")
+    }
+    return Int32(PD_RAISE_WITH_POSITION)
+}
+
+let hostRelease: pd_release_fn = { pointer in
+    Unmanaged<AnyObject>.fromOpaque(pointer!).release()
+}
+
+/// One call of a host function: its arguments, its results, and suspension.
+public struct LuaCall {
+    public let stack: LuaStack
+    /// The name the function was registered under, for error messages.
+    public let name: String
+    public unowned(unsafe) let runtime: LuaRuntime
+
+    init(state: OpaquePointer, name: String, runtime: LuaRuntime) {
+        self.stack = LuaStack(state)
+        self.name = name
+        self.runtime = runtime
+    }
+
+    public var argumentCount: Int32 { stack.top }
+
+    // MARK: arguments (1-based, like Lua)
+
+    public func argumentError(_ index: Int32, _ problem: String) -> LuaScriptError {
+        LuaScriptError("bad argument #\(index) to '\(name)' (\(problem))")
+    }
+
+    private func expected(_ what: String, _ index: Int32) -> LuaScriptError {
+        let got = index > stack.top ? "no value" : stack.typeName(at: index)
+        return argumentError(index, "\(what) expected, got \(got)")
+    }
+
+    public func isNil(_ index: Int32) -> Bool { lua_type(stack.state, index) <= LUA_TNIL }
+
+    public func value(_ index: Int32) throws -> LuaValue {
+        do { return try stack.value(at: index) } catch { throw argumentError(index, error.description) }
+    }
+
+    public func string(_ index: Int32) throws -> String {
+        guard let bytes = stack.bytes(at: index) else { throw expected("string", index) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    public func optionalString(_ index: Int32) throws -> String? {
+        isNil(index) ? nil : try string(index)
+    }
+
+    public func bytes(_ index: Int32) throws -> [UInt8] {
+        guard let bytes = stack.bytes(at: index) else { throw expected("string", index) }
+        return bytes
+    }
+
+    public func integer(_ index: Int32) throws -> Int64 {
+        var isInteger: Int32 = 0
+        let i = lua_tointegerx(stack.state, index, &isInteger)
+        guard isInteger != 0, lua_type(stack.state, index) == LUA_TNUMBER else {
+            if lua_type(stack.state, index) == LUA_TNUMBER {
+                throw argumentError(index, "number has no integer representation")
+            }
+            throw expected("integer", index)
+        }
+        return i
+    }
+
+    public func optionalInteger(_ index: Int32) throws -> Int64? {
+        isNil(index) ? nil : try integer(index)
+    }
+
+    public func number(_ index: Int32) throws -> Double {
+        guard lua_type(stack.state, index) == LUA_TNUMBER else { throw expected("number", index) }
+        return lua_tonumberx(stack.state, index, nil)
+    }
+
+    public func optionalNumber(_ index: Int32) throws -> Double? {
+        isNil(index) ? nil : try number(index)
+    }
+
+    public func boolean(_ index: Int32) -> Bool { lua_toboolean(stack.state, index) != 0 }
+
+    public func table(_ index: Int32) throws -> LuaTable {
+        guard lua_type(stack.state, index) == LUA_TTABLE else { throw expected("table", index) }
+        guard case .table(let t) = try value(index) else { throw expected("table", index) }
+        return t
+    }
+
+    public func optionalTable(_ index: Int32) throws -> LuaTable? {
+        isNil(index) ? nil : try table(index)
+    }
+
+    /// The Swift object of type `T` at `index` (a userdata made by `push(object:)`).
+    public func object<T: AnyObject>(_ type: T.Type, _ index: Int32) throws -> T {
+        guard let object = runtime.object(type, at: index, in: stack) else {
+            throw expected(runtime.typeName(of: type) ?? "\(type)", index)
+        }
+        return object
+    }
+
+    // MARK: results
+
+    public func push(_ value: LuaValue) { stack.push(value) }
+    public func push(_ text: String) { stack.push(text) }
+
+    /// Pushes a Swift object as a userdata with the methods defined by `LuaRuntime.defineType`.
+    public func push<T: AnyObject>(object: T) { runtime.push(object: object, on: stack) }
+
+    /// Pushes `values` and returns them as the call's results.
+    public func returning(_ values: LuaValue...) -> LuaReturn { returning(values) }
+
+    public func returning(_ values: [LuaValue]) -> LuaReturn {
+        for v in values { stack.push(v) }
+        return .values(Int32(values.count))
+    }
+
+    // MARK: suspension
+
+    /// Suspends the calling check until `start`'s pending call is resumed. Throws where Lua cannot
+    /// yield (inside a metamethod or callback called from C), before anything has started.
+    public func suspend(_ start: (LuaPendingCall) -> Void) throws -> LuaReturn {
+        guard lua_isyieldable(stack.state) != 0 else {
+            throw LuaScriptError(
+                "'\(name)' cannot wait here: it was called from inside a metamethod, iterator or "
+                    + "callback that Lua runs from C (call it from the check's own code)")
+        }
+        let pending = try runtime.beginSuspension(of: name)
+        start(pending)
+        return .suspended
+    }
+}

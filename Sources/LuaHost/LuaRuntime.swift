@@ -1,0 +1,434 @@
+import CLua
+import LuaShim
+
+/// A function value kept alive in the Lua registry (a loaded check chunk, a check's `run`).
+public final class LuaRef {
+    let ref: Int32
+    weak var runtime: LuaRuntime?
+
+    init(ref: Int32, runtime: LuaRuntime) {
+        self.ref = ref
+        self.runtime = runtime
+    }
+
+    deinit {
+        if let runtime { luaL_unref(runtime.L, pd_registry_index(), ref) }
+    }
+}
+
+/// One sandboxed Lua 5.4 state and the scheduler that runs checks in it as coroutines.
+/// Not thread-safe: create it, use it and drop it on one thread.
+public final class LuaRuntime {
+    public struct Options {
+        /// Limits applied to every task unless its spawn call tightens them.
+        public var limits: LuaLimits = .default
+        /// Where `print` from checks goes.
+        public var print: (String) -> Void = { _ in }
+        /// The budget for the pattern-cost guard (see `PatternCost`).
+        public var patternBudget: Double = PatternCost.defaultBudget
+
+        public init() {}
+    }
+
+    let L: OpaquePointer
+    private let budget: UnsafeMutablePointer<pd_budget>
+    private var sandboxRef: Int32 = LUA_NOREF
+    private var typeMetatables: [ObjectIdentifier: (ref: Int32, name: String)] = [:]
+    public let options: Options
+    public let loop = EventLoop()
+
+    private var ready: [LuaTask] = []
+    private var live: [ObjectIdentifier: LuaTask] = [:]
+    /// The task whose code is running right now.
+    public private(set) var currentTask: LuaTask?
+
+    public init(options: Options = Options()) throws(LuaError) {
+        self.options = options
+        budget = .allocate(capacity: 1)
+        budget.initialize(to: pd_budget())
+        guard let state = pd_newstate(budget) else {
+            budget.deallocate()
+            throw LuaError(kind: .runtime, message: "could not create a Lua state (out of memory)")
+        }
+        L = state
+        pd_set_callbacks(hostDispatch, hostRelease)
+        openLibraries()
+        try installSandbox()
+    }
+
+    deinit {
+        for task in live.values { task.pending?.cancel() }
+        lua_close(L)
+        budget.deallocate()
+    }
+
+    public static var luaVersion: String { "Lua \(LUA_VERSION_MAJOR).\(LUA_VERSION_MINOR).\(LUA_VERSION_RELEASE)" }
+
+    /// Bytes the Lua heap holds right now.
+    public var memoryInUse: Int { budget.pointee.memory_in_use }
+
+    // MARK: setup
+
+    private func openLibraries() {
+        // io, os (beyond the clock), debug and package are never opened: nothing can leak them.
+        let libraries: [(String, lua_CFunction)] = [
+            ("_G", luaopen_base), ("coroutine", luaopen_coroutine), ("table", luaopen_table),
+            ("string", luaopen_string), ("math", luaopen_math), ("utf8", luaopen_utf8), ("os", luaopen_os),
+        ]
+        for (name, open) in libraries {
+            luaL_requiref(L, name, open, 1)
+            pd_pop(L, 1)
+        }
+    }
+
+    private func installSandbox() throws(LuaError) {
+        var prelude = sandboxPrelude
+        let status = prelude.withUTF8 { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, "=sandbox", "t") }
+        }
+        guard status == LUA_OK else { throw popError(kind: .syntax) }
+        lua_createtable(L, 0, 4)
+        pd_push_suspend_marker(L)
+        lua_setfield(L, -2, "marker")
+        lua_pushcclosure(L, pd_rethrow_if_tripped, 0)
+        lua_setfield(L, -2, "rethrow")
+        pushFunction(named: "pattern_cost") { [budget = options.patternBudget] call in
+            let pattern = try call.bytes(2)
+            let initial = try call.optionalInteger(3)
+            let refusal = call.stack.withBytes(at: 1) {
+                PatternCost.refusal(subject: $0, pattern: pattern, initialPosition: initial, budget: budget)
+            }
+            guard let reason = refusal ?? nil else { return .values(0) }
+            call.push(reason)
+            return .values(1)
+        }
+        lua_setfield(L, -2, "pattern_cost")
+        pushFunction(named: "print") { [print = options.print] call in
+            print(try call.string(1))
+            return .none
+        }
+        lua_setfield(L, -2, "print")
+        guard pd_pcall(L, 1, 1) == LUA_OK else { throw popError(kind: .runtime) }
+        sandboxRef = luaL_ref(L, pd_registry_index())
+    }
+
+    private func popError(kind: LuaError.Kind) -> LuaError {
+        let message = LuaStack(L).bytes(at: -1).map { String(decoding: $0, as: UTF8.self) } ?? "unknown error"
+        pd_pop(L, 1)
+        return LuaError(kind: kind, message: message)
+    }
+
+    /// Calls `sandbox[name](args…)` under protection, leaving `results` values on the stack.
+    private func callSandbox(_ name: String, arguments: Int32, results: Int32) -> Bool {
+        lua_rawgeti(L, pd_registry_index(), lua_Integer(sandboxRef))
+        lua_pushstring(L, name)
+        lua_rawget(L, -2)
+        pd_remove(L, -2)
+        pd_insert(L, -(arguments + 1))
+        if pd_pcall(L, arguments, results) != LUA_OK {
+            pd_pop(L, 1)
+            return false
+        }
+        return true
+    }
+
+    // MARK: host functions, modules, objects
+
+    func pushFunction(named name: String, _ function: @escaping HostFunction) {
+        let box = HostFunctionBox(function: function, name: name, runtime: self)
+        pd_push_host_function(L, Unmanaged.passRetained(box).toOpaque())
+    }
+
+    /// Makes `functions` available to checks as the read-only global table `name`.
+    public func register(
+        module name: String, _ functions: [String: HostFunction], constants: [String: LuaValue] = [:],
+        cFunctions: [String: lua_CFunction] = [:]
+    ) {
+        lua_createtable(L, 0, Int32(functions.count + constants.count + cFunctions.count))
+        for (fname, function) in cFunctions {
+            lua_pushstring(L, fname)
+            lua_pushcclosure(L, function, 0)
+            lua_rawset(L, -3)
+        }
+        for (fname, function) in functions.sorted(by: { $0.key < $1.key }) {
+            lua_pushstring(L, fname)
+            pushFunction(named: "\(name).\(fname)", function)
+            lua_rawset(L, -3)
+        }
+        for (key, value) in constants {
+            lua_pushstring(L, key)
+            LuaStack(L).push(value)
+            lua_rawset(L, -3)
+        }
+        lua_pushstring(L, name)
+        pd_insert(L, -2)
+        let ok = callSandbox("add_module", arguments: 2, results: 0)
+        precondition(ok, "installing module '\(name)' failed")
+    }
+
+    /// Lets Swift objects of type `T` be handed to checks as userdata with these methods
+    /// (called as `object:method(...)`; argument 1 is the object).
+    public func defineType<T: AnyObject>(
+        _ type: T.Type, name: String, methods: [String: (T, LuaCall) throws -> LuaReturn]
+    ) {
+        lua_createtable(L, 0, 4)
+        lua_pushcclosure(L, pd_release_userdata, 0)
+        lua_setfield(L, -2, "__gc")
+        lua_pushstring(L, "locked")
+        lua_setfield(L, -2, "__metatable")
+        lua_pushstring(L, name)
+        lua_setfield(L, -2, "__name")
+        lua_createtable(L, 0, Int32(methods.count))
+        for (mname, method) in methods {
+            lua_pushstring(L, mname)
+            pushFunction(named: mname) { call in
+                try method(try call.object(T.self, 1), call)
+            }
+            lua_rawset(L, -3)
+        }
+        lua_setfield(L, -2, "__index")
+        let ref = luaL_ref(L, pd_registry_index())
+        typeMetatables[ObjectIdentifier(type)] = (ref, name)
+    }
+
+    func typeName<T: AnyObject>(of type: T.Type) -> String? { typeMetatables[ObjectIdentifier(type)]?.name }
+
+    func push<T: AnyObject>(object: T, on stack: LuaStack) {
+        guard let entry = typeMetatables[ObjectIdentifier(T.self)] else {
+            preconditionFailure("\(T.self) was not registered with defineType")
+        }
+        lua_rawgeti(stack.state, pd_registry_index(), lua_Integer(entry.ref))
+        pd_push_object(stack.state, Unmanaged.passRetained(object).toOpaque(), -1)
+        pd_remove(stack.state, -2)
+    }
+
+    func object<T: AnyObject>(_ type: T.Type, at index: Int32, in stack: LuaStack) -> T? {
+        guard let entry = typeMetatables[ObjectIdentifier(type)],
+            let pointer = pd_object_at(stack.state, index),
+            lua_getmetatable(stack.state, index) != 0
+        else { return nil }
+        lua_rawgeti(stack.state, pd_registry_index(), lua_Integer(entry.ref))
+        let same = lua_rawequal(stack.state, -1, -2) != 0
+        pd_pop(stack.state, 2)
+        return same ? Unmanaged<T>.fromOpaque(pointer).takeUnretainedValue() : nil
+    }
+
+    // MARK: loading
+
+    /// Compiles `source` (text only) as a chunk with its own sandboxed globals.
+    /// `name` is what error messages show, e.g. "crashplan/reach-peer.lua".
+    public func load(_ source: String, name: String, globals: [String: LuaValue] = [:]) throws(LuaError) -> LuaRef {
+        var source = source
+        let status = source.withUTF8 { buffer in
+            buffer.withMemoryRebound(to: CChar.self) {
+                luaL_loadbufferx(L, $0.baseAddress, $0.count, "@" + name, "t")
+            }
+        }
+        guard status == LUA_OK else {
+            var error = popError(kind: status == LUA_ERRSYNTAX ? .syntax : .runtime)
+            (error.chunk, error.line) = LuaRuntime.position(in: error.message, chunk: name)
+            throw error
+        }
+        if globals.isEmpty {
+            lua_pushnil(L)
+        } else {
+            LuaStack(L).push(LuaTable(fields: Dictionary(uniqueKeysWithValues: globals.map { (.text($0.key), $0.value) })))
+        }
+        guard callSandbox("new_env", arguments: 1, results: 1) else {
+            pd_pop(L, 1)
+            throw LuaError(kind: .runtime, message: "could not create the environment for \(name)")
+        }
+        _ = lua_setupvalue(L, -2, 1)  // the chunk's _ENV
+        return LuaRef(ref: luaL_ref(L, pd_registry_index()), runtime: self)
+    }
+
+    static func position(in message: String, chunk: String) -> (String?, Int?) {
+        guard message.hasPrefix(chunk + ":") else { return (nil, nil) }
+        let digits = message.dropFirst(chunk.count + 1).prefix { $0.isNumber }
+        return (chunk, Int(digits))
+    }
+
+    // MARK: tasks
+
+    /// Starts `function(arguments…)` as a new task. It runs when `run()` is called.
+    @discardableResult
+    public func spawn(_ function: LuaRef, arguments: [LuaValue] = [], name: String, limits: LuaLimits? = nil) -> LuaTask {
+        let thread = lua_newthread(L)!
+        let threadRef = luaL_ref(L, pd_registry_index())
+        pd_arm_hook(thread)
+        lua_rawgeti(L, pd_registry_index(), lua_Integer(function.ref))
+        lua_xmove(L, thread, 1)
+        let stack = LuaStack(thread)
+        for a in arguments { stack.push(a) }
+        let task = LuaTask(
+            name: name, thread: thread, threadRef: threadRef,
+            limits: limits.map { options.limits.tightened(by: $0) } ?? options.limits,
+            argumentCount: Int32(arguments.count))
+        live[ObjectIdentifier(task)] = task
+        ready.append(task)
+        return task
+    }
+
+    /// Loads and runs one chunk to completion: the convenience for tests and one-off scripts.
+    public func run(_ source: String, name: String, limits: LuaLimits? = nil) -> Result<[LuaValue], LuaError> {
+        let chunk: LuaRef
+        do { chunk = try load(source, name: name) } catch { return .failure(error) }
+        let task = spawn(chunk, name: name, limits: limits)
+        run()
+        return task.outcome!
+    }
+
+    /// Runs the loop until every spawned task has finished.
+    public func run() {
+        while !live.isEmpty {
+            while !ready.isEmpty {
+                step(ready.removeFirst())
+            }
+            guard !live.isEmpty else { break }
+            let waiting = live.values.filter { $0.state == .waiting }
+            guard !waiting.isEmpty else { continue }
+            loop.turn(until: waiting.map(\.deadline).min())
+            let now = EventLoop.now()
+            for task in waiting where task.state == .waiting && task.deadline <= now {
+                killForTime(task)
+            }
+        }
+    }
+
+    func beginSuspension(of functionName: String) throws -> LuaPendingCall {
+        guard let task = currentTask else { throw LuaScriptError("'\(functionName)' can only wait inside a running check") }
+        // A previous suspension that never reached the host (its yield failed) is abandoned.
+        task.pending?.cancel()
+        let pending = LuaPendingCall(functionName: functionName, task: task, runtime: self)
+        task.pending = pending
+        return pending
+    }
+
+    func makeReady(_ task: LuaTask) {
+        guard task.state == .waiting else { return }  // if still running, step() queues it after the yield
+        task.state = .ready
+        ready.append(task)
+    }
+
+    private func step(_ task: LuaTask) {
+        guard task.state != .finished else { return }
+        var arguments = task.argumentCount
+        if let push = task.resumeWith {
+            task.resumeWith = nil
+            arguments = push(LuaStack(task.thread))
+        }
+        task.argumentCount = 0
+        task.state = .running
+        currentTask = task
+
+        let b = budget
+        let before = b.pointee.memory_in_use
+        b.pointee.instructions_left = task.instructionsLeft
+        b.pointee.deadline_ns = task.deadline
+        b.pointee.memory_ceiling = before + max(0, task.limits.memoryBytes - task.memoryCharged)
+        b.pointee.tripped = Int32(PD_LIMIT_NONE)
+        b.pointee.memory_refusals = 0
+        b.pointee.limit_instructions = task.limits.instructions
+        b.pointee.limit_memory = task.limits.memoryBytes
+        b.pointee.limit_wall_ms = task.limits.wallClockNanoseconds / 1_000_000
+        b.pointee.enforcing = 1
+        var resultCount: Int32 = 0
+        let status = lua_resume(task.thread, L, arguments, &resultCount)
+        b.pointee.enforcing = 0
+        task.instructionsLeft = b.pointee.instructions_left
+        task.memoryCharged = max(0, task.memoryCharged + (b.pointee.memory_in_use - before))
+        let tripped = b.pointee.tripped != PD_LIMIT_NONE ? b.pointee.tripped
+            : (status == LUA_ERRMEM || b.pointee.memory_refusals > 0 ? Int32(PD_LIMIT_MEMORY) : Int32(PD_LIMIT_NONE))
+        currentTask = nil
+
+        let stack = LuaStack(task.thread)
+        switch status {
+        case LUA_YIELD where resultCount == 1 && pd_is_suspend_marker(task.thread, -1) != 0:
+            stack.pop(1)
+            if task.resumeWith != nil {
+                task.state = .ready
+                ready.append(task)
+            } else if task.pending != nil {
+                task.state = .waiting
+            } else {
+                finish(task, .failure(LuaError(kind: .runtime, message: "check suspended without a pending host call")))
+            }
+        case LUA_YIELD:
+            stack.pop(resultCount)
+            var error = describeError(of: task, message: "coroutine.yield() was called outside a coroutine (a check cannot yield to the host)")
+            error.kind = .runtime
+            finish(task, .failure(error))
+        case LUA_OK:
+            var values: [LuaValue] = []
+            var conversionError: LuaConversionError?
+            for i in 0..<resultCount {
+                do { values.append(try stack.value(at: -resultCount + i)) } catch {
+                    conversionError = error
+                    break
+                }
+            }
+            stack.pop(resultCount)
+            if let conversionError {
+                finish(task, .failure(LuaError(kind: .runtime, message: "\(task.name): returned value cannot be used: \(conversionError)")))
+            } else {
+                finish(task, .success(values))
+            }
+        default:
+            var error = describeError(of: task, message: nil)
+            if let kind = LuaRuntime.limitKind(tripped) { error.kind = kind }
+            finish(task, .failure(error))
+        }
+    }
+
+    private static func limitKind(_ tripped: Int32) -> LuaError.Kind? {
+        switch tripped {
+        case Int32(PD_LIMIT_INSTRUCTIONS): .instructionLimit
+        case Int32(PD_LIMIT_MEMORY): .memoryLimit
+        case Int32(PD_LIMIT_TIME): .timeLimit
+        default: nil
+        }
+    }
+
+    /// The error on top of the task's stack (or `message`, for errors the host detects itself).
+    private func describeError(of task: LuaTask, message: String?) -> LuaError {
+        if message != nil { lua_pushnil(task.thread) }
+        var chunk = [CChar](repeating: 0, count: 256)
+        var line: Int32 = -1
+        pd_describe_error(L, task.thread, -1, 1, &chunk, chunk.count, &line)
+        let stack = LuaStack(L)
+        let traceback = stack.bytes(at: -1).map { String(decoding: $0, as: UTF8.self) }
+        let described = stack.bytes(at: -2).map { String(decoding: $0, as: UTF8.self) } ?? "unknown error"
+        stack.pop(2)
+        let chunkName = chunk.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return LuaError(
+            kind: .runtime, message: message ?? described, chunk: chunkName.isEmpty ? nil : chunkName,
+            line: line > 0 ? Int(line) : nil, traceback: traceback)
+    }
+
+    /// Ends a suspended task because a limit ran out while it waited.
+    private func killForTime(_ task: LuaTask) {
+        var error = describeError(of: task, message: nil)
+        error.message = "time limit exceeded (\(task.limits.wallClockNanoseconds / 1_000_000) ms wall clock)"
+        if let pending = task.pending { error.message += " while waiting in '\(pending.functionName)'" }
+        error.kind = .timeLimit
+        finish(task, .failure(error))
+    }
+
+    private func finish(_ task: LuaTask, _ outcome: Result<[LuaValue], LuaError>) {
+        task.pending?.cancel()
+        task.pending = nil
+        task.resumeWith = nil
+        // To-be-closed variables still pending run now, with any tripped limit still in force.
+        budget.pointee.tripped = task.state == .waiting ? Int32(PD_LIMIT_TIME) : budget.pointee.tripped
+        budget.pointee.enforcing = 1
+        _ = pd_close_thread(task.thread, L)
+        budget.pointee.enforcing = 0
+        budget.pointee.tripped = Int32(PD_LIMIT_NONE)
+        luaL_unref(L, pd_registry_index(), task.threadRef)
+        task.state = .finished
+        task.finishedAt = EventLoop.now()
+        task.outcome = outcome
+        live[ObjectIdentifier(task)] = nil
+        task.onFinish?(task)
+    }
+}

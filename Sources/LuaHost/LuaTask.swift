@@ -1,0 +1,97 @@
+import CLua
+import LuaShim
+
+/// One check running as a Lua coroutine, with its own limits.
+public final class LuaTask {
+    public enum State: Equatable {
+        case ready, running, waiting, finished
+    }
+
+    public let name: String
+    public let limits: LuaLimits
+    public internal(set) var state: State = .ready
+    /// Set once the task has finished: its return values, or why it failed.
+    public internal(set) var outcome: Result<[LuaValue], LuaError>?
+    /// Called on the loop thread when the task finishes.
+    public var onFinish: ((LuaTask) -> Void)?
+    public let startedAt: Int64
+    public internal(set) var finishedAt: Int64?
+
+    let thread: OpaquePointer
+    let threadRef: Int32
+    let deadline: Int64
+    var instructionsLeft: Int64
+    var memoryCharged: Int = 0
+    var argumentCount: Int32
+    /// The host call this task is suspended in (or about to be).
+    var pending: LuaPendingCall?
+    /// Pushes the results of the pending call when the task is resumed.
+    var resumeWith: ((LuaStack) -> Int32)?
+
+    init(name: String, thread: OpaquePointer, threadRef: Int32, limits: LuaLimits, argumentCount: Int32) {
+        self.name = name
+        self.thread = thread
+        self.threadRef = threadRef
+        self.limits = limits
+        self.argumentCount = argumentCount
+        self.startedAt = EventLoop.now()
+        self.deadline = startedAt + limits.wallClockNanoseconds
+        self.instructionsLeft = limits.instructions
+    }
+
+    /// How long the task ran (or has been running), in milliseconds.
+    public var durationMilliseconds: Double {
+        Double((finishedAt ?? EventLoop.now()) - startedAt) / 1_000_000
+    }
+}
+
+/// A host call that suspended its check. Resume it exactly once, on the loop thread, with the
+/// call's results; if the check is ended first (time limit), the cancel handlers run instead.
+public final class LuaPendingCall {
+    public let functionName: String
+    weak var task: LuaTask?
+    unowned let runtime: LuaRuntime
+    private var cancelHandlers: [() -> Void] = []
+    public private(set) var isSettled = false
+
+    init(functionName: String, task: LuaTask, runtime: LuaRuntime) {
+        self.functionName = functionName
+        self.task = task
+        self.runtime = runtime
+    }
+
+    /// The check's name, for progress messages.
+    public var taskName: String? { task?.name }
+
+    public func resume(with values: [LuaValue]) {
+        resume { stack in
+            for v in values { stack.push(v) }
+            return Int32(values.count)
+        }
+    }
+
+    /// Resumes the check; `push` pushes the results onto its stack and returns their count.
+    public func resume(pushing push: @escaping (LuaStack) -> Int32) {
+        guard !isSettled else { return }
+        isSettled = true
+        cancelHandlers = []
+        guard let task, task.pending === self else { return }
+        task.pending = nil
+        task.resumeWith = push
+        runtime.makeReady(task)
+    }
+
+    /// Runs if the check ends before this call is resumed: release what the call holds.
+    public func onCancel(_ handler: @escaping () -> Void) {
+        if isSettled { return }
+        cancelHandlers.append(handler)
+    }
+
+    func cancel() {
+        guard !isSettled else { return }
+        isSettled = true
+        let handlers = cancelHandlers
+        cancelHandlers = []
+        for h in handlers { h() }
+    }
+}

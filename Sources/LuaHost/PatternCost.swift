@@ -1,0 +1,311 @@
+/// Lua's pattern matcher backtracks in C, where the instruction hook never fires: a pattern such as
+/// ".-.-.-x" on a long subject can run for hours. Before a pattern function runs, this estimates
+/// the worst-case number of matcher steps for *this* subject, and the sandbox refuses the call
+/// when the estimate is over budget.
+///
+/// The estimate follows how the matcher works: each start position that can begin a match, times,
+/// for every quantified item that is followed by more pattern, how many ways it can stop — at most
+/// the longest run of bytes its class matches, or, when a literal byte follows, how often that
+/// byte occurs (everywhere else the rest of the pattern fails at its first byte).
+public enum PatternCost {
+    /// About a second of matching on this machine's class of CPU.
+    public static let defaultBudget: Double = 1e8
+
+    /// A reason to refuse, or nil when the pattern may run.
+    public static func refusal(subject: UnsafeRawBufferPointer, pattern: [UInt8], initialPosition: Int64?,
+                               budget: Double = defaultBudget) -> String? {
+        let start = startOffset(initialPosition, length: subject.count)
+        let body = UnsafeRawBufferPointer(rebasing: subject[start...])
+        guard let cost = estimate(subject: body, pattern: pattern), cost > budget else { return nil }
+        return "pattern '\(String(decoding: pattern.prefix(60), as: UTF8.self))' could take too long on a "
+            + "\(body.count)-byte subject (about \(formatted(cost)) matching steps, limit \(formatted(budget))); "
+            + "anchor it with '^', make it more specific, or split the text into lines first"
+    }
+
+    /// Worst-case steps, or nil for a malformed pattern (Lua then reports the error itself).
+    public static func estimate(subject: UnsafeRawBufferPointer, pattern: [UInt8]) -> Double? {
+        guard let parsed = ParsedPattern(pattern) else { return nil }
+        let n = Double(subject.count)
+        let items = parsed.items
+        // Cheap bound first: most calls are small subjects or simple patterns.
+        let branching = items.filter { $0.quantifier.branches || $0.kind == .balance }.count
+        let optional = items.filter { $0.quantifier == .optional }.count
+        if pow(n + 1, Double(branching + 1)) * pow(2, Double(optional)) <= defaultBudget / 10 {
+            return pow(n + 1, Double(branching + 1))
+        }
+
+        var starts = n + 1
+        if parsed.anchored {
+            starts = 1
+        } else if let first = items.first, first.kind == .single, !first.quantifier.allowsEmpty {
+            starts = Double(count(first.set, in: subject)) + 1
+        }
+        var product = 1.0
+        for (i, item) in items.enumerated() {
+            let isLast = i == items.count - 1
+            switch (item.kind, item.quantifier) {
+            case (.balance, _) where !isLast:
+                product *= n + 1
+            case (.single, .optional):
+                product *= 2
+            case (.single, let q) where q.branches && !isLast:
+                var stops = Double(longestRun(item.set, in: subject)) + 1
+                let next = items[i + 1]
+                if next.kind == .single, !next.quantifier.allowsEmpty, let literal = next.set.single {
+                    stops = min(stops, Double(count(ByteSet(literal), in: subject)) + 1)
+                }
+                product *= stops
+            default:
+                break
+            }
+            if product > 1e30 { break }
+        }
+        return n + starts * product
+    }
+
+    static func startOffset(_ initial: Int64?, length: Int) -> Int {
+        guard let initial else { return 0 }
+        if initial > 0 { return Int(min(initial - 1, Int64(length))) }
+        if initial == 0 { return 0 }
+        return max(0, length + Int(max(initial, -Int64(length))))
+    }
+
+    private static func count(_ set: ByteSet, in s: UnsafeRawBufferPointer) -> Int {
+        var c = 0
+        for b in s where set.contains(b) { c += 1 }
+        return c
+    }
+
+    private static func longestRun(_ set: ByteSet, in s: UnsafeRawBufferPointer) -> Int {
+        var best = 0
+        var run = 0
+        for b in s {
+            if set.contains(b) {
+                run += 1
+                best = max(best, run)
+            } else {
+                run = 0
+            }
+        }
+        return best
+    }
+
+    private static func pow(_ x: Double, _ y: Double) -> Double {
+        var r = 1.0
+        for _ in 0..<Int(y) {
+            r *= x
+            if r > 1e30 { return r }
+        }
+        return r
+    }
+
+    private static func formatted(_ x: Double) -> String {
+        if x >= 1e30 { return "more than 1e30" }
+        var exponent = 0
+        var m = x
+        while m >= 10 {
+            m /= 10
+            exponent += 1
+        }
+        return "\(Int(m.rounded(.down)))e\(exponent)"
+    }
+}
+
+/// A set of bytes, 256 bits.
+struct ByteSet: Equatable {
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    init() {}
+    init(_ byte: UInt8) { insert(byte) }
+    init(where predicate: (UInt8) -> Bool) {
+        for b in 0...255 where predicate(UInt8(b)) { insert(UInt8(b)) }
+    }
+
+    static func == (a: ByteSet, b: ByteSet) -> Bool { a.words == b.words }
+
+    func contains(_ b: UInt8) -> Bool {
+        let bit = UInt64(1) << UInt64(b & 63)
+        switch b >> 6 {
+        case 0: return words.0 & bit != 0
+        case 1: return words.1 & bit != 0
+        case 2: return words.2 & bit != 0
+        default: return words.3 & bit != 0
+        }
+    }
+
+    mutating func insert(_ b: UInt8) {
+        let bit = UInt64(1) << UInt64(b & 63)
+        switch b >> 6 {
+        case 0: words.0 |= bit
+        case 1: words.1 |= bit
+        case 2: words.2 |= bit
+        default: words.3 |= bit
+        }
+    }
+
+    mutating func formUnion(_ other: ByteSet) {
+        words.0 |= other.words.0
+        words.1 |= other.words.1
+        words.2 |= other.words.2
+        words.3 |= other.words.3
+    }
+
+    var inverted: ByteSet {
+        var s = ByteSet()
+        s.words = (~words.0, ~words.1, ~words.2, ~words.3)
+        return s
+    }
+
+    /// The one byte in the set, if it has exactly one.
+    var single: UInt8? {
+        let total = words.0.nonzeroBitCount + words.1.nonzeroBitCount + words.2.nonzeroBitCount
+            + words.3.nonzeroBitCount
+        guard total == 1 else { return nil }
+        return (0...255).lazy.map { UInt8($0) }.first { contains($0) }
+    }
+
+    /// Lua's %a, %d … classes (C locale); an upper-case letter is the complement.
+    static func luaClass(_ letter: UInt8) -> ByteSet? {
+        let lower = letter | 0x20
+        let isAlpha: (UInt8) -> Bool = { (65...90).contains($0) || (97...122).contains($0) }
+        let isDigit: (UInt8) -> Bool = { (48...57).contains($0) }
+        let base: ByteSet
+        switch lower {
+        case UInt8(ascii: "a"): base = ByteSet(where: isAlpha)
+        case UInt8(ascii: "c"): base = ByteSet(where: { $0 < 32 || $0 == 127 })
+        case UInt8(ascii: "d"): base = ByteSet(where: isDigit)
+        case UInt8(ascii: "g"): base = ByteSet(where: { (33...126).contains($0) })
+        case UInt8(ascii: "l"): base = ByteSet(where: { (97...122).contains($0) })
+        case UInt8(ascii: "p"): base = ByteSet(where: { (33...126).contains($0) && !isAlpha($0) && !isDigit($0) })
+        case UInt8(ascii: "s"): base = ByteSet(where: { (9...13).contains($0) || $0 == 32 })
+        case UInt8(ascii: "u"): base = ByteSet(where: { (65...90).contains($0) })
+        case UInt8(ascii: "w"): base = ByteSet(where: { isAlpha($0) || isDigit($0) })
+        case UInt8(ascii: "x"): base = ByteSet(where: { isDigit($0) || (97...102).contains($0 | 0x20) })
+        default: return nil
+        }
+        return letter == lower ? base : base.inverted
+    }
+}
+
+/// A Lua pattern reduced to what the cost estimate needs.
+struct ParsedPattern {
+    enum Quantifier {
+        case one, star, plus, lazy, optional
+        var branches: Bool { self == .star || self == .plus || self == .lazy }
+        var allowsEmpty: Bool { self == .star || self == .lazy || self == .optional }
+    }
+
+    enum Kind { case single, balance, other }
+
+    struct Item {
+        var kind: Kind
+        var set: ByteSet
+        var quantifier: Quantifier
+    }
+
+    var anchored = false
+    var items: [Item] = []
+
+    init?(_ p: [UInt8]) {
+        var i = 0
+        if p.first == UInt8(ascii: "^") {
+            anchored = true
+            i = 1
+        }
+        while i < p.count {
+            let c = p[i]
+            switch c {
+            case UInt8(ascii: "("), UInt8(ascii: ")"):
+                i += 1
+                continue
+            case UInt8(ascii: "$") where i == p.count - 1:
+                i += 1
+                continue
+            case UInt8(ascii: "%"):
+                guard i + 1 < p.count else { return nil }
+                let e = p[i + 1]
+                if e == UInt8(ascii: "b") {
+                    guard i + 3 < p.count else { return nil }
+                    items.append(Item(kind: .balance, set: ByteSet(p[i + 2]), quantifier: .one))
+                    i += 4
+                    continue
+                }
+                if e == UInt8(ascii: "f") {
+                    guard i + 2 < p.count, p[i + 2] == UInt8(ascii: "["), let end = ParsedPattern.setEnd(p, i + 2)
+                    else { return nil }
+                    i = end + 1  // zero-width frontier
+                    continue
+                }
+                if (48...57).contains(e) {
+                    items.append(Item(kind: .other, set: ByteSet(), quantifier: .one))
+                    i += 2
+                    continue
+                }
+                let set = ByteSet.luaClass(e) ?? ByteSet(e)
+                i += 2
+                items.append(Item(kind: .single, set: set, quantifier: .one))
+            case UInt8(ascii: "["):
+                guard let end = ParsedPattern.setEnd(p, i) else { return nil }
+                items.append(Item(kind: .single, set: ParsedPattern.bracket(Array(p[i...end])), quantifier: .one))
+                i = end + 1
+            case UInt8(ascii: "."):
+                items.append(Item(kind: .single, set: ByteSet().inverted, quantifier: .one))
+                i += 1
+            default:
+                items.append(Item(kind: .single, set: ByteSet(c), quantifier: .one))
+                i += 1
+            }
+            if i < p.count, items.last?.kind == .single {
+                let q: Quantifier? =
+                    switch p[i] {
+                    case UInt8(ascii: "*"): .star
+                    case UInt8(ascii: "+"): .plus
+                    case UInt8(ascii: "-"): .lazy
+                    case UInt8(ascii: "?"): .optional
+                    default: nil
+                    }
+                if let q {
+                    items[items.count - 1].quantifier = q
+                    i += 1
+                }
+            }
+        }
+    }
+
+    /// Index of the ']' closing the set that opens at `open`, with Lua's rules.
+    static func setEnd(_ p: [UInt8], _ open: Int) -> Int? {
+        var i = open + 1
+        if i < p.count, p[i] == UInt8(ascii: "^") { i += 1 }
+        repeat {
+            guard i < p.count else { return nil }
+            if p[i] == UInt8(ascii: "%") { i += 1 }
+            i += 1
+        } while i < p.count ? p[i] != UInt8(ascii: "]") : true
+        return i
+    }
+
+    static func bracket(_ s: [UInt8]) -> ByteSet {
+        var set = ByteSet()
+        var i = 1
+        var negate = false
+        if s[i] == UInt8(ascii: "^") {
+            negate = true
+            i += 1
+        }
+        let end = s.count - 1
+        while i < end {
+            let c = s[i]
+            if c == UInt8(ascii: "%"), i + 1 < s.count {
+                set.formUnion(ByteSet.luaClass(s[i + 1]) ?? ByteSet(s[i + 1]))
+                i += 2
+            } else if i + 2 < end, s[i + 1] == UInt8(ascii: "-") {
+                if c <= s[i + 2] { for b in c...s[i + 2] { set.insert(b) } }
+                i += 3
+            } else {
+                set.insert(c)
+                i += 1
+            }
+        }
+        return negate ? set.inverted : set
+    }
+}
