@@ -34,38 +34,47 @@ final class HostFunctionBox {
         self.name = name
         self.runtime = runtime
     }
+
 }
 
 /// The one Swift entry point from Lua. Returns a count or a PD_* code; never raises.
-let hostDispatch: pd_dispatch_fn = { state, boxPointer in
-    let box = Unmanaged<HostFunctionBox>.fromOpaque(boxPointer!).takeUnretainedValue()
-    let call = LuaCall(state: state!, name: box.name, runtime: box.runtime)
-    do {
-        return try box.function(call).code
-    } catch let error as LuaScriptError {
-        call.stack.push(error.message)
-    } catch {
-        call.stack.push("\(error)")
+/// The box is borrowed, not retained (Lua keeps it alive for the call), and the error path is
+/// out of line: together that keeps a call across the bridge close to the cost of a C function.
+@_cdecl("portdoctor_host_dispatch")
+func hostDispatch(_ state: OpaquePointer?, _ boxPointer: UnsafeMutableRawPointer?) -> Int32 {
+    Unmanaged<HostFunctionBox>.fromOpaque(boxPointer.unsafelyUnwrapped)._withUnsafeGuaranteedRef { box in
+        do {
+            return try box.function(LuaCall(state: state.unsafelyUnwrapped, box: box)).code
+        } catch {
+            return raise(error, on: state.unsafelyUnwrapped)
+        }
     }
+}
+
+@inline(never)
+private func raise(_ error: any Error, on state: OpaquePointer) -> Int32 {
+    LuaStack(state).push((error as? LuaScriptError)?.message ?? "\(error)")
     return Int32(PD_RAISE_WITH_POSITION)
 }
 
-let hostRelease: pd_release_fn = { pointer in
-    Unmanaged<AnyObject>.fromOpaque(pointer!).release()
+@_cdecl("portdoctor_host_release")
+func hostRelease(_ pointer: UnsafeMutableRawPointer?) {
+    Unmanaged<AnyObject>.fromOpaque(pointer.unsafelyUnwrapped).release()
 }
 
 /// One call of a host function: its arguments, its results, and suspension.
 public struct LuaCall {
     public let stack: LuaStack
-    /// The name the function was registered under, for error messages.
-    public let name: String
-    public unowned(unsafe) let runtime: LuaRuntime
+    private unowned(unsafe) let box: HostFunctionBox
 
-    init(state: OpaquePointer, name: String, runtime: LuaRuntime) {
+    init(state: OpaquePointer, box: HostFunctionBox) {
         self.stack = LuaStack(state)
-        self.name = name
-        self.runtime = runtime
+        self.box = box
     }
+
+    /// The name the function was registered under, for error messages.
+    public var name: String { box.name }
+    public var runtime: LuaRuntime { box.runtime }
 
     public var argumentCount: Int32 { stack.top }
 

@@ -51,7 +51,6 @@ public final class LuaRuntime {
             throw LuaError(kind: .runtime, message: "could not create a Lua state (out of memory)")
         }
         L = state
-        pd_set_callbacks(hostDispatch, hostRelease)
         openLibraries()
         try installSandbox()
     }

@@ -5,14 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-static pd_dispatch_fn pd_dispatch;
-static pd_release_fn pd_release;
 static const char pd_suspend_marker = 0;
-
-void pd_set_callbacks(pd_dispatch_fn dispatch, pd_release_fn release) {
-    pd_dispatch = dispatch;
-    pd_release = release;
-}
 
 pd_budget *pd_budget_of(lua_State *L) { return *(pd_budget **)lua_getextraspace(L); }
 
@@ -113,7 +106,7 @@ static int pd_trampoline(lua_State *L) {
     pd_budget *b = pd_budget_of(L);
     int enforcing = b->enforcing;
     b->enforcing = 0; /* host code may allocate freely; the check is charged when it resumes */
-    int n = pd_dispatch(L, box);
+    int n = portdoctor_host_dispatch(L, box);
     b->enforcing = enforcing;
     if (n >= 0) return n;
     switch (n) {
@@ -135,7 +128,7 @@ int pd_release_userdata(lua_State *L) {
     if (slot && *slot) {
         void *object = *slot;
         *slot = NULL;
-        pd_release(object);
+        portdoctor_host_release(object);
     }
     return 0;
 }

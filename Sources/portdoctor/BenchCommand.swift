@@ -21,7 +21,7 @@ struct BridgeBench: ParsableCommand {
             """
     )
 
-    @Option(help: "Calls per round.") var calls = 2_000_000
+    @Option(help: "Calls per round.") var calls = 5_000_000
     @Option(help: "Rounds (the median is reported).") var rounds = 9
 
     func run() throws {

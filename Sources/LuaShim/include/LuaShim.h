@@ -43,12 +43,11 @@ typedef struct pd_budget {
 
 #define PD_HOOK_INTERVAL 1000
 
-/// Called by the trampoline with the boxed Swift closure; returns a count or a PD_* code.
-typedef int (*pd_dispatch_fn)(lua_State *L, void *box);
-/// Releases a retained Swift object held by a userdata (function boxes and host objects alike).
-typedef void (*pd_release_fn)(void *object);
-
-void pd_set_callbacks(pd_dispatch_fn dispatch, pd_release_fn release);
+/// Implemented in Swift (LuaHost, `@_cdecl`). Calls the boxed Swift closure; returns a count or a
+/// PD_* code and never raises.
+int portdoctor_host_dispatch(lua_State *L, void *box);
+/// Implemented in Swift: releases a retained Swift object held by a userdata.
+void portdoctor_host_release(void *object);
 
 /// A new state whose allocator and hooks account against `budget` (which must outlive the state).
 lua_State *pd_newstate(pd_budget *budget);
