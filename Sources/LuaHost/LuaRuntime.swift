@@ -91,6 +91,8 @@ public final class LuaRuntime {
         lua_setfield(L, -2, "marker")
         lua_pushcclosure(L, pd_rethrow_if_tripped, 0)
         lua_setfield(L, -2, "rethrow")
+        lua_pushcclosure(L, pd_is_tripped, 0)
+        lua_setfield(L, -2, "tripped")
         pushFunction(named: "pattern_cost") { [budget = options.patternBudget] call in
             let pattern = try call.bytes(2)
             let initial = try call.optionalInteger(3)
@@ -374,7 +376,10 @@ public final class LuaRuntime {
             }
         default:
             var error = describeError(of: task, message: nil)
-            if let kind = LuaRuntime.limitKind(tripped) { error.kind = kind }
+            if let kind = LuaRuntime.limitKind(tripped) {
+                error.kind = kind
+                error.message = LuaRuntime.limitMessage(kind, task.limits)
+            }
             finish(task, .failure(error))
         }
     }
@@ -385,6 +390,15 @@ public final class LuaRuntime {
         case Int32(PD_LIMIT_MEMORY): .memoryLimit
         case Int32(PD_LIMIT_TIME): .timeLimit
         default: nil
+        }
+    }
+
+    /// The same words the C side uses when it raises a limit error inside the check.
+    static func limitMessage(_ kind: LuaError.Kind, _ limits: LuaLimits) -> String {
+        switch kind {
+        case .instructionLimit: "instruction limit exceeded (\(limits.instructions) instructions)"
+        case .memoryLimit: "memory limit exceeded (\(limits.memoryBytes / 1024) KiB)"
+        default: "time limit exceeded (\(limits.wallClockNanoseconds / 1_000_000) ms wall clock)"
         }
     }
 
@@ -407,7 +421,7 @@ public final class LuaRuntime {
     /// Ends a suspended task because a limit ran out while it waited.
     private func killForTime(_ task: LuaTask) {
         var error = describeError(of: task, message: nil)
-        error.message = "time limit exceeded (\(task.limits.wallClockNanoseconds / 1_000_000) ms wall clock)"
+        error.message = LuaRuntime.limitMessage(.timeLimit, task.limits)
         if let pending = task.pending { error.message += " while waiting in '\(pending.functionName)'" }
         error.kind = .timeLimit
         finish(task, .failure(error))

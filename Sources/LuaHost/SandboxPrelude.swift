@@ -3,7 +3,8 @@
 /// the real global table, the registry, or any library that was left out (io, debug, package).
 let sandboxPrelude = #"""
 local host = ...
-local MARKER, rethrow, pattern_cost, host_print = host.marker, host.rethrow, host.pattern_cost, host.print
+local MARKER, rethrow, tripped = host.marker, host.rethrow, host.tripped
+local pattern_cost, host_print = host.pattern_cost, host.print
 
 local type, error, select, tostring, tonumber = type, error, select, tostring, tonumber
 local next, pairs, ipairs, rawget, rawset, rawequal, rawlen = next, pairs, ipairs, rawget, rawset, rawequal, rawlen
@@ -101,7 +102,14 @@ local api = {
   end,
   -- limit errors must not be swallowed: rethrow raises them again if one has tripped
   pcall = function(f, ...) return rethrow(pcall(f, ...)) end,
-  xpcall = function(f, h, ...) return rethrow(xpcall(f, h, ...)) end,
+  xpcall = function(f, h, ...)
+    -- a limit error may run the handler with hooks off: then the check's handler must not run
+    local function handler(e)
+      if tripped() then return e end
+      return h(e)
+    end
+    return rethrow(xpcall(f, handler, ...))
+  end,
   collectgarbage = function(opt, ...)
     opt = opt or "collect"
     if opt == "collect" or opt == "count" or opt == "step" or opt == "isrunning" then

@@ -99,6 +99,12 @@ int pd_rethrow_if_tripped(lua_State *L) {
     return lua_gettop(L);
 }
 
+int pd_is_tripped(lua_State *L) {
+    pd_budget *b = pd_budget_of(L);
+    lua_pushboolean(L, b->enforcing && (b->tripped || b->memory_refusals));
+    return 1;
+}
+
 /* ---- host functions and objects -------------------------------------------------------------- */
 
 static int pd_trampoline(lua_State *L) {
@@ -185,7 +191,8 @@ void pd_describe_error(lua_State *L, lua_State *co, int error_index, int want_tr
     *line = -1;
     for (int level = 0; lua_getstack(co, level, &ar); level++) {
         lua_getinfo(co, "Sl", &ar);
-        if (ar.currentline > 0) {
+        /* the sandbox's own wrappers are not where the check went wrong */
+        if (ar.currentline > 0 && strcmp(ar.source, "=sandbox") != 0) {
             snprintf(chunk, chunk_size, "%s", ar.short_src);
             *line = ar.currentline;
             break;

@@ -73,6 +73,10 @@ int pd_is_suspend_marker(lua_State *L, int index);
 /// Lua-callable: returns its arguments unchanged, unless a limit has tripped, in which case it
 /// raises the limit error again (so pcall/xpcall cannot swallow it).
 int pd_rethrow_if_tripped(lua_State *L);
+/// Lua-callable: true when a limit has tripped in the running check. Used by the sandbox's xpcall:
+/// a limit error raised from the instruction hook runs the message handler with hooks disabled,
+/// so the user's handler must not run at all then.
+int pd_is_tripped(lua_State *L);
 /// Lua-callable no-op, registered the same way as host functions, for the bridge benchmark.
 int pd_noop(lua_State *L);
 
