@@ -8,19 +8,20 @@ public struct HostSelfTest {
     }
 
     public var lines: [Line]
+    public var limits: LuaLimits
     public var passed: Bool { lines.allSatisfy(\.passed) }
 
     public var report: String {
         var out = ["portdoctor Lua host: \(LuaRuntime.luaVersion), limits per check: "
-            + "\(LuaLimits.default.instructions / 1_000_000)M instructions, "
-            + "\(LuaLimits.default.memoryBytes >> 20) MiB, \(LuaLimits.default.wallClock) wall clock"]
+            + "\(limits.instructions) instructions, \(limits.memoryBytes >> 20) MiB, "
+            + "\(limits.wallClock) wall clock"]
         for line in lines {
             out.append("  \(line.passed ? "ok  " : "FAIL") \(line.name): \(line.detail)")
         }
         return out.joined(separator: "\n")
     }
 
-    public static func run() -> HostSelfTest {
+    public static func run(limits userLimits: LuaLimits = .default) -> HostSelfTest {
         var lines: [Line] = []
         func record(_ name: String, _ body: () throws -> (Bool, String)) {
             do {
@@ -30,12 +31,12 @@ public struct HostSelfTest {
                 lines.append(Line(name: name, passed: false, detail: "\(error)"))
             }
         }
-        var limits = LuaLimits.default
-        limits.instructions = 1_000_000
-        limits.wallClock = .seconds(5)
+        var options = LuaRuntime.Options()
+        options.limits = userLimits
+        let runaway = userLimits.tightened(by: LuaLimits(instructions: 1_000_000, memoryBytes: .max, wallClock: .seconds(5)))
 
         record("sandbox") {
-            let runtime = try LuaRuntime()
+            let runtime = try LuaRuntime(options: options)
             let result = runtime.run("return io == nil", name: "self-test/sandbox.lua")
             if case .failure(let e) = result, e.message.contains("unknown global 'io'") {
                 return (true, "io, os.execute, debug and package are out of reach")
@@ -43,7 +44,7 @@ public struct HostSelfTest {
             return (false, "io was reachable: \(result)")
         }
         record("suspension") {
-            let runtime = try LuaRuntime()
+            let runtime = try LuaRuntime(options: options)
             runtime.register(module: "clock", [
                 "sleep": { call in
                     let seconds = try call.number(1)
@@ -65,14 +66,14 @@ public struct HostSelfTest {
             return (ok, "3 checks each waiting 50 ms finished together in \(Int(ms)) ms")
         }
         record("limits") {
-            let runtime = try LuaRuntime()
-            let result = runtime.run("while true do end", name: "self-test/loop.lua", limits: limits)
+            let runtime = try LuaRuntime(options: options)
+            let result = runtime.run("while true do end", name: "self-test/loop.lua", limits: runaway)
             if case .failure(let e) = result, e.kind == .instructionLimit {
                 let after = runtime.run("return 1 + 1", name: "self-test/after.lua")
                 return (after == .success([2]), "a runaway loop was stopped: \(e.description)")
             }
             return (false, "a runaway loop was not stopped: \(result)")
         }
-        return HostSelfTest(lines: lines)
+        return HostSelfTest(lines: lines, limits: userLimits)
     }
 }

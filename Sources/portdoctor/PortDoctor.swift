@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct PortDoctor: ParsableCommand {
@@ -11,4 +12,19 @@ struct PortDoctor: ParsableCommand {
             """,
         subcommands: [RunCommand.self, BenchCommand.self]
     )
+
+    /// Exit codes are a contract: 0 nothing failed, 1 a problem was found, 2 the diagnosis could not
+    /// be made — which includes every usage error (ArgumentParser's own code for those is 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                exit(withError: ExitCode(2))
+            }
+            exit(withError: error)
+        }
+    }
 }
