@@ -21,14 +21,21 @@ let package = Package(
         // The only code allowed to raise Lua errors or yield: Swift frames must never be longjmp'd over.
         .target(name: "LuaShim", dependencies: ["CLua"]),
         .target(name: "LuaHost", dependencies: ["CLua", "LuaShim"]),
+        .target(name: "Doctor", dependencies: ["LuaHost", "BundledChecks"]),
+        // Checks/ compiled into the binary.
+        .executableTarget(name: "CheckEmbedder"),
+        .plugin(name: "EmbedChecks", capability: .buildTool(), dependencies: ["CheckEmbedder"]),
+        .target(name: "BundledChecks", plugins: ["EmbedChecks"]),
         .executableTarget(
             name: "portdoctor",
             dependencies: [
                 "LuaHost",
+                "Doctor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua", "LuaShim"]),
+        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "LuaHost"]),
     ],
     swiftLanguageModes: [.v6]
 )

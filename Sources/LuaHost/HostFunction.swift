@@ -154,7 +154,36 @@ public struct LuaCall {
         return object
     }
 
+    /// Runs `body` with the raw value of `table[key]` pushed (its stack index is passed), then pops it.
+    /// No metamethods run. Returns nil when the value at `table` is not a table.
+    public func withField<R>(_ table: Int32, _ key: String, _ body: (Int32) throws -> R) rethrows -> R? {
+        try stack.withField(table, .text(key), body)
+    }
+
+    /// Keeps the value at `index` alive in the registry (a function to call later, a table to read).
+    public func reference(_ index: Int32) -> LuaRef {
+        lua_pushvalue(stack.state, index)
+        return LuaRef(ref: luaL_ref(stack.state, pd_registry_index()), runtime: runtime)
+    }
+
+    /// Chunk and line of the Lua code that called this function, for messages about definitions.
+    /// The host's own trusted Lua wrappers (like `require`) are skipped.
+    public var callerPosition: (chunk: String, line: Int)? {
+        var chunk = [CChar](repeating: 0, count: 256)
+        let line = pd_caller_position(stack.state, &chunk, chunk.count)
+        guard line > 0 else { return nil }
+        return (chunk.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, Int(line))
+    }
+
     // MARK: results
+
+    /// Pushes argument `index` again (to return it).
+    public func pushArgument(_ index: Int32) { lua_pushvalue(stack.state, index) }
+
+    /// Pushes the value a reference holds.
+    public func push(_ ref: LuaRef) {
+        lua_rawgeti(stack.state, pd_registry_index(), lua_Integer(ref.ref))
+    }
 
     public func push(_ value: LuaValue) { stack.push(value) }
     public func push(_ text: String) { stack.push(text) }

@@ -83,7 +83,7 @@ public final class LuaRuntime {
     private func installSandbox() throws(LuaError) {
         var prelude = sandboxPrelude
         let status = prelude.withUTF8 { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, "=sandbox", "t") }
+            buffer.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, "=portdoctor:sandbox", "t") }
         }
         guard status == LUA_OK else { throw popError(kind: .syntax) }
         lua_createtable(L, 0, 4)
@@ -119,6 +119,13 @@ public final class LuaRuntime {
         return LuaError(kind: kind, message: message)
     }
 
+    /// The value a reference holds, as plain data.
+    public func value(of ref: LuaRef) -> LuaValue {
+        lua_rawgeti(L, pd_registry_index(), lua_Integer(ref.ref))
+        defer { pd_pop(L, 1) }
+        return (try? LuaStack(L).value(at: -1)) ?? .nil
+    }
+
     /// Calls `sandbox[name](args…)` under protection, leaving `results` values on the stack.
     private func callSandbox(_ name: String, arguments: Int32, results: Int32) -> Bool {
         lua_rawgeti(L, pd_registry_index(), lua_Integer(sandboxRef))
@@ -131,6 +138,30 @@ public final class LuaRuntime {
             return false
         }
         return true
+    }
+
+    /// Runs trusted Lua that extends the API every check sees. The chunk gets the real globals and,
+    /// as `...`, a function `define(name, value)` that adds a global to the read-only API
+    /// (tables are frozen deeply). Use it for Lua-side helpers (result constructors, `require`).
+    public func extendAPI(lua source: String, name: String, hostFunctions: [String: HostFunction] = [:])
+        throws(LuaError)
+    {
+        var source = source
+        let status = source.withUTF8 { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, "=portdoctor:\(name)", "t") }
+        }
+        guard status == LUA_OK else { throw popError(kind: .syntax) }
+        lua_rawgeti(L, pd_registry_index(), lua_Integer(sandboxRef))
+        lua_pushstring(L, "define")
+        lua_rawget(L, -2)
+        pd_remove(L, -2)
+        lua_createtable(L, 0, Int32(hostFunctions.count))
+        for (fname, function) in hostFunctions {
+            lua_pushstring(L, fname)
+            pushFunction(named: fname, function)
+            lua_rawset(L, -3)
+        }
+        guard pd_pcall(L, 2, 0) == LUA_OK else { throw popError(kind: .runtime) }
     }
 
     // MARK: host functions, modules, objects
@@ -241,6 +272,15 @@ public final class LuaRuntime {
         }
         _ = lua_setupvalue(L, -2, 1)  // the chunk's _ENV
         return LuaRef(ref: luaL_ref(L, pd_registry_index()), runtime: self)
+    }
+
+    /// The message without its leading "chunk:line: ", for callers that show the position themselves.
+    public static func stripPosition(_ message: String, chunk: String) -> String {
+        guard message.hasPrefix(chunk + ":") else { return message }
+        let rest = message.dropFirst(chunk.count + 1)
+        let afterLine = rest.drop { $0.isNumber }
+        guard afterLine.count < rest.count, afterLine.hasPrefix(": ") else { return message }
+        return String(afterLine.dropFirst(2))
     }
 
     static func position(in message: String, chunk: String) -> (String?, Int?) {

@@ -131,6 +131,58 @@ public struct LuaStack {
     }
 }
 
+/// Lua's value types, for code outside LuaHost that inspects arguments.
+public enum LuaType: Int32, Sendable {
+    case none = -1, `nil` = 0, boolean = 1, lightUserdata = 2, number = 3, string = 4, table = 5, function = 6,
+        userdata = 7, thread = 8
+
+    public var name: String {
+        switch self {
+        case .none: "no value"
+        case .nil: "nil"
+        case .boolean: "boolean"
+        case .lightUserdata, .userdata: "userdata"
+        case .number: "number"
+        case .string: "string"
+        case .table: "table"
+        case .function: "function"
+        case .thread: "thread"
+        }
+    }
+}
+
+extension LuaStack {
+    public func luaType(at index: Int32) -> LuaType { LuaType(rawValue: lua_type(state, index)) ?? .none }
+
+    /// The keys of the table at `index` (raw, no metamethods); non-string keys as their Lua text.
+    public func keys(of index: Int32) -> [LuaValue] {
+        let t = lua_absindex(state, index)
+        guard lua_type(state, t) == LUA_TTABLE, lua_checkstack(state, 3) != 0 else { return [] }
+        var keys: [LuaValue] = []
+        lua_pushnil(state)
+        while lua_next(state, t) != 0 {
+            pd_pop(state, 1)
+            switch lua_type(state, -1) {
+            case LUA_TSTRING: keys.append(.string(LuaString(bytes: bytes(at: -1) ?? [])))
+            case LUA_TNUMBER:
+                keys.append(lua_isinteger(state, -1) != 0 ? .integer(lua_tointegerx(state, -1, nil)) : .number(lua_tonumberx(state, -1, nil)))
+            default: keys.append(.opaque(typeName: typeName(at: -1)))
+            }
+        }
+        return keys
+    }
+
+    /// Runs `body` with `table[key]` (raw) pushed; pops it afterwards.
+    public func withField<R>(_ table: Int32, _ key: LuaValue, _ body: (Int32) throws -> R) rethrows -> R? {
+        let t = lua_absindex(state, table)
+        guard lua_type(state, t) == LUA_TTABLE else { return nil }
+        push(key)
+        lua_rawget(state, t)
+        defer { pd_pop(state, 1) }
+        return try body(lua_gettop(state))
+    }
+}
+
 public enum LuaConversionError: Error, Equatable, CustomStringConvertible {
     case cycle
     case tooDeep(Int)

@@ -24,7 +24,7 @@ public final class LuaTask {
     var memoryCharged: Int = 0
     var argumentCount: Int32
     /// The host call this task is suspended in (or about to be).
-    var pending: LuaPendingCall?
+    public internal(set) var pending: LuaPendingCall?
     /// Pushes the results of the pending call when the task is resumed.
     var resumeWith: ((LuaStack) -> Int32)?
 
@@ -53,6 +53,9 @@ public final class LuaPendingCall {
     unowned let runtime: LuaRuntime
     private var cancelHandlers: [() -> Void] = []
     public private(set) var isSettled = false
+    /// What the check is waiting for, in words, for progress lines ("203.0.113.7:4242").
+    public var waitingFor: String?
+    public let startedAt = EventLoop.now()
 
     init(functionName: String, task: LuaTask, runtime: LuaRuntime) {
         self.functionName = functionName

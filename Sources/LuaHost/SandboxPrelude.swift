@@ -174,5 +174,10 @@ function sandbox.add_module(name, t)
   api[name] = deep_readonly(t, name)
 end
 
+function sandbox.define(name, value)
+  if type(value) == "table" then value = deep_readonly(value, name) end
+  api[name] = value
+end
+
 return sandbox
 """#

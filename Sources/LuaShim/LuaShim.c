@@ -107,6 +107,35 @@ int pd_is_tripped(lua_State *L) {
 
 /* ---- host functions and objects -------------------------------------------------------------- */
 
+static int pd_is_host_chunk(const char *source) { return strncmp(source, "=portdoctor:", 12) == 0; }
+
+/* Like luaL_where(L, 1), but the host's own trusted Lua wrappers are not where a check went wrong. */
+static void pd_where(lua_State *L) {
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (pd_is_host_chunk(ar.source)) continue;
+        if (ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+        break;
+    }
+    lua_pushfstring(L, "");
+}
+
+int pd_caller_position(lua_State *L, char *chunk, size_t chunk_size) {
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (pd_is_host_chunk(ar.source)) continue;
+        if (ar.currentline <= 0) return -1;
+        snprintf(chunk, chunk_size, "%s", ar.short_src);
+        return ar.currentline;
+    }
+    return -1;
+}
+
 static int pd_trampoline(lua_State *L) {
     void *box = *(void **)lua_touserdata(L, lua_upvalueindex(1));
     pd_budget *b = pd_budget_of(L);
@@ -117,7 +146,7 @@ static int pd_trampoline(lua_State *L) {
     if (n >= 0) return n;
     switch (n) {
     case PD_RAISE_WITH_POSITION:
-        luaL_where(L, 1);
+        pd_where(L);
         lua_insert(L, -2);
         lua_concat(L, 2);
         return lua_error(L);
@@ -191,8 +220,8 @@ void pd_describe_error(lua_State *L, lua_State *co, int error_index, int want_tr
     *line = -1;
     for (int level = 0; lua_getstack(co, level, &ar); level++) {
         lua_getinfo(co, "Sl", &ar);
-        /* the sandbox's own wrappers are not where the check went wrong */
-        if (ar.currentline > 0 && strcmp(ar.source, "=sandbox") != 0) {
+        /* the host's own trusted Lua (chunks named "=portdoctor:…") is not where the check went wrong */
+        if (ar.currentline > 0 && !pd_is_host_chunk(ar.source)) {
             snprintf(chunk, chunk_size, "%s", ar.short_src);
             *line = ar.currentline;
             break;

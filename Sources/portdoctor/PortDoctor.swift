@@ -10,7 +10,7 @@ struct PortDoctor: ParsableCommand {
             The troubleshooting knowledge lives in Lua check packs. Run the bundled pack with
             `portdoctor run crashplan`.
             """,
-        subcommands: [RunCommand.self, BenchCommand.self]
+        subcommands: [RunCommand.self, ListCommand.self, ShowCommand.self, BenchCommand.self]
     )
 
     /// Exit codes are a contract: 0 nothing failed, 1 a problem was found, 2 the diagnosis could not
@@ -20,6 +20,10 @@ struct PortDoctor: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
+            if let failure = error as? Failure {
+                FileHandle.standardError.write(Data("portdoctor: \(failure.description)\n".utf8))
+                exit(withError: ExitCode(2))
+            }
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 exit(withError: ExitCode(2))

@@ -1,21 +1,151 @@
 import ArgumentParser
+import Doctor
+import Foundation
 import LuaHost
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json, junit, markdown
+}
+
+/// Options shared by `run` and `show`: which pack, for which computer.
+struct PackSelection: ParsableArguments {
+    @Argument(help: "A pack id (see `portdoctor list`) or the path to a pack folder.")
+    var pack = "crashplan"
+
+    @Option(help: ArgumentHelp("Plan for this platform instead of this computer's.", valueName: "linux|macos|windows"))
+    var platform: String?
+
+    @Option(help: ArgumentHelp("The router's manufacturer, as UPnP discovery would report it (selects vendor overlays).",
+                               valueName: "name"))
+    var vendor: String?
+
+    @Option(name: .customLong("overlay"), help: ArgumentHelp("Apply your own overlay (a folder with overlay.lua). Repeatable.",
+                                                              valueName: "path"))
+    var overlays: [String] = []
+
+    func validate() throws {
+        if let platform, Platform(rawValue: platform) == nil {
+            throw ValidationError("--platform must be linux, macos or windows, not '\(platform)'")
+        }
+    }
+
+    func request() -> DiagnosisRequest {
+        var r = DiagnosisRequest(pack: pack)
+        r.platform = platform.flatMap(Platform.init(rawValue:)) ?? .current
+        r.vendor = vendor.map { ["manufacturer": $0] }
+        r.userOverlays = overlays
+        return r
+    }
+}
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a check pack against this computer.",
-        discussion: "The check engine (packs, flow, findings) is not built yet: for now this reports the state "
-            + "of the Lua host the checks will run in, by running its self-test through the sandbox."
+        abstract: "Diagnose this computer with a check pack.",
+        discussion: """
+            Runs the pack's checks in order (those that do not depend on each other at the same time) and \
+            prints what is wrong and what to do, the most likely cause last.
+
+            Parameters come from the pack's defaults, then the config file (~/.config/portdoctor/config, \
+            lines like `peer = backup.example.net` or `crashplan.port = 4243`), then environment variables \
+            (PORTDOCTOR_PARAM_PORT=4243), then --param and --peer.
+
+            Exit status: 0 nothing failed, 1 a problem was found, 2 the diagnosis could not be made.
+
+            Examples:
+              portdoctor run crashplan --peer backup.example.net
+              portdoctor run tcp-service --param port=22000 --format json
+              portdoctor run ./my-pack --fix
+            """
     )
 
-    @Argument(help: "The pack to run.") var pack = "crashplan"
+    @OptionGroup var selection: PackSelection
+
+    @Option(help: ArgumentHelp("The other computer, as host or host:port.", valueName: "host[:port]"))
+    var peer: String?
+
+    @Option(name: .customLong("param"), help: ArgumentHelp("Set a pack parameter. Repeatable.", valueName: "key=value"))
+    var params: [String] = []
+
+    @Option(help: ArgumentHelp("Read parameters from this file instead of ~/.config/portdoctor/config.", valueName: "path"))
+    var config: String?
+
+    @Option(help: "How to print the report.")
+    var format: OutputFormat = .text
+
+    @Flag(help: "Apply the repairs checks offer, asking before each one (with --yes, without asking).")
+    var fix = false
+
+    @Flag(name: .shortAndLong, help: "With --fix: apply repairs without asking.")
+    var yes = false
+
+    @Flag(help: "Show Lua tracebacks for checks that failed to run.")
+    var traceback = false
+
     @OptionGroup(title: "Limits per check") var limits: LimitOptions
 
-    func run() throws {
-        let status = HostSelfTest.run(limits: limits.limits)
-        print(status.report)
-        print("\nThe check engine that runs pack '\(pack)' is not built yet; only the Lua host is.")
-        if !status.passed { throw ExitCode(2) }
+    func validate() throws {
+        for p in params where !p.contains("=") || p.hasPrefix("=") {
+            throw ValidationError("--param takes key=value, got '\(p)'")
+        }
+        if yes && !fix { throw ValidationError("--yes only means something with --fix") }
     }
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        var request = selection.request()
+        request.parameters.environment = environment
+        request.parameters.commandLine = params.map {
+            let eq = $0.firstIndex(of: "=")!
+            return (String($0[..<eq]), String($0[$0.index(after: eq)...]))
+        }
+        request.parameters.peer = peer
+        let configPath = config ?? ((environment["XDG_CONFIG_HOME"] ?? (environment["HOME"].map { $0 + "/.config" } ?? ""))
+            + "/portdoctor/config")
+        if let text = try? String(contentsOfFile: configPath, encoding: .utf8) {
+            request.parameters.config = ParameterSources.readConfig(text, pack: URL(fileURLWithPath: selection.pack).lastPathComponent)
+            request.parameters.configFile = configPath
+        } else if config != nil {
+            throw Failure("cannot read the config file \(configPath)")
+        }
+        request.options.limits = limits.limits
+        request.options.fix = fix
+        request.options.assumeYes = yes
+        let interactive = isatty(STDIN_FILENO) != 0 && isatty(STDERR_FILENO) != 0
+        if fix && !yes && interactive {
+            request.options.confirm = { step, repair in
+                Terminal.ask("\(step): \(repair.title)? It \(repair.changes)\(repair.privileged ? " (needs administrator rights)" : "")")
+            }
+        }
+        if format == .text && isatty(STDERR_FILENO) != 0 {
+            request.options.progress = Terminal.showProgress
+        }
+
+        let report: Report
+        var plan: [(id: String, title: String, origin: String)] = []
+        do {
+            switch try Diagnosis.prepare(request, catalog: PackCatalog.discover(environment: environment)) {
+            case .unloadable(let r): report = r
+            case .ready(let diagnosis):
+                plan = diagnosis.plan.steps.map { ($0.id, $0.title, $0.origin) }
+                report = diagnosis.run()
+                Terminal.clearProgress()
+            }
+        } catch let error as DiagnosisError {
+            throw Failure(error.description)
+        }
+        switch format {
+        case .text: print(TextReporter(color: Terminal.color, showTracebacks: traceback).render(report), terminator: "")
+        case .json: print(JSONReporter.render(report), terminator: "")
+        case .junit: print(JUnitReporter.render(report), terminator: "")
+        case .markdown: print(MarkdownReporter.render(report, plan: plan), terminator: "")
+        }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
+
+/// The diagnosis could not be made: message on stderr, exit code 2.
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
 }

@@ -85,6 +85,10 @@ int pd_noop(lua_State *L);
 void pd_describe_error(lua_State *L, lua_State *co, int error_index, int want_traceback,
                        char *chunk, size_t chunk_size, int *line);
 
+/// Line of the innermost Lua frame calling the running C function, skipping the host's own trusted
+/// chunks; fills `chunk`. -1 when there is none.
+int pd_caller_position(lua_State *L, char *chunk, size_t chunk_size);
+
 /// Protected call of the function below `nargs` arguments on top of `L`; 0 on success.
 int pd_pcall(lua_State *L, int nargs, int nresults);
 /// Closes a thread that will not be resumed again (pending to-be-closed variables run under limits).

@@ -1,0 +1,111 @@
+import Foundation
+import LuaHost
+
+/// What the person asked for.
+public struct DiagnosisRequest {
+    /// A pack id from the catalog, or a path to a pack folder.
+    public var pack: String
+    public var parameters = ParameterSources()
+    public var platform: Platform = .current
+    /// What router discovery reported, or `--vendor`.
+    public var vendor: [String: String]?
+    /// Overlay folders (or overlay.lua files) the person gave.
+    public var userOverlays: [String] = []
+    public var options = RunOptions()
+
+    public init(pack: String) { self.pack = pack }
+}
+
+/// A reason the diagnosis cannot even start (unknown pack, a bad parameter): exit code 2.
+public struct DiagnosisError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public enum Prepared {
+    case ready(Diagnosis)
+    /// The pack's manifest could not be read: this report says why.
+    case unloadable(Report)
+}
+
+/// A pack loaded and planned for this computer, ready to run.
+public final class Diagnosis {
+    public let runtime: LuaRuntime
+    public let plan: Plan
+    public let parameters: ResolvedParameters
+    public let origin: PackOrigin
+    let options: RunOptions
+
+    init(runtime: LuaRuntime, plan: Plan, parameters: ResolvedParameters, origin: PackOrigin, options: RunOptions) {
+        self.runtime = runtime
+        self.plan = plan
+        self.parameters = parameters
+        self.origin = origin
+        self.options = options
+    }
+
+    /// Loads and plans. A pack whose manifest cannot be read yields a report with that error instead.
+    public static func prepare(_ request: DiagnosisRequest, catalog: PackCatalog,
+                               configure: (LuaRuntime) -> Void = { _ in }) throws -> Prepared {
+        let folder: PackFolder
+        if request.pack.contains("/") || request.pack.hasSuffix(".lua") || request.pack == "." {
+            folder = try PackCatalog.folder(atPath: request.pack)
+        } else if let found = catalog.pack(named: request.pack) {
+            folder = found
+        } else {
+            let names = catalog.packs.map { $0.name.split(separator: "/").last.map(String.init) ?? $0.name }
+            throw DiagnosisError("no pack named '\(request.pack)'\(Suggest.hint(request.pack, names)); "
+                + (names.isEmpty ? "no packs are installed" : "packs: \(names.sorted().joined(separator: ", "))")
+                + " (or give a path to a pack folder)")
+        }
+
+        var runtimeOptions = LuaRuntime.Options()
+        runtimeOptions.limits = request.options.limits
+        let runtime = try LuaRuntime(options: runtimeOptions)
+        configure(runtime)
+        let loader = try PackLoader(runtime: runtime)
+        let pack = loader.loadPack(folder)
+        guard let manifest = pack.manifest, !pack.diagnostics.contains(where: { $0.file.hasSuffix("/pack.lua") && $0.step == nil }) else {
+            let findings = pack.diagnostics.filter { $0.step == nil }.map { d in
+                Finding(id: "load:\(d.file)", title: "Load \(d.file)", status: .error, summary: d.description, origin: d.file)
+            }
+            return .unloadable(Report(packID: folder.name, packVersion: "?", packTitle: "pack that could not be loaded",
+                                   platform: request.platform.rawValue, vendor: request.vendor?["manufacturer"],
+                                   parameters: [:], findings: findings, durationMilliseconds: 0))
+        }
+
+        var overlays: [OverlayDefinition] = []
+        var overlayProblems: [PackDiagnostic] = []
+        for o in catalog.overlays {
+            let (overlay, problems) = loader.loadOverlay(o, isUserOverlay: false)
+            if let overlay, overlay.extends == manifest.id { overlays.append(overlay) }
+            else if overlay == nil, o.files["overlay.lua"]?.contains(manifest.id) == true { overlayProblems += problems }
+        }
+        for path in request.userOverlays {
+            let o = try PackCatalog.folder(atPath: path)
+            let (overlay, problems) = loader.loadOverlay(o, isUserOverlay: true)
+            if let overlay {
+                guard overlay.extends == manifest.id else {
+                    throw DiagnosisError("overlay \(overlay.file) extends '\(overlay.extends)', not '\(manifest.id)'")
+                }
+                overlays.append(overlay)
+            } else {
+                overlayProblems += problems
+            }
+        }
+        var plan = Planner.plan(pack, manifest: manifest, extraOverlays: overlays, platform: request.platform,
+                                vendor: request.vendor)
+        plan.diagnostics += overlayProblems
+
+        switch ParameterResolver.resolve(manifest, request.parameters) {
+        case .failure(let e): throw DiagnosisError(e.reason)
+        case .success(let parameters):
+            return .ready(Diagnosis(runtime: runtime, plan: plan, parameters: parameters, origin: folder.origin,
+                                      options: request.options))
+        }
+    }
+
+    public func run() -> Report {
+        Runner(runtime: runtime, plan: plan, parameters: parameters, options: options).run()
+    }
+}

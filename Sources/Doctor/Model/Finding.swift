@@ -1,0 +1,127 @@
+import LuaHost
+
+/// The outcome of one check. **Contract**: these names appear in JSON reports.
+public enum CheckStatus: String, Sendable, CaseIterable, Comparable {
+    case pass, warn, fail, error, skip
+
+    /// How bad, for ordering and the exit code.
+    var severity: Int {
+        switch self {
+        case .pass: 0
+        case .skip: 1
+        case .warn: 2
+        case .fail: 3
+        case .error: 4
+        }
+    }
+
+    public static func < (a: CheckStatus, b: CheckStatus) -> Bool { a.severity < b.severity }
+}
+
+/// Root causes. **Contract**: extend, never rename. Packs may declare more in their manifest.
+public enum RootCause {
+    public static let vocabulary: [String: String] = [
+        "peer-unresolvable": "the other computer's name does not resolve",
+        "peer-unreachable": "the other computer cannot be reached at all",
+        "no-listener": "nothing is listening on the port",
+        "listener-loopback-only": "the service listens on 127.0.0.1 only",
+        "port-in-use": "another program holds the port",
+        "firewall-blocks-inbound": "a firewall blocks incoming connections",
+        "firewall-blocks-outbound": "a firewall blocks outgoing connections",
+        "port-forward-missing": "the router does not forward the port",
+        "port-forward-wrong-target": "the router forwards the port to another address",
+        "double-nat": "two routers translate addresses (double NAT)",
+        "cgnat": "the internet provider shares one public address (carrier-grade NAT)",
+        "upnp-unavailable": "the router does not answer UPnP or NAT-PMP",
+        "service-not-running": "the service is not running",
+        "service-not-installed": "the service is not installed",
+        "filtered-upstream": "something beyond the router filters the port",
+        "manual-step": "a step only the person can do",
+    ]
+}
+
+/// A repair a check offered, and what became of it.
+public struct RepairReport: Sendable, Equatable {
+    public enum Outcome: String, Sendable {
+        /// Not applied: no `--fix`.
+        case offered
+        /// The person said no.
+        case declined
+        /// Applied, and the check passed when run again.
+        case fixed
+        /// Applied, but the check still does not pass.
+        case notFixed = "not-fixed"
+        /// Applying it failed.
+        case failed
+    }
+
+    public var id: String
+    public var title: String
+    public var changes: String
+    public var privileged: Bool
+    public var outcome: Outcome
+    public var detail: String?
+}
+
+/// One check's result. **Contract**: the JSON report's `checks` entries.
+public struct Finding: Sendable {
+    public var id: String
+    public var title: String
+    public var status: CheckStatus
+    public var summary: String
+    public var cause: String?
+    public var advice: [String]
+    public var evidence: JSONValue
+    public var repairs: [RepairReport]
+    public var next: String?
+    public var durationMilliseconds: Double
+    /// Where the step came from: the pack, or the overlay that added or replaced it.
+    public var origin: String
+    /// For `error` findings: file, line and traceback when known.
+    public var error: LuaError?
+
+    public init(id: String, title: String, status: CheckStatus, summary: String, cause: String? = nil,
+                advice: [String] = [], evidence: JSONValue = .null, repairs: [RepairReport] = [],
+                next: String? = nil, durationMilliseconds: Double = 0, origin: String, error: LuaError? = nil) {
+        self.id = id
+        self.title = title
+        self.status = status
+        self.summary = summary
+        self.cause = cause
+        self.advice = advice
+        self.evidence = evidence
+        self.repairs = repairs
+        self.next = next
+        self.durationMilliseconds = durationMilliseconds
+        self.origin = origin
+        self.error = error
+    }
+}
+
+/// Everything a reporter needs.
+public struct Report: Sendable {
+    public var packID: String
+    public var packVersion: String
+    public var packTitle: String
+    public var platform: String
+    public var vendor: String?
+    public var parameters: [String: String]
+    public var findings: [Finding]
+    /// Problems found before anything ran (a broken check or overlay): reported as `error` findings.
+    public var durationMilliseconds: Double
+
+    public func count(_ status: CheckStatus) -> Int { findings.filter { $0.status == status }.count }
+
+    /// The finding a person should act on first: the first failure in plan order, else the first error, else warning.
+    public var primary: Finding? {
+        findings.first { $0.status == .fail } ?? findings.first { $0.status == .error }
+            ?? findings.first { $0.status == .warn }
+    }
+
+    /// **Contract**: 0 nothing failed, 1 a problem was found, 2 the diagnosis could not be made.
+    public var exitCode: Int32 {
+        if findings.contains(where: { $0.status == .error }) { return 2 }
+        if findings.contains(where: { $0.status == .fail }) { return 1 }
+        return 0
+    }
+}

@@ -1,0 +1,429 @@
+import LuaHost
+
+/// A pack after loading: its manifest, its checks, and every problem found on the way.
+public struct LoadedPack {
+    public var folder: PackFolder
+    public var manifest: PackManifest?
+    public var checks: [String: CheckDefinition]
+    public var overlays: [OverlayDefinition]
+    public var diagnostics: [PackDiagnostic]
+}
+
+/// Evaluates pack, check and overlay files in a runtime and turns them into definitions.
+/// Definition files run as sandboxed checks of their own, under tight limits.
+public final class PackLoader {
+    static let definitionLimits = LuaLimits(instructions: 20_000_000, memoryBytes: 32 << 20, wallClock: .seconds(5))
+
+    let runtime: LuaRuntime
+    /// Folders whose `lib/` modules `require` can load, by name.
+    private var folders: [String: PackFolder] = [:]
+
+    // What the file being evaluated defines.
+    private var file = ""
+    private var source = ""
+    private var stem = ""
+    private var manifest: PackManifest?
+    private var checks: [CheckDefinition] = []
+    private var overlay: OverlayDefinition?
+    private var diagnostics: [PackDiagnostic] = []
+
+    public init(runtime: LuaRuntime) throws(LuaError) {
+        self.runtime = runtime
+        try runtime.extendAPI(lua: enginePrelude, name: "engine", hostFunctions: [
+            "pack": { [unowned self] call in try self.definePack(call) },
+            "check": { [unowned self] call in try self.defineCheck(call) },
+            "overlay": { [unowned self] call in try self.defineOverlay(call) },
+            "find_module": { [unowned self] call in try self.findModule(call) },
+        ])
+    }
+
+    // MARK: loading folders
+
+    public func loadPack(_ folder: PackFolder) -> LoadedPack {
+        folders[folder.name] = folder
+        diagnostics = []
+        manifest = nil
+        evaluate(folder, "pack.lua")
+        if manifest == nil && diagnostics.isEmpty {
+            diagnostics.append(PackDiagnostic(
+                file: folder.displayName("pack.lua"), line: nil, subject: nil,
+                message: "does not define a pack: end it with `return pack { id = …, steps = { … } }`"))
+        }
+        let loadedManifest = manifest
+        var packDiagnostics = diagnostics
+        let found = loadChecks(of: folder, into: &packDiagnostics)
+
+        var overlays: [OverlayDefinition] = []
+        for sub in folder.subfolders(under: "overlays") where sub.isOverlay {
+            let (o, d) = loadOverlayFolder(sub, isUserOverlay: false)
+            packDiagnostics += d
+            if let o { overlays.append(o) }
+        }
+        return LoadedPack(folder: folder, manifest: loadedManifest, checks: found, overlays: overlays,
+                          diagnostics: packDiagnostics)
+    }
+
+    /// An overlay folder (overlay.lua plus the checks it brings).
+    public func loadOverlay(_ folder: PackFolder, isUserOverlay: Bool) -> (OverlayDefinition?, [PackDiagnostic]) {
+        loadOverlayFolder(folder, isUserOverlay: isUserOverlay)
+    }
+
+    private func loadOverlayFolder(_ folder: PackFolder, isUserOverlay: Bool) -> (OverlayDefinition?, [PackDiagnostic]) {
+        folders[folder.name] = folder
+        diagnostics = []
+        overlay = nil
+        evaluate(folder, "overlay.lua")
+        if overlay == nil && diagnostics.isEmpty {
+            diagnostics.append(PackDiagnostic(
+                file: folder.displayName("overlay.lua"), line: nil, subject: nil,
+                message: "does not define an overlay: end it with `return overlay { extends = …, … }`"))
+        }
+        var result = overlay
+        var found = diagnostics
+        let checks = loadChecks(of: folder, into: &found)
+        result?.checks = checks
+        result?.isUserOverlay = isUserOverlay
+        result?.diagnostics = found
+        return (result, found)
+    }
+
+    private func loadChecks(of folder: PackFolder, into allDiagnostics: inout [PackDiagnostic]) -> [String: CheckDefinition] {
+        var found: [String: CheckDefinition] = [:]
+        for name in folder.checkFiles {
+            diagnostics = []
+            checks = []
+            evaluate(folder, name)
+            let stepName = String(name.dropLast(4))
+            if checks.isEmpty && diagnostics.isEmpty {
+                diagnostics.append(PackDiagnostic(
+                    file: folder.displayName(name), line: nil, subject: nil,
+                    message: "does not define a check: end it with `return check { title = …, run = function(ctx) … end }`",
+                    step: stepName))
+            }
+            if checks.count > 1 {
+                diagnostics.append(PackDiagnostic(
+                    file: folder.displayName(name), line: checks[1].line, subject: nil,
+                    message: "defines \(checks.count) checks; put each check in a file of its own", step: stepName))
+            }
+            // Diagnostics of a check file belong to its step, so a broken check becomes that step's error.
+            allDiagnostics += diagnostics.map { var d = $0; d.step = d.step ?? stepName; return d }
+            if diagnostics.isEmpty, let check = checks.first { found[check.id] = check }
+        }
+        return found
+    }
+
+    /// Runs one definition file as a sandboxed task; what it defines arrives through the DSL functions.
+    private func evaluate(_ folder: PackFolder, _ name: String) {
+        file = folder.displayName(name)
+        source = folder.files[name] ?? ""
+        stem = String(name.dropLast(4))
+        let chunk: LuaRef
+        do {
+            chunk = try runtime.load(source, name: file)
+        } catch {
+            diagnostics.append(PackDiagnostic(file: file, line: error.line, subject: nil,
+                                              message: LuaRuntime.stripPosition(error.message, chunk: file)))
+            return
+        }
+        let task = runtime.spawn(chunk, name: file, limits: PackLoader.definitionLimits)
+        runtime.run()
+        if case .failure(let error)? = task.outcome {
+            diagnostics.append(PackDiagnostic(file: file, line: error.line, subject: nil,
+                                              message: LuaRuntime.stripPosition(error.message, chunk: file)))
+        }
+    }
+
+    // MARK: the DSL
+
+    private func reader(_ call: LuaCall, kind: String, subject: String, step: String?) throws -> DefinitionReader {
+        guard call.stack.luaType(at: 1) == .table else {
+            throw LuaScriptError("\(kind) { … } takes a table of fields, got \(call.stack.luaType(at: 1).name)")
+        }
+        let line = call.callerPosition?.line
+        return DefinitionReader(call: call, table: 1, file: file, source: source, line: line, subject: subject, step: step)
+    }
+
+    private func definePack(_ call: LuaCall) throws -> LuaReturn {
+        guard file.hasSuffix("/pack.lua") else {
+            throw LuaScriptError("pack { … } belongs in pack.lua, not in \(file)")
+        }
+        var r = try reader(call, kind: "pack", subject: "pack", step: nil)
+        let id = r.string("id", required: true) ?? ""
+        r.subject = "pack '\(id)'"
+        r.rejectUnknownFields(["id", "version", "title", "description", "params", "steps", "causes", "limits"])
+        let version = r.string("version", required: true) ?? "0"
+        let title = r.string("title", required: true) ?? id
+        let description = r.string("description") ?? ""
+        let steps = r.strings("steps", what: "check ids")
+        if steps.isEmpty { r.problem("steps", "must list the checks to run, in order") }
+        for (i, step) in steps.enumerated() where steps[..<i].contains(step) {
+            r.problem("steps", "lists '\(step)' twice")
+        }
+        var parameters: [ParameterSpec] = []
+        r.entries("params") { name, p in
+            if let spec = Self.parameter(name, &p) { parameters.append(spec) }
+        }
+        var causes: [String: String] = [:]
+        if case .table(let t) = r.data("causes") {
+            for (k, v) in t.fields {
+                guard let key = k.stringValue, let doc = v.stringValue else {
+                    r.problem("causes", "must map cause names to a sentence describing them")
+                    continue
+                }
+                causes[key] = doc
+            }
+        }
+        let limits = r.nested("limits") { $0.limits() } ?? LimitRequest()
+        diagnostics += r.diagnostics
+        manifest = PackManifest(id: id, version: version, title: title, description: description,
+                                parameters: parameters.sorted { $0.name < $1.name }, steps: steps,
+                                causes: causes, limits: limits, file: file)
+        call.pushArgument(1)
+        return .values(1)
+    }
+
+    static func parameter(_ name: String, _ p: inout DefinitionReader) -> ParameterSpec? {
+        let before = p.diagnostics.count
+        p.subject = p.subject + ": parameter '\(name)'"
+        p.rejectUnknownFields(["type", "default", "doc", "choices", "required"])
+        let typeName = p.string("type", required: true) ?? "string"
+        var type: ParameterType
+        switch typeName {
+        case "port": type = .port
+        case "endpoint": type = .endpoint
+        case "host": type = .host
+        case "integer": type = .integer
+        case "boolean": type = .boolean
+        case "string": type = .string
+        case "choice":
+            let choices = p.strings("choices", what: "choices")
+            if choices.isEmpty { p.problem("choices", "must list the allowed values of a choice parameter") }
+            type = .choice(choices)
+        default:
+            p.problem("type", "must be one of \(ParameterType.names.joined(separator: ", ")), not '\(typeName)'\(Suggest.hint(typeName, ParameterType.names))")
+            type = .string
+        }
+        let doc = p.string("doc", required: true) ?? ""
+        var defaultText: String?
+        switch p.data("default") {
+        case .nil: break
+        case .integer(let i): defaultText = String(i)
+        case .number(let d): defaultText = String(d)
+        case .boolean(let b): defaultText = String(b)
+        case .string(let s): defaultText = s.description
+        default: p.problem("default", "must be a string, number or boolean")
+        }
+        let spec = ParameterSpec(name: name, type: type, defaultText: defaultText, doc: doc,
+                                 required: p.boolean("required") ?? false)
+        if let defaultText, case .failure(let e) = ParameterValue.parse(defaultText, as: spec) {
+            p.problem("default", "is not a valid \(type): \(e.reason)")
+        }
+        return p.diagnostics.count == before ? spec : nil
+    }
+
+    private func defineCheck(_ call: LuaCall) throws -> LuaReturn {
+        var r = try reader(call, kind: "check", subject: "check '\(stem)'", step: stem)
+        r.rejectUnknownFields(["id", "title", "needs", "next", "run", "timeout", "instructions", "memory",
+                               "repairs", "platforms"])
+        if let id = r.string("id"), id != stem {
+            r.problem("id", "is '\(id)' but the file is \(stem).lua: a check's id is its file name (leave 'id' out)")
+        }
+        let title = r.string("title", required: true) ?? stem
+        let needs = r.strings("needs", what: "check ids")
+        let next = r.strings("next", what: "check ids")
+        let run = r.function("run", required: true)
+        let limits = r.limits()
+        var platforms: [Platform]?
+        let platformNames = r.strings("platforms", what: "platform names")
+        if !platformNames.isEmpty {
+            platforms = []
+            for name in platformNames {
+                if let p = Platform(rawValue: name) { platforms?.append(p) } else {
+                    let all = Platform.allCases.map(\.rawValue)
+                    r.problem("platforms", "names unknown platform '\(name)' (one of \(all.joined(separator: ", ")))\(Suggest.hint(name, all))")
+                }
+            }
+        }
+        var repairs: [String: RepairDefinition] = [:]
+        r.entries("repairs") { id, rep in
+            rep.subject = "check '\(stem)': repair '\(id)'"
+            rep.rejectUnknownFields(["title", "changes", "privileged", "apply"])
+            let title = rep.string("title", required: true) ?? id
+            let changes = rep.string("changes", required: true) ?? ""
+            let privileged = rep.boolean("privileged") ?? false
+            if let apply = rep.function("apply", required: true) {
+                repairs[id] = RepairDefinition(id: id, title: title, changes: changes, privileged: privileged, apply: apply)
+            }
+        }
+        diagnostics += r.diagnostics
+        if r.diagnostics.isEmpty, let run {
+            checks.append(CheckDefinition(id: stem, title: title, file: file, line: r.line, needs: needs, next: next,
+                                          platforms: platforms, limits: limits, repairs: repairs,
+                                          fieldLines: r.fieldLines(["needs", "next"]), run: run))
+        }
+        call.pushArgument(1)
+        return .values(1)
+    }
+
+    private func defineOverlay(_ call: LuaCall) throws -> LuaReturn {
+        guard file.hasSuffix("/overlay.lua") else {
+            throw LuaScriptError("overlay { … } belongs in overlay.lua, not in \(file)")
+        }
+        let folderName = String(file.dropLast("/overlay.lua".count))
+        let defaultID = folderName.split(separator: "/").last.map(String.init) ?? folderName
+        var r = try reader(call, kind: "overlay", subject: "overlay '\(defaultID)'", step: nil)
+        r.rejectUnknownFields(["id", "title", "extends", "when", "insert", "replace", "skip", "move"])
+        let id = r.string("id") ?? defaultID
+        r.subject = "overlay '\(id)'"
+        let extends = r.string("extends", required: true) ?? ""
+        let title = r.string("title") ?? id
+        var platforms: [Platform]?
+        var vendor: [String: String]?
+        _ = r.nested("when") { w in
+            w.rejectUnknownFields(["platform", "vendor"])
+            let names = w.strings("platform", what: "platform names")
+            if !names.isEmpty {
+                platforms = names.compactMap { name in
+                    let p = Platform(rawValue: name)
+                    if p == nil { w.problem("platform", "names unknown platform '\(name)'") }
+                    return p
+                }
+            }
+            _ = w.nested("vendor") { v in
+                v.rejectUnknownFields(["manufacturer", "model"])
+                var match: [String: String] = [:]
+                if let m = v.string("manufacturer") { match["manufacturer"] = m }
+                if let m = v.string("model") { match["model"] = m }
+                vendor = match
+            }
+        }
+        var insertions: [OverlayDefinition.Insertion] = []
+        func placement(_ r: inout DefinitionReader) -> OverlayDefinition.Placement? {
+            let before = r.string("before"), after = r.string("after")
+            switch (before, after) {
+            case (let b?, nil): return .before(b)
+            case (nil, let a?): return .after(a)
+            default:
+                r.problem(nil, "needs exactly one of 'before' or 'after'")
+                return nil
+            }
+        }
+        func readInsertion(_ i: inout DefinitionReader) {
+            i.rejectUnknownFields(["before", "after", "checks"])
+            let checks = i.strings("checks", what: "check ids")
+            if checks.isEmpty { i.problem("checks", "must list the overlay's checks to insert") }
+            if let p = placement(&i) { insertions.append(.init(placement: p, checks: checks)) }
+        }
+        _ = r.nested("insert") { ins in
+            let keys = ins.call.stack.keys(of: ins.table)
+            if keys.contains(where: { $0.intValue != nil }) {
+                for k in keys {
+                    guard let idx = k.intValue else { continue }
+                    _ = ins.call.stack.withField(ins.table, .integer(idx)) { index -> Void in
+                        var one = DefinitionReader(call: ins.call, table: index, file: ins.file, source: ins.source,
+                                                   line: ins.line, subject: ins.subject, step: nil)
+                        readInsertion(&one)
+                        ins.absorb(one)
+                    }
+                }
+            } else {
+                readInsertion(&ins)
+            }
+        }
+        var replacements: [String: String] = [:]
+        if case .table(let t) = r.data("replace") {
+            for (k, v) in t.fields {
+                if let from = k.stringValue, let to = v.stringValue { replacements[from] = to } else {
+                    r.problem("replace", "must map a step to the overlay check that replaces it, like { firewall = \"pf-firewall\" }")
+                }
+            }
+        }
+        let skips = r.strings("skip", what: "check ids")
+        var moves: [OverlayDefinition.Move] = []
+        _ = r.nested("move") { m in
+            for k in m.call.stack.keys(of: m.table) {
+                guard let idx = k.intValue else {
+                    m.problem(nil, "'move' must be a list like { { step = \"a\", after = \"b\" } }")
+                    continue
+                }
+                _ = m.call.stack.withField(m.table, .integer(idx)) { index -> Void in
+                    var one = DefinitionReader(call: m.call, table: index, file: m.file, source: m.source,
+                                               line: m.line, subject: m.subject, step: nil)
+                    one.rejectUnknownFields(["step", "before", "after"])
+                    if let step = one.string("step", required: true), let p = placement(&one) {
+                        moves.append(.init(step: step, placement: p))
+                    }
+                    m.absorb(one)
+                }
+            }
+        }
+        diagnostics += r.diagnostics
+        overlay = OverlayDefinition(id: id, title: title, file: file, extends: extends, platforms: platforms,
+                                    vendor: vendor, insertions: insertions, replacements: replacements, skips: skips,
+                                    moves: moves, checks: [:], diagnostics: [])
+        call.pushArgument(1)
+        return .values(1)
+    }
+
+    /// `require(name)`: a module from the `lib/` folder of the pack (or overlay) whose code is calling.
+    private func findModule(_ call: LuaCall) throws -> LuaReturn {
+        let name = try call.string(1)
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }) else {
+            throw LuaScriptError("bad argument #1 to 'require' (module names are letters, digits, '_', '-' and '.')")
+        }
+        let caller = call.callerPosition?.chunk ?? file
+        guard let folder = folders.values.filter({ caller.hasPrefix($0.name + "/") }).max(by: { $0.name.count < $1.name.count })
+        else {
+            throw LuaScriptError("module '\(name)' not found: require works in pack and overlay files")
+        }
+        let path = "lib/" + name.replacingOccurrences(of: ".", with: "/") + ".lua"
+        guard let text = folder.files[path] else {
+            throw LuaScriptError("module '\(name)' not found: checks can require modules from their pack's lib/ folder (looked for \(folder.displayName(path)))")
+        }
+        let chunk: LuaRef
+        do { chunk = try runtime.load(text, name: folder.displayName(path)) } catch {
+            throw LuaScriptError(error.description)
+        }
+        call.push(chunk)
+        call.push(folder.displayName(path))
+        return .values(2)
+    }
+}
+
+
+/// Lua-side API for checks: result constructors and `require`, on top of the DSL host functions.
+let enginePrelude = #"""
+local define, host = ...
+local format, type, select, pairs, error = string.format, type, select, pairs, error
+
+for _, status in ipairs({ "pass", "warn", "fail", "skip" }) do
+  define(status, function(spec, ...)
+    local r = {}
+    if type(spec) == "string" then
+      r.summary = select("#", ...) > 0 and format(spec, ...) or spec
+    elseif type(spec) == "table" then
+      for k, v in pairs(spec) do r[k] = v end
+    else
+      error(format("%s() takes a summary (with format arguments) or a table of fields, got %s", status, type(spec)), 2)
+    end
+    r.status = status
+    return r
+  end)
+end
+
+define("pack", host.pack)
+define("check", host.check)
+define("overlay", host.overlay)
+
+local loaded = {}
+define("require", function(name)
+  local load_module, key = host.find_module(name)
+  local value = loaded[key]
+  if value == nil then
+    value = load_module(name)
+    if value == nil then value = true end
+    loaded[key] = value
+  end
+  return value
+end)
+"""#

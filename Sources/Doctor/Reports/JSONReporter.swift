@@ -1,0 +1,59 @@
+/// **Contract**: `{ "pack", "version", "checks": [ { "id", "title", "status", "summary", "cause", "advice",
+/// "evidence", "repairs", "duration_ms", … } ], "summary": { counts by status } }`. Fields are only
+/// ever added. Every key is always present (null or empty when there is nothing to say).
+public enum JSONReporter {
+    public static func render(_ report: Report) -> String {
+        object(report).encoded(pretty: true) + "\n"
+    }
+
+    public static func object(_ report: Report) -> JSONValue {
+        var summary: [String: JSONValue] = [:]
+        for status in CheckStatus.allCases { summary[status.rawValue] = .int(Int64(report.count(status))) }
+        let primary = report.primary
+        return .object([
+            "pack": .string(report.packID),
+            "version": .string(report.packVersion),
+            "title": .string(report.packTitle),
+            "platform": .string(report.platform),
+            "vendor": report.vendor.map(JSONValue.string) ?? .null,
+            "parameters": .object(report.parameters.mapValues(JSONValue.string)),
+            "checks": .array(report.findings.map(check)),
+            "summary": .object(summary),
+            "exit_code": .int(Int64(report.exitCode)),
+            "primary": primary.map { p in
+                .object(["check": .string(p.id), "cause": p.cause.map(JSONValue.string) ?? .null,
+                         "first_step": p.advice.first.map(JSONValue.string) ?? .null])
+            } ?? .null,
+            "duration_ms": .int(Int64(report.durationMilliseconds.rounded())),
+        ])
+    }
+
+    static func check(_ f: Finding) -> JSONValue {
+        .object([
+            "id": .string(f.id),
+            "title": .string(f.title),
+            "status": .string(f.status.rawValue),
+            "summary": .string(f.summary),
+            "cause": f.cause.map(JSONValue.string) ?? .null,
+            "advice": .array(f.advice.map(JSONValue.string)),
+            "evidence": f.evidence,
+            "repairs": .array(f.repairs.map { r in
+                .object([
+                    "id": .string(r.id), "title": .string(r.title), "changes": .string(r.changes),
+                    "privileged": .bool(r.privileged), "outcome": .string(r.outcome.rawValue),
+                    "detail": r.detail.map(JSONValue.string) ?? .null,
+                ])
+            }),
+            "next": f.next.map(JSONValue.string) ?? .null,
+            "origin": .string(f.origin),
+            "duration_ms": .int(Int64(f.durationMilliseconds.rounded())),
+            "error": f.error.map { e in
+                .object([
+                    "kind": .string(e.kind.rawValue), "message": .string(e.description),
+                    "file": e.chunk.map(JSONValue.string) ?? .null, "line": e.line.map { .int(Int64($0)) } ?? .null,
+                    "traceback": e.traceback.map(JSONValue.string) ?? .null,
+                ])
+            } ?? .null,
+        ])
+    }
+}

@@ -1,0 +1,58 @@
+/// JUnit XML, for CI systems: one testcase per check; fail → failure, error → error, skip → skipped.
+public enum JUnitReporter {
+    public static func render(_ report: Report) -> String {
+        let tests = report.findings.count
+        let failures = report.count(.fail), errors = report.count(.error), skipped = report.count(.skip)
+        let time = seconds(report.durationMilliseconds)
+        var x = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
+        x += #"<testsuites name="portdoctor" tests="\#(tests)" failures="\#(failures)" errors="\#(errors)" skipped="\#(skipped)" time="\#(time)">"# + "\n"
+        x += #"  <testsuite name="\#(escape(report.packID))" tests="\#(tests)" failures="\#(failures)" errors="\#(errors)" skipped="\#(skipped)" time="\#(time)">"# + "\n"
+        x += "    <properties>\n"
+        x += #"      <property name="version" value="\#(escape(report.packVersion))"/>"# + "\n"
+        x += #"      <property name="platform" value="\#(escape(report.platform))"/>"# + "\n"
+        for key in report.parameters.keys.sorted() {
+            x += #"      <property name="param.\#(escape(key))" value="\#(escape(report.parameters[key]!))"/>"# + "\n"
+        }
+        x += "    </properties>\n"
+        for f in report.findings {
+            x += #"    <testcase classname="\#(escape(report.packID))" name="\#(escape(f.id))" time="\#(seconds(f.durationMilliseconds))">"# + "\n"
+            let body = ([f.cause.map { "cause: \($0)" }].compactMap { $0 } + f.advice.enumerated().map { "\($0 + 1). \($1)" })
+                .joined(separator: "\n")
+            switch f.status {
+            case .fail:
+                x += #"      <failure message="\#(escape(f.summary))" type="\#(escape(f.cause ?? "fail"))">\#(escape(body))</failure>"# + "\n"
+            case .error:
+                x += #"      <error message="\#(escape(f.summary))" type="\#(escape(f.error?.kind.rawValue ?? "error"))">\#(escape(f.error?.traceback ?? body))</error>"# + "\n"
+            case .skip:
+                x += #"      <skipped message="\#(escape(f.summary))"/>"# + "\n"
+            case .warn, .pass:
+                break
+            }
+            var out = f.status == .warn ? "warning: \(f.summary)\n\(body)\n" : ""
+            if !f.evidence.isEmpty { out += "evidence: " + f.evidence.encoded(pretty: false) }
+            if !out.isEmpty { x += "      <system-out>\(escape(out))</system-out>\n" }
+            x += "    </testcase>\n"
+        }
+        x += "  </testsuite>\n</testsuites>\n"
+        return x
+    }
+
+    static func seconds(_ ms: Double) -> String { String((ms).rounded() / 1000) }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\n", "\t", "\r": out.unicodeScalars.append(c)
+            case let c where c.value < 0x20: out += "?"  // not allowed in XML 1.0
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,85 @@
+/// For a person at a terminal: what was checked in the order you would fix things, each problem
+/// with its cause and steps, and a last line naming the most likely cause and the first thing to do.
+public struct TextReporter {
+    public var color: Bool
+    public var showTracebacks: Bool
+
+    public init(color: Bool, showTracebacks: Bool = false) {
+        self.color = color
+        self.showTracebacks = showTracebacks
+    }
+
+    private func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+
+    private func badge(_ status: CheckStatus) -> String {
+        switch status {
+        case .pass: paint("✔ pass ", "32")
+        case .warn: paint("! warn ", "33")
+        case .fail: paint("✘ FAIL ", "1;31")
+        case .error: paint("✘ ERROR", "1;35")
+        case .skip: paint("– skip ", "2")
+        }
+    }
+
+    public func render(_ report: Report) -> String {
+        var out: [String] = []
+        out.append(paint("portdoctor · \(report.packID) \(report.packVersion) — \(report.packTitle)", "1"))
+        var context = [report.platform]
+        if let vendor = report.vendor { context.append("router: \(vendor)") }
+        context += report.parameters.keys.sorted().map { "\($0)=\(report.parameters[$0]!)" }
+        out.append(paint(context.joined(separator: " · "), "2"))
+        out.append("")
+
+        let width = min(24, (report.findings.map(\.id.count).max() ?? 8) + 2)
+        let indent = String(repeating: " ", count: 8 + width)
+        for f in report.findings {
+            let name = f.id.count >= width ? f.id + " " : f.id + String(repeating: " ", count: width - f.id.count)
+            out.append("\(badge(f.status)) \(name)\(f.summary)")
+            guard f.status != .pass, f.status != .skip || !f.advice.isEmpty else { continue }
+            if let cause = f.cause {
+                let words = RootCause.vocabulary[cause].map { "\($0) (\(cause))" } ?? cause
+                out.append(indent + paint("cause: ", "1") + words)
+            }
+            for (i, step) in f.advice.enumerated() { out.append(indent + "\(i + 1). \(step)") }
+            for r in f.repairs {
+                let who = r.privileged ? " (needs administrator rights)" : ""
+                switch r.outcome {
+                case .offered: out.append(indent + paint("fix available with --fix: ", "36") + "\(r.title) — \(r.changes)\(who)")
+                case .declined: out.append(indent + "repair '\(r.title)' not applied: \(r.detail ?? "declined")")
+                case .fixed: out.append(indent + paint("repaired: ", "32") + "\(r.title) — \(r.detail ?? "")")
+                case .notFixed: out.append(indent + paint("repair did not help: ", "33") + "\(r.title) — \(r.detail ?? "")")
+                case .failed: out.append(indent + paint("repair failed: ", "31") + "\(r.title) — \(r.detail ?? "")")
+                }
+            }
+            if showTracebacks, let tb = f.error?.traceback {
+                out += tb.split(separator: "\n").map { indent + paint(String($0), "2") }
+            }
+        }
+        out.append("")
+        var counts: [String] = []
+        for (status, word) in [(CheckStatus.pass, "passed"), (.warn, "warned"), (.fail, "failed"), (.error, "could not run"), (.skip, "skipped")] {
+            let n = report.count(status)
+            if n > 0 { counts.append("\(n) \(word)") }
+        }
+        let seconds = (report.durationMilliseconds / 10).rounded() / 100
+        out.append("\(counts.joined(separator: ", ")) in \(seconds) s")
+        out.append(verdict(report))
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// The one line that matters most.
+    public func verdict(_ report: Report) -> String {
+        guard let p = report.primary else {
+            return paint("No problem found.", "1;32")
+        }
+        switch p.status {
+        case .fail, .warn:
+            let what = p.cause.flatMap { RootCause.vocabulary[$0] }.map { "Most likely cause: \($0)." } ?? "Problem: \(p.summary)."
+            let first = p.advice.first.map { " First: \($0)" } ?? ""
+            return paint(what, p.status == .fail ? "1;31" : "1;33") + first
+        default:
+            return paint("The diagnosis is incomplete: check '\(p.id)' could not run.", "1;35")
+                + " \(p.summary)"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Doctor
+import Foundation
+
+enum GraphFormat: String, ExpressibleByArgument {
+    case dot, mermaid
+}
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show a pack's plan for this computer: steps in order, where each came from, and the flow.",
+        discussion: """
+            Examples:
+              portdoctor show crashplan
+              portdoctor show crashplan --platform macos --vendor OpenWrt
+              portdoctor show crashplan --graph dot | dot -Tsvg > crashplan.svg
+            """
+    )
+
+    @OptionGroup var selection: PackSelection
+
+    @Option(help: "Draw the flow as a graph instead.") var graph: GraphFormat?
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let diagnosis: Diagnosis
+        do {
+            switch try Diagnosis.prepare(selection.request(), catalog: PackCatalog.discover(environment: environment)) {
+            case .unloadable(let report):
+                for f in report.findings { print(f.summary) }
+                throw ExitCode(2)
+            case .ready(let d): diagnosis = d
+            }
+        } catch let error as DiagnosisError {
+            throw Failure(error.description)
+        }
+        let plan = diagnosis.plan
+        switch graph {
+        case .dot?: print(FlowGraph.dot(plan), terminator: "")
+        case .mermaid?: print(FlowGraph.mermaid(plan), terminator: "")
+        case nil: print(PlanText.render(plan, origin: diagnosis.origin), terminator: "")
+        }
+        if plan.steps.contains(where: { $0.diagnostic != nil }) || !plan.diagnostics.isEmpty { throw ExitCode(2) }
+    }
+}
+
+enum PlanText {
+    static func render(_ plan: Plan, origin: PackOrigin) -> String {
+        let m = plan.manifest
+        var out = ["\(m.id) \(m.version) — \(m.title)  [\(origin)]"]
+        out.append("for \(plan.platform.rawValue), router: \(plan.vendor?["manufacturer"] ?? "any")")
+        if !m.description.isEmpty { out.append(m.description) }
+        out.append("")
+        let width = (plan.steps.map(\.id.count).max() ?? 4) + 2
+        for (i, s) in plan.steps.enumerated() {
+            var line = "\(String(i + 1).padding(3)) \(s.id.padding(width)) \(s.title)"
+            line += "   — \(s.origin)"
+            out.append(line)
+            if !s.needs.isEmpty { out.append("    " + String(repeating: " ", count: width) + "needs: \(s.needs.joined(separator: ", "))") }
+            if !s.next.isEmpty { out.append("    " + String(repeating: " ", count: width) + "may go on to: \(s.next.joined(separator: ", "))") }
+            if let r = s.skipReason { out.append("    " + String(repeating: " ", count: width) + "skipped: \(r)") }
+            if let d = s.diagnostic { out.append("    " + String(repeating: " ", count: width) + "BROKEN: \(d)") }
+        }
+        if !m.parameters.isEmpty {
+            out.append("")
+            out.append("Parameters (--param key=value):")
+            for p in m.parameters {
+                var line = "  \(p.name.padding(12)) \(p.type.description.padding(9)) \(p.doc)"
+                if case .choice(let c) = p.type { line += " (one of \(c.joined(separator: ", ")))" }
+                if let d = p.defaultText { line += " [default \(d)]" }
+                if p.required { line += " [required]" }
+                out.append(line)
+            }
+        }
+        if !plan.overlays.isEmpty {
+            out.append("")
+            out.append("Overlays applied: " + plan.overlays.map { "\($0.id) (\($0.file))" }.joined(separator: ", "))
+        }
+        for d in plan.diagnostics { out.append("PROBLEM: \(d)") }
+        return out.joined(separator: "\n") + "\n"
+    }
+}
