@@ -35,9 +35,13 @@ public final class Diagnosis {
     public let parameters: ResolvedParameters
     public let origin: PackOrigin
     let options: RunOptions
+    /// Checks call back into the loader (`require`) while they run: it lives as long as the diagnosis.
+    let loader: PackLoader
 
-    init(runtime: LuaRuntime, plan: Plan, parameters: ResolvedParameters, origin: PackOrigin, options: RunOptions) {
+    init(runtime: LuaRuntime, loader: PackLoader, plan: Plan, parameters: ResolvedParameters, origin: PackOrigin,
+         options: RunOptions) {
         self.runtime = runtime
+        self.loader = loader
         self.plan = plan
         self.parameters = parameters
         self.origin = origin
@@ -100,7 +104,7 @@ public final class Diagnosis {
         switch ParameterResolver.resolve(manifest, request.parameters) {
         case .failure(let e): throw DiagnosisError(e.reason)
         case .success(let parameters):
-            return .ready(Diagnosis(runtime: runtime, plan: plan, parameters: parameters, origin: folder.origin,
+            return .ready(Diagnosis(runtime: runtime, loader: loader, plan: plan, parameters: parameters, origin: folder.origin,
                                       options: request.options))
         }
     }

@@ -187,6 +187,7 @@ enum SourceLines {
 /// "did you mean 'listener'?" for names within two edits of a known one.
 enum Suggest {
     static func closest(to name: String, in candidates: [String]) -> String? {
+        if name.count >= 4, let prefixed = candidates.sorted().first(where: { $0.hasPrefix(name) }) { return prefixed }
         let scored = candidates.map { ($0, distance(name, $0)) }.filter { $0.1 <= max(2, name.count / 3) }
         return scored.min { $0.1 < $1.1 }?.0
     }

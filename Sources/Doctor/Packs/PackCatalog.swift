@@ -10,6 +10,12 @@ public struct PackCatalog: Sendable {
     /// Folders that could not be read, with why.
     public var problems: [String]
 
+    public init(packs: [PackFolder], overlays: [PackFolder] = [], problems: [String] = []) {
+        self.packs = packs
+        self.overlays = overlays
+        self.problems = problems
+    }
+
     /// The directories searched, in order (later ones win on equal ids).
     public static func searchPath(environment: [String: String]) -> [String] {
         var dirs = ["/usr/share/portdoctor/packs", "/etc/portdoctor/packs"]
@@ -23,7 +29,7 @@ public struct PackCatalog: Sendable {
     }
 
     public static func discover(environment: [String: String], bundled: [String: String] = BundledChecks.files) -> PackCatalog {
-        var catalog = PackCatalog(packs: [], overlays: [], problems: [])
+        var catalog = PackCatalog(packs: [])
         catalog.add(folders(in: bundled, origin: .bundled))
         for dir in searchPath(environment: environment) {
             let url = URL(fileURLWithPath: dir)

@@ -211,6 +211,8 @@ public final class Runner {
                               durationMilliseconds: duration, origin: step.origin)
         func invalid(_ message: String) -> Finding {
             var f = finding
+            f.status = .error
+            f.cause = nil
             f.summary = "\(check.file): check '\(check.id)': \(message)"
             return f
         }
