@@ -9,6 +9,8 @@ final class TestHost {
     var marks: [String] = []
     var state: [String: LuaValue] = [:]
 
+    init(state: [String: LuaValue] = [:]) { self.state = state }
+
     func install(_ runtime: LuaRuntime) {
         runtime.register(module: "clock", ["sleep": { call in
             let seconds = try call.number(1)
@@ -71,13 +73,13 @@ struct Outcome {
 }
 
 /// Loads, plans and runs a pack the way `portdoctor run` does.
-func diagnose(_ pack: PackFolder, overlays: [PackFolder] = [], userOverlays: [String] = [],
+func diagnose(_ pack: PackFolder, overlays: [PackFolder] = [], userOverlays: [String] = [], host: TestHost = TestHost(),
               configure: (inout DiagnosisRequest) -> Void = { _ in }) throws -> Outcome {
     var request = DiagnosisRequest(pack: pack.name)
     request.platform = .linux
     request.userOverlays = userOverlays
     configure(&request)
-    let host = TestHost()
+
     switch try Diagnosis.prepare(request, catalog: PackCatalog(packs: [pack], overlays: overlays), configure: host.install) {
     case .unloadable(let report): return Outcome(report: report, host: host, plan: nil)
     case .ready(let diagnosis): return Outcome(report: diagnosis.run(), host: host, plan: diagnosis.plan)

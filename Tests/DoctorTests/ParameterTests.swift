@@ -1,0 +1,99 @@
+@testable import Doctor
+import LuaHost
+import Testing
+
+@Suite struct ParameterTests {
+    static let pack = folder([
+        "pack.lua": manifest(steps: ["echo"], params: """
+            port = { type = "port", default = 4242, doc = "the TCP port the backup service listens on" },
+            peer = { type = "endpoint", doc = "the other computer, as host or host:port" },
+            role = { type = "choice", choices = { "source", "destination" }, default = "destination", doc = "which side this is" },
+            verbose = { type = "boolean", default = false, doc = "say more" },
+            retries = { type = "integer", default = 3, doc = "how often to retry" },
+            """),
+        "echo.lua": passing(body: """
+            local p = ctx.params
+            local peer = p.peer and (p.peer.host .. ":" .. tostring(p.peer.port)) or "none"
+            return pass("%d %s %s %s %d", p.port, peer, p.role, tostring(p.verbose), p.retries)
+            """),
+    ])
+
+    private func summary(_ configure: (inout DiagnosisRequest) -> Void) throws -> String? {
+        try diagnose(Self.pack, configure: configure).finding("echo")?.summary
+    }
+
+    private func rejection(_ configure: (inout DiagnosisRequest) -> Void) -> String? {
+        do {
+            _ = try diagnose(Self.pack, configure: configure)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func defaultsApply() throws {
+        #expect(try summary { _ in } == "4242 none destination false 3")
+    }
+
+    @Test func commandLineBeatsEnvironmentBeatsConfigBeatsDefault() throws {
+        #expect(try summary { r in
+            r.parameters.config = ["port": "1000", "role": "source", "retries": "7"]
+            r.parameters.environment = ["PORTDOCTOR_PARAM_PORT": "2000", "PORTDOCTOR_PARAM_RETRIES": "8"]
+            r.parameters.commandLine = [("port", "3000")]
+        } == "3000 none source false 8")
+    }
+
+    @Test func peerSetsTheEndpoint() throws {
+        #expect(try summary { $0.parameters.peer = "backup.example.net:4243" } == "4242 backup.example.net:4243 destination false 3")
+        #expect(try summary { $0.parameters.peer = "[2001:db8::7]:4242" } == "4242 2001:db8::7:4242 destination false 3")
+        #expect(try summary { $0.parameters.peer = "backup.example.net" } == "4242 backup.example.net:nil destination false 3")
+    }
+
+    @Test func aPortOf70000IsRejectedWithTheParametersDoc() {
+        #expect(rejection { $0.parameters.commandLine = [("port", "70000")] }
+            == "--param port=70000: '70000' is not a TCP port (a number from 1 to 65535). 'port' (port): the TCP port the backup service listens on (default 4242)")
+    }
+
+    @Test(arguments: [
+        ("peer", "bad host!:22", "'bad host!' is not a host name or address"),
+        ("peer", "example.net:0", "'0' is not a TCP port"),
+        ("peer", "[2001:db8::1", "opens '[' without closing it"),
+        ("role", "sourc", "'sourc' is not one of source, destination (did you mean 'source'?)"),
+        ("verbose", "maybe", "'maybe' is not true or false"),
+        ("retries", "three", "'three' is not a whole number"),
+    ])
+    func badValuesAreRejectedBeforeAnythingRuns(_ key: String, _ value: String, _ expected: String) {
+        let message = rejection { $0.parameters.commandLine = [(key, value)] }
+        #expect(message?.contains(expected) == true, "\(message ?? "accepted")")
+    }
+
+    @Test func unknownParametersGetASuggestion() {
+        #expect(rejection { $0.parameters.commandLine = [("prot", "22")] }
+            == "pack 'demo' has no parameter 'prot' (did you mean 'port'?); its parameters are peer, port, retries, role, verbose")
+    }
+
+    @Test func requiredParametersMustBeGiven() throws {
+        let pack = folder([
+            "pack.lua": manifest(steps: ["a"], params: "service = { type = 'string', required = true, doc = 'the service to check' }"),
+            "a.lua": passing(),
+        ])
+        #expect {
+            _ = try diagnose(pack)
+        } throws: { "\($0)" == "parameter 'service' is required: the service to check (give it with --param service=…)" }
+    }
+
+    @Test func configFileLinesCanBeScopedToAPack() {
+        let text = """
+            # settings
+            peer = a.example
+            demo.port = 4243
+            other.port = 1
+            """
+        #expect(ParameterSources.readConfig(text, pack: "demo") == ["peer": "a.example", "port": "4243"])
+    }
+
+    @Test func aBadValueInTheEnvironmentNamesTheVariable() {
+        #expect(rejection { $0.parameters.environment = ["PORTDOCTOR_PARAM_PORT": "http"] }?
+            .hasPrefix("PORTDOCTOR_PARAM_PORT: 'http' is not a TCP port") == true)
+    }
+}
