@@ -36,6 +36,8 @@ let package = Package(
         ),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua", "LuaShim"]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "LuaHost"]),
+        // Runs the real binary: exit codes, formats, usage errors.
+        .testTarget(name: "portdoctorTests", dependencies: ["portdoctor"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -54,7 +54,7 @@ struct RunCommand: ParsableCommand {
 
             Examples:
               portdoctor run crashplan --peer backup.example.net
-              portdoctor run tcp-service --param port=22000 --format json
+              portdoctor run crashplan --param port=4243 --format json
               portdoctor run ./my-pack --fix
             """
     )

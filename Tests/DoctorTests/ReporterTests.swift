@@ -1,0 +1,111 @@
+@testable import Doctor
+import Foundation
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+import Testing
+
+@Suite struct ReporterTests {
+    static func sampleReport() throws -> Report {
+        try diagnose(folder([
+            "pack.lua": manifest(steps: ["listener", "firewall", "forward", "broken"],
+                                 params: "port = { type = 'port', default = 4242, doc = 'p' }"),
+            "listener.lua": passing("Listener", body: "return pass { summary = 'listening on 0.0.0.0:4242', evidence = { address = '0.0.0.0', port = 4242 } }"),
+            "firewall.lua": passing("Firewall", body: """
+                return fail {
+                  summary = 'incoming TCP 4242 is dropped <by> "nftables" & co',
+                  cause = 'firewall-blocks-inbound',
+                  advice = { 'sudo nft add rule inet filter input tcp dport 4242 accept', 'run portdoctor again' },
+                  evidence = { rule = 'inet filter input handle 7: drop', counters = { 1, 2, 3 } },
+                }
+                """),
+            "forward.lua": passing("Forward", needs: ["firewall"]),
+            "broken.lua": passing("Broken", body: "error('boom')"),
+        ])).report
+    }
+
+    /// The documented shape (Docs/report-format.md), checked key by key and type by type.
+    @Test func jsonFollowsTheContract() throws {
+        let report = try Self.sampleReport()
+        let data = Data(JSONReporter.render(report).utf8)
+        let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(root["pack"] as? String == "demo")
+        #expect(root["version"] as? String == "1.2.3")
+        #expect(root["exit_code"] as? Int == 2)
+        let summary = try #require(root["summary"] as? [String: Int])
+        #expect(summary == ["pass": 1, "warn": 0, "fail": 1, "error": 1, "skip": 1])
+        let checks = try #require(root["checks"] as? [[String: Any]])
+        #expect(checks.map { $0["id"] as? String } == ["listener", "firewall", "forward", "broken"])
+        let required: [String: (Any) -> Bool] = [
+            "id": { $0 is String }, "title": { $0 is String }, "status": { $0 is String }, "summary": { $0 is String },
+            "cause": { $0 is String || $0 is NSNull }, "advice": { $0 is [String] }, "evidence": { _ in true },
+            "repairs": { $0 is [Any] }, "duration_ms": { $0 is Int }, "next": { $0 is String || $0 is NSNull },
+            "origin": { $0 is String }, "error": { $0 is [String: Any] || $0 is NSNull },
+        ]
+        for check in checks {
+            #expect(Set(check.keys) == Set(required.keys), "\(check.keys.sorted())")
+            for (key, valid) in required { #expect(valid(check[key] as Any), "\(key) in \(check["id"] ?? "?")") }
+            #expect(["pass", "warn", "fail", "error", "skip"].contains(check["status"] as? String ?? ""))
+        }
+        let firewall = checks[1]
+        #expect(firewall["cause"] as? String == "firewall-blocks-inbound")
+        #expect((firewall["evidence"] as? [String: Any])?["counters"] as? [Int] == [1, 2, 3])
+        let error = try #require(checks[3]["error"] as? [String: Any])
+        #expect(error["kind"] as? String == "runtime")
+        #expect(error["line"] as? Int == 5)
+        #expect((root["primary"] as? [String: Any])?["cause"] as? String == "firewall-blocks-inbound")
+    }
+
+    @Test func textEndsWithTheCauseAndTheFirstThingToDo() throws {
+        let text = TextReporter(color: false).render(try Self.sampleReport())
+        let lines = text.split(separator: "\n")
+        #expect(lines.last == "Most likely cause: a firewall blocks incoming connections. First: sudo nft add rule inet filter input tcp dport 4242 accept")
+        #expect(text.contains("✘ FAIL  firewall"))
+        #expect(text.contains("cause: a firewall blocks incoming connections (firewall-blocks-inbound)"))
+        #expect(text.contains("2. run portdoctor again"))
+        #expect(text.contains("– skip  forward"))
+        #expect(!text.contains("\u{1B}["))  // no colour unless asked
+        #expect(TextReporter(color: true).render(try Self.sampleReport()).contains("\u{1B}[1;31m"))
+    }
+
+    @Test func junitIsWellFormedAndCounts() throws {
+        let xml = JUnitReporter.render(try Self.sampleReport())
+        final class Counter: NSObject, XMLParserDelegate {
+            var elements: [String: Int] = [:]
+            var suite: [String: String] = [:]
+            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                        attributes: [String: String] = [:]) {
+                elements[name, default: 0] += 1
+                if name == "testsuite" { suite = attributes }
+            }
+        }
+        let counter = Counter()
+        let parser = XMLParser(data: Data(xml.utf8))
+        parser.delegate = counter
+        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        #expect(counter.elements["testcase"] == 4)
+        #expect(counter.elements["failure"] == 1)
+        #expect(counter.elements["error"] == 1)
+        #expect(counter.elements["skipped"] == 1)
+        #expect(counter.suite["failures"] == "1" && counter.suite["errors"] == "1" && counter.suite["tests"] == "4")
+        #expect(xml.contains("dropped &lt;by&gt; &quot;nftables&quot; &amp; co"))
+    }
+
+    @Test func markdownIsSomethingToPasteIntoATicket() throws {
+        let md = MarkdownReporter.render(try Self.sampleReport(), plan: [("listener", "Listener", "demo")])
+        #expect(md.hasPrefix("# portdoctor report: demo 1.2.3"))
+        #expect(md.contains("## Environment"))
+        #expect(md.contains("| platform | linux |"))
+        #expect(md.contains("## Plan\n\n1. `listener` — Listener _(demo)_"))
+        #expect(md.contains("| `firewall` | fail | incoming TCP 4242 is dropped <by> \"nftables\" & co |"))
+        #expect(md.contains("```json\n{\n  \"counters\": [\n    1,\n    2,\n    3\n  ],"))
+    }
+
+    @Test func exitCodes() throws {
+        #expect(try Self.sampleReport().exitCode == 2)
+        let failing = try diagnose(folder(["pack.lua": manifest(steps: ["a"]), "a.lua": passing(body: "return fail('x')")]))
+        #expect(failing.report.exitCode == 1)
+        let fine = try diagnose(folder(["pack.lua": manifest(steps: ["a"]), "a.lua": passing(body: "return warn('x')")]))
+        #expect(fine.report.exitCode == 0)
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+
+/// The command line is a contract: these run the built `portdoctor` as a person or a script would.
+@Suite struct CommandLineTests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var binary: URL {
+        URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent().appendingPathComponent("portdoctor")
+    }
+
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    func portdoctor(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> Run {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["HOME"] = NSTemporaryDirectory() + "portdoctor-home-\(UUID().uuidString)"  // no user config or packs
+        env["XDG_CONFIG_HOME"] = nil
+        env["PORTDOCTOR_PATH"] = nil
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = inp
+        try process.run()
+        if let input { inp.fileHandleForWriting.write(Data(input.utf8)) }
+        try inp.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                   stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func pack(_ files: [String: String]) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pd-cli-\(UUID().uuidString)/demo")
+        for (path, text) in files {
+            let url = dir.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        return dir
+    }
+
+    static let manifest = """
+        return pack { id = "demo", version = "1.0.0", title = "Demo", steps = { "a" },
+                      params = { port = { type = "port", default = 4242, doc = "the port to check" } } }
+        """
+    static func check(_ body: String) -> String { "return check { title = 'A', run = function(ctx) \(body) end }" }
+
+    @Test func theBinaryWasBuilt() {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "expected \(Self.binary.path)")
+    }
+
+    @Test func exitCodeZeroOneTwo() throws {
+        let ok = try pack(["pack.lua": Self.manifest, "a.lua": Self.check("return pass('ok')")])
+        let bad = try pack(["pack.lua": Self.manifest, "a.lua": Self.check("return fail { summary = 'closed', cause = 'no-listener' }")])
+        let broken = try pack(["pack.lua": Self.manifest, "a.lua": Self.check("return pass(")])
+        defer { for d in [ok, bad, broken] { try? FileManager.default.removeItem(at: d.deletingLastPathComponent()) } }
+        #expect(try portdoctor(["run", ok.path]).status == 0)
+        let failing = try portdoctor(["run", bad.path])
+        #expect(failing.status == 1)
+        #expect(failing.stdout.contains("Most likely cause: nothing is listening on the port."))
+        let error = try portdoctor(["run", broken.path])
+        #expect(error.status == 2)
+        #expect(error.stdout.contains("demo/a.lua:1:"))
+    }
+
+    @Test func usageErrorsExitTwoWithAMessage() throws {
+        let unknownPack = try portdoctor(["run", "crashplna"])
+        #expect(unknownPack.status == 2)
+        #expect(unknownPack.stderr.contains("no pack named 'crashplna' (did you mean 'crashplan'?)"))
+        let badPort = try portdoctor(["run", "crashplan", "--param", "port=70000"])
+        #expect(badPort.status == 2)
+        #expect(badPort.stderr.contains("'70000' is not a TCP port (a number from 1 to 65535)"))
+        let badFlag = try portdoctor(["run", "--frobnicate"])
+        #expect(badFlag.status == 2)
+        #expect(try portdoctor(["run", "--format", "yaml"]).status == 2)
+        #expect(try portdoctor(["run", "--yes"]).status == 2)
+    }
+
+    @Test func jsonGoesToStdoutAndParses() throws {
+        let run = try portdoctor(["run", "crashplan", "--format", "json", "--peer", "backup.example.net:4242"])
+        #expect(run.status == 0)
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(root["pack"] as? String == "crashplan")
+        #expect((root["parameters"] as? [String: String])?["peer"] == "backup.example.net:4242")
+    }
+
+    @Test func everyFormatRuns() throws {
+        for format in ["text", "json", "junit", "markdown"] {
+            let run = try portdoctor(["run", "crashplan", "--format", format])
+            #expect(run.status == 0, "\(format): \(run.stderr)")
+            #expect(!run.stdout.isEmpty)
+        }
+    }
+
+    @Test func noColourWhenNotATerminal() throws {
+        let run = try portdoctor(["run", "crashplan"])
+        #expect(!run.stdout.contains("\u{1B}["))
+    }
+
+    @Test func listSaysWherePacksCameFromAndTheSearchPathWins() throws {
+        let mine = try pack(["pack.lua": Self.manifest.replacingOccurrences(of: "\"demo\"", with: "\"crashplan\"")
+                                 .replacingOccurrences(of: "1.0.0", with: "9.9.9"),
+                             "a.lua": Self.check("return pass('mine')")])
+        defer { try? FileManager.default.removeItem(at: mine.deletingLastPathComponent()) }
+        let before = try portdoctor(["list"])
+        #expect(before.stdout.contains("crashplan") && before.stdout.contains("[bundled]"))
+        // The folder is named demo/ but its manifest says crashplan: only folder names count on the search path.
+        let renamed = mine.deletingLastPathComponent().appendingPathComponent("crashplan")
+        try FileManager.default.moveItem(at: mine, to: renamed)
+        let after = try portdoctor(["list"], environment: ["PORTDOCTOR_PATH": renamed.deletingLastPathComponent().path])
+        #expect(after.stdout.contains("9.9.9"))
+        #expect(after.stdout.contains("[\(renamed.deletingLastPathComponent().path)]"))
+        #expect(!after.stdout.contains("[bundled]"))
+        let run = try portdoctor(["run", "crashplan"], environment: ["PORTDOCTOR_PATH": renamed.deletingLastPathComponent().path])
+        #expect(run.stdout.contains("mine"))
+    }
+
+    @Test func showPrintsThePlanAndGraphs() throws {
+        let show = try portdoctor(["show", "crashplan"])
+        #expect(show.status == 0)
+        #expect(show.stdout.contains("reauthenticate"))
+        #expect(show.stdout.contains("Parameters (--param key=value):"))
+        #expect(try portdoctor(["show", "crashplan", "--graph", "dot"]).stdout.hasPrefix("digraph \"crashplan\""))
+        #expect(try portdoctor(["show", "crashplan", "--graph", "mermaid"]).stdout.hasPrefix("flowchart TD"))
+        #expect(try portdoctor(["show", "crashplan", "--platform", "beos"]).status == 2)
+    }
+
+    @Test func fixAsksOnlyWhenSomeoneCanAnswer() throws {
+        let dir = try pack([
+            "pack.lua": Self.manifest,
+            "a.lua": """
+                return check {
+                  title = "A",
+                  repairs = { touch = { title = "Touch", changes = "does nothing", apply = function() end } },
+                  run = function(ctx) return fail { summary = "broken", repairs = { "touch" } } end,
+                }
+                """,
+        ])
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+        // Standard input is a pipe, not a terminal: nothing is asked and nothing applied without --yes.
+        let run = try portdoctor(["run", dir.path, "--fix", "--format", "json"], input: "y\n")
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let repair = try #require(((root["checks"] as? [[String: Any]])?.first?["repairs"] as? [[String: Any]])?.first)
+        #expect(repair["outcome"] as? String == "declined")
+        let yes = try portdoctor(["run", dir.path, "--fix", "--yes", "--format", "json"])
+        #expect(yes.stdout.contains("\"outcome\": \"not-fixed\""))
+    }
+
+    @Test func helpTeaches() throws {
+        let help = try portdoctor(["run", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("Exit status: 0 nothing failed, 1 a problem was found, 2 the diagnosis could not"))
+        #expect(help.stdout.contains("--peer <host[:port]>"))
+    }
+}
