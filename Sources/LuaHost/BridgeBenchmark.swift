@@ -34,7 +34,7 @@ public struct BridgeBenchmark {
         var options = LuaRuntime.Options()
         options.limits = LuaLimits(instructions: .max / 2, memoryBytes: 64 << 20, wallClock: .seconds(3600))
         let runtime = try LuaRuntime(options: options)
-        runtime.register(module: "bench", ["swift_noop": { _ in .none }], cFunctions: ["c_noop": pd_noop])
+        runtime.register(module: "bench", ["swift_noop": HostFunction { _ in .none }], cFunctions: ["c_noop": pd_noop])
         let source = """
             local name = ...
             local f = name and bench[name]

@@ -46,7 +46,7 @@ public struct HostSelfTest {
         record("suspension") {
             let runtime = try LuaRuntime(options: options)
             runtime.register(module: "clock", [
-                "sleep": { call in
+                "sleep": HostFunction { call in
                     let seconds = try call.number(1)
                     let loop = call.runtime.loop
                     return try call.suspend { pending in

@@ -93,7 +93,7 @@ public final class LuaRuntime {
         lua_setfield(L, -2, "rethrow")
         lua_pushcclosure(L, pd_is_tripped, 0)
         lua_setfield(L, -2, "tripped")
-        pushFunction(named: "pattern_cost") { [budget = options.patternBudget] call in
+        pushFunction(named: "pattern_cost", HostFunction { [budget = options.patternBudget] call in
             let pattern = try call.bytes(2)
             let initial = try call.optionalInteger(3)
             let refusal = call.stack.withBytes(at: 1) {
@@ -102,12 +102,12 @@ public final class LuaRuntime {
             guard let reason = refusal ?? nil else { return .values(0) }
             call.push(reason)
             return .values(1)
-        }
+        })
         lua_setfield(L, -2, "pattern_cost")
-        pushFunction(named: "print") { [print = options.print] call in
+        pushFunction(named: "print", HostFunction { [print = options.print] call in
             print(try call.string(1))
             return .none
-        }
+        })
         lua_setfield(L, -2, "print")
         guard pd_pcall(L, 1, 1) == LUA_OK else { throw popError(kind: .runtime) }
         sandboxRef = luaL_ref(L, pd_registry_index())
@@ -166,7 +166,7 @@ public final class LuaRuntime {
 
     // MARK: host functions, modules, objects
 
-    func pushFunction(named name: String, _ function: @escaping HostFunction) {
+    func pushFunction(named name: String, _ function: HostFunction) {
         let box = HostFunctionBox(function: function, name: name, runtime: self)
         pd_push_host_function(L, Unmanaged.passRetained(box).toOpaque())
     }
@@ -213,9 +213,9 @@ public final class LuaRuntime {
         lua_createtable(L, 0, Int32(methods.count))
         for (mname, method) in methods {
             lua_pushstring(L, mname)
-            pushFunction(named: mname) { call in
+            pushFunction(named: mname, HostFunction { call in
                 try method(try call.object(T.self, 1), call)
-            }
+            })
             lua_rawset(L, -3)
         }
         lua_setfield(L, -2, "__index")

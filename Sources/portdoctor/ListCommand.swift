@@ -1,6 +1,10 @@
 import ArgumentParser
 import Doctor
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 import LuaHost
 
 struct ListCommand: ParsableCommand {

@@ -1,5 +1,14 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 @main
 struct PortDoctor: ParsableCommand {
@@ -10,6 +19,7 @@ struct PortDoctor: ParsableCommand {
             The troubleshooting knowledge lives in Lua check packs. Run the bundled pack with
             `portdoctor run crashplan`.
             """,
+        version: "0.1.0",
         subcommands: [RunCommand.self, ListCommand.self, ShowCommand.self, BenchCommand.self]
     )
 
@@ -21,11 +31,11 @@ struct PortDoctor: ParsableCommand {
             try command.run()
         } catch {
             if let failure = error as? Failure {
-                FileHandle.standardError.write(Data("portdoctor: \(failure.description)\n".utf8))
+                Terminal.writeError("portdoctor: \(failure.description)\n")
                 exit(withError: ExitCode(2))
             }
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Terminal.writeError((fullMessage(for: error) + "\n"))
                 exit(withError: ExitCode(2))
             }
             exit(withError: error)

@@ -1,6 +1,15 @@
 import ArgumentParser
 import Doctor
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 import LuaHost
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {

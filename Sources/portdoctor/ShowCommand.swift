@@ -1,6 +1,10 @@
 import ArgumentParser
 import Doctor
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 enum GraphFormat: String, ExpressibleByArgument {
     case dot, mermaid

@@ -1,5 +1,14 @@
 import Doctor
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Colour, prompts and the progress line, for people at a terminal only.
 enum Terminal {
@@ -10,25 +19,38 @@ enum Terminal {
 
     nonisolated(unsafe) private static var progressShown = false
 
+    /// Writes to standard error (unbuffered, so prompts and progress appear at once).
+    static func writeError(_ text: String) {
+        var text = text
+        text.withUTF8 { buffer in
+            var rest = UnsafeRawBufferPointer(buffer)
+            while !rest.isEmpty {
+                let n = write(STDERR_FILENO, rest.baseAddress, rest.count)
+                if n <= 0 { return }
+                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+            }
+        }
+    }
+
     /// One line on stderr, rewritten in place: "waiting for 203.0.113.7:4242 … 2 s".
     static func showProgress(_ running: [RunningCheck]) {
         let parts = running.prefix(3).map { r in
             "\(r.id): waiting\(r.waitingFor.map { " for \($0)" } ?? "") … \(Int(r.seconds)) s"
         }
         let more = running.count > 3 ? " (+\(running.count - 3) more)" : ""
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + parts.joined(separator: "; ") + more).utf8))
+        writeError(("\r\u{1B}[K" + parts.joined(separator: "; ") + more))
         progressShown = true
     }
 
     static func clearProgress() {
-        if progressShown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if progressShown { writeError("\r\u{1B}[K") }
         progressShown = false
     }
 
     static func ask(_ question: String) -> Bool {
         clearProgress()
-        FileHandle.standardError.write(Data("\(question) [y/N] ".utf8))
+        writeError("\(question) [y/N] ")
         guard let answer = readLine() else { return false }
-        return ["y", "yes"].contains(answer.trimmingCharacters(in: .whitespaces).lowercased())
+        return ["y", "yes"].contains(answer.filter { !$0.isWhitespace }.lowercased())
     }
 }

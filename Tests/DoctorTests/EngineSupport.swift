@@ -12,7 +12,7 @@ final class TestHost {
     init(state: [String: LuaValue] = [:]) { self.state = state }
 
     func install(_ runtime: LuaRuntime) {
-        runtime.register(module: "clock", ["sleep": { call in
+        runtime.register(module: "clock", ["sleep": HostFunction { call in
             let seconds = try call.number(1)
             let loop = call.runtime.loop
             return try call.suspend { pending in
@@ -21,13 +21,13 @@ final class TestHost {
                 pending.onCancel { loop.cancel(token) }
             }
         }])
-        runtime.register(module: "trace", ["mark": { [unowned self] call in
+        runtime.register(module: "trace", ["mark": HostFunction { [unowned self] call in
             self.marks.append(try call.string(1))
             return .none
         }])
         runtime.register(module: "state", [
-            "get": { [unowned self] call in call.returning(self.state[try call.string(1)] ?? .nil) },
-            "set": { [unowned self] call in
+            "get": HostFunction { [unowned self] call in call.returning(self.state[try call.string(1)] ?? .nil) },
+            "set": HostFunction { [unowned self] call in
                 self.state[try call.string(1)] = try call.value(2)
                 return .none
             },

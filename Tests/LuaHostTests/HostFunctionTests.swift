@@ -13,7 +13,7 @@ final class Other {}
 @Suite(.serialized) struct HostFunctionTests {
     @Test func argumentErrorsNameTheFunctionAndTheCallersLine() throws {
         let runtime = try LuaRuntime()
-        runtime.register(module: "socket", ["connect": { call in
+        runtime.register(module: "socket", ["connect": HostFunction { call in
             _ = try call.string(1)
             _ = try call.integer(2)
             return .none
@@ -27,7 +27,7 @@ final class Other {}
 
     @Test func floatsWithoutIntegerValueAreRejectedForIntegers() throws {
         let runtime = try LuaRuntime()
-        runtime.register(module: "m", ["f": { call in call.returning(.integer(try call.integer(1))) }])
+        runtime.register(module: "m", ["f": HostFunction { call in call.returning(.integer(try call.integer(1))) }])
         #expect(runtime.run("return m.f(4.0)", name: "a.lua").values == [4])
         #expect(runtime.run("return m.f(4.5)", name: "b.lua").error?.message.contains("no integer representation") == true)
     }
@@ -35,7 +35,7 @@ final class Other {}
     @Test func thrownSwiftErrorsBecomeLuaErrorsThatPcallCatches() throws {
         struct Refused: Error, CustomStringConvertible { var description: String { "refused by host" } }
         let runtime = try LuaRuntime()
-        runtime.register(module: "m", ["fail": { _ in throw Refused() }])
+        runtime.register(module: "m", ["fail": HostFunction { _ in throw Refused() }])
         let result = runtime.run("local ok, e = pcall(function() m.fail() end) return ok, e", name: "e.lua")
         #expect(result.values == [false, "e.lua:1: refused by host"])
     }
@@ -51,8 +51,8 @@ final class Other {}
         ])
         let shared = Counter()
         runtime.register(module: "counters", [
-            "shared": { call in call.push(object: shared); return .values(1) },
-            "new": { call in call.push(object: Counter()); return .values(1) },
+            "shared": HostFunction { call in call.push(object: shared); return .values(1) },
+            "new": HostFunction { call in call.push(object: Counter()); return .values(1) },
         ])
         let result = runtime.run("""
             local c = counters.shared()
@@ -70,8 +70,8 @@ final class Other {}
         runtime.defineType(Counter.self, name: "Counter", methods: ["get": { c, call in call.returning(.integer(Int64(c.value))) }])
         runtime.defineType(Other.self, name: "Other", methods: ["noop": { _, _ in .none }])
         runtime.register(module: "m", [
-            "counter": { call in call.push(object: Counter()); return .values(1) },
-            "other": { call in call.push(object: Other()); return .values(1) },
+            "counter": HostFunction { call in call.push(object: Counter()); return .values(1) },
+            "other": HostFunction { call in call.push(object: Other()); return .values(1) },
         ])
         let dot = runtime.run("local c = m.counter() return c.get()", name: "dot.lua")
         #expect(dot.error?.message == "dot.lua:1: bad argument #1 to 'get' (Counter expected, got no value)")
@@ -84,7 +84,7 @@ final class Other {}
         do {
             let runtime = try LuaRuntime()
             runtime.defineType(Counter.self, name: "Counter", methods: [:])
-            runtime.register(module: "m", ["new": { call in call.push(object: Counter()); return .values(1) }])
+            runtime.register(module: "m", ["new": HostFunction { call in call.push(object: Counter()); return .values(1) }])
             let result = runtime.run("for i = 1, 1000 do m.new() end collectgarbage() collectgarbage() return 1", name: "gc.lua")
             #expect(result.values == [1])
             #expect(Counter.alive - before < 1000)  // collected while the state is alive

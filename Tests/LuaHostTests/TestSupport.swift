@@ -9,7 +9,7 @@ func makeRuntime(limits: LuaLimits = .default, printed: PrintedLines? = nil) thr
     if let printed { options.print = { printed.lines.append($0) } }
     let runtime = try LuaRuntime(options: options)
     runtime.register(module: "clock", [
-        "sleep": { call in
+        "sleep": HostFunction { call in
             let seconds = try call.number(1)
             let loop = call.runtime.loop
             return try call.suspend { pending in
@@ -21,7 +21,7 @@ func makeRuntime(limits: LuaLimits = .default, printed: PrintedLines? = nil) thr
         }
     ])
     runtime.register(module: "fd", [
-        "wait_readable": { call in
+        "wait_readable": HostFunction { call in
             let fd = Int32(try call.integer(1))
             let loop = call.runtime.loop
             return try call.suspend { pending in

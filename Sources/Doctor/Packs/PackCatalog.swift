@@ -1,5 +1,9 @@
 import BundledChecks
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Every pack and overlay portdoctor can see: the bundled ones, then the search path
 /// (user directory, system directories, `PORTDOCTOR_PATH`). A pack on the search path with the
@@ -38,7 +42,7 @@ public struct PackCatalog: Sendable {
                 let all = try PackFolder.read(directory: url, name: "", origin: .searchPath(dir))
                 catalog.add(folders(in: all.files, origin: .searchPath(dir)))
             } catch {
-                catalog.problems.append("\(dir): \(error.localizedDescription)")
+                catalog.problems.append("\(dir): \(error)")
             }
         }
         return catalog
@@ -48,8 +52,7 @@ public struct PackCatalog: Sendable {
     public static func folder(atPath path: String) throws -> PackFolder {
         var url = URL(fileURLWithPath: path)
         if url.lastPathComponent == "pack.lua" || url.lastPathComponent == "overlay.lua" { url.deleteLastPathComponent() }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard (try? FileManager.default.contentsOfDirectory(atPath: url.path)) != nil else {
             throw CatalogError("no pack folder at \(path)")
         }
         let folder = try PackFolder.read(directory: url, origin: .path(url.path))

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Where a pack or overlay was found. `portdoctor list` shows it.
 public enum PackOrigin: Sendable, Equatable, CustomStringConvertible {
@@ -41,16 +45,9 @@ public struct PackFolder: Sendable {
 
     /// Reads a folder from disk: every `.lua` file, recursively (lib/, overlays/).
     public static func read(directory: URL, name: String? = nil, origin: PackOrigin) throws -> PackFolder {
-        let fm = FileManager.default
         var files: [String: String] = [:]
-        let base = directory.standardizedFileURL.path
-        guard let walker = fm.enumerator(at: directory, includingPropertiesForKeys: nil) else {
-            throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: directory.path])
-        }
-        for case let url as URL in walker where url.pathExtension == "lua" {
-            let path = url.standardizedFileURL.path
-            guard path.hasPrefix(base + "/") else { continue }
-            files[String(path.dropFirst(base.count + 1))] = try String(contentsOf: url, encoding: .utf8)
+        for path in try FileManager.default.subpathsOfDirectory(atPath: directory.path) where path.hasSuffix(".lua") {
+            files[path] = try String(contentsOf: directory.appendingPathComponent(path), encoding: .utf8)
         }
         return PackFolder(name: name ?? directory.lastPathComponent, origin: origin, files: files)
     }

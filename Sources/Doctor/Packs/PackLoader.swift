@@ -30,10 +30,10 @@ public final class PackLoader {
     public init(runtime: LuaRuntime) throws(LuaError) {
         self.runtime = runtime
         try runtime.extendAPI(lua: enginePrelude, name: "engine", hostFunctions: [
-            "pack": { [unowned self] call in try self.definePack(call) },
-            "check": { [unowned self] call in try self.defineCheck(call) },
-            "overlay": { [unowned self] call in try self.defineOverlay(call) },
-            "find_module": { [unowned self] call in try self.findModule(call) },
+            "pack": HostFunction { [unowned self] call in try self.definePack(call) },
+            "check": HostFunction { [unowned self] call in try self.defineCheck(call) },
+            "overlay": HostFunction { [unowned self] call in try self.defineOverlay(call) },
+            "find_module": HostFunction { [unowned self] call in try self.findModule(call) },
         ])
     }
 
@@ -376,7 +376,7 @@ public final class PackLoader {
         else {
             throw LuaScriptError("module '\(name)' not found: require works in pack and overlay files")
         }
-        let path = "lib/" + name.replacingOccurrences(of: ".", with: "/") + ".lua"
+        let path = "lib/" + name.replacing(".", with: "/") + ".lua"
         guard let text = folder.files[path] else {
             throw LuaScriptError("module '\(name)' not found: checks can require modules from their pack's lib/ folder (looked for \(folder.displayName(path)))")
         }

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 import LuaHost
 
 public struct ParameterError: Error, Sendable, Equatable {
@@ -8,7 +12,7 @@ public struct ParameterError: Error, Sendable, Equatable {
 /// Typed parameter values: text in (command line, environment, config file), Lua values out.
 public enum ParameterValue {
     public static func parse(_ text: String, as spec: ParameterSpec) -> Result<LuaValue, ParameterError> {
-        let t = text.trimmingCharacters(in: .whitespaces)
+        let t = text.trimmed
         switch spec.type {
         case .port:
             return port(t).map { .integer(Int64($0)) }
@@ -106,10 +110,10 @@ public struct ParameterSources: Sendable {
     public static func readConfig(_ text: String, pack: String) -> [String: String] {
         var values: [String: String] = [:]
         for raw in text.split(separator: "\n") {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = String(raw).trimmed
             guard !line.isEmpty, !line.hasPrefix("#"), let eq = line.firstIndex(of: "=") else { continue }
-            var key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            var key = String(line[..<eq]).trimmed
+            let value = String(line[line.index(after: eq)...]).trimmed
             if let dot = key.firstIndex(of: ".") {
                 guard key[..<dot] == pack else { continue }
                 key = String(key[key.index(after: dot)...])
@@ -138,7 +142,7 @@ public enum ParameterResolver {
             chosen[k] = (v, "config file \(sources.configFile ?? "")")
         }
         for spec in manifest.parameters {
-            let variable = "PORTDOCTOR_PARAM_" + spec.name.uppercased().replacingOccurrences(of: "-", with: "_")
+            let variable = "PORTDOCTOR_PARAM_" + spec.name.uppercased().replacing("-", with: "_")
             if let v = sources.environment[variable] { chosen[spec.name] = (v, variable) }
         }
         for (k, v) in sources.commandLine {
@@ -174,5 +178,12 @@ public enum ParameterResolver {
             }
         }
         return .success(ResolvedParameters(values: values, texts: texts))
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces and tabs.
+    var trimmed: String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
     }
 }

@@ -31,5 +31,5 @@ public enum FlowGraph {
         return out.joined(separator: "\n") + "\n"
     }
 
-    static func escape(_ s: String) -> String { s.replacingOccurrences(of: "\"", with: "'") }
+    static func escape(_ s: String) -> String { s.replacing("\"", with: "'") }
 }

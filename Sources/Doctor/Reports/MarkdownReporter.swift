@@ -58,6 +58,6 @@ public enum MarkdownReporter {
     }
 
     static func cell(_ s: String) -> String {
-        s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+        s.replacing("|", with: "\\|").replacing("\n", with: " ")
     }
 }
