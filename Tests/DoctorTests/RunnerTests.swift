@@ -14,6 +14,19 @@ import Testing
         #expect(out.report.exitCode == 0)
     }
 
+    @Test func slowChecksReportWhatTheyAreWaitingFor() throws {
+        var seen: [RunningCheck] = []
+        let out = try diagnose(folder([
+            "pack.lua": manifest(steps: ["slow"]),
+            "slow.lua": passing(body: "clock.sleep(1.6) return pass('done')"),
+        ])) { $0.options.progress = { seen += $0 } }
+        #expect(out.status("slow") == .pass)
+        let first = try #require(seen.first)
+        #expect(first.id == "slow")
+        #expect(first.waitingFor == "a 1.6 s timer")
+        #expect(first.seconds >= 0.9)
+    }
+
     @Test func aCheckThatNeedsAnotherWaitsForIt() throws {
         let out = try diagnose(folder([
             "pack.lua": manifest(steps: ["service", "listener"]),
