@@ -12,15 +12,7 @@ final class TestHost {
     init(state: [String: LuaValue] = [:]) { self.state = state }
 
     func install(_ runtime: LuaRuntime) {
-        runtime.register(module: "clock", ["sleep": HostFunction { call in
-            let seconds = try call.number(1)
-            let loop = call.runtime.loop
-            return try call.suspend { pending in
-                pending.waitingFor = "a \(seconds) s timer"
-                let token = loop.schedule(after: .nanoseconds(Int64(seconds * 1e9))) { pending.resume(with: [true]) }
-                pending.onCancel { loop.cancel(token) }
-            }
-        }])
+        runtime.register(module: "clock", ["sleep": HostFunction.sleep])
         runtime.register(module: "trace", ["mark": HostFunction { [unowned self] call in
             self.marks.append(try call.string(1))
             return .none

@@ -9,16 +9,7 @@ func makeRuntime(limits: LuaLimits = .default, printed: PrintedLines? = nil) thr
     if let printed { options.print = { printed.lines.append($0) } }
     let runtime = try LuaRuntime(options: options)
     runtime.register(module: "clock", [
-        "sleep": HostFunction { call in
-            let seconds = try call.number(1)
-            let loop = call.runtime.loop
-            return try call.suspend { pending in
-                let token = loop.schedule(after: .nanoseconds(Int64(seconds * 1e9))) {
-                    pending.resume(with: [.number(seconds)])
-                }
-                pending.onCancel { loop.cancel(token) }
-            }
-        }
+        "sleep": HostFunction.sleep
     ])
     runtime.register(module: "fd", [
         "wait_readable": HostFunction { call in

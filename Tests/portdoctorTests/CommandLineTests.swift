@@ -157,6 +157,12 @@ import Testing
         #expect(yes.stdout.contains("\"outcome\": \"not-fixed\""))
     }
 
+    @Test func selfTestPasses() throws {
+        let run = try portdoctor(["self-test"])
+        #expect(run.status == 0, "\(run.stdout)")
+        #expect(run.stdout.contains("ok   limits: a runaway loop was stopped"))
+    }
+
     @Test func helpTeaches() throws {
         let help = try portdoctor(["run", "--help"])
         #expect(help.status == 0)
