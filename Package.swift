@@ -9,7 +9,7 @@ let package = Package(
         .library(name: "LuaHost", targets: ["LuaHost"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // liblua5.4 from the system (Debian: liblua5.4-dev).

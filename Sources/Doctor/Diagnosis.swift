@@ -1,9 +1,10 @@
+import LuaHost
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-import LuaHost
 
 /// What the person asked for.
 public struct DiagnosisRequest {
@@ -42,8 +43,10 @@ public final class Diagnosis {
     /// Checks call back into the loader (`require`) while they run: it lives as long as the diagnosis.
     let loader: PackLoader
 
-    init(runtime: LuaRuntime, loader: PackLoader, plan: Plan, parameters: ResolvedParameters, origin: PackOrigin,
-         options: RunOptions) {
+    init(
+        runtime: LuaRuntime, loader: PackLoader, plan: Plan, parameters: ResolvedParameters, origin: PackOrigin,
+        options: RunOptions
+    ) {
         self.runtime = runtime
         self.loader = loader
         self.plan = plan
@@ -53,8 +56,10 @@ public final class Diagnosis {
     }
 
     /// Loads and plans. A pack whose manifest cannot be read yields a report with that error instead.
-    public static func prepare(_ request: DiagnosisRequest, catalog: PackCatalog,
-                               configure: (LuaRuntime) -> Void = { _ in }) throws -> Prepared {
+    public static func prepare(
+        _ request: DiagnosisRequest, catalog: PackCatalog,
+        configure: (LuaRuntime) -> Void = { _ in }
+    ) throws -> Prepared {
         let folder: PackFolder
         if request.pack.contains("/") || request.pack.hasSuffix(".lua") || request.pack == "." {
             folder = try PackCatalog.folder(atPath: request.pack)
@@ -62,9 +67,10 @@ public final class Diagnosis {
             folder = found
         } else {
             let names = catalog.packs.map { $0.name.split(separator: "/").last.map(String.init) ?? $0.name }
-            throw DiagnosisError("no pack named '\(request.pack)'\(Suggest.hint(request.pack, names)); "
-                + (names.isEmpty ? "no packs are installed" : "packs: \(names.sorted().joined(separator: ", "))")
-                + " (or give a path to a pack folder)")
+            throw DiagnosisError(
+                "no pack named '\(request.pack)'\(Suggest.hint(request.pack, names)); "
+                    + (names.isEmpty ? "no packs are installed" : "packs: \(names.sorted().joined(separator: ", "))")
+                    + " (or give a path to a pack folder)")
         }
 
         var runtimeOptions = LuaRuntime.Options()
@@ -73,21 +79,30 @@ public final class Diagnosis {
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         let pack = loader.loadPack(folder)
-        guard let manifest = pack.manifest, !pack.diagnostics.contains(where: { $0.file.hasSuffix("/pack.lua") && $0.step == nil }) else {
+        guard let manifest = pack.manifest,
+            !pack.diagnostics.contains(where: { $0.file.hasSuffix("/pack.lua") && $0.step == nil })
+        else {
             let findings = pack.diagnostics.filter { $0.step == nil }.map { d in
-                Finding(id: "load:\(d.file)", title: "Load \(d.file)", status: .error, summary: d.description, origin: d.file)
+                Finding(
+                    id: "load:\(d.file)", title: "Load \(d.file)", status: .error, summary: d.description,
+                    origin: d.file)
             }
-            return .unloadable(Report(packID: folder.name, packVersion: "?", packTitle: "pack that could not be loaded",
-                                   platform: request.platform.rawValue, vendor: request.vendor?["manufacturer"],
-                                   parameters: [:], findings: findings, durationMilliseconds: 0))
+            return .unloadable(
+                Report(
+                    packID: folder.name, packVersion: "?", packTitle: "pack that could not be loaded",
+                    platform: request.platform.rawValue, vendor: request.vendor?["manufacturer"],
+                    parameters: [:], findings: findings, durationMilliseconds: 0))
         }
 
         var overlays: [OverlayDefinition] = []
         var overlayProblems: [PackDiagnostic] = []
         for o in catalog.overlays {
             let (overlay, problems) = loader.loadOverlay(o, isUserOverlay: false)
-            if let overlay, overlay.extends == manifest.id { overlays.append(overlay) }
-            else if overlay == nil, o.files["overlay.lua"]?.contains(manifest.id) == true { overlayProblems += problems }
+            if let overlay, overlay.extends == manifest.id {
+                overlays.append(overlay)
+            } else if overlay == nil, o.files["overlay.lua"]?.contains(manifest.id) == true {
+                overlayProblems += problems
+            }
         }
         for path in request.userOverlays {
             let o = try PackCatalog.folder(atPath: path)
@@ -101,15 +116,18 @@ public final class Diagnosis {
                 overlayProblems += problems
             }
         }
-        var plan = Planner.plan(pack, manifest: manifest, extraOverlays: overlays, platform: request.platform,
-                                vendor: request.vendor)
+        var plan = Planner.plan(
+            pack, manifest: manifest, extraOverlays: overlays, platform: request.platform,
+            vendor: request.vendor)
         plan.diagnostics += overlayProblems
 
         switch ParameterResolver.resolve(manifest, request.parameters) {
         case .failure(let e): throw DiagnosisError(e.reason)
         case .success(let parameters):
-            return .ready(Diagnosis(runtime: runtime, loader: loader, plan: plan, parameters: parameters, origin: folder.origin,
-                                      options: request.options))
+            return .ready(
+                Diagnosis(
+                    runtime: runtime, loader: loader, plan: plan, parameters: parameters, origin: folder.origin,
+                    options: request.options))
         }
     }
 

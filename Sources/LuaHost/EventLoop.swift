@@ -1,9 +1,10 @@
+import LuaShim
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import LuaShim
 
 /// A single-threaded loop of one-shot timers and file-descriptor readiness, driven by poll(2).
 /// Everything runs on the thread that owns the `LuaRuntime`; callbacks resume suspended checks.

@@ -12,9 +12,11 @@ public struct HostSelfTest {
     public var passed: Bool { lines.allSatisfy(\.passed) }
 
     public var report: String {
-        var out = ["portdoctor Lua host: \(LuaRuntime.luaVersion), limits per check: "
-            + "\(limits.instructions) instructions, \(limits.memoryBytes >> 20) MiB, "
-            + "\(limits.wallClock) wall clock"]
+        var out = [
+            "portdoctor Lua host: \(LuaRuntime.luaVersion), limits per check: "
+                + "\(limits.instructions) instructions, \(limits.memoryBytes >> 20) MiB, "
+                + "\(limits.wallClock) wall clock"
+        ]
         for line in lines {
             out.append("  \(line.passed ? "ok  " : "FAIL") \(line.name): \(line.detail)")
         }
@@ -33,7 +35,8 @@ public struct HostSelfTest {
         }
         var options = LuaRuntime.Options()
         options.limits = userLimits
-        let runaway = userLimits.tightened(by: LuaLimits(instructions: 1_000_000, memoryBytes: .max, wallClock: .seconds(5)))
+        let runaway = userLimits.tightened(
+            by: LuaLimits(instructions: 1_000_000, memoryBytes: .max, wallClock: .seconds(5)))
 
         record("sandbox") {
             let runtime = try LuaRuntime(options: options)
@@ -45,9 +48,11 @@ public struct HostSelfTest {
         }
         record("suspension") {
             let runtime = try LuaRuntime(options: options)
-            runtime.register(module: "clock", [
-                "sleep": HostFunction.sleep
-            ])
+            runtime.register(
+                module: "clock",
+                [
+                    "sleep": HostFunction.sleep
+                ])
             let chunk = try runtime.load("return clock.sleep(0.05)", name: "self-test/sleep.lua")
             let tasks = (1...3).map { runtime.spawn(chunk, name: "sleep \($0)") }
             let start = EventLoop.now()

@@ -83,7 +83,9 @@ public final class LuaRuntime {
     private func installSandbox() throws(LuaError) {
         var prelude = sandboxPrelude
         let status = prelude.withUTF8 { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, "=portdoctor:sandbox", "t") }
+            buffer.withMemoryRebound(to: CChar.self) {
+                luaL_loadbufferx(L, $0.baseAddress, $0.count, "=portdoctor:sandbox", "t")
+            }
         }
         guard status == LUA_OK else { throw popError(kind: .syntax) }
         lua_createtable(L, 0, 4)
@@ -93,21 +95,25 @@ public final class LuaRuntime {
         lua_setfield(L, -2, "rethrow")
         lua_pushcclosure(L, pd_is_tripped, 0)
         lua_setfield(L, -2, "tripped")
-        pushFunction(named: "pattern_cost", HostFunction { [budget = options.patternBudget] call in
-            let pattern = try call.bytes(2)
-            let initial = try call.optionalInteger(3)
-            let refusal = call.stack.withBytes(at: 1) {
-                PatternCost.refusal(subject: $0, pattern: pattern, initialPosition: initial, budget: budget)
-            }
-            guard let reason = refusal ?? nil else { return .values(0) }
-            call.push(reason)
-            return .values(1)
-        })
+        pushFunction(
+            named: "pattern_cost",
+            HostFunction { [budget = options.patternBudget] call in
+                let pattern = try call.bytes(2)
+                let initial = try call.optionalInteger(3)
+                let refusal = call.stack.withBytes(at: 1) {
+                    PatternCost.refusal(subject: $0, pattern: pattern, initialPosition: initial, budget: budget)
+                }
+                guard let reason = refusal ?? nil else { return .values(0) }
+                call.push(reason)
+                return .values(1)
+            })
         lua_setfield(L, -2, "pattern_cost")
-        pushFunction(named: "print", HostFunction { [print = options.print] call in
-            print(try call.string(1))
-            return .none
-        })
+        pushFunction(
+            named: "print",
+            HostFunction { [print = options.print] call in
+                print(try call.string(1))
+                return .none
+            })
         lua_setfield(L, -2, "print")
         guard pd_pcall(L, 1, 1) == LUA_OK else { throw popError(kind: .runtime) }
         sandboxRef = luaL_ref(L, pd_registry_index())
@@ -148,7 +154,9 @@ public final class LuaRuntime {
     {
         var source = source
         let status = source.withUTF8 { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { luaL_loadbufferx(L, $0.baseAddress, $0.count, "=portdoctor:\(name)", "t") }
+            buffer.withMemoryRebound(to: CChar.self) {
+                luaL_loadbufferx(L, $0.baseAddress, $0.count, "=portdoctor:\(name)", "t")
+            }
         }
         guard status == LUA_OK else { throw popError(kind: .syntax) }
         lua_rawgeti(L, pd_registry_index(), lua_Integer(sandboxRef))
@@ -213,9 +221,11 @@ public final class LuaRuntime {
         lua_createtable(L, 0, Int32(methods.count))
         for (mname, method) in methods {
             lua_pushstring(L, mname)
-            pushFunction(named: mname, HostFunction { call in
-                try method(try call.object(T.self, 1), call)
-            })
+            pushFunction(
+                named: mname,
+                HostFunction { call in
+                    try method(try call.object(T.self, 1), call)
+                })
             lua_rawset(L, -3)
         }
         lua_setfield(L, -2, "__index")
@@ -264,7 +274,8 @@ public final class LuaRuntime {
         if globals.isEmpty {
             lua_pushnil(L)
         } else {
-            LuaStack(L).push(LuaTable(fields: Dictionary(uniqueKeysWithValues: globals.map { (.text($0.key), $0.value) })))
+            LuaStack(L).push(
+                LuaTable(fields: Dictionary(uniqueKeysWithValues: globals.map { (.text($0.key), $0.value) })))
         }
         guard callSandbox("new_env", arguments: 1, results: 1) else {
             pd_pop(L, 1)
@@ -293,7 +304,8 @@ public final class LuaRuntime {
 
     /// Starts `function(arguments…)` as a new task. It runs when `run()` is called.
     @discardableResult
-    public func spawn(_ function: LuaRef, arguments: [LuaValue] = [], name: String, limits: LuaLimits? = nil) -> LuaTask {
+    public func spawn(_ function: LuaRef, arguments: [LuaValue] = [], name: String, limits: LuaLimits? = nil) -> LuaTask
+    {
         let thread = lua_newthread(L)!
         let threadRef = luaL_ref(L, pd_registry_index())
         pd_arm_hook(thread)
@@ -337,7 +349,9 @@ public final class LuaRuntime {
     }
 
     func beginSuspension(of functionName: String) throws -> LuaPendingCall {
-        guard let task = currentTask else { throw LuaScriptError("'\(functionName)' can only wait inside a running check") }
+        guard let task = currentTask else {
+            throw LuaScriptError("'\(functionName)' can only wait inside a running check")
+        }
         // A previous suspension that never reached the host (its yield failed) is abandoned.
         task.pending?.cancel()
         let pending = LuaPendingCall(functionName: functionName, task: task, runtime: self)
@@ -378,7 +392,9 @@ public final class LuaRuntime {
         b.pointee.enforcing = 0
         task.instructionsLeft = b.pointee.instructions_left
         task.memoryCharged = max(0, task.memoryCharged + (b.pointee.memory_in_use - before))
-        let tripped = b.pointee.tripped != PD_LIMIT_NONE ? b.pointee.tripped
+        let tripped =
+            b.pointee.tripped != PD_LIMIT_NONE
+            ? b.pointee.tripped
             : (status == LUA_ERRMEM || b.pointee.memory_refusals > 0 ? Int32(PD_LIMIT_MEMORY) : Int32(PD_LIMIT_NONE))
         currentTask = nil
 
@@ -396,7 +412,9 @@ public final class LuaRuntime {
             }
         case LUA_YIELD:
             stack.pop(resultCount)
-            var error = describeError(of: task, message: "coroutine.yield() was called outside a coroutine (a check cannot yield to the host)")
+            var error = describeError(
+                of: task, message: "coroutine.yield() was called outside a coroutine (a check cannot yield to the host)"
+            )
             error.kind = .runtime
             finish(task, .failure(error))
         case LUA_OK:
@@ -410,7 +428,12 @@ public final class LuaRuntime {
             }
             stack.pop(resultCount)
             if let conversionError {
-                finish(task, .failure(LuaError(kind: .runtime, message: "\(task.name): returned value cannot be used: \(conversionError)")))
+                finish(
+                    task,
+                    .failure(
+                        LuaError(
+                            kind: .runtime, message: "\(task.name): returned value cannot be used: \(conversionError)"))
+                )
             } else {
                 finish(task, .success(values))
             }

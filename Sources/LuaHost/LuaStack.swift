@@ -39,13 +39,17 @@ public struct LuaStack {
     public func push(_ text: String) {
         var text = text
         text.withUTF8 { buffer in
-            _ = lua_pushlstring(state, buffer.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, buffer.count)
+            _ = lua_pushlstring(
+                state, buffer.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, buffer.count
+            )
         }
     }
 
     public func push(bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { buffer in
-            _ = lua_pushlstring(state, buffer.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, buffer.count)
+            _ = lua_pushlstring(
+                state, buffer.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, buffer.count
+            )
         }
     }
 
@@ -165,7 +169,9 @@ extension LuaStack {
             switch lua_type(state, -1) {
             case LUA_TSTRING: keys.append(.string(LuaString(bytes: bytes(at: -1) ?? [])))
             case LUA_TNUMBER:
-                keys.append(lua_isinteger(state, -1) != 0 ? .integer(lua_tointegerx(state, -1, nil)) : .number(lua_tonumberx(state, -1, nil)))
+                keys.append(
+                    lua_isinteger(state, -1) != 0
+                        ? .integer(lua_tointegerx(state, -1, nil)) : .number(lua_tonumberx(state, -1, nil)))
             default: keys.append(.opaque(typeName: typeName(at: -1)))
             }
         }

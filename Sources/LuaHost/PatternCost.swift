@@ -15,8 +15,10 @@ public enum PatternCost {
     public static let defaultBudget: Double = 1e8
 
     /// A reason to refuse, or nil when the pattern may run.
-    public static func refusal(subject: UnsafeRawBufferPointer, pattern: [UInt8], initialPosition: Int64?,
-                               budget: Double = defaultBudget) -> String? {
+    public static func refusal(
+        subject: UnsafeRawBufferPointer, pattern: [UInt8], initialPosition: Int64?,
+        budget: Double = defaultBudget
+    ) -> String? {
         let start = startOffset(initialPosition, length: subject.count)
         let body = UnsafeRawBufferPointer(rebasing: subject[start...])
         guard let cost = estimate(subject: body, pattern: pattern, budget: budget), cost > budget else { return nil }
@@ -26,8 +28,10 @@ public enum PatternCost {
     }
 
     /// Worst-case steps, or nil for a malformed pattern (Lua then reports the error itself).
-    public static func estimate(subject: UnsafeRawBufferPointer, pattern: [UInt8],
-                                budget: Double = defaultBudget) -> Double? {
+    public static func estimate(
+        subject: UnsafeRawBufferPointer, pattern: [UInt8],
+        budget: Double = defaultBudget
+    ) -> Double? {
         guard let parsed = ParsedPattern(pattern) else { return nil }
         let n = Double(subject.count)
         let items = parsed.items
@@ -42,7 +46,9 @@ public enum PatternCost {
             starts = 1
         } else {
             let prefix = items.prefix { $0.kind == .single && $0.quantifier == .one }.compactMap(\.set.single)
-            if !prefix.isEmpty && prefix.count == items.prefix(while: { $0.kind == .single && $0.quantifier == .one }).count {
+            if !prefix.isEmpty
+                && prefix.count == items.prefix(while: { $0.kind == .single && $0.quantifier == .one }).count
+            {
                 starts = Double(occurrences(of: prefix, in: subject)) + 1
             } else if let first = items.first, first.kind == .single, !first.quantifier.allowsEmpty {
                 starts = Double(count(first.set, in: subject)) + 1
@@ -197,7 +203,8 @@ struct ByteSet: Equatable {
 
     /// The one byte in the set, if it has exactly one.
     var single: UInt8? {
-        let total = words.0.nonzeroBitCount + words.1.nonzeroBitCount + words.2.nonzeroBitCount
+        let total =
+            words.0.nonzeroBitCount + words.1.nonzeroBitCount + words.2.nonzeroBitCount
             + words.3.nonzeroBitCount
         guard total == 1 else { return nil }
         return (0...255).lazy.map { UInt8($0) }.first { contains($0) }

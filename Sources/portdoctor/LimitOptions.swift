@@ -3,15 +3,17 @@ import LuaHost
 
 /// The per-check limits a user can change. A pack may lower them further, never raise them.
 struct LimitOptions: ParsableArguments {
-    @Option(name: .customLong("max-instructions"),
-            help: "Lua instructions one check may execute (the default is about a second of CPU).")
+    @Option(
+        name: .customLong("max-instructions"),
+        help: "Lua instructions one check may execute (the default is about a second of CPU).")
     var instructions: Int64 = LuaLimits.default.instructions
 
     @Option(name: .customLong("max-memory"), help: "MiB of Lua memory one check may hold.")
     var memoryMiB: Int = LuaLimits.default.memoryBytes >> 20
 
-    @Option(name: .customLong("check-timeout"),
-            help: "Seconds of wall-clock time one check may take, waiting included.")
+    @Option(
+        name: .customLong("check-timeout"),
+        help: "Seconds of wall-clock time one check may take, waiting included.")
     var timeoutSeconds: Double = 30
 
     func validate() throws {
@@ -23,7 +25,8 @@ struct LimitOptions: ParsableArguments {
     }
 
     var limits: LuaLimits {
-        LuaLimits(instructions: instructions, memoryBytes: memoryMiB << 20,
-                  wallClock: .milliseconds(Int64(timeoutSeconds * 1000)))
+        LuaLimits(
+            instructions: instructions, memoryBytes: memoryMiB << 20,
+            wallClock: .milliseconds(Int64(timeoutSeconds * 1000)))
     }
 }

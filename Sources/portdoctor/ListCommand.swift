@@ -1,11 +1,12 @@
 import ArgumentParser
 import Doctor
+import LuaHost
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-import LuaHost
 
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +28,9 @@ struct ListCommand: ParsableCommand {
             if let m = pack.manifest {
                 print("  \(m.id.padding(16)) \(m.version.padding(8)) \(m.title)  [\(folder.origin)]")
             } else {
-                print("  \(id.padding(16)) (broken: \(pack.diagnostics.first?.description ?? "no manifest"))  [\(folder.origin)]")
+                print(
+                    "  \(id.padding(16)) (broken: \(pack.diagnostics.first?.description ?? "no manifest"))  [\(folder.origin)]"
+                )
             }
         }
         if !catalog.overlays.isEmpty {
@@ -38,7 +41,9 @@ struct ListCommand: ParsableCommand {
                     var when: [String] = []
                     if let p = o.platforms { when.append(p.map(\.rawValue).joined(separator: "/")) }
                     if let v = o.vendor { when.append(v.values.sorted().joined(separator: " ")) }
-                    print("  \(o.id.padding(16)) extends \(o.extends.padding(12)) \(when.isEmpty ? "always" : "when " + when.joined(separator: ", "))  [\(folder.origin)]")
+                    print(
+                        "  \(o.id.padding(16)) extends \(o.extends.padding(12)) \(when.isEmpty ? "always" : "when " + when.joined(separator: ", "))  [\(folder.origin)]"
+                    )
                 } else {
                     print("  \(folder.name) (broken: \(problems.first?.description ?? "?"))  [\(folder.origin)]")
                 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Doctor
+import LuaHost
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -10,7 +12,6 @@ import Doctor
 #else
     import Foundation
 #endif
-import LuaHost
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, junit, markdown
@@ -24,12 +25,17 @@ struct PackSelection: ParsableArguments {
     @Option(help: ArgumentHelp("Plan for this platform instead of this computer's.", valueName: "linux|macos|windows"))
     var platform: String?
 
-    @Option(help: ArgumentHelp("The router's manufacturer, as UPnP discovery would report it (selects vendor overlays).",
-                               valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "The router's manufacturer, as UPnP discovery would report it (selects vendor overlays).",
+            valueName: "name"))
     var vendor: String?
 
-    @Option(name: .customLong("overlay"), help: ArgumentHelp("Apply your own overlay (a folder with overlay.lua). Repeatable.",
-                                                              valueName: "path"))
+    @Option(
+        name: .customLong("overlay"),
+        help: ArgumentHelp(
+            "Apply your own overlay (a folder with overlay.lua). Repeatable.",
+            valueName: "path"))
     var overlays: [String] = []
 
     func validate() throws {
@@ -76,7 +82,8 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("param"), help: ArgumentHelp("Set a pack parameter. Repeatable.", valueName: "key=value"))
     var params: [String] = []
 
-    @Option(help: ArgumentHelp("Read parameters from this file instead of ~/.config/portdoctor/config.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Read parameters from this file instead of ~/.config/portdoctor/config.", valueName: "path"))
     var config: String?
 
     @Option(help: "How to print the report.")
@@ -109,10 +116,13 @@ struct RunCommand: ParsableCommand {
             return (String($0[..<eq]), String($0[$0.index(after: eq)...]))
         }
         request.parameters.peer = peer
-        let configPath = config ?? ((environment["XDG_CONFIG_HOME"] ?? (environment["HOME"].map { $0 + "/.config" } ?? ""))
-            + "/portdoctor/config")
+        let configPath =
+            config
+            ?? ((environment["XDG_CONFIG_HOME"] ?? (environment["HOME"].map { $0 + "/.config" } ?? ""))
+                + "/portdoctor/config")
         if let text = try? String(contentsOfFile: configPath, encoding: .utf8) {
-            request.parameters.config = ParameterSources.readConfig(text, pack: URL(fileURLWithPath: selection.pack).lastPathComponent)
+            request.parameters.config = ParameterSources.readConfig(
+                text, pack: URL(fileURLWithPath: selection.pack).lastPathComponent)
             request.parameters.configFile = configPath
         } else if config != nil {
             throw Failure("cannot read the config file \(configPath)")
@@ -123,7 +133,9 @@ struct RunCommand: ParsableCommand {
         let interactive = isatty(STDIN_FILENO) != 0 && isatty(STDERR_FILENO) != 0
         if fix && !yes && interactive {
             request.options.confirm = { step, repair in
-                Terminal.ask("\(step): \(repair.title)? It \(repair.changes)\(repair.privileged ? " (needs administrator rights)" : "")")
+                Terminal.ask(
+                    "\(step): \(repair.title)? It \(repair.changes)\(repair.privileged ? " (needs administrator rights)" : "")"
+                )
             }
         }
         if format == .text && isatty(STDERR_FILENO) != 0 {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Doctor
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -61,8 +62,13 @@ enum PlanText {
             var line = "\(String(i + 1).padding(3)) \(s.id.padding(width)) \(s.title)"
             line += "   — \(s.origin)"
             out.append(line)
-            if !s.needs.isEmpty { out.append("    " + String(repeating: " ", count: width) + "needs: \(s.needs.joined(separator: ", "))") }
-            if !s.next.isEmpty { out.append("    " + String(repeating: " ", count: width) + "may go on to: \(s.next.joined(separator: ", "))") }
+            if !s.needs.isEmpty {
+                out.append("    " + String(repeating: " ", count: width) + "needs: \(s.needs.joined(separator: ", "))")
+            }
+            if !s.next.isEmpty {
+                out.append(
+                    "    " + String(repeating: " ", count: width) + "may go on to: \(s.next.joined(separator: ", "))")
+            }
             if let r = s.skipReason { out.append("    " + String(repeating: " ", count: width) + "skipped: \(r)") }
             if let d = s.diagnostic { out.append("    " + String(repeating: " ", count: width) + "BROKEN: \(d)") }
         }

@@ -1,4 +1,5 @@
 import Doctor
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)

@@ -13,17 +13,23 @@ final class TestHost {
 
     func install(_ runtime: LuaRuntime) {
         runtime.register(module: "clock", ["sleep": HostFunction.sleep])
-        runtime.register(module: "trace", ["mark": HostFunction { [unowned self] call in
-            self.marks.append(try call.string(1))
-            return .none
-        }])
-        runtime.register(module: "state", [
-            "get": HostFunction { [unowned self] call in call.returning(self.state[try call.string(1)] ?? .nil) },
-            "set": HostFunction { [unowned self] call in
-                self.state[try call.string(1)] = try call.value(2)
-                return .none
-            },
-        ])
+        runtime.register(
+            module: "trace",
+            [
+                "mark": HostFunction { [unowned self] call in
+                    self.marks.append(try call.string(1))
+                    return .none
+                }
+            ])
+        runtime.register(
+            module: "state",
+            [
+                "get": HostFunction { [unowned self] call in call.returning(self.state[try call.string(1)] ?? .nil) },
+                "set": HostFunction { [unowned self] call in
+                    self.state[try call.string(1)] = try call.value(2)
+                    return .none
+                },
+            ])
     }
 }
 
@@ -65,14 +71,18 @@ struct Outcome {
 }
 
 /// Loads, plans and runs a pack the way `portdoctor run` does.
-func diagnose(_ pack: PackFolder, overlays: [PackFolder] = [], userOverlays: [String] = [], host: TestHost = TestHost(),
-              configure: (inout DiagnosisRequest) -> Void = { _ in }) throws -> Outcome {
+func diagnose(
+    _ pack: PackFolder, overlays: [PackFolder] = [], userOverlays: [String] = [], host: TestHost = TestHost(),
+    configure: (inout DiagnosisRequest) -> Void = { _ in }
+) throws -> Outcome {
     var request = DiagnosisRequest(pack: pack.name)
     request.platform = .linux
     request.userOverlays = userOverlays
     configure(&request)
 
-    switch try Diagnosis.prepare(request, catalog: PackCatalog(packs: [pack], overlays: overlays), configure: host.install) {
+    switch try Diagnosis.prepare(
+        request, catalog: PackCatalog(packs: [pack], overlays: overlays), configure: host.install)
+    {
     case .unloadable(let report): return Outcome(report: report, host: host, plan: nil)
     case .ready(let diagnosis): return Outcome(report: diagnosis.run(), host: host, plan: diagnosis.plan)
     }

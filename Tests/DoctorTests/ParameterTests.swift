@@ -1,21 +1,25 @@
-@testable import Doctor
 import LuaHost
 import Testing
 
+@testable import Doctor
+
 @Suite struct ParameterTests {
     static let pack = folder([
-        "pack.lua": manifest(steps: ["echo"], params: """
-            port = { type = "port", default = 4242, doc = "the TCP port the backup service listens on" },
-            peer = { type = "endpoint", doc = "the other computer, as host or host:port" },
-            role = { type = "choice", choices = { "source", "destination" }, default = "destination", doc = "which side this is" },
-            verbose = { type = "boolean", default = false, doc = "say more" },
-            retries = { type = "integer", default = 3, doc = "how often to retry" },
-            """),
-        "echo.lua": passing(body: """
-            local p = ctx.params
-            local peer = p.peer and (p.peer.host .. ":" .. tostring(p.peer.port)) or "none"
-            return pass("%d %s %s %s %d", p.port, peer, p.role, tostring(p.verbose), p.retries)
-            """),
+        "pack.lua": manifest(
+            steps: ["echo"],
+            params: """
+                port = { type = "port", default = 4242, doc = "the TCP port the backup service listens on" },
+                peer = { type = "endpoint", doc = "the other computer, as host or host:port" },
+                role = { type = "choice", choices = { "source", "destination" }, default = "destination", doc = "which side this is" },
+                verbose = { type = "boolean", default = false, doc = "say more" },
+                retries = { type = "integer", default = 3, doc = "how often to retry" },
+                """),
+        "echo.lua": passing(
+            body: """
+                local p = ctx.params
+                local peer = p.peer and (p.peer.host .. ":" .. tostring(p.peer.port)) or "none"
+                return pass("%d %s %s %s %d", p.port, peer, p.role, tostring(p.verbose), p.retries)
+                """),
     ])
 
     private func summary(_ configure: (inout DiagnosisRequest) -> Void) throws -> String? {
@@ -36,22 +40,30 @@ import Testing
     }
 
     @Test func commandLineBeatsEnvironmentBeatsConfigBeatsDefault() throws {
-        #expect(try summary { r in
-            r.parameters.config = ["port": "1000", "role": "source", "retries": "7"]
-            r.parameters.environment = ["PORTDOCTOR_PARAM_PORT": "2000", "PORTDOCTOR_PARAM_RETRIES": "8"]
-            r.parameters.commandLine = [("port", "3000")]
-        } == "3000 none source false 8")
+        #expect(
+            try summary { r in
+                r.parameters.config = ["port": "1000", "role": "source", "retries": "7"]
+                r.parameters.environment = ["PORTDOCTOR_PARAM_PORT": "2000", "PORTDOCTOR_PARAM_RETRIES": "8"]
+                r.parameters.commandLine = [("port", "3000")]
+            } == "3000 none source false 8")
     }
 
     @Test func peerSetsTheEndpoint() throws {
-        #expect(try summary { $0.parameters.peer = "backup.example.net:4243" } == "4242 backup.example.net:4243 destination false 3")
-        #expect(try summary { $0.parameters.peer = "[2001:db8::7]:4242" } == "4242 2001:db8::7:4242 destination false 3")
-        #expect(try summary { $0.parameters.peer = "backup.example.net" } == "4242 backup.example.net:nil destination false 3")
+        #expect(
+            try summary { $0.parameters.peer = "backup.example.net:4243" }
+                == "4242 backup.example.net:4243 destination false 3")
+        #expect(
+            try summary { $0.parameters.peer = "[2001:db8::7]:4242" } == "4242 2001:db8::7:4242 destination false 3")
+        #expect(
+            try summary { $0.parameters.peer = "backup.example.net" }
+                == "4242 backup.example.net:nil destination false 3")
     }
 
     @Test func aPortOf70000IsRejectedWithTheParametersDoc() {
-        #expect(rejection { $0.parameters.commandLine = [("port", "70000")] }
-            == "--param port=70000: '70000' is not a TCP port (a number from 1 to 65535). 'port' (port): the TCP port the backup service listens on (default 4242)")
+        #expect(
+            rejection { $0.parameters.commandLine = [("port", "70000")] }
+                == "--param port=70000: '70000' is not a TCP port (a number from 1 to 65535). 'port' (port): the TCP port the backup service listens on (default 4242)"
+        )
     }
 
     @Test(arguments: [
@@ -68,18 +80,23 @@ import Testing
     }
 
     @Test func unknownParametersGetASuggestion() {
-        #expect(rejection { $0.parameters.commandLine = [("prot", "22")] }
-            == "pack 'demo' has no parameter 'prot' (did you mean 'port'?); its parameters are peer, port, retries, role, verbose")
+        #expect(
+            rejection { $0.parameters.commandLine = [("prot", "22")] }
+                == "pack 'demo' has no parameter 'prot' (did you mean 'port'?); its parameters are peer, port, retries, role, verbose"
+        )
     }
 
     @Test func requiredParametersMustBeGiven() throws {
         let pack = folder([
-            "pack.lua": manifest(steps: ["a"], params: "service = { type = 'string', required = true, doc = 'the service to check' }"),
+            "pack.lua": manifest(
+                steps: ["a"], params: "service = { type = 'string', required = true, doc = 'the service to check' }"),
             "a.lua": passing(),
         ])
         #expect {
             _ = try diagnose(pack)
-        } throws: { "\($0)" == "parameter 'service' is required: the service to check (give it with --param service=…)" }
+        } throws: {
+            "\($0)" == "parameter 'service' is required: the service to check (give it with --param service=…)"
+        }
     }
 
     @Test func configFileLinesCanBeScopedToAPack() {
@@ -93,7 +110,8 @@ import Testing
     }
 
     @Test func aBadValueInTheEnvironmentNamesTheVariable() {
-        #expect(rejection { $0.parameters.environment = ["PORTDOCTOR_PARAM_PORT": "http"] }?
-            .hasPrefix("PORTDOCTOR_PARAM_PORT: 'http' is not a TCP port") == true)
+        #expect(
+            rejection { $0.parameters.environment = ["PORTDOCTOR_PARAM_PORT": "http"] }?
+                .hasPrefix("PORTDOCTOR_PARAM_PORT: 'http' is not a TCP port") == true)
     }
 }

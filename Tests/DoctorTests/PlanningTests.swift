@@ -1,33 +1,41 @@
-@testable import Doctor
 import Foundation
 import Testing
+
+@testable import Doctor
 
 @Suite struct PlanningTests {
     /// The vendor article's flow: the connection test decides whether port forwarding or a restart comes next.
     static let articleFlow: [String: String] = [
-        "pack.lua": manifest(steps: ["firewall", "reach-peer", "port-forward", "restart-service", "listen-port"],
-                             params: "outcome = { type = 'choice', choices = { 'connects', 'blocked' }, default = 'blocked', doc = 'what the test finds' }"),
+        "pack.lua": manifest(
+            steps: ["firewall", "reach-peer", "port-forward", "restart-service", "listen-port"],
+            params:
+                "outcome = { type = 'choice', choices = { 'connects', 'blocked' }, default = 'blocked', doc = 'what the test finds' }"
+        ),
         "firewall.lua": passing("Firewall"),
         "reach-peer.lua": """
-            return check {
-              title = "Connect to the other computer",
-              next = { "port-forward", "restart-service" },
-              run = function(ctx)
-                if ctx.params.outcome == "blocked" then
-                  return fail { summary = "could not connect", cause = "port-forward-missing", next = "port-forward" }
-                end
-                return pass { summary = "connected", next = "restart-service" }
-              end,
-            }
-            """,
-        "port-forward.lua": passing("Port forwarding", body: "return fail { summary = 'no forward', cause = 'port-forward-missing' }"),
+        return check {
+          title = "Connect to the other computer",
+          next = { "port-forward", "restart-service" },
+          run = function(ctx)
+            if ctx.params.outcome == "blocked" then
+              return fail { summary = "could not connect", cause = "port-forward-missing", next = "port-forward" }
+            end
+            return pass { summary = "connected", next = "restart-service" }
+          end,
+        }
+        """,
+        "port-forward.lua": passing(
+            "Port forwarding", body: "return fail { summary = 'no forward', cause = 'port-forward-missing' }"),
         "restart-service.lua": passing("Restart"),
         "listen-port.lua": passing("Listen port", needs: ["port-forward"]),
     ]
 
     @Test func flowGoesToPortForwardingWhenTheConnectionFails() throws {
         let out = try diagnose(folder(Self.articleFlow))
-        #expect(out.report.findings.map(\.id) == ["firewall", "reach-peer", "port-forward", "restart-service", "listen-port"])
+        #expect(
+            out.report.findings.map(\.id) == [
+                "firewall", "reach-peer", "port-forward", "restart-service", "listen-port",
+            ])
         #expect(out.status("reach-peer") == .fail)
         #expect(out.status("port-forward") == .fail)
         #expect(out.status("restart-service") == .pass)
@@ -45,12 +53,13 @@ import Testing
     }
 
     @Test func aNeedsCycleIsALoadErrorThatPrintsTheChain() throws {
-        let out = try diagnose(folder([
-            "pack.lua": manifest(steps: ["a", "b", "c"]),
-            "a.lua": passing(needs: ["c"]),
-            "b.lua": passing(needs: ["a"]),
-            "c.lua": passing(needs: ["b"]),
-        ]))
+        let out = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["a", "b", "c"]),
+                "a.lua": passing(needs: ["c"]),
+                "b.lua": passing(needs: ["a"]),
+                "c.lua": passing(needs: ["b"]),
+            ]))
         for id in ["a", "b", "c"] {
             let f = try #require(out.finding(id))
             #expect(f.status == .error)
@@ -60,21 +69,27 @@ import Testing
     }
 
     @Test func aFlowThatGoesBackIsALoadError() throws {
-        let out = try diagnose(folder([
-            "pack.lua": manifest(steps: ["listener", "reach", "restart"]),
-            "listener.lua": passing(),
-            "reach.lua": passing(),
-            "restart.lua": "return check {\n  title = 'R',\n  next = { 'listener' },\n  run = function() return pass('x') end,\n}",
-        ]))
-        #expect(out.finding("restart")?.summary == "demo/restart.lua:3: check 'restart': 'next' goes back to 'listener', which runs earlier: the flow would loop (listener → reach → restart → listener)")
+        let out = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["listener", "reach", "restart"]),
+                "listener.lua": passing(),
+                "reach.lua": passing(),
+                "restart.lua":
+                    "return check {\n  title = 'R',\n  next = { 'listener' },\n  run = function() return pass('x') end,\n}",
+            ]))
+        #expect(
+            out.finding("restart")?.summary
+                == "demo/restart.lua:3: check 'restart': 'next' goes back to 'listener', which runs earlier: the flow would loop (listener → reach → restart → listener)"
+        )
     }
 
     @Test func resultsComeOutInPlanOrderWhateverOrderTheyFinish() throws {
-        let out = try diagnose(folder([
-            "pack.lua": manifest(steps: ["slow", "fast"]),
-            "slow.lua": passing(body: "clock.sleep(0.2) trace.mark('slow done') return pass('slow')"),
-            "fast.lua": passing(body: "trace.mark('fast done') return pass('fast')"),
-        ]))
+        let out = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["slow", "fast"]),
+                "slow.lua": passing(body: "clock.sleep(0.2) trace.mark('slow done') return pass('slow')"),
+                "fast.lua": passing(body: "trace.mark('fast done') return pass('fast')"),
+            ]))
         #expect(out.host.marks == ["fast done", "slow done"])
         #expect(out.report.findings.map(\.id) == ["slow", "fast"])
     }
@@ -95,7 +110,9 @@ import Testing
     }
 
     @Test func insertBeforeAndAfter() throws {
-        let o = Self.overlayFolder("openwrt", """
+        let o = Self.overlayFolder(
+            "openwrt",
+            """
             return overlay {
               extends = "demo",
               when = { vendor = { manufacturer = "OpenWrt" } },
@@ -104,7 +121,8 @@ import Testing
             }
             """, checks: ["openwrt-redirect.lua": passing("Redirect rule"), "uci-check.lua": passing("uci")])
         let out = try diagnose(folder(Self.base), overlays: [o]) { $0.vendor = ["manufacturer": "OpenWrt"] }
-        #expect(out.report.findings.map(\.id) == ["uci-check", "listener", "firewall", "port-forward", "openwrt-redirect"])
+        #expect(
+            out.report.findings.map(\.id) == ["uci-check", "listener", "firewall", "port-forward", "openwrt-redirect"])
         #expect(out.finding("openwrt-redirect")?.origin == "overlay 'openwrt' (vendors/openwrt/overlay.lua)")
         #expect(out.finding("listener")?.origin == "demo")
 
@@ -113,7 +131,9 @@ import Testing
     }
 
     @Test func replaceSkipAndMovePerPlatform() throws {
-        let o = Self.overlayFolder("macos", """
+        let o = Self.overlayFolder(
+            "macos",
+            """
             return overlay {
               extends = "demo",
               when = { platform = "macos" },
@@ -135,8 +155,9 @@ import Testing
     @Test func needsOfAReplacedStepFollowTheReplacement() throws {
         var files = Self.base
         files["port-forward.lua"] = passing("Port forwarding", needs: ["firewall"])
-        let o = Self.overlayFolder("pf", "return overlay { extends = 'demo', replace = { firewall = 'pf' } }",
-                                   checks: ["pf.lua": passing(body: "return fail('pf blocks it')")])
+        let o = Self.overlayFolder(
+            "pf", "return overlay { extends = 'demo', replace = { firewall = 'pf' } }",
+            checks: ["pf.lua": passing(body: "return fail('pf blocks it')")])
         let out = try diagnose(folder(files), overlays: [o])
         #expect(out.finding("port-forward")?.summary == "skipped because 'pf' failed")
     }
@@ -153,7 +174,9 @@ import Testing
     }
 
     @Test func aBrokenOverlayIsAnErrorFindingAndTheRestRuns() throws {
-        let o = Self.overlayFolder("broken", """
+        let o = Self.overlayFolder(
+            "broken",
+            """
             return overlay {
               extends = "demo",
               insert = { after = "lisener", checks = { "extra" } },
@@ -161,14 +184,18 @@ import Testing
             """, checks: ["extra.lua": passing()])
         let out = try diagnose(folder(Self.base), overlays: [o])
         let problem = try #require(out.report.findings.first { $0.id.hasPrefix("load:") })
-        #expect(problem.summary == "vendors/broken/overlay.lua: overlay 'broken': 'insert' places checks relative to step 'lisener', which is not in the plan (did you mean 'listener'?)")
+        #expect(
+            problem.summary
+                == "vendors/broken/overlay.lua: overlay 'broken': 'insert' places checks relative to step 'lisener', which is not in the plan (did you mean 'listener'?)"
+        )
         #expect(out.status("listener") == .pass)
         #expect(out.report.exitCode == 2)
     }
 
     @Test func checksLimitedToAPlatformAreSkippedElsewhere() throws {
         var files = Self.base
-        files["firewall.lua"] = "return check { title = 'pf', platforms = { 'macos' }, run = function() return pass('x') end }"
+        files["firewall.lua"] =
+            "return check { title = 'pf', platforms = { 'macos' }, run = function() return pass('x') end }"
         let out = try diagnose(folder(files))
         #expect(out.finding("firewall")?.summary == "does not apply on linux")
     }

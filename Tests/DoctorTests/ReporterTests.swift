@@ -1,27 +1,38 @@
-@testable import Doctor
 import Foundation
+import Testing
+
+@testable import Doctor
+
 #if canImport(FoundationXML)
     import FoundationXML
 #endif
-import Testing
 
 @Suite struct ReporterTests {
     static func sampleReport() throws -> Report {
-        try diagnose(folder([
-            "pack.lua": manifest(steps: ["listener", "firewall", "forward", "broken"],
-                                 params: "port = { type = 'port', default = 4242, doc = 'p' }"),
-            "listener.lua": passing("Listener", body: "return pass { summary = 'listening on 0.0.0.0:4242', evidence = { address = '0.0.0.0', port = 4242 } }"),
-            "firewall.lua": passing("Firewall", body: """
-                return fail {
-                  summary = 'incoming TCP 4242 is dropped <by> "nftables" & co',
-                  cause = 'firewall-blocks-inbound',
-                  advice = { 'sudo nft add rule inet filter input tcp dport 4242 accept', 'run portdoctor again' },
-                  evidence = { rule = 'inet filter input handle 7: drop', counters = { 1, 2, 3 } },
-                }
-                """),
-            "forward.lua": passing("Forward", needs: ["firewall"]),
-            "broken.lua": passing("Broken", body: "error('boom')"),
-        ])).report
+        try diagnose(
+            folder([
+                "pack.lua": manifest(
+                    steps: ["listener", "firewall", "forward", "broken"],
+                    params: "port = { type = 'port', default = 4242, doc = 'p' }"),
+                "listener.lua": passing(
+                    "Listener",
+                    body:
+                        "return pass { summary = 'listening on 0.0.0.0:4242', evidence = { address = '0.0.0.0', port = 4242 } }"
+                ),
+                "firewall.lua": passing(
+                    "Firewall",
+                    body: """
+                        return fail {
+                          summary = 'incoming TCP 4242 is dropped <by> "nftables" & co',
+                          cause = 'firewall-blocks-inbound',
+                          advice = { 'sudo nft add rule inet filter input tcp dport 4242 accept', 'run portdoctor again' },
+                          evidence = { rule = 'inet filter input handle 7: drop', counters = { 1, 2, 3 } },
+                        }
+                        """),
+                "forward.lua": passing("Forward", needs: ["firewall"]),
+                "broken.lua": passing("Broken", body: "error('boom')"),
+            ])
+        ).report
     }
 
     /// The documented shape (Docs/report-format.md), checked key by key and type by type.
@@ -59,7 +70,10 @@ import Testing
     @Test func textEndsWithTheCauseAndTheFirstThingToDo() throws {
         let text = TextReporter(color: false).render(try Self.sampleReport())
         let lines = text.split(separator: "\n")
-        #expect(lines.last == "Most likely cause: a firewall blocks incoming connections. First: sudo nft add rule inet filter input tcp dport 4242 accept")
+        #expect(
+            lines.last
+                == "Most likely cause: a firewall blocks incoming connections. First: sudo nft add rule inet filter input tcp dport 4242 accept"
+        )
         #expect(text.contains("✘ FAIL  firewall"))
         #expect(text.contains("cause: a firewall blocks incoming connections (firewall-blocks-inbound)"))
         #expect(text.contains("2. run portdoctor again"))
@@ -73,8 +87,10 @@ import Testing
         final class Counter: NSObject, XMLParserDelegate {
             var elements: [String: Int] = [:]
             var suite: [String: String] = [:]
-            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                        attributes: [String: String] = [:]) {
+            func parser(
+                _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                attributes: [String: String] = [:]
+            ) {
                 elements[name, default: 0] += 1
                 if name == "testsuite" { suite = attributes }
             }
@@ -103,9 +119,11 @@ import Testing
 
     @Test func exitCodes() throws {
         #expect(try Self.sampleReport().exitCode == 2)
-        let failing = try diagnose(folder(["pack.lua": manifest(steps: ["a"]), "a.lua": passing(body: "return fail('x')")]))
+        let failing = try diagnose(
+            folder(["pack.lua": manifest(steps: ["a"]), "a.lua": passing(body: "return fail('x')")]))
         #expect(failing.report.exitCode == 1)
-        let fine = try diagnose(folder(["pack.lua": manifest(steps: ["a"]), "a.lua": passing(body: "return warn('x')")]))
+        let fine = try diagnose(
+            folder(["pack.lua": manifest(steps: ["a"]), "a.lua": passing(body: "return warn('x')")]))
         #expect(fine.report.exitCode == 0)
     }
 }

@@ -1,14 +1,16 @@
-@testable import Doctor
 import LuaHost
 import Testing
 
+@testable import Doctor
+
 @Suite struct RunnerTests {
     @Test func checksThatWaitRunAtTheSameTime() throws {
-        let out = try diagnose(folder([
-            "pack.lua": manifest(steps: ["a", "b"]),
-            "a.lua": passing(body: "trace.mark('a waits') clock.sleep(1) trace.mark('a done') return pass('a')"),
-            "b.lua": passing(body: "trace.mark('b waits') clock.sleep(1) trace.mark('b done') return pass('b')"),
-        ]))
+        let out = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["a", "b"]),
+                "a.lua": passing(body: "trace.mark('a waits') clock.sleep(1) trace.mark('a done') return pass('a')"),
+                "b.lua": passing(body: "trace.mark('b waits') clock.sleep(1) trace.mark('b done') return pass('b')"),
+            ]))
         // Both were waiting before either finished: the two 1 s waits overlapped.
         #expect(out.host.marks == ["a waits", "b waits", "a done", "b done"])
         #expect(out.report.exitCode == 0)
@@ -16,10 +18,12 @@ import Testing
 
     @Test func slowChecksReportWhatTheyAreWaitingFor() throws {
         var seen: [RunningCheck] = []
-        let out = try diagnose(folder([
-            "pack.lua": manifest(steps: ["slow"]),
-            "slow.lua": passing(body: "clock.sleep(1.6) return pass('done')"),
-        ])) { $0.options.progress = { seen += $0 } }
+        let out = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["slow"]),
+                "slow.lua": passing(body: "clock.sleep(1.6) return pass('done')"),
+            ])
+        ) { $0.options.progress = { seen += $0 } }
         #expect(out.status("slow") == .pass)
         let first = try #require(seen.first)
         #expect(first.id == "slow")
@@ -28,26 +32,34 @@ import Testing
     }
 
     @Test func aCheckThatNeedsAnotherWaitsForIt() throws {
-        let out = try diagnose(folder([
-            "pack.lua": manifest(steps: ["service", "listener"]),
-            "service.lua": passing(body: "clock.sleep(0.1) trace.mark('service') return pass('running')"),
-            "listener.lua": passing(needs: ["service"], body: """
-                trace.mark('listener sees ' .. ctx.results.service.status)
-                return pass('listening')
-                """),
-        ]))
+        let out = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["service", "listener"]),
+                "service.lua": passing(body: "clock.sleep(0.1) trace.mark('service') return pass('running')"),
+                "listener.lua": passing(
+                    needs: ["service"],
+                    body: """
+                        trace.mark('listener sees ' .. ctx.results.service.status)
+                        return pass('listening')
+                        """),
+            ]))
         #expect(out.host.marks == ["service", "listener sees pass"])
     }
 
     @Test func theCheckTimeoutEndsASlowCheckOnly() throws {
-        let out = try diagnose(folder([
-            "pack.lua": manifest(steps: ["slow", "next"]),
-            "slow.lua": "return check { title = 'Slow', timeout = 0.2, run = function() clock.sleep(30) return pass('woke') end }",
-            "next.lua": passing(),
-        ]))
+        let out = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["slow", "next"]),
+                "slow.lua":
+                    "return check { title = 'Slow', timeout = 0.2, run = function() clock.sleep(30) return pass('woke') end }",
+                "next.lua": passing(),
+            ]))
         let slow = try #require(out.finding("slow"))
         #expect(slow.status == .error)
-        #expect(slow.summary == "the check was stopped: demo/slow.lua:1: time limit exceeded (200 ms wall clock) while waiting in 'clock.sleep'")
+        #expect(
+            slow.summary
+                == "the check was stopped: demo/slow.lua:1: time limit exceeded (200 ms wall clock) while waiting in 'clock.sleep'"
+        )
         #expect(out.status("next") == .pass)
     }
 
@@ -68,28 +80,28 @@ import Testing
     static let service = folder([
         "pack.lua": manifest(steps: ["service", "after"]),
         "service.lua": """
-            return check {
-              title = "Backup service",
-              repairs = {
-                start = {
-                  title = "Start the backup service",
-                  changes = "starts the service",
-                  privileged = true,
-                  apply = function(ctx, id)
-                    trace.mark("repair " .. id)
-                    if state.get("broken-repair") then return false, "sv: unable to start" end
-                    if not state.get("stubborn") then state.set("running", true) end
-                  end,
-                },
-              },
-              run = function(ctx)
-                trace.mark("check")
-                if state.get("running") then return pass("the service is running") end
-                return fail { summary = "the service is stopped", cause = "service-not-running", repairs = { "start" },
-                              advice = { "start it" } }
+        return check {
+          title = "Backup service",
+          repairs = {
+            start = {
+              title = "Start the backup service",
+              changes = "starts the service",
+              privileged = true,
+              apply = function(ctx, id)
+                trace.mark("repair " .. id)
+                if state.get("broken-repair") then return false, "sv: unable to start" end
+                if not state.get("stubborn") then state.set("running", true) end
               end,
-            }
-            """,
+            },
+          },
+          run = function(ctx)
+            trace.mark("check")
+            if state.get("running") then return pass("the service is running") end
+            return fail { summary = "the service is stopped", cause = "service-not-running", repairs = { "start" },
+                          advice = { "start it" } }
+          end,
+        }
+        """,
         "after.lua": passing(needs: ["service"]),
     ])
 

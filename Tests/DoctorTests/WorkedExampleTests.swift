@@ -20,8 +20,11 @@ import Testing
     @Test func theDefaultPortPasses() throws {
         let report = try run(port: nil)
         #expect(report.findings.map(\.status) == [.pass, .pass])
-        #expect(report.findings.map(\.summary) == ["port 4242 is in the recommended range",
-                                                   "port 4242 is free as far as the app is concerned"])
+        #expect(
+            report.findings.map(\.summary) == [
+                "port 4242 is in the recommended range",
+                "port 4242 is free as far as the app is concerned",
+            ])
         #expect(report.exitCode == 0)
     }
 

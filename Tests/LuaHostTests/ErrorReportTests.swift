@@ -15,7 +15,8 @@ import Testing
 
     @Test func runtimeErrorsCarryChunkLineAndATraceback() throws {
         let runtime = try LuaRuntime()
-        let result = runtime.run("""
+        let result = runtime.run(
+            """
             local function inner() local t = nil; return t.field end
             local function outer() return 1 + inner() end
             return outer()
@@ -26,7 +27,9 @@ import Testing
         #expect(error.chunk == "pack/check.lua")
         #expect(error.line == 1)
         let traceback = try #require(error.traceback)
-        #expect(traceback.contains("in upvalue 'inner'") || traceback.contains("in local 'inner'") || traceback.contains("inner"))
+        #expect(
+            traceback.contains("in upvalue 'inner'") || traceback.contains("in local 'inner'")
+                || traceback.contains("inner"))
         #expect(traceback.contains("pack/check.lua:2"))
         #expect(!error.description.contains("stack traceback"))  // only when asked
         #expect(error.detailedDescription.contains("stack traceback"))
@@ -34,14 +37,16 @@ import Testing
 
     @Test func errorsWithTableValuesAreDescribedWithoutRunningTheirCode() throws {
         let runtime = try LuaRuntime()
-        let result = runtime.run("error(setmetatable({}, { __tostring = function() error('boom') end }))", name: "t.lua")
+        let result = runtime.run(
+            "error(setmetatable({}, { __tostring = function() error('boom') end }))", name: "t.lua")
         #expect(result.error?.message == "(error object is a table value)")
         #expect(result.error?.line == 1)
     }
 
     @Test func errorLevelTwoPointsAtTheCaller() throws {
         let runtime = try LuaRuntime()
-        let result = runtime.run("local function need(x) if not x then error('x is required', 2) end end\n\nneed(nil)", name: "lvl.lua")
+        let result = runtime.run(
+            "local function need(x) if not x then error('x is required', 2) end end\n\nneed(nil)", name: "lvl.lua")
         #expect(result.error?.message == "lvl.lua:3: x is required")
     }
 

@@ -13,11 +13,15 @@ final class Other {}
 @Suite(.serialized) struct HostFunctionTests {
     @Test func argumentErrorsNameTheFunctionAndTheCallersLine() throws {
         let runtime = try LuaRuntime()
-        runtime.register(module: "socket", ["connect": HostFunction { call in
-            _ = try call.string(1)
-            _ = try call.integer(2)
-            return .none
-        }])
+        runtime.register(
+            module: "socket",
+            [
+                "connect": HostFunction { call in
+                    _ = try call.string(1)
+                    _ = try call.integer(2)
+                    return .none
+                }
+            ])
         let result = runtime.run("local x = 1\nsocket.connect('host', 'port')\n", name: "pack/reach.lua")
         let error = try #require(result.error)
         #expect(error.message == "pack/reach.lua:2: bad argument #2 to 'socket.connect' (integer expected, got string)")
@@ -29,7 +33,8 @@ final class Other {}
         let runtime = try LuaRuntime()
         runtime.register(module: "m", ["f": HostFunction { call in call.returning(.integer(try call.integer(1))) }])
         #expect(runtime.run("return m.f(4.0)", name: "a.lua").values == [4])
-        #expect(runtime.run("return m.f(4.5)", name: "b.lua").error?.message.contains("no integer representation") == true)
+        #expect(
+            runtime.run("return m.f(4.5)", name: "b.lua").error?.message.contains("no integer representation") == true)
     }
 
     @Test func thrownSwiftErrorsBecomeLuaErrorsThatPcallCatches() throws {
@@ -42,19 +47,28 @@ final class Other {}
 
     @Test func swiftObjectsAreUserdataWithMethods() throws {
         let runtime = try LuaRuntime()
-        runtime.defineType(Counter.self, name: "Counter", methods: [
-            "add": { counter, call in
-                counter.value += Int(try call.integer(2))
-                return call.returning(.integer(Int64(counter.value)))
-            },
-            "get": { counter, call in call.returning(.integer(Int64(counter.value))) },
-        ])
+        runtime.defineType(
+            Counter.self, name: "Counter",
+            methods: [
+                "add": { counter, call in
+                    counter.value += Int(try call.integer(2))
+                    return call.returning(.integer(Int64(counter.value)))
+                },
+                "get": { counter, call in call.returning(.integer(Int64(counter.value))) },
+            ])
         let shared = Counter()
-        runtime.register(module: "counters", [
-            "shared": HostFunction { call in call.push(object: shared); return .values(1) },
-            "new": HostFunction { call in call.push(object: Counter()); return .values(1) },
-        ])
-        let result = runtime.run("""
+        runtime.register(
+            module: "counters",
+            [
+                "shared": HostFunction { call in
+                    call.push(object: shared); return .values(1)
+                },
+                "new": HostFunction { call in
+                    call.push(object: Counter()); return .values(1)
+                },
+            ])
+        let result = runtime.run(
+            """
             local c = counters.shared()
             c:add(2); c:add(3)
             local d = counters.new()
@@ -67,12 +81,19 @@ final class Other {}
 
     @Test func methodsCheckTheirSelf() throws {
         let runtime = try LuaRuntime()
-        runtime.defineType(Counter.self, name: "Counter", methods: ["get": { c, call in call.returning(.integer(Int64(c.value))) }])
+        runtime.defineType(
+            Counter.self, name: "Counter", methods: ["get": { c, call in call.returning(.integer(Int64(c.value))) }])
         runtime.defineType(Other.self, name: "Other", methods: ["noop": { _, _ in .none }])
-        runtime.register(module: "m", [
-            "counter": HostFunction { call in call.push(object: Counter()); return .values(1) },
-            "other": HostFunction { call in call.push(object: Other()); return .values(1) },
-        ])
+        runtime.register(
+            module: "m",
+            [
+                "counter": HostFunction { call in
+                    call.push(object: Counter()); return .values(1)
+                },
+                "other": HostFunction { call in
+                    call.push(object: Other()); return .values(1)
+                },
+            ])
         let dot = runtime.run("local c = m.counter() return c.get()", name: "dot.lua")
         #expect(dot.error?.message == "dot.lua:1: bad argument #1 to 'get' (Counter expected, got no value)")
         let wrong = runtime.run("local c, o = m.counter(), m.other() return c.get(o)", name: "wrong.lua")
@@ -84,8 +105,15 @@ final class Other {}
         do {
             let runtime = try LuaRuntime()
             runtime.defineType(Counter.self, name: "Counter", methods: [:])
-            runtime.register(module: "m", ["new": HostFunction { call in call.push(object: Counter()); return .values(1) }])
-            let result = runtime.run("for i = 1, 1000 do m.new() end collectgarbage() collectgarbage() return 1", name: "gc.lua")
+            runtime.register(
+                module: "m",
+                [
+                    "new": HostFunction { call in
+                        call.push(object: Counter()); return .values(1)
+                    }
+                ])
+            let result = runtime.run(
+                "for i = 1, 1000 do m.new() end collectgarbage() collectgarbage() return 1", name: "gc.lua")
             #expect(result.values == [1])
             #expect(Counter.alive - before < 1000)  // collected while the state is alive
             _ = runtime.run("local keep = m.new() return 1", name: "keep.lua")

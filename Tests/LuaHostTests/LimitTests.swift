@@ -6,8 +6,10 @@ import Testing
 @Suite struct LimitTests {
     static let small = LuaLimits(instructions: 2_000_000, memoryBytes: 8 << 20, wallClock: .seconds(10))
 
-    private func expectLimit(_ kind: LuaError.Kind, _ source: String, limits: LuaLimits = small,
-                             message: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    private func expectLimit(
+        _ kind: LuaError.Kind, _ source: String, limits: LuaLimits = small,
+        message: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let runtime = try makeRuntime()
         let result = runtime.run(source, name: "limit.lua", limits: limits)
         let error = try #require(result.error, sourceLocation: sourceLocation)
@@ -18,12 +20,15 @@ import Testing
     }
 
     @Test func instructionLimit() throws {
-        try expectLimit(.instructionLimit, "local n = 0\nwhile true do n = n + 1 end",
-                        message: "limit.lua:2: instruction limit exceeded (2000000 instructions)")
+        try expectLimit(
+            .instructionLimit, "local n = 0\nwhile true do n = n + 1 end",
+            message: "limit.lua:2: instruction limit exceeded (2000000 instructions)")
     }
 
     @Test func instructionLimitCannotBeSwallowedByPcall() throws {
-        try expectLimit(.instructionLimit, """
+        try expectLimit(
+            .instructionLimit,
+            """
             local caught = 0
             while true do
               local ok = pcall(function() while true do end end)
@@ -33,7 +38,9 @@ import Testing
     }
 
     @Test func instructionLimitCannotBeSwallowedByXpcallHandlers() throws {
-        try expectLimit(.instructionLimit, """
+        try expectLimit(
+            .instructionLimit,
+            """
             for i = 1, 100 do
               xpcall(function() while true do end end, function(e) while true do end end)
             end
@@ -42,7 +49,9 @@ import Testing
     }
 
     @Test func instructionLimitReachesIntoTheChecksCoroutines() throws {
-        try expectLimit(.instructionLimit, """
+        try expectLimit(
+            .instructionLimit,
+            """
             local co = coroutine.wrap(function() while true do end end)
             pcall(co)
             return "escaped"
@@ -50,8 +59,9 @@ import Testing
     }
 
     @Test func memoryLimitOnTableGrowth() throws {
-        try expectLimit(.memoryLimit, "local t = {} for i = 1, 1e9 do t[i] = { i } end",
-                        message: "memory limit exceeded (8192 KiB)")
+        try expectLimit(
+            .memoryLimit, "local t = {} for i = 1, 1e9 do t[i] = { i } end",
+            message: "memory limit exceeded (8192 KiB)")
     }
 
     @Test func memoryLimitOnOneHugeString() throws {
@@ -59,7 +69,9 @@ import Testing
     }
 
     @Test func memoryLimitCannotBeSwallowedByPcall() throws {
-        try expectLimit(.memoryLimit, """
+        try expectLimit(
+            .memoryLimit,
+            """
             for i = 1, 1000 do pcall(string.rep, 'x', 100 << 20) end
             return "escaped"
             """, message: "memory limit exceeded")
@@ -78,7 +90,8 @@ import Testing
     @Test func garbageDoesNotCountAgainstTheLimit() throws {
         let runtime = try makeRuntime()
         // 10 × 2 MiB of short-lived strings (20 MiB in all) under an 8 MiB limit.
-        let result = runtime.run("""
+        let result = runtime.run(
+            """
             local n = 0
             for i = 1, 10 do local s = string.rep('x', 2 << 20) n = n + #s // (2 << 20) end
             return n
@@ -90,19 +103,22 @@ import Testing
         var limits = Self.small
         limits.instructions = .max / 2
         limits.wallClock = .milliseconds(200)
-        try expectLimit(.timeLimit, "while true do end", limits: limits, message: "time limit exceeded (200 ms wall clock)")
+        try expectLimit(
+            .timeLimit, "while true do end", limits: limits, message: "time limit exceeded (200 ms wall clock)")
     }
 
     @Test func packLimitsCanOnlyTighten() {
         let user = LuaLimits(instructions: 1_000, memoryBytes: 1 << 20, wallClock: .seconds(5))
         let pack = LuaLimits(instructions: 5_000, memoryBytes: 512 << 10, wallClock: .seconds(60))
-        #expect(user.tightened(by: pack) == LuaLimits(instructions: 1_000, memoryBytes: 512 << 10, wallClock: .seconds(5)))
+        #expect(
+            user.tightened(by: pack) == LuaLimits(instructions: 1_000, memoryBytes: 512 << 10, wallClock: .seconds(5)))
     }
 
     @Test func eachCheckHasItsOwnBudget() throws {
         let runtime = try makeRuntime(limits: Self.small)
         // Each uses ~60% of the instruction budget; sequential or interleaved, none should trip.
-        let chunk = try runtime.load("""
+        let chunk = try runtime.load(
+            """
             local n = 0
             for i = 1, 300000 do n = n + i end
             clock.sleep(0.01)
@@ -116,22 +132,29 @@ import Testing
 
     @Test func runawayPatternsAreRefusedBeforeTheyRun() throws {
         let runtime = try makeRuntime()
-        let result = runtime.run("""
+        let result = runtime.run(
+            """
             local s = string.rep('a', 100000)
             local found = s:find('.-.-.-b')
             return found
             """, name: "pattern.lua")
         let error = try #require(result.error)
-        #expect(error.message.hasPrefix("pattern.lua:2: string.find: pattern '.-.-.-b' could take too long on a 100000-byte subject"))
-        for source in ["return ('a'):rep(1e5):match('(.-)*(.-)*b')", "return ('<'):rep(1e5):gsub('<.-<x', '')",
-                       "for w in ('a'):rep(1e5):gmatch('a*a*a*b') do end"] {
-            #expect(runtime.run(source, name: "p.lua").error?.message.contains("could take too long") == true, "\(source)")
+        #expect(
+            error.message.hasPrefix(
+                "pattern.lua:2: string.find: pattern '.-.-.-b' could take too long on a 100000-byte subject"))
+        for source in [
+            "return ('a'):rep(1e5):match('(.-)*(.-)*b')", "return ('<'):rep(1e5):gsub('<.-<x', '')",
+            "for w in ('a'):rep(1e5):gmatch('a*a*a*b') do end",
+        ] {
+            #expect(
+                runtime.run(source, name: "p.lua").error?.message.contains("could take too long") == true, "\(source)")
         }
     }
 
     @Test func ordinaryPatternsOnLargeTextStillRun() throws {
         let runtime = try makeRuntime()
-        let result = runtime.run(#"""
+        let result = runtime.run(
+            #"""
             local lines = {}
             for i = 1, 20000 do
               lines[#lines + 1] = string.format("tcp   LISTEN 0 128 127.0.0.1:%d 0.0.0.0:* users:((\"svc\",pid=%d,fd=3))", 1000 + i % 60000, i)

@@ -1,9 +1,12 @@
-@testable import LuaHost
 import Testing
+
+@testable import LuaHost
 
 @Suite struct PatternCostTests {
     private func cost(_ subject: String, _ pattern: String) -> Double? {
-        Array(subject.utf8).withUnsafeBytes { PatternCost.estimate(subject: $0, pattern: Array(pattern.utf8), budget: 0) }
+        Array(subject.utf8).withUnsafeBytes {
+            PatternCost.estimate(subject: $0, pattern: Array(pattern.utf8), budget: 0)
+        }
     }
 
     @Test func nestedLazyQuantifiersGrowAsAPowerOfTheSubject() throws {
@@ -40,7 +43,8 @@ import Testing
         #expect(digits.contains(UInt8(ascii: "7")) && !digits.contains(UInt8(ascii: "a")))
         #expect(ByteSet.luaClass(UInt8(ascii: "D"))!.contains(UInt8(ascii: "a")))
         let set = ParsedPattern.bracket(Array("[^%d%-a-c]".utf8))
-        #expect(!set.contains(UInt8(ascii: "5")) && !set.contains(UInt8(ascii: "-")) && !set.contains(UInt8(ascii: "b")))
+        #expect(
+            !set.contains(UInt8(ascii: "5")) && !set.contains(UInt8(ascii: "-")) && !set.contains(UInt8(ascii: "b")))
         #expect(set.contains(UInt8(ascii: "z")))
         let closing = ParsedPattern(Array("[]]+x".utf8))!
         #expect(closing.items.count == 2 && closing.items[0].set.single == UInt8(ascii: "]"))

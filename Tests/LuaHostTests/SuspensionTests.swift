@@ -26,7 +26,8 @@ import Testing
 
     @Test func suspensionWorksInsidePcall() throws {
         let runtime = try makeRuntime()
-        let result = runtime.run("""
+        let result = runtime.run(
+            """
             local ok, v = pcall(clock.sleep, 0.01)
             local ok2, v2 = pcall(function() return clock.sleep(0.02) end)
             local ok3, v3 = xpcall(function() return clock.sleep(0.03) end, function(e) return e end)
@@ -37,7 +38,8 @@ import Testing
 
     @Test func suspensionWorksInsideTheChecksOwnCoroutines() throws {
         let runtime = try makeRuntime()
-        let result = runtime.run("""
+        let result = runtime.run(
+            """
             local co = coroutine.create(function(a)
               local b = coroutine.yield(a + clock.sleep(0.01))
               return b * clock.sleep(0.02)
@@ -71,7 +73,8 @@ import Testing
 
     @Test func waitingInsideAMetamethodCalledFromCIsAClearError() throws {
         let runtime = try makeRuntime()
-        let result = runtime.run("""
+        let result = runtime.run(
+            """
             local t = setmetatable({}, { __tostring = function() clock.sleep(0.01) return 'x' end })
             return tostring(t)
             """, name: "meta.lua")
@@ -85,7 +88,8 @@ import Testing
         let result = runtime.run("clock.sleep(60) return 'woke'", name: "wait.lua", limits: limits)
         let error = try #require(result.error)
         #expect(error.kind == .timeLimit)
-        #expect(error.description == "wait.lua:1: time limit exceeded (100 ms wall clock) while waiting in 'clock.sleep'")
+        #expect(
+            error.description == "wait.lua:1: time limit exceeded (100 ms wall clock) while waiting in 'clock.sleep'")
         #expect(runtime.loop.isIdle)  // the 60 s timer was cancelled
         #expect(runtime.run("return 'next'", name: "next.lua").values == ["next"])
     }

@@ -8,21 +8,25 @@ func makeRuntime(limits: LuaLimits = .default, printed: PrintedLines? = nil) thr
     options.limits = limits
     if let printed { options.print = { printed.lines.append($0) } }
     let runtime = try LuaRuntime(options: options)
-    runtime.register(module: "clock", [
-        "sleep": HostFunction.sleep
-    ])
-    runtime.register(module: "fd", [
-        "wait_readable": HostFunction { call in
-            let fd = Int32(try call.integer(1))
-            let loop = call.runtime.loop
-            return try call.suspend { pending in
-                let token = loop.watch(fd, for: .readable) { revents in
-                    pending.resume(with: [.integer(Int64(revents))])
+    runtime.register(
+        module: "clock",
+        [
+            "sleep": HostFunction.sleep
+        ])
+    runtime.register(
+        module: "fd",
+        [
+            "wait_readable": HostFunction { call in
+                let fd = Int32(try call.integer(1))
+                let loop = call.runtime.loop
+                return try call.suspend { pending in
+                    let token = loop.watch(fd, for: .readable) { revents in
+                        pending.resume(with: [.integer(Int64(revents))])
+                    }
+                    pending.onCancel { loop.cancel(token) }
                 }
-                pending.onCancel { loop.cancel(token) }
             }
-        }
-    ])
+        ])
     return runtime
 }
 

@@ -6,10 +6,12 @@ import Testing
 @Suite struct ValueConversionTests {
     private func roundTrip(_ value: LuaValue) throws -> LuaValue {
         let runtime = try LuaRuntime()
-        runtime.register(module: "t", [
-            "give": HostFunction { call in call.returning(value) },
-            "take": HostFunction { call in call.returning(try call.value(1)) },
-        ])
+        runtime.register(
+            module: "t",
+            [
+                "give": HostFunction { call in call.returning(value) },
+                "take": HostFunction { call in call.returning(try call.value(1)) },
+            ])
         let result = runtime.run("return t.take(t.give())", name: "roundtrip.lua")
         return try #require(result.values?.first)
     }
@@ -30,7 +32,8 @@ import Testing
 
     @Test func stringsWithEmbeddedZerosKeepTheirLength() throws {
         let runtime = try LuaRuntime()
-        runtime.register(module: "t", ["len": HostFunction { call in call.returning(.integer(Int64(try call.bytes(1).count))) }])
+        runtime.register(
+            module: "t", ["len": HostFunction { call in call.returning(.integer(Int64(try call.bytes(1).count))) }])
         let result = runtime.run(#"local s = "a\0b\0\0c" return #s, t.len(s), s"#, name: "nul.lua")
         #expect(result.values == [6, 6, .string(LuaString(bytes: [97, 0, 98, 0, 0, 99]))])
     }
@@ -54,7 +57,8 @@ import Testing
 
     @Test func luaSeesSwiftTablesAsRealTables() throws {
         let runtime = try LuaRuntime()
-        runtime.register(module: "t", ["give": HostFunction { call in call.returning(["list": [10, 20, 30], "k": "v"]) }])
+        runtime.register(
+            module: "t", ["give": HostFunction { call in call.returning(["list": [10, 20, 30], "k": "v"]) }])
         let result = runtime.run(
             "local v = t.give() local sum = 0 for _, x in ipairs(v.list) do sum = sum + x end return #v.list, sum, v.k",
             name: "tables.lua")

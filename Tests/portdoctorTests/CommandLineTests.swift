@@ -10,7 +10,8 @@ import Testing
     }
 
     static var binary: URL {
-        URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent().appendingPathComponent("portdoctor")
+        URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "portdoctor")
     }
 
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -36,15 +37,17 @@ import Testing
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+        return Run(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     func pack(_ files: [String: String]) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pd-cli-\(UUID().uuidString)/demo")
         for (path, text) in files {
             let url = dir.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
         return dir
@@ -62,7 +65,9 @@ import Testing
 
     @Test func exitCodeZeroOneTwo() throws {
         let ok = try pack(["pack.lua": Self.manifest, "a.lua": Self.check("return pass('ok')")])
-        let bad = try pack(["pack.lua": Self.manifest, "a.lua": Self.check("return fail { summary = 'closed', cause = 'no-listener' }")])
+        let bad = try pack([
+            "pack.lua": Self.manifest, "a.lua": Self.check("return fail { summary = 'closed', cause = 'no-listener' }"),
+        ])
         let broken = try pack(["pack.lua": Self.manifest, "a.lua": Self.check("return pass(")])
         defer { for d in [ok, bad, broken] { try? FileManager.default.removeItem(at: d.deletingLastPathComponent()) } }
         #expect(try portdoctor(["run", ok.path]).status == 0)
@@ -109,9 +114,11 @@ import Testing
     }
 
     @Test func listSaysWherePacksCameFromAndTheSearchPathWins() throws {
-        let mine = try pack(["pack.lua": Self.manifest.replacingOccurrences(of: "\"demo\"", with: "\"crashplan\"")
-                                 .replacingOccurrences(of: "1.0.0", with: "9.9.9"),
-                             "a.lua": Self.check("return pass('mine')")])
+        let mine = try pack([
+            "pack.lua": Self.manifest.replacingOccurrences(of: "\"demo\"", with: "\"crashplan\"")
+                .replacingOccurrences(of: "1.0.0", with: "9.9.9"),
+            "a.lua": Self.check("return pass('mine')"),
+        ])
         defer { try? FileManager.default.removeItem(at: mine.deletingLastPathComponent()) }
         let before = try portdoctor(["list"])
         #expect(before.stdout.contains("crashplan") && before.stdout.contains("[bundled]"))
@@ -122,7 +129,8 @@ import Testing
         #expect(after.stdout.contains("9.9.9"))
         #expect(after.stdout.contains("[\(renamed.deletingLastPathComponent().path)]"))
         #expect(!after.stdout.contains("[bundled]"))
-        let run = try portdoctor(["run", "crashplan"], environment: ["PORTDOCTOR_PATH": renamed.deletingLastPathComponent().path])
+        let run = try portdoctor(
+            ["run", "crashplan"], environment: ["PORTDOCTOR_PATH": renamed.deletingLastPathComponent().path])
         #expect(run.stdout.contains("mine"))
     }
 
@@ -140,12 +148,12 @@ import Testing
         let dir = try pack([
             "pack.lua": Self.manifest,
             "a.lua": """
-                return check {
-                  title = "A",
-                  repairs = { touch = { title = "Touch", changes = "does nothing", apply = function() end } },
-                  run = function(ctx) return fail { summary = "broken", repairs = { "touch" } } end,
-                }
-                """,
+            return check {
+              title = "A",
+              repairs = { touch = { title = "Touch", changes = "does nothing", apply = function() end } },
+              run = function(ctx) return fail { summary = "broken", repairs = { "touch" } } end,
+            }
+            """,
         ])
         defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
         // Standard input is a pipe, not a terminal: nothing is asked and nothing applied without --yes.

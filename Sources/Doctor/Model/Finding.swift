@@ -80,9 +80,11 @@ public struct Finding: Sendable {
     /// For `error` findings: file, line and traceback when known.
     public var error: LuaError?
 
-    public init(id: String, title: String, status: CheckStatus, summary: String, cause: String? = nil,
-                advice: [String] = [], evidence: JSONValue = .null, repairs: [RepairReport] = [],
-                next: String? = nil, durationMilliseconds: Double = 0, origin: String, error: LuaError? = nil) {
+    public init(
+        id: String, title: String, status: CheckStatus, summary: String, cause: String? = nil,
+        advice: [String] = [], evidence: JSONValue = .null, repairs: [RepairReport] = [],
+        next: String? = nil, durationMilliseconds: Double = 0, origin: String, error: LuaError? = nil
+    ) {
         self.id = id
         self.title = title
         self.status = status

@@ -27,8 +27,10 @@ struct DefinitionReader {
 
     mutating func problem(_ field: String?, _ message: String) {
         let at = field.flatMap { SourceLines.line(of: $0, in: source, from: line) } ?? line
-        diagnostics.append(PackDiagnostic(
-            file: file, line: at, subject: subject, message: field.map { "'\($0)' \(message)" } ?? message, step: step))
+        diagnostics.append(
+            PackDiagnostic(
+                file: file, line: at, subject: subject, message: field.map { "'\($0)' \(message)" } ?? message,
+                step: step))
     }
 
     func fieldLines(_ fields: [String]) -> [String: Int] {
@@ -56,7 +58,9 @@ struct DefinitionReader {
 
     mutating func string(_ field: String, required: Bool = false) -> String? {
         switch type(field) {
-        case .string: return call.withField(table, field) { call.stack.bytes(at: $0).map { String(decoding: $0, as: UTF8.self) } } ?? nil
+        case .string:
+            return call.withField(table, field) { call.stack.bytes(at: $0).map { String(decoding: $0, as: UTF8.self) } }
+                ?? nil
         case .nil, .none:
             if required { problem(field, "is required (a string)") }
             return nil
@@ -92,7 +96,9 @@ struct DefinitionReader {
         case .nil, .none: return []
         case .string: return [string(field) ?? ""]
         case .table:
-            guard case .table(let t)? = call.withField(table, field, { try? call.stack.value(at: $0) }) ?? nil else { return [] }
+            guard case .table(let t)? = call.withField(table, field, { try? call.stack.value(at: $0) }) ?? nil else {
+                return []
+            }
             let items = t.sequence.compactMap(\.stringValue)
             if items.count != t.sequence.count || !t.fields.isEmpty {
                 problem(field, "must be a list of \(what) (strings)")
@@ -126,9 +132,10 @@ struct DefinitionReader {
         switch type(field) {
         case .table:
             return call.withField(table, field) { index -> R in
-                var inner = DefinitionReader(call: call, table: index, file: file, source: source,
-                                             line: SourceLines.line(of: field, in: source, from: line),
-                                             subject: subject ?? self.subject, step: step)
+                var inner = DefinitionReader(
+                    call: call, table: index, file: file, source: source,
+                    line: SourceLines.line(of: field, in: source, from: line),
+                    subject: subject ?? self.subject, step: step)
                 let result = body(&inner)
                 diagnostics += inner.diagnostics
                 return result

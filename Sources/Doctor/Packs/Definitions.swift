@@ -119,8 +119,10 @@ public final class CheckDefinition {
     let fieldLines: [String: Int]
     let run: LuaRef
 
-    init(id: String, title: String, file: String, line: Int?, needs: [String], next: [String], platforms: [Platform]?,
-         limits: LimitRequest, repairs: [String: RepairDefinition], fieldLines: [String: Int] = [:], run: LuaRef) {
+    init(
+        id: String, title: String, file: String, line: Int?, needs: [String], next: [String], platforms: [Platform]?,
+        limits: LimitRequest, repairs: [String: RepairDefinition], fieldLines: [String: Int] = [:], run: LuaRef
+    ) {
         self.fieldLines = fieldLines
         self.id = id
         self.title = title

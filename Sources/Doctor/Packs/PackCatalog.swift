@@ -1,4 +1,5 @@
 import BundledChecks
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -23,7 +24,8 @@ public struct PackCatalog: Sendable {
     /// The directories searched, in order (later ones win on equal ids).
     public static func searchPath(environment: [String: String]) -> [String] {
         var dirs = ["/usr/share/portdoctor/packs", "/etc/portdoctor/packs"]
-        let config = environment["XDG_CONFIG_HOME"].map { $0 + "/portdoctor/packs" }
+        let config =
+            environment["XDG_CONFIG_HOME"].map { $0 + "/portdoctor/packs" }
             ?? environment["HOME"].map { $0 + "/.config/portdoctor/packs" }
         if let config { dirs.append(config) }
         if let extra = environment["PORTDOCTOR_PATH"] {
@@ -32,7 +34,9 @@ public struct PackCatalog: Sendable {
         return dirs
     }
 
-    public static func discover(environment: [String: String], bundled: [String: String] = BundledChecks.files) -> PackCatalog {
+    public static func discover(environment: [String: String], bundled: [String: String] = BundledChecks.files)
+        -> PackCatalog
+    {
         var catalog = PackCatalog(packs: [])
         catalog.add(folders(in: bundled, origin: .bundled))
         for dir in searchPath(environment: environment) {
@@ -51,7 +55,9 @@ public struct PackCatalog: Sendable {
     /// A pack given as a path (its folder, or its pack.lua).
     public static func folder(atPath path: String) throws -> PackFolder {
         var url = URL(fileURLWithPath: path)
-        if url.lastPathComponent == "pack.lua" || url.lastPathComponent == "overlay.lua" { url.deleteLastPathComponent() }
+        if url.lastPathComponent == "pack.lua" || url.lastPathComponent == "overlay.lua" {
+            url.deleteLastPathComponent()
+        }
         guard (try? FileManager.default.contentsOfDirectory(atPath: url.path)) != nil else {
             throw CatalogError("no pack folder at \(path)")
         }

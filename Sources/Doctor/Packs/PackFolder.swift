@@ -38,7 +38,8 @@ public struct PackFolder: Sendable {
 
     /// Check files: `.lua` files at the top of the folder, besides the manifest.
     var checkFiles: [String] {
-        files.keys.filter { !$0.contains("/") && $0.hasSuffix(".lua") && $0 != "pack.lua" && $0 != "overlay.lua" }.sorted()
+        files.keys.filter { !$0.contains("/") && $0.hasSuffix(".lua") && $0 != "pack.lua" && $0 != "overlay.lua" }
+            .sorted()
     }
 
     func displayName(_ file: String) -> String { "\(name)/\(file)" }

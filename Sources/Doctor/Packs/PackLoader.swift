@@ -29,12 +29,14 @@ public final class PackLoader {
 
     public init(runtime: LuaRuntime) throws(LuaError) {
         self.runtime = runtime
-        try runtime.extendAPI(lua: enginePrelude, name: "engine", hostFunctions: [
-            "pack": HostFunction { [unowned self] call in try self.definePack(call) },
-            "check": HostFunction { [unowned self] call in try self.defineCheck(call) },
-            "overlay": HostFunction { [unowned self] call in try self.defineOverlay(call) },
-            "find_module": HostFunction { [unowned self] call in try self.findModule(call) },
-        ])
+        try runtime.extendAPI(
+            lua: enginePrelude, name: "engine",
+            hostFunctions: [
+                "pack": HostFunction { [unowned self] call in try self.definePack(call) },
+                "check": HostFunction { [unowned self] call in try self.defineCheck(call) },
+                "overlay": HostFunction { [unowned self] call in try self.defineOverlay(call) },
+                "find_module": HostFunction { [unowned self] call in try self.findModule(call) },
+            ])
     }
 
     // MARK: loading folders
@@ -45,9 +47,10 @@ public final class PackLoader {
         manifest = nil
         evaluate(folder, "pack.lua")
         if manifest == nil && diagnostics.isEmpty {
-            diagnostics.append(PackDiagnostic(
-                file: folder.displayName("pack.lua"), line: nil, subject: nil,
-                message: "does not define a pack: end it with `return pack { id = …, steps = { … } }`"))
+            diagnostics.append(
+                PackDiagnostic(
+                    file: folder.displayName("pack.lua"), line: nil, subject: nil,
+                    message: "does not define a pack: end it with `return pack { id = …, steps = { … } }`"))
         }
         let loadedManifest = manifest
         var packDiagnostics = diagnostics
@@ -59,8 +62,9 @@ public final class PackLoader {
             packDiagnostics += d
             if let o { overlays.append(o) }
         }
-        return LoadedPack(folder: folder, manifest: loadedManifest, checks: found, overlays: overlays,
-                          diagnostics: packDiagnostics)
+        return LoadedPack(
+            folder: folder, manifest: loadedManifest, checks: found, overlays: overlays,
+            diagnostics: packDiagnostics)
     }
 
     /// An overlay folder (overlay.lua plus the checks it brings).
@@ -68,15 +72,17 @@ public final class PackLoader {
         loadOverlayFolder(folder, isUserOverlay: isUserOverlay)
     }
 
-    private func loadOverlayFolder(_ folder: PackFolder, isUserOverlay: Bool) -> (OverlayDefinition?, [PackDiagnostic]) {
+    private func loadOverlayFolder(_ folder: PackFolder, isUserOverlay: Bool) -> (OverlayDefinition?, [PackDiagnostic])
+    {
         folders[folder.name] = folder
         diagnostics = []
         overlay = nil
         evaluate(folder, "overlay.lua")
         if overlay == nil && diagnostics.isEmpty {
-            diagnostics.append(PackDiagnostic(
-                file: folder.displayName("overlay.lua"), line: nil, subject: nil,
-                message: "does not define an overlay: end it with `return overlay { extends = …, … }`"))
+            diagnostics.append(
+                PackDiagnostic(
+                    file: folder.displayName("overlay.lua"), line: nil, subject: nil,
+                    message: "does not define an overlay: end it with `return overlay { extends = …, … }`"))
         }
         var result = overlay
         var found = diagnostics
@@ -87,7 +93,9 @@ public final class PackLoader {
         return (result, found)
     }
 
-    private func loadChecks(of folder: PackFolder, into allDiagnostics: inout [PackDiagnostic]) -> [String: CheckDefinition] {
+    private func loadChecks(of folder: PackFolder, into allDiagnostics: inout [PackDiagnostic]) -> [String:
+        CheckDefinition]
+    {
         var found: [String: CheckDefinition] = [:]
         for name in folder.checkFiles {
             diagnostics = []
@@ -95,18 +103,23 @@ public final class PackLoader {
             evaluate(folder, name)
             let stepName = String(name.dropLast(4))
             if checks.isEmpty && diagnostics.isEmpty {
-                diagnostics.append(PackDiagnostic(
-                    file: folder.displayName(name), line: nil, subject: nil,
-                    message: "does not define a check: end it with `return check { title = …, run = function(ctx) … end }`",
-                    step: stepName))
+                diagnostics.append(
+                    PackDiagnostic(
+                        file: folder.displayName(name), line: nil, subject: nil,
+                        message:
+                            "does not define a check: end it with `return check { title = …, run = function(ctx) … end }`",
+                        step: stepName))
             }
             if checks.count > 1 {
-                diagnostics.append(PackDiagnostic(
-                    file: folder.displayName(name), line: checks[1].line, subject: nil,
-                    message: "defines \(checks.count) checks; put each check in a file of its own", step: stepName))
+                diagnostics.append(
+                    PackDiagnostic(
+                        file: folder.displayName(name), line: checks[1].line, subject: nil,
+                        message: "defines \(checks.count) checks; put each check in a file of its own", step: stepName))
             }
             // Diagnostics of a check file belong to its step, so a broken check becomes that step's error.
-            allDiagnostics += diagnostics.map { var d = $0; d.step = d.step ?? stepName; return d }
+            allDiagnostics += diagnostics.map {
+                var d = $0; d.step = d.step ?? stepName; return d
+            }
             if diagnostics.isEmpty, let check = checks.first { found[check.id] = check }
         }
         return found
@@ -121,15 +134,19 @@ public final class PackLoader {
         do {
             chunk = try runtime.load(source, name: file)
         } catch {
-            diagnostics.append(PackDiagnostic(file: file, line: error.line, subject: nil,
-                                              message: LuaRuntime.stripPosition(error.message, chunk: file)))
+            diagnostics.append(
+                PackDiagnostic(
+                    file: file, line: error.line, subject: nil,
+                    message: LuaRuntime.stripPosition(error.message, chunk: file)))
             return
         }
         let task = runtime.spawn(chunk, name: file, limits: PackLoader.definitionLimits)
         runtime.run()
         if case .failure(let error)? = task.outcome {
-            diagnostics.append(PackDiagnostic(file: file, line: error.line, subject: nil,
-                                              message: LuaRuntime.stripPosition(error.message, chunk: file)))
+            diagnostics.append(
+                PackDiagnostic(
+                    file: file, line: error.line, subject: nil,
+                    message: LuaRuntime.stripPosition(error.message, chunk: file)))
         }
     }
 
@@ -140,7 +157,8 @@ public final class PackLoader {
             throw LuaScriptError("\(kind) { … } takes a table of fields, got \(call.stack.luaType(at: 1).name)")
         }
         let line = call.callerPosition?.line
-        return DefinitionReader(call: call, table: 1, file: file, source: source, line: line, subject: subject, step: step)
+        return DefinitionReader(
+            call: call, table: 1, file: file, source: source, line: line, subject: subject, step: step)
     }
 
     private func definePack(_ call: LuaCall) throws -> LuaReturn {
@@ -175,9 +193,10 @@ public final class PackLoader {
         }
         let limits = r.nested("limits") { $0.limits() } ?? LimitRequest()
         diagnostics += r.diagnostics
-        manifest = PackManifest(id: id, version: version, title: title, description: description,
-                                parameters: parameters.sorted { $0.name < $1.name }, steps: steps,
-                                causes: causes, limits: limits, file: file)
+        manifest = PackManifest(
+            id: id, version: version, title: title, description: description,
+            parameters: parameters.sorted { $0.name < $1.name }, steps: steps,
+            causes: causes, limits: limits, file: file)
         call.pushArgument(1)
         return .values(1)
     }
@@ -200,7 +219,10 @@ public final class PackLoader {
             if choices.isEmpty { p.problem("choices", "must list the allowed values of a choice parameter") }
             type = .choice(choices)
         default:
-            p.problem("type", "must be one of \(ParameterType.names.joined(separator: ", ")), not '\(typeName)'\(Suggest.hint(typeName, ParameterType.names))")
+            p.problem(
+                "type",
+                "must be one of \(ParameterType.names.joined(separator: ", ")), not '\(typeName)'\(Suggest.hint(typeName, ParameterType.names))"
+            )
             type = .string
         }
         let doc = p.string("doc", required: true) ?? ""
@@ -213,8 +235,9 @@ public final class PackLoader {
         case .string(let s): defaultText = s.description
         default: p.problem("default", "must be a string, number or boolean")
         }
-        let spec = ParameterSpec(name: name, type: type, defaultText: defaultText, doc: doc,
-                                 required: p.boolean("required") ?? false)
+        let spec = ParameterSpec(
+            name: name, type: type, defaultText: defaultText, doc: doc,
+            required: p.boolean("required") ?? false)
         if let defaultText, case .failure(let e) = ParameterValue.parse(defaultText, as: spec) {
             p.problem("default", "is not a valid \(type): \(e.reason)")
         }
@@ -223,8 +246,10 @@ public final class PackLoader {
 
     private func defineCheck(_ call: LuaCall) throws -> LuaReturn {
         var r = try reader(call, kind: "check", subject: "check '\(stem)'", step: stem)
-        r.rejectUnknownFields(["id", "title", "needs", "next", "run", "timeout", "instructions", "memory",
-                               "repairs", "platforms"])
+        r.rejectUnknownFields([
+            "id", "title", "needs", "next", "run", "timeout", "instructions", "memory",
+            "repairs", "platforms",
+        ])
         if let id = r.string("id"), id != stem {
             r.problem("id", "is '\(id)' but the file is \(stem).lua: a check's id is its file name (leave 'id' out)")
         }
@@ -238,9 +263,14 @@ public final class PackLoader {
         if !platformNames.isEmpty {
             platforms = []
             for name in platformNames {
-                if let p = Platform(rawValue: name) { platforms?.append(p) } else {
+                if let p = Platform(rawValue: name) {
+                    platforms?.append(p)
+                } else {
                     let all = Platform.allCases.map(\.rawValue)
-                    r.problem("platforms", "names unknown platform '\(name)' (one of \(all.joined(separator: ", ")))\(Suggest.hint(name, all))")
+                    r.problem(
+                        "platforms",
+                        "names unknown platform '\(name)' (one of \(all.joined(separator: ", ")))\(Suggest.hint(name, all))"
+                    )
                 }
             }
         }
@@ -252,14 +282,17 @@ public final class PackLoader {
             let changes = rep.string("changes", required: true) ?? ""
             let privileged = rep.boolean("privileged") ?? false
             if let apply = rep.function("apply", required: true) {
-                repairs[id] = RepairDefinition(id: id, title: title, changes: changes, privileged: privileged, apply: apply)
+                repairs[id] = RepairDefinition(
+                    id: id, title: title, changes: changes, privileged: privileged, apply: apply)
             }
         }
         diagnostics += r.diagnostics
         if r.diagnostics.isEmpty, let run {
-            checks.append(CheckDefinition(id: stem, title: title, file: file, line: r.line, needs: needs, next: next,
-                                          platforms: platforms, limits: limits, repairs: repairs,
-                                          fieldLines: r.fieldLines(["needs", "next"]), run: run))
+            checks.append(
+                CheckDefinition(
+                    id: stem, title: title, file: file, line: r.line, needs: needs, next: next,
+                    platforms: platforms, limits: limits, repairs: repairs,
+                    fieldLines: r.fieldLines(["needs", "next"]), run: run))
         }
         call.pushArgument(1)
         return .values(1)
@@ -320,8 +353,9 @@ public final class PackLoader {
                 for k in keys {
                     guard let idx = k.intValue else { continue }
                     _ = ins.call.stack.withField(ins.table, .integer(idx)) { index -> Void in
-                        var one = DefinitionReader(call: ins.call, table: index, file: ins.file, source: ins.source,
-                                                   line: ins.line, subject: ins.subject, step: nil)
+                        var one = DefinitionReader(
+                            call: ins.call, table: index, file: ins.file, source: ins.source,
+                            line: ins.line, subject: ins.subject, step: nil)
                         readInsertion(&one)
                         ins.absorb(one)
                     }
@@ -333,8 +367,12 @@ public final class PackLoader {
         var replacements: [String: String] = [:]
         if case .table(let t) = r.data("replace") {
             for (k, v) in t.fields {
-                if let from = k.stringValue, let to = v.stringValue { replacements[from] = to } else {
-                    r.problem("replace", "must map a step to the overlay check that replaces it, like { firewall = \"pf-firewall\" }")
+                if let from = k.stringValue, let to = v.stringValue {
+                    replacements[from] = to
+                } else {
+                    r.problem(
+                        "replace",
+                        "must map a step to the overlay check that replaces it, like { firewall = \"pf-firewall\" }")
                 }
             }
         }
@@ -347,8 +385,9 @@ public final class PackLoader {
                     continue
                 }
                 _ = m.call.stack.withField(m.table, .integer(idx)) { index -> Void in
-                    var one = DefinitionReader(call: m.call, table: index, file: m.file, source: m.source,
-                                               line: m.line, subject: m.subject, step: nil)
+                    var one = DefinitionReader(
+                        call: m.call, table: index, file: m.file, source: m.source,
+                        line: m.line, subject: m.subject, step: nil)
                     one.rejectUnknownFields(["step", "before", "after"])
                     if let step = one.string("step", required: true), let p = placement(&one) {
                         moves.append(.init(step: step, placement: p))
@@ -358,9 +397,10 @@ public final class PackLoader {
             }
         }
         diagnostics += r.diagnostics
-        overlay = OverlayDefinition(id: id, title: title, file: file, extends: extends, platforms: platforms,
-                                    vendor: vendor, insertions: insertions, replacements: replacements, skips: skips,
-                                    moves: moves, checks: [:], diagnostics: [])
+        overlay = OverlayDefinition(
+            id: id, title: title, file: file, extends: extends, platforms: platforms,
+            vendor: vendor, insertions: insertions, replacements: replacements, skips: skips,
+            moves: moves, checks: [:], diagnostics: [])
         call.pushArgument(1)
         return .values(1)
     }
@@ -372,13 +412,18 @@ public final class PackLoader {
             throw LuaScriptError("bad argument #1 to 'require' (module names are letters, digits, '_', '-' and '.')")
         }
         let caller = call.callerPosition?.chunk ?? file
-        guard let folder = folders.values.filter({ caller.hasPrefix($0.name + "/") }).max(by: { $0.name.count < $1.name.count })
+        guard
+            let folder = folders.values.filter({ caller.hasPrefix($0.name + "/") }).max(by: {
+                $0.name.count < $1.name.count
+            })
         else {
             throw LuaScriptError("module '\(name)' not found: require works in pack and overlay files")
         }
         let path = "lib/" + name.replacing(".", with: "/") + ".lua"
         guard let text = folder.files[path] else {
-            throw LuaScriptError("module '\(name)' not found: checks can require modules from their pack's lib/ folder (looked for \(folder.displayName(path)))")
+            throw LuaScriptError(
+                "module '\(name)' not found: checks can require modules from their pack's lib/ folder (looked for \(folder.displayName(path)))"
+            )
         }
         let chunk: LuaRef
         do { chunk = try runtime.load(text, name: folder.displayName(path)) } catch {
@@ -390,40 +435,39 @@ public final class PackLoader {
     }
 }
 
-
 /// Lua-side API for checks: result constructors and `require`, on top of the DSL host functions.
 let enginePrelude = #"""
-local define, host = ...
-local format, type, select, pairs, error = string.format, type, select, pairs, error
+    local define, host = ...
+    local format, type, select, pairs, error = string.format, type, select, pairs, error
 
-for _, status in ipairs({ "pass", "warn", "fail", "skip" }) do
-  define(status, function(spec, ...)
-    local r = {}
-    if type(spec) == "string" then
-      r.summary = select("#", ...) > 0 and format(spec, ...) or spec
-    elseif type(spec) == "table" then
-      for k, v in pairs(spec) do r[k] = v end
-    else
-      error(format("%s() takes a summary (with format arguments) or a table of fields, got %s", status, type(spec)), 2)
+    for _, status in ipairs({ "pass", "warn", "fail", "skip" }) do
+      define(status, function(spec, ...)
+        local r = {}
+        if type(spec) == "string" then
+          r.summary = select("#", ...) > 0 and format(spec, ...) or spec
+        elseif type(spec) == "table" then
+          for k, v in pairs(spec) do r[k] = v end
+        else
+          error(format("%s() takes a summary (with format arguments) or a table of fields, got %s", status, type(spec)), 2)
+        end
+        r.status = status
+        return r
+      end)
     end
-    r.status = status
-    return r
-  end)
-end
 
-define("pack", host.pack)
-define("check", host.check)
-define("overlay", host.overlay)
+    define("pack", host.pack)
+    define("check", host.check)
+    define("overlay", host.overlay)
 
-local loaded = {}
-define("require", function(name)
-  local load_module, key = host.find_module(name)
-  local value = loaded[key]
-  if value == nil then
-    value = load_module(name)
-    if value == nil then value = true end
-    loaded[key] = value
-  end
-  return value
-end)
-"""#
+    local loaded = {}
+    define("require", function(name)
+      local load_module, key = host.find_module(name)
+      local value = loaded[key]
+      if value == nil then
+        value = load_module(name)
+        if value == nil then value = true end
+        loaded[key] = value
+      end
+      return value
+    end)
+    """#

@@ -1,9 +1,10 @@
+import LuaHost
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-import LuaHost
 
 public struct ParameterError: Error, Sendable, Equatable {
     public var reason: String
@@ -29,7 +30,8 @@ public enum ParameterValue {
             return .success(.text(text))
         case .choice(let choices):
             guard choices.contains(t) else {
-                return .failure(.init(reason: "'\(t)' is not one of \(choices.joined(separator: ", "))\(Suggest.hint(t, choices))"))
+                return .failure(
+                    .init(reason: "'\(t)' is not one of \(choices.joined(separator: ", "))\(Suggest.hint(t, choices))"))
             }
             return .success(.text(t))
         case .host:
@@ -79,7 +81,9 @@ public enum ParameterValue {
             hostPart = String(t[t.index(after: t.startIndex)..<close])
             let rest = t[t.index(after: close)...]
             if !rest.isEmpty {
-                guard rest.hasPrefix(":") else { return .failure(.init(reason: "expected ':port' after ']' in '\(t)'")) }
+                guard rest.hasPrefix(":") else {
+                    return .failure(.init(reason: "expected ':port' after ']' in '\(t)'"))
+                }
                 portPart = String(rest.dropFirst())
             }
         } else if t.filter({ $0 == ":" }).count == 1, let colon = t.firstIndex(of: ":") {
@@ -128,11 +132,15 @@ public struct ResolvedParameters: Sendable {
     public var values: [String: LuaValue]
     /// The value as text, and where it came from, for reports.
     public var texts: [String: String]
-    public var table: LuaValue { .table(LuaTable(fields: Dictionary(uniqueKeysWithValues: values.map { (.text($0.key), $0.value) }))) }
+    public var table: LuaValue {
+        .table(LuaTable(fields: Dictionary(uniqueKeysWithValues: values.map { (.text($0.key), $0.value) })))
+    }
 }
 
 public enum ParameterResolver {
-    public static func resolve(_ manifest: PackManifest, _ sources: ParameterSources) -> Result<ResolvedParameters, ParameterError> {
+    public static func resolve(_ manifest: PackManifest, _ sources: ParameterSources) -> Result<
+        ResolvedParameters, ParameterError
+    > {
         let specs = Dictionary(uniqueKeysWithValues: manifest.parameters.map { ($0.name, $0) })
         var chosen: [String: (text: String, from: String)] = [:]
         for spec in manifest.parameters {
@@ -148,14 +156,17 @@ public enum ParameterResolver {
         for (k, v) in sources.commandLine {
             guard specs[k] != nil else {
                 let known = manifest.parameters.map(\.name)
-                return .failure(.init(reason: "pack '\(manifest.id)' has no parameter '\(k)'\(Suggest.hint(k, known))"
-                    + (known.isEmpty ? "" : "; its parameters are \(known.joined(separator: ", "))")))
+                return .failure(
+                    .init(
+                        reason: "pack '\(manifest.id)' has no parameter '\(k)'\(Suggest.hint(k, known))"
+                            + (known.isEmpty ? "" : "; its parameters are \(known.joined(separator: ", "))")))
             }
             chosen[k] = (v, "--param \(k)=\(v)")
         }
         if let peer = sources.peer {
             guard specs["peer"] != nil else {
-                return .failure(.init(reason: "pack '\(manifest.id)' does not take --peer (it has no 'peer' parameter)"))
+                return .failure(
+                    .init(reason: "pack '\(manifest.id)' does not take --peer (it has no 'peer' parameter)"))
             }
             chosen["peer"] = (peer, "--peer \(peer)")
         }
@@ -164,7 +175,11 @@ public enum ParameterResolver {
         for spec in manifest.parameters {
             guard let (text, from) = chosen[spec.name] else {
                 if spec.required {
-                    return .failure(.init(reason: "parameter '\(spec.name)' is required: \(spec.doc) (give it with --param \(spec.name)=…)"))
+                    return .failure(
+                        .init(
+                            reason:
+                                "parameter '\(spec.name)' is required: \(spec.doc) (give it with --param \(spec.name)=…)"
+                        ))
                 }
                 continue
             }
@@ -173,8 +188,10 @@ public enum ParameterResolver {
                 values[spec.name] = v
                 texts[spec.name] = text
             case .failure(let e):
-                return .failure(.init(reason: "\(from): \(e.reason). '\(spec.name)' (\(spec.type)): \(spec.doc)"
-                    + (spec.defaultText.map { " (default \($0))" } ?? "")))
+                return .failure(
+                    .init(
+                        reason: "\(from): \(e.reason). '\(spec.name)' (\(spec.type)): \(spec.doc)"
+                            + (spec.defaultText.map { " (default \($0))" } ?? "")))
             }
         }
         return .success(ResolvedParameters(values: values, texts: texts))

@@ -1,16 +1,20 @@
 /// Turns a loaded pack and the overlays that match this computer into a plan.
 public enum Planner {
-    public static func plan(_ pack: LoadedPack, manifest: PackManifest, extraOverlays: [OverlayDefinition],
-                            platform: Platform, vendor: [String: String]?) -> Plan {
+    public static func plan(
+        _ pack: LoadedPack, manifest: PackManifest, extraOverlays: [OverlayDefinition],
+        platform: Platform, vendor: [String: String]?
+    ) -> Plan {
         var diagnostics = pack.diagnostics.filter { $0.step == nil }
         let stepProblems = Dictionary(grouping: pack.diagnostics.filter { $0.step != nil }, by: { $0.step! })
 
         var steps: [PlanStep] = manifest.steps.map { id in
             if let check = pack.checks[id] { return PlanStep(id: id, check: check, origin: manifest.id) }
-            let diagnostic = stepProblems[id]?.first ?? PackDiagnostic(
-                file: manifest.file, line: nil, subject: "pack '\(manifest.id)'",
-                message: "'steps' names unknown check '\(id)'\(Suggest.hint(id, Array(pack.checks.keys)))"
-                    + " (there is no \(pack.folder.name)/\(id).lua)", step: id)
+            let diagnostic =
+                stepProblems[id]?.first
+                ?? PackDiagnostic(
+                    file: manifest.file, line: nil, subject: "pack '\(manifest.id)'",
+                    message: "'steps' names unknown check '\(id)'\(Suggest.hint(id, Array(pack.checks.keys)))"
+                        + " (there is no \(pack.folder.name)/\(id).lua)", step: id)
             return PlanStep(id: id, check: nil, origin: manifest.id, diagnostic: diagnostic)
         }
         // Check files the steps do not mention are a pack author's mistake worth saying.
@@ -32,8 +36,9 @@ public enum Planner {
             }
         }
         validateFlow(&steps)
-        return Plan(manifest: manifest, folder: pack.folder, steps: steps, platform: platform, vendor: vendor,
-                    overlays: applied, diagnostics: diagnostics)
+        return Plan(
+            manifest: manifest, folder: pack.folder, steps: steps, platform: platform, vendor: vendor,
+            overlays: applied, diagnostics: diagnostics)
     }
 
     static func matches(_ overlay: OverlayDefinition, platform: Platform, vendor: [String: String]?) -> Bool {
@@ -47,27 +52,37 @@ public enum Planner {
         return true
     }
 
-    private static func apply(_ overlay: OverlayDefinition, to steps: inout [PlanStep], diagnostics: inout [PackDiagnostic]) {
+    private static func apply(
+        _ overlay: OverlayDefinition, to steps: inout [PlanStep], diagnostics: inout [PackDiagnostic]
+    ) {
         let origin = "overlay '\(overlay.id)' (\(overlay.file))"
         func problem(_ field: String, _ message: String) {
-            diagnostics.append(PackDiagnostic(file: overlay.file, line: nil, subject: "overlay '\(overlay.id)'",
-                                              message: "'\(field)' \(message)"))
+            diagnostics.append(
+                PackDiagnostic(
+                    file: overlay.file, line: nil, subject: "overlay '\(overlay.id)'",
+                    message: "'\(field)' \(message)"))
         }
         func overlayStep(_ id: String, field: String) -> PlanStep? {
             if let check = overlay.checks[id] { return PlanStep(id: id, check: check, origin: origin) }
             if let broken = overlay.diagnostics.first(where: { $0.step == id }) {
                 return PlanStep(id: id, check: nil, origin: origin, diagnostic: broken)
             }
-            problem(field, "names check '\(id)', which the overlay does not have\(Suggest.hint(id, Array(overlay.checks.keys)))")
+            problem(
+                field,
+                "names check '\(id)', which the overlay does not have\(Suggest.hint(id, Array(overlay.checks.keys)))")
             return nil
         }
         func position(_ placement: OverlayDefinition.Placement, field: String) -> Int? {
-            let (anchor, offset) = switch placement {
-            case .before(let a): (a, 0)
-            case .after(let a): (a, 1)
-            }
+            let (anchor, offset) =
+                switch placement {
+                case .before(let a): (a, 0)
+                case .after(let a): (a, 1)
+                }
             guard let i = steps.firstIndex(where: { $0.id == anchor }) else {
-                problem(field, "places checks relative to step '\(anchor)', which is not in the plan\(Suggest.hint(anchor, steps.map(\.id)))")
+                problem(
+                    field,
+                    "places checks relative to step '\(anchor)', which is not in the plan\(Suggest.hint(anchor, steps.map(\.id)))"
+                )
                 return nil
             }
             return i + offset
@@ -102,7 +117,9 @@ public enum Planner {
         }
         for move in overlay.moves {
             guard let from = steps.firstIndex(where: { $0.id == move.step }) else {
-                problem("move", "names step '\(move.step)', which is not in the plan\(Suggest.hint(move.step, steps.map(\.id)))")
+                problem(
+                    "move",
+                    "names step '\(move.step)', which is not in the plan\(Suggest.hint(move.step, steps.map(\.id)))")
                 continue
             }
             let step = steps.remove(at: from)
@@ -118,13 +135,15 @@ public enum Planner {
 
     /// `needs` must name steps in the plan and form no cycle; `next` must only go forward.
     private static func validateFlow(_ steps: inout [PlanStep]) {
-        let aliases = Dictionary(steps.compactMap { s in s.replaces.map { ($0, s.id) } }, uniquingKeysWith: { a, _ in a })
+        let aliases = Dictionary(
+            steps.compactMap { s in s.replaces.map { ($0, s.id) } }, uniquingKeysWith: { a, _ in a })
         let ids = steps.map(\.id)
         func resolve(_ id: String) -> String { aliases[id] ?? id }
         func flag(_ i: Int, _ field: String, _ message: String) {
             guard steps[i].diagnostic == nil, let check = steps[i].check else { return }
-            steps[i].diagnostic = PackDiagnostic(file: check.file, line: check.fieldLines[field] ?? check.line,
-                                                 subject: "check '\(check.id)'", message: "'\(field)' \(message)", step: check.id)
+            steps[i].diagnostic = PackDiagnostic(
+                file: check.file, line: check.fieldLines[field] ?? check.line,
+                subject: "check '\(check.id)'", message: "'\(field)' \(message)", step: check.id)
         }
         for i in steps.indices {
             for need in steps[i].needs where !ids.contains(resolve(need)) {

@@ -21,8 +21,10 @@ public enum JSONReporter {
             "summary": .object(summary),
             "exit_code": .int(Int64(report.exitCode)),
             "primary": primary.map { p in
-                .object(["check": .string(p.id), "cause": p.cause.map(JSONValue.string) ?? .null,
-                         "first_step": p.advice.first.map(JSONValue.string) ?? .null])
+                .object([
+                    "check": .string(p.id), "cause": p.cause.map(JSONValue.string) ?? .null,
+                    "first_step": p.advice.first.map(JSONValue.string) ?? .null,
+                ])
             } ?? .null,
             "duration_ms": .int(Int64(report.durationMilliseconds.rounded())),
         ])
@@ -37,13 +39,14 @@ public enum JSONReporter {
             "cause": f.cause.map(JSONValue.string) ?? .null,
             "advice": .array(f.advice.map(JSONValue.string)),
             "evidence": f.evidence,
-            "repairs": .array(f.repairs.map { r in
-                .object([
-                    "id": .string(r.id), "title": .string(r.title), "changes": .string(r.changes),
-                    "privileged": .bool(r.privileged), "outcome": .string(r.outcome.rawValue),
-                    "detail": r.detail.map(JSONValue.string) ?? .null,
-                ])
-            }),
+            "repairs": .array(
+                f.repairs.map { r in
+                    .object([
+                        "id": .string(r.id), "title": .string(r.title), "changes": .string(r.changes),
+                        "privileged": .bool(r.privileged), "outcome": .string(r.outcome.rawValue),
+                        "detail": r.detail.map(JSONValue.string) ?? .null,
+                    ])
+                }),
             "next": f.next.map(JSONValue.string) ?? .null,
             "origin": .string(f.origin),
             "duration_ms": .int(Int64(f.durationMilliseconds.rounded())),

@@ -5,8 +5,12 @@ public enum JUnitReporter {
         let failures = report.count(.fail), errors = report.count(.error), skipped = report.count(.skip)
         let time = seconds(report.durationMilliseconds)
         var x = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
-        x += #"<testsuites name="portdoctor" tests="\#(tests)" failures="\#(failures)" errors="\#(errors)" skipped="\#(skipped)" time="\#(time)">"# + "\n"
-        x += #"  <testsuite name="\#(escape(report.packID))" tests="\#(tests)" failures="\#(failures)" errors="\#(errors)" skipped="\#(skipped)" time="\#(time)">"# + "\n"
+        x +=
+            #"<testsuites name="portdoctor" tests="\#(tests)" failures="\#(failures)" errors="\#(errors)" skipped="\#(skipped)" time="\#(time)">"#
+            + "\n"
+        x +=
+            #"  <testsuite name="\#(escape(report.packID))" tests="\#(tests)" failures="\#(failures)" errors="\#(errors)" skipped="\#(skipped)" time="\#(time)">"#
+            + "\n"
         x += "    <properties>\n"
         x += #"      <property name="version" value="\#(escape(report.packVersion))"/>"# + "\n"
         x += #"      <property name="platform" value="\#(escape(report.platform))"/>"# + "\n"
@@ -15,14 +19,21 @@ public enum JUnitReporter {
         }
         x += "    </properties>\n"
         for f in report.findings {
-            x += #"    <testcase classname="\#(escape(report.packID))" name="\#(escape(f.id))" time="\#(seconds(f.durationMilliseconds))">"# + "\n"
-            let body = ([f.cause.map { "cause: \($0)" }].compactMap { $0 } + f.advice.enumerated().map { "\($0 + 1). \($1)" })
+            x +=
+                #"    <testcase classname="\#(escape(report.packID))" name="\#(escape(f.id))" time="\#(seconds(f.durationMilliseconds))">"#
+                + "\n"
+            let body =
+                ([f.cause.map { "cause: \($0)" }].compactMap { $0 } + f.advice.enumerated().map { "\($0 + 1). \($1)" })
                 .joined(separator: "\n")
             switch f.status {
             case .fail:
-                x += #"      <failure message="\#(escape(f.summary))" type="\#(escape(f.cause ?? "fail"))">\#(escape(body))</failure>"# + "\n"
+                x +=
+                    #"      <failure message="\#(escape(f.summary))" type="\#(escape(f.cause ?? "fail"))">\#(escape(body))</failure>"#
+                    + "\n"
             case .error:
-                x += #"      <error message="\#(escape(f.summary))" type="\#(escape(f.error?.kind.rawValue ?? "error"))">\#(escape(f.error?.traceback ?? body))</error>"# + "\n"
+                x +=
+                    #"      <error message="\#(escape(f.summary))" type="\#(escape(f.error?.kind.rawValue ?? "error"))">\#(escape(f.error?.traceback ?? body))</error>"#
+                    + "\n"
             case .skip:
                 x += #"      <skipped message="\#(escape(f.summary))"/>"# + "\n"
             case .warn, .pass:

@@ -14,7 +14,9 @@ public enum MarkdownReporter {
         md.append("| --- | --- |")
         md.append("| platform | \(cell(report.platform)) |")
         if let vendor = report.vendor { md.append("| router | \(cell(vendor)) |") }
-        for key in report.parameters.keys.sorted() { md.append("| \(cell(key)) | `\(cell(report.parameters[key]!))` |") }
+        for key in report.parameters.keys.sorted() {
+            md.append("| \(cell(key)) | `\(cell(report.parameters[key]!))` |")
+        }
         md.append("| took | \(Int(report.durationMilliseconds.rounded())) ms |")
         md.append("")
         md.append("## Plan")
@@ -41,7 +43,9 @@ public enum MarkdownReporter {
             }
             for r in f.repairs {
                 md.append("")
-                md.append("Repair `\(r.id)` (\(r.outcome.rawValue)): \(r.title) — \(r.changes)" + (r.detail.map { ". \($0)" } ?? ""))
+                md.append(
+                    "Repair `\(r.id)` (\(r.outcome.rawValue)): \(r.title) — \(r.changes)"
+                        + (r.detail.map { ". \($0)" } ?? ""))
             }
             if let tb = f.error?.traceback {
                 md.append("")

@@ -44,10 +44,12 @@ public struct TextReporter {
             for r in f.repairs {
                 let who = r.privileged ? " (needs administrator rights)" : ""
                 switch r.outcome {
-                case .offered: out.append(indent + paint("fix available with --fix: ", "36") + "\(r.title) — \(r.changes)\(who)")
+                case .offered:
+                    out.append(indent + paint("fix available with --fix: ", "36") + "\(r.title) — \(r.changes)\(who)")
                 case .declined: out.append(indent + "repair '\(r.title)' not applied: \(r.detail ?? "declined")")
                 case .fixed: out.append(indent + paint("repaired: ", "32") + "\(r.title) — \(r.detail ?? "")")
-                case .notFixed: out.append(indent + paint("repair did not help: ", "33") + "\(r.title) — \(r.detail ?? "")")
+                case .notFixed:
+                    out.append(indent + paint("repair did not help: ", "33") + "\(r.title) — \(r.detail ?? "")")
                 case .failed: out.append(indent + paint("repair failed: ", "31") + "\(r.title) — \(r.detail ?? "")")
                 }
             }
@@ -57,7 +59,10 @@ public struct TextReporter {
         }
         out.append("")
         var counts: [String] = []
-        for (status, word) in [(CheckStatus.pass, "passed"), (.warn, "warned"), (.fail, "failed"), (.error, "could not run"), (.skip, "skipped")] {
+        for (status, word) in [
+            (CheckStatus.pass, "passed"), (.warn, "warned"), (.fail, "failed"), (.error, "could not run"),
+            (.skip, "skipped"),
+        ] {
             let n = report.count(status)
             if n > 0 { counts.append("\(n) \(word)") }
         }
@@ -74,7 +79,9 @@ public struct TextReporter {
         }
         switch p.status {
         case .fail, .warn:
-            let what = p.cause.flatMap { RootCause.vocabulary[$0] }.map { "Most likely cause: \($0)." } ?? "Problem: \(p.summary)."
+            let what =
+                p.cause.flatMap { RootCause.vocabulary[$0] }.map { "Most likely cause: \($0)." }
+                ?? "Problem: \(p.summary)."
             let first = p.advice.first.map { " First: \($0)" } ?? ""
             return paint(what, p.status == .fail ? "1;31" : "1;33") + first
         default:

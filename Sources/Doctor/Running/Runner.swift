@@ -45,7 +45,8 @@ public final class Runner {
         self.parameters = parameters
         self.options = options
         states = Array(repeating: .pending, count: plan.steps.count)
-        aliases = Dictionary(plan.steps.compactMap { s in s.replaces.map { ($0, s.id) } }, uniquingKeysWith: { a, _ in a })
+        aliases = Dictionary(
+            plan.steps.compactMap { s in s.replaces.map { ($0, s.id) } }, uniquingKeysWith: { a, _ in a })
     }
 
     public func run() -> Report {
@@ -66,12 +67,14 @@ public final class Runner {
         if let progressTicker { runtime.loop.cancel(progressTicker) }
 
         var findings = plan.diagnostics.map { d in
-            Finding(id: "load:\(d.file)", title: "Load \(d.file)", status: .error, summary: d.description, origin: d.file)
+            Finding(
+                id: "load:\(d.file)", title: "Load \(d.file)", status: .error, summary: d.description, origin: d.file)
         }
         for state in states { if case .done(let f) = state { findings.append(f) } }
-        return Report(packID: plan.manifest.id, packVersion: plan.manifest.version, packTitle: plan.manifest.title,
-                      platform: plan.platform.rawValue, vendor: plan.vendor?["manufacturer"], parameters: parameters.texts,
-                      findings: findings, durationMilliseconds: Double(EventLoop.now() - start) / 1e6)
+        return Report(
+            packID: plan.manifest.id, packVersion: plan.manifest.version, packTitle: plan.manifest.title,
+            platform: plan.platform.rawValue, vendor: plan.vendor?["manufacturer"], parameters: parameters.texts,
+            findings: findings, durationMilliseconds: Double(EventLoop.now() - start) / 1e6)
     }
 
     private var progressTicker: EventLoop.Token?
@@ -80,8 +83,9 @@ public final class Runner {
         let now = EventLoop.now()
         let running = tasks.keys.sorted().compactMap { i -> RunningCheck? in
             guard let since = startedAt[i] else { return nil }
-            return RunningCheck(id: plan.steps[i].id, seconds: Double(now - since) / 1e9,
-                                waitingFor: tasks[i]?.pending?.waitingFor ?? tasks[i]?.pending?.functionName)
+            return RunningCheck(
+                id: plan.steps[i].id, seconds: Double(now - since) / 1e9,
+                waitingFor: tasks[i]?.pending?.waitingFor ?? tasks[i]?.pending?.functionName)
         }
         if !running.isEmpty { options.progress?(running) }
         progressTicker = runtime.loop.schedule(after: .seconds(1)) { [unowned self] in self.tick() }
@@ -103,8 +107,11 @@ public final class Runner {
             for i in plan.steps.indices where isPending(i) {
                 let step = plan.steps[i]
                 if let d = step.diagnostic {
-                    finish(i, Finding(id: step.id, title: step.title, status: .error, summary: d.description,
-                                      origin: step.origin))
+                    finish(
+                        i,
+                        Finding(
+                            id: step.id, title: step.title, status: .error, summary: d.description,
+                            origin: step.origin))
                     progress = true
                     continue
                 }
@@ -114,7 +121,9 @@ public final class Runner {
                     continue
                 }
                 // A step that may redirect the flow holds back everything after it until it is done.
-                if plan.steps[..<i].indices.contains(where: { !plan.steps[$0].next.isEmpty && finding($0) == nil }) { continue }
+                if plan.steps[..<i].indices.contains(where: { !plan.steps[$0].next.isEmpty && finding($0) == nil }) {
+                    continue
+                }
                 var ready = true
                 var blocked: (String, Finding)?
                 for need in step.needs {
@@ -141,7 +150,9 @@ public final class Runner {
     }
 
     private func skip(_ i: Int, _ reason: String) -> Finding {
-        Finding(id: plan.steps[i].id, title: plan.steps[i].title, status: .skip, summary: reason, origin: plan.steps[i].origin)
+        Finding(
+            id: plan.steps[i].id, title: plan.steps[i].title, status: .skip, summary: reason,
+            origin: plan.steps[i].origin)
     }
 
     private func context(for i: Int) -> LuaValue {
@@ -152,9 +163,11 @@ public final class Runner {
         ctx["check"] = ["id": .text(step.id), "title": .text(step.title)]
         ctx["platform"] = .text(plan.platform.rawValue)
         if let vendor = plan.vendor {
-            ctx["vendor"] = .table(LuaTable(fields: Dictionary(uniqueKeysWithValues: vendor.map { (.text($0.key), .text($0.value)) })))
+            ctx["vendor"] = .table(
+                LuaTable(fields: Dictionary(uniqueKeysWithValues: vendor.map { (.text($0.key), .text($0.value)) })))
         }
-        ctx["results"] = .table(LuaTable(fields: Dictionary(uniqueKeysWithValues: results.map { (.text($0.key), $0.value) })))
+        ctx["results"] = .table(
+            LuaTable(fields: Dictionary(uniqueKeysWithValues: results.map { (.text($0.key), $0.value) })))
         return .table(ctx)
     }
 
@@ -174,8 +187,11 @@ public final class Runner {
         }
     }
 
-    private func spawn(_ function: LuaRef, step i: Int, name: String, extra: [LuaValue] = [], _ done: @escaping (LuaTask) -> Void) {
-        let task = runtime.spawn(function, arguments: [context(for: i)] + extra, name: name, limits: limits(for: plan.steps[i]))
+    private func spawn(
+        _ function: LuaRef, step i: Int, name: String, extra: [LuaValue] = [], _ done: @escaping (LuaTask) -> Void
+    ) {
+        let task = runtime.spawn(
+            function, arguments: [context(for: i)] + extra, name: name, limits: limits(for: plan.steps[i]))
         tasks[i] = task
         task.onFinish = { [unowned self] t in
             self.tasks[i] = nil
@@ -207,8 +223,9 @@ public final class Runner {
         let step = plan.steps[i]
         let check = step.check!
         let duration = Double(EventLoop.now() - (startedAt[i] ?? task.startedAt)) / 1e6
-        var finding = Finding(id: step.id, title: step.title, status: .error, summary: "",
-                              durationMilliseconds: duration, origin: step.origin)
+        var finding = Finding(
+            id: step.id, title: step.title, status: .error, summary: "",
+            durationMilliseconds: duration, origin: step.origin)
         func invalid(_ message: String) -> Finding {
             var f = finding
             f.status = .error
@@ -219,17 +236,20 @@ public final class Runner {
         switch task.outcome {
         case .failure(let error)?:
             finding.error = error
-            finding.summary = error.isLimit
+            finding.summary =
+                error.isLimit
                 ? "the check was stopped: \(error.description)" : "the check failed: \(error.description)"
             return finding
         case .success(let values)?:
             guard case .table(let r)? = values.first, let statusText = r["status"].stringValue else {
-                return invalid("run must return pass(…), warn(…), fail(…) or skip(…), got \(values.first?.typeName ?? "nothing")")
+                return invalid(
+                    "run must return pass(…), warn(…), fail(…) or skip(…), got \(values.first?.typeName ?? "nothing")")
             }
             for key in r.fields.keys {
                 guard let name = key.stringValue, Runner.resultFields.contains(name) else {
                     let name = key.stringValue ?? "\(key)"
-                    return invalid("the result has an unknown field '\(name)'\(Suggest.hint(name, Runner.resultFields))")
+                    return invalid(
+                        "the result has an unknown field '\(name)'\(Suggest.hint(name, Runner.resultFields))")
                 }
             }
             guard let status = CheckStatus(rawValue: statusText), status != .error else {
@@ -245,7 +265,9 @@ public final class Runner {
             case .string(let c):
                 let known = Array(RootCause.vocabulary.keys) + Array(plan.manifest.causes.keys)
                 guard known.contains(c.description) else {
-                    return invalid("'cause' '\(c)' is not a known cause\(Suggest.hint(c.description, known)); a pack can add causes in its manifest")
+                    return invalid(
+                        "'cause' '\(c)' is not a known cause\(Suggest.hint(c.description, known)); a pack can add causes in its manifest"
+                    )
                 }
                 finding.cause = c.description
             default: return invalid("'cause' must be a string")
@@ -262,7 +284,8 @@ public final class Runner {
             case .nil: break
             case .string(let n):
                 guard check.next.contains(n.description) else {
-                    return invalid("the result goes on to '\(n)', which is not in the check's 'next' list \(check.next)")
+                    return invalid(
+                        "the result goes on to '\(n)', which is not in the check's 'next' list \(check.next)")
                 }
                 finding.next = n.description
             default: return invalid("'next' must be a check id")
@@ -272,10 +295,14 @@ public final class Runner {
             case .table(let t) where t.fields.isEmpty:
                 for item in t.sequence {
                     guard let id = item.stringValue, let repair = check.repairs[id] else {
-                        return invalid("'repairs' names '\(item.stringValue ?? item.typeName)', which the check does not declare\(Suggest.hint(item.stringValue ?? "", Array(check.repairs.keys)))")
+                        return invalid(
+                            "'repairs' names '\(item.stringValue ?? item.typeName)', which the check does not declare\(Suggest.hint(item.stringValue ?? "", Array(check.repairs.keys)))"
+                        )
                     }
-                    finding.repairs.append(RepairReport(id: id, title: repair.title, changes: repair.changes,
-                                                        privileged: repair.privileged, outcome: .offered))
+                    finding.repairs.append(
+                        RepairReport(
+                            id: id, title: repair.title, changes: repair.changes,
+                            privileged: repair.privileged, outcome: .offered))
                 }
             default: return invalid("'repairs' must be a list of repair ids")
             }
@@ -305,12 +332,15 @@ public final class Runner {
             finish(i, final)
             return
         }
-        var report = finding.repairs.first { $0.id == id }
-            ?? RepairReport(id: id, title: repair.title, changes: repair.changes, privileged: repair.privileged, outcome: .offered)
+        var report =
+            finding.repairs.first { $0.id == id }
+            ?? RepairReport(
+                id: id, title: repair.title, changes: repair.changes, privileged: repair.privileged, outcome: .offered)
         let consent = options.assumeYes || (options.confirm?(step.id, repair) ?? false)
         guard consent else {
             report.outcome = .declined
-            report.detail = options.confirm == nil ? "not confirmed: run with --fix --yes to apply it without asking" : "declined"
+            report.detail =
+                options.confirm == nil ? "not confirmed: run with --fix --yes to apply it without asking" : "declined"
             attemptRepair(i, finding, remaining: Array(remaining.dropFirst()), reports: reports + [report])
             return
         }
@@ -319,7 +349,9 @@ public final class Runner {
             switch task.outcome {
             case .failure(let e)?: failure = e.description
             case .success(let values)?:
-                if values.first == .boolean(false) { failure = values.dropFirst().first?.stringValue ?? "the repair reported failure" }
+                if values.first == .boolean(false) {
+                    failure = values.dropFirst().first?.stringValue ?? "the repair reported failure"
+                }
             case nil: failure = "did not finish"
             }
             if let failure {
