@@ -20,7 +20,9 @@ let package = Package(
         ),
         // The only code allowed to raise Lua errors or yield: Swift frames must never be longjmp'd over.
         .target(name: "LuaShim", dependencies: ["CLua"]),
-        .target(name: "LuaHost", dependencies: ["CLua", "LuaShim"]),
+        // The single-threaded event loop (timers, fd readiness, posts from other threads).
+        .target(name: "Reactor"),
+        .target(name: "LuaHost", dependencies: ["CLua", "LuaShim", "Reactor"]),
         .target(name: "Doctor", dependencies: ["LuaHost", "BundledChecks"]),
         // Checks/ compiled into the binary.
         .executableTarget(name: "CheckEmbedder"),

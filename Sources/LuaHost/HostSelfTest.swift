@@ -1,3 +1,5 @@
+import Reactor
+
 /// A short proof that the host works on this machine: runs a few checks through the real sandbox,
 /// scheduler and limits (`portdoctor self-test`).
 public struct HostSelfTest {

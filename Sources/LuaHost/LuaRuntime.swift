@@ -1,4 +1,5 @@
 import CLua
+import Reactor
 import LuaShim
 
 /// A function value kept alive in the Lua registry (a loaded check chunk, a check's `run`).

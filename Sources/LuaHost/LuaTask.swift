@@ -1,4 +1,5 @@
 import CLua
+import Reactor
 import LuaShim
 
 /// One check running as a Lua coroutine, with its own limits.

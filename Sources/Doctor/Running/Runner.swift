@@ -1,4 +1,5 @@
 import LuaHost
+import Reactor
 
 public struct RunOptions {
     /// The user's limits; packs and checks may only lower them.
