@@ -23,7 +23,9 @@ let package = Package(
         // The single-threaded event loop (timers, fd readiness, posts from other threads).
         .target(name: "Reactor"),
         .target(name: "LuaHost", dependencies: ["CLua", "LuaShim", "Reactor"]),
-        .target(name: "Doctor", dependencies: ["LuaHost", "BundledChecks"]),
+        // Primitives: sockets, the socket table… Plain Swift, no Lua.
+        .target(name: "Probes", dependencies: ["Reactor"]),
+        .target(name: "Doctor", dependencies: ["LuaHost", "Probes", "BundledChecks"]),
         // Checks/ compiled into the binary.
         .executableTarget(name: "CheckEmbedder"),
         .plugin(name: "EmbedChecks", capability: .buildTool(), dependencies: ["CheckEmbedder"]),

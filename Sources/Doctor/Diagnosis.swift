@@ -76,6 +76,8 @@ public final class Diagnosis {
         var runtimeOptions = LuaRuntime.Options()
         runtimeOptions.limits = request.options.limits
         let runtime = try LuaRuntime(options: runtimeOptions)
+        SocketModule.install(runtime)
+        NetstatModule.install(runtime)
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         let pack = loader.loadPack(folder)

@@ -236,7 +236,8 @@ public final class LuaRuntime {
 
     func typeName<T: AnyObject>(of type: T.Type) -> String? { typeMetatables[ObjectIdentifier(type)]?.name }
 
-    func push<T: AnyObject>(object: T, on stack: LuaStack) {
+    /// Pushes a Swift object of a type registered with `defineType` (also from a resume closure).
+    public func push<T: AnyObject>(object: T, on stack: LuaStack) {
         guard let entry = typeMetatables[ObjectIdentifier(T.self)] else {
             preconditionFailure("\(T.self) was not registered with defineType")
         }

@@ -178,6 +178,14 @@ extension LuaStack {
         return keys
     }
 
+    /// Pops the value on top and stores it as `table[key]` (raw: no metamethods run).
+    public func setField(_ key: String, ofTableAt index: Int32) {
+        let t = lua_absindex(state, index)
+        push(key)
+        lua_rotate(state, -2, 1)
+        lua_rawset(state, t)
+    }
+
     /// Runs `body` with `table[key]` (raw) pushed; pops it afterwards.
     public func withField<R>(_ table: Int32, _ key: LuaValue, _ body: (Int32) throws -> R) rethrows -> R? {
         let t = lua_absindex(state, table)

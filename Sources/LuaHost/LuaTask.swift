@@ -51,7 +51,7 @@ public final class LuaTask {
 public final class LuaPendingCall {
     public let functionName: String
     weak var task: LuaTask?
-    unowned let runtime: LuaRuntime
+    public unowned let runtime: LuaRuntime
     private var cancelHandlers: [() -> Void] = []
     public private(set) var isSettled = false
     /// What the check is waiting for, in words, for progress lines ("203.0.113.7:4242").

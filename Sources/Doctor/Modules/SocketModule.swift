@@ -1,0 +1,197 @@
+import LuaHost
+import Probes
+import Reactor
+
+/// `socket`: the connection test, connected-socket I/O and the bind test, for checks.
+/// Misuse raises; every network outcome is a result table.
+enum SocketModule {
+    static func install(_ runtime: LuaRuntime) {
+        runtime.defineType(Connection.self, name: "Connection", methods: [
+            "send": { conn, call in
+                let data = try call.bytes(2)
+                let timeout = try seconds(call, 3, default: 5)
+                return try call.suspend { pending in
+                    conn.send(data, timeout: timeout) { result in
+                        switch result {
+                        case .success(let n): pending.resume(with: [.integer(Int64(n))])
+                        case .failure(let f): pending.resume(with: [.nil, .text(f.rawValue)])
+                        }
+                    }
+                }
+            },
+            "receive": { conn, call in
+                let max = try call.optionalInteger(2) ?? 65536
+                guard (1...(16 << 20)).contains(max) else { throw call.argumentError(2, "byte limit must be 1 to 16777216") }
+                let timeout = try seconds(call, 3, default: 5)
+                return try call.suspend { pending in
+                    pending.waitingFor = "data"
+                    conn.receive(max: Int(max), timeout: timeout) { resume(pending, $0) }
+                }
+            },
+            "receiveline": { conn, call in
+                let timeout = try seconds(call, 2, default: 5)
+                let max = try call.optionalInteger(3) ?? 8192
+                guard (1...(1 << 20)).contains(max) else { throw call.argumentError(3, "line limit must be 1 to 1048576") }
+                return try call.suspend { pending in
+                    pending.waitingFor = "a line"
+                    conn.receiveLine(maxLength: Int(max), timeout: timeout) { resume(pending, $0) }
+                }
+            },
+            "close": { conn, _ in
+                conn.close()
+                return .none
+            },
+        ])
+        runtime.register(module: "socket", [
+            "connect": HostFunction { call in
+                let host = try call.string(1)
+                guard !host.isEmpty else { throw call.argumentError(1, "host name is empty") }
+                let port = try self.port(call, 2)
+                let options = try call.optionalTable(3) ?? LuaTable()
+                let timeout = try seconds(options["timeout"], call: call, default: 3)
+                let keep = options["keep"].isTruthy
+                let loop = call.runtime.loop
+                return try call.suspend { pending in
+                    pending.waitingFor = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+                    let cancellation = TCPProbe.connect(
+                        host: host, port: port, options: .init(timeout: timeout, keepOpen: keep), on: loop
+                    ) { result, connection in
+                        let runtime = pending.runtime
+                        pending.resume { stack in
+                            stack.push(Convert.table(result))
+                            if let connection {
+                                runtime.push(object: connection, on: stack)
+                                stack.setField("conn", ofTableAt: -2)
+                            }
+                            return 1
+                        }
+                    }
+                    pending.onCancel { cancellation.cancel() }
+                }
+            },
+            "bind_test": HostFunction { call in
+                let port = try self.port(call, 1)
+                let address = try call.optionalString(2) ?? "0.0.0.0"
+                let proto = try protoArgument(call, 3)
+                return call.returning(Convert.table(BindProbe.test(port: port, address: address, proto: proto)))
+            },
+        ])
+    }
+
+    static func port(_ call: LuaCall, _ index: Int32) throws -> UInt16 {
+        let p = try call.integer(index)
+        guard (1...65535).contains(p) else { throw call.argumentError(index, "port must be 1 to 65535, got \(p)") }
+        return UInt16(p)
+    }
+
+    static func protoArgument(_ call: LuaCall, _ index: Int32) throws -> SocketEntry.Proto {
+        guard let text = try call.optionalString(index) else { return .tcp }
+        guard let p = SocketEntry.Proto(rawValue: text) else { throw call.argumentError(index, "protocol must be 'tcp' or 'udp'") }
+        return p
+    }
+
+    static func seconds(_ call: LuaCall, _ index: Int32, default d: Double) throws -> Duration {
+        try seconds(call.isNil(index) ? .nil : call.value(index), call: call, index: index, default: d)
+    }
+
+    static func seconds(_ value: LuaValue, call: LuaCall, index: Int32 = 3, default d: Double) throws -> Duration {
+        guard value != .nil else { return .milliseconds(Int64(d * 1000)) }
+        guard let s = value.doubleValue, s > 0, s <= 300 else {
+            throw call.argumentError(index, "timeout must be a number of seconds, more than 0 and at most 300")
+        }
+        return .milliseconds(Int64(s * 1000))
+    }
+
+    static func resume(_ pending: LuaPendingCall, _ result: Result<[UInt8], Connection.Failure>) {
+        switch result {
+        case .success(let bytes): pending.resume(with: [.string(LuaString(bytes: bytes))])
+        case .failure(let f): pending.resume(with: [.nil, .text(f.rawValue)])
+        }
+    }
+}
+
+/// `netstat`: the socket table.
+enum NetstatModule {
+    static func install(_ runtime: LuaRuntime) {
+        runtime.register(module: "netstat", [
+            "list": HostFunction { call in
+                let filter = try call.optionalTable(1) ?? LuaTable()
+                var query = SocketQuery()
+                if let p = filter["proto"].stringValue {
+                    guard let proto = SocketEntry.Proto(rawValue: p) else { throw call.argumentError(1, "proto must be 'tcp' or 'udp'") }
+                    query.protocols = [proto]
+                }
+                if let s = filter["state"].stringValue { query.states = [s.uppercased()] }
+                if filter["port"] != .nil {
+                    guard let p = filter["port"].intValue, (1...65535).contains(p) else {
+                        throw call.argumentError(1, "port must be 1 to 65535")
+                    }
+                    query.port = UInt16(p)
+                }
+                query.withOwners = filter["owners"] != .boolean(false)
+                let entries = SocketTable.list(query)
+                return call.returning(.table(LuaTable(sequence: entries.map(Convert.table))))
+            },
+            "listeners": HostFunction { call in
+                let port = try SocketModule.port(call, 1)
+                let proto = try SocketModule.protoArgument(call, 2)
+                let entries = SocketTable.list(.listening(port: port, proto: proto))
+                return call.returning(.table(LuaTable(sequence: entries.map(Convert.table))))
+            },
+        ])
+    }
+}
+
+/// Probe results as the Lua tables checks see (snake_case, like the JSON).
+enum Convert {
+    static func address(_ a: SocketAddress?) -> LuaValue {
+        guard let a else { return .nil }
+        return ["ip": .text(a.ip), "port": .integer(Int64(a.port)), "family": .text(a.family.rawValue), "text": .text(a.description)]
+    }
+
+    static func table(_ r: ConnectResult) -> LuaValue {
+        var t = LuaTable()
+        t["status"] = .text(r.status.rawValue)
+        t["host"] = .text(r.host)
+        t["port"] = .integer(Int64(r.port))
+        t["local"] = address(r.local)
+        t["remote"] = address(r.remote)
+        if let rtt = r.rttMilliseconds { t["rtt_ms"] = .number((rtt * 10).rounded() / 10) }
+        t["errno"] = .integer(Int64(r.errno))
+        if let e = r.error { t["error"] = .text(e) }
+        t["attempts"] = .table(LuaTable(sequence: r.attempts.map { a in
+            var x = LuaTable()
+            x["remote"] = address(a.remote)
+            x["status"] = .text(a.status.rawValue)
+            x["errno"] = .integer(Int64(a.errno))
+            if let e = a.error { x["error"] = .text(e) }
+            x["rtt_ms"] = .number((a.rttMilliseconds * 10).rounded() / 10)
+            return .table(x)
+        }))
+        return .table(t)
+    }
+
+    static func table(_ e: SocketEntry) -> LuaValue {
+        var t = LuaTable()
+        t["proto"] = .text(e.proto.rawValue)
+        t["family"] = .text(e.family.rawValue)
+        t["state"] = .text(e.state)
+        t["local"] = address(e.local)
+        t["remote"] = address(e.remote)
+        t["scope"] = .text(e.scope.rawValue)
+        if let d = e.dualStack { t["dual_stack"] = .boolean(d) }
+        if let o = e.owner { t["owner"] = ["pid": .integer(Int64(o.pid)), "program": .text(o.program)] }
+        return .table(t)
+    }
+
+    static func table(_ r: BindProbe.Result) -> LuaValue {
+        var t = LuaTable()
+        t["status"] = .text(r.status.rawValue)
+        t["address"] = address(r.address)
+        t["proto"] = .text(r.proto.rawValue)
+        t["errno"] = .integer(Int64(r.errno))
+        if let e = r.error { t["error"] = .text(e) }
+        t["holders"] = .table(LuaTable(sequence: r.holders.map(table)))
+        return .table(t)
+    }
+}

@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The socket table of this computer.
+public enum SocketTable {
+    /// Linux: /proc/net, owners from /proc/PID/fd. Reads only the files the query needs, and when
+    /// owners are wanted scans processes only until every socket found has one.
+    public static func list(_ query: SocketQuery, procRoot: String = "/proc") -> [SocketEntry] {
+        let dualStack = readFile(procRoot + "/sys/net/ipv6/bindv6only").map { $0.hasPrefix("0") }
+        var entries: [SocketEntry] = []
+        for proto in SocketEntry.Proto.allCases where query.protocols.contains(proto) {
+            for family in [SocketAddress.Family.ipv4, .ipv6] {
+                let file = procRoot + "/net/" + proto.rawValue + (family == .ipv6 ? "6" : "")
+                guard let text = readFile(file) else { continue }
+                entries += ProcNet.parse(text, proto: proto, family: family, dualStack: dualStack).filter(query.admits)
+            }
+        }
+        if query.withOwners { attachOwners(&entries, procRoot: procRoot) }
+        return entries
+    }
+
+    /// Fills in `owner` by finding which process holds each socket's inode.
+    static func attachOwners(_ entries: inout [SocketEntry], procRoot: String) {
+        var wanted = Dictionary(grouping: entries.indices.filter { (entries[$0].inode ?? 0) != 0 }) { entries[$0].inode! }
+        guard !wanted.isEmpty, let proc = opendir(procRoot) else { return }
+        defer { closedir(proc) }
+        var link = [CChar](repeating: 0, count: 64)
+        while !wanted.isEmpty, let dirent = readdir(proc) {
+            let name = withUnsafeBytes(of: dirent.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = Int32(name) else { continue }
+            let fdDir = "\(procRoot)/\(name)/fd"
+            guard let fds = opendir(fdDir) else { continue }
+            var program: String?
+            while let fd = readdir(fds) {
+                let fdName = withUnsafeBytes(of: fd.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                guard fdName.first?.isNumber == true else { continue }
+                let n = readlink("\(fdDir)/\(fdName)", &link, link.count - 1)
+                guard n > 8 else { continue }
+                let target = String(decoding: link[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                guard target.hasPrefix("socket:["), let inode = UInt64(target.dropFirst(8).dropLast()),
+                    let indices = wanted.removeValue(forKey: inode)
+                else { continue }
+                program = program ?? readFile("\(procRoot)/\(name)/comm").map { String($0.filter { $0 != "\n" }) } ?? "?"
+                for i in indices { entries[i].owner = SocketEntry.Owner(pid: pid, program: program!) }
+                if wanted.isEmpty { break }
+            }
+            closedir(fds)
+        }
+    }
+
+    static func readFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            data += buffer[0..<n]
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
