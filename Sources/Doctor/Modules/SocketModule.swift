@@ -1,3 +1,4 @@
+import Dispatch
 import LuaHost
 import Probes
 import Reactor
@@ -73,7 +74,16 @@ enum SocketModule {
                 let port = try self.port(call, 1)
                 let address = try call.optionalString(2) ?? "0.0.0.0"
                 let proto = try protoArgument(call, 3)
-                return call.returning(Convert.table(BindProbe.test(port: port, address: address, proto: proto)))
+                let mailbox = call.runtime.loop.mailbox
+                return try call.suspend { pending in
+                    pending.waitingFor = "a bind test of port \(port)"
+                    let resume = LoopBound(pending)
+                    mailbox.expectPost()
+                    DispatchQueue.global().async {
+                        let result = BindProbe.test(port: port, address: address, proto: proto)
+                        mailbox.post { resume.value.resume(with: [Convert.table(result)]) }
+                    }
+                }
             },
         ])
     }
@@ -129,17 +139,38 @@ enum NetstatModule {
                     query.port = UInt16(p)
                 }
                 query.withOwners = filter["owners"] != .boolean(false)
-                let entries = SocketTable.list(query)
-                return call.returning(.table(LuaTable(sequence: entries.map(Convert.table))))
+                return try entries(call, query)
             },
             "listeners": HostFunction { call in
                 let port = try SocketModule.port(call, 1)
                 let proto = try SocketModule.protoArgument(call, 2)
-                let entries = SocketTable.list(.listening(port: port, proto: proto))
-                return call.returning(.table(LuaTable(sequence: entries.map(Convert.table))))
+                return try entries(call, .listening(port: port, proto: proto))
             },
         ])
     }
+}
+
+extension NetstatModule {
+    /// Reading the table (and finding owners) takes milliseconds of file I/O: it runs on a worker
+    /// thread so the checks waiting on the network keep their timing.
+    static func entries(_ call: LuaCall, _ query: SocketQuery) throws -> LuaReturn {
+        let mailbox = call.runtime.loop.mailbox
+        return try call.suspend { pending in
+            pending.waitingFor = "the socket table"
+            let resume = LoopBound(pending)
+            mailbox.expectPost()
+            DispatchQueue.global().async {
+                let found = SocketTable.list(query)
+                mailbox.post { resume.value.resume(with: [.table(LuaTable(sequence: found.map(Convert.table)))]) }
+            }
+        }
+    }
+}
+
+/// Carries a loop-thread object through a `@Sendable` post; the mailbox runs it on the loop's thread.
+struct LoopBound<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// Probe results as the Lua tables checks see (snake_case, like the JSON).
