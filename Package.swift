@@ -35,11 +35,14 @@ let package = Package(
             dependencies: [
                 "LuaHost",
                 "Doctor",
+                "Probes",
+                "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua", "LuaShim"]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "LuaHost"]),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", "Reactor"], resources: [.copy("Fixtures")]),
         // Runs the real binary: exit codes, formats, usage errors.
         .testTarget(name: "portdoctorTests", dependencies: ["portdoctor"]),
     ],

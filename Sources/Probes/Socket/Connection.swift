@@ -25,6 +25,9 @@ public final class Connection {
 
     public var isOpen: Bool { fd >= 0 }
 
+    /// The loop this connection waits on (tests drive it directly).
+    public var loopForTests: EventLoop { loop }
+
     public func close() {
         if fd >= 0 { Glibc.close(fd) }
         fd = -1

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Doctor
+import Probes
+import Reactor
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Each primitive from the shell: JSON for scripts (`--json`), a line for people.
+struct ProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
+        subcommands: [ConnectProbe.self, BindProbeCommand.self, NetstatProbe.self]
+    )
+}
+
+enum ProbeOutput {
+    static func print<T: Encodable>(_ value: T, json: Bool, text: () -> String) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        } else {
+            Swift.print(text())
+        }
+    }
+}
+
+struct ConnectProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connect",
+        abstract: "TCP connect to HOST:PORT (every address in turn) and say how it ended.",
+        discussion: "Outcomes: connected, refused, timeout, host-unreachable, net-unreachable, reset, blocked-locally, dns-not-found, dns-temporary, failed. Exit status 0 when connected, 1 otherwise."
+    )
+
+    @Argument(help: "Host name or address.") var host: String
+    @Argument(help: "TCP port (1–65535).") var port: Int
+    @Option(help: "Seconds to wait for each address.") var timeout: Double = 3
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
+        guard timeout > 0, timeout <= 300 else { throw ValidationError("--timeout must be more than 0 and at most 300 seconds") }
+        guard !host.isEmpty else { throw ValidationError("the host is empty") }
+    }
+
+    func run() throws {
+        let loop = EventLoop()
+        var outcome: ConnectResult?
+        TCPProbe.connect(host: host, port: UInt16(port), options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
+                         on: loop) { result, _ in outcome = result }
+        while outcome == nil { loop.turn(until: nil) }
+        let r = outcome!
+        try ProbeOutput.print(r, json: json) {
+            var lines = ["\(r.host):\(r.port): \(r.status.rawValue)" + (r.rttMilliseconds.map { " in \(Int($0.rounded())) ms" } ?? "")
+                + (r.local.map { " (from \($0))" } ?? "") + (r.error.map { " — \($0)" } ?? "")]
+            if r.attempts.count > 1 {
+                lines += r.attempts.map { "  \($0.remote): \($0.status.rawValue)" + ($0.error.map { " — \($0)" } ?? "") }
+            }
+            return lines.joined(separator: "\n")
+        }
+        if r.status != .connected { throw ExitCode(1) }
+    }
+}
+
+struct BindProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bind",
+        abstract: "Could a program listen on PORT here? If not, who holds it.",
+        discussion: "Exit status 0 when the port is free, 1 otherwise."
+    )
+
+    @Argument(help: "Port (1–65535).") var port: Int
+    @Option(help: "Address to bind (0.0.0.0, ::, 127.0.0.1, …).") var address = "0.0.0.0"
+    @Option(help: "tcp or udp.") var proto = "tcp"
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
+        guard SocketEntry.Proto(rawValue: proto) != nil else { throw ValidationError("--proto must be tcp or udp") }
+    }
+
+    func run() throws {
+        let r = BindProbe.test(port: UInt16(port), address: address, proto: SocketEntry.Proto(rawValue: proto)!)
+        try ProbeOutput.print(r, json: json) {
+            var line = "\(proto) \(r.address): \(r.status.rawValue)" + (r.error.map { r.status == .free ? "" : " — \($0)" } ?? "")
+            for h in r.holders {
+                line += "\n  held by \(h.owner.map { "\($0.program) (pid \($0.pid))" } ?? "an unknown process") on \(h.local)"
+            }
+            return line
+        }
+        if r.status != .free { throw ExitCode(1) }
+    }
+}
+
+struct NetstatProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "netstat",
+        abstract: "The socket table: protocol, state, addresses, what the bound address means, and the owner."
+    )
+
+    @Option(help: "Only this local port.") var port: Int?
+    @Option(help: "tcp or udp.") var proto: String?
+    @Option(help: "Only this state (LISTEN, ESTABLISHED, UNCONN, …).") var state: String?
+    @Flag(help: "Leave out owners (faster).") var noOwners = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if let port, !(1...65535).contains(port) { throw ValidationError("port must be 1 to 65535, got \(port)") }
+        if let proto, SocketEntry.Proto(rawValue: proto) == nil { throw ValidationError("--proto must be tcp or udp") }
+    }
+
+    func run() throws {
+        var query = SocketQuery(withOwners: !noOwners)
+        if let proto { query.protocols = [SocketEntry.Proto(rawValue: proto)!] }
+        if let state { query.states = [state.uppercased()] }
+        if let port { query.port = UInt16(port) }
+        let entries = SocketTable.list(query)
+        try ProbeOutput.print(entries, json: json) {
+            entries.map { e in
+                "\(e.proto) \(e.state.padding(11)) \(e.local.description.padding(28)) \((e.remote?.description ?? "*").padding(28)) "
+                    + "\(e.scope.rawValue)\(e.dualStack == true ? "+ipv4" : "")  \(e.owner.map { "\($0.program)/\($0.pid)" } ?? "")"
+            }.joined(separator: "\n")
+        }
+    }
+}
