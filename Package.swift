@@ -45,6 +45,8 @@ let package = Package(
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Reactor"], resources: [.copy("Fixtures")]),
         // Runs the real binary: exit codes, formats, usage errors.
         .testTarget(name: "portdoctorTests", dependencies: ["portdoctor"]),
+        // The network lab: namespaces, veth, nftables (root only; required under CI).
+        .testTarget(name: "LabTests", dependencies: ["portdoctor"], path: "Tests/Lab"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,7 +18,9 @@ public enum ConnectStatus: String, Sendable, Encodable, CaseIterable {
     case netUnreachable = "net-unreachable"
     /// The connection was reset right after it was made.
     case reset
-    /// This computer's own firewall refused to send the packet (EPERM/EACCES).
+    /// This computer refused to send the packet (EPERM/EACCES: a security module or cgroup rule).
+    /// Note: an nftables/iptables DROP in the output chain does *not* show here — TCP retransmits
+    /// and the attempt ends in `timeout`, as measured in the lab.
     case blockedLocally = "blocked-locally"
     case dnsNotFound = "dns-not-found"
     case dnsTemporary = "dns-temporary"
