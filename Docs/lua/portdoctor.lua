@@ -120,3 +120,85 @@ function skip(summary, ...) end
 ---@param name string
 ---@return any
 function require(name) end
+
+---@class portdoctor.Address
+---@field ip string
+---@field port integer
+---@field family "ipv4"|"ipv6"
+---@field text string "127.0.0.1:4242", "[::1]:4242"
+
+---@alias portdoctor.ConnectStatus "connected"|"refused"|"timeout"|"host-unreachable"|"net-unreachable"|"reset"|"blocked-locally"|"dns-not-found"|"dns-temporary"|"failed"
+
+---@class portdoctor.ConnectAttempt
+---@field remote portdoctor.Address
+---@field status portdoctor.ConnectStatus
+---@field errno integer
+---@field error? string
+---@field rtt_ms number
+
+---@class portdoctor.Connection
+local Connection = {}
+---@param data string
+---@param timeout? number seconds
+---@return integer|nil sent, string? err
+function Connection:send(data, timeout) end
+---@param max? integer
+---@param timeout? number
+---@return string|nil data, string? err
+function Connection:receive(max, timeout) end
+---@param timeout? number
+---@param max? integer
+---@return string|nil line, string? err
+function Connection:receiveline(timeout, max) end
+function Connection:close() end
+
+---@class portdoctor.ConnectResult
+---@field status portdoctor.ConnectStatus
+---@field host string
+---@field port integer
+---@field rtt_ms? number
+---@field local? portdoctor.Address
+---@field remote? portdoctor.Address
+---@field errno integer
+---@field error? string
+---@field attempts portdoctor.ConnectAttempt[]
+---@field conn? portdoctor.Connection
+
+---@class portdoctor.Socket
+---@field proto "tcp"|"udp"
+---@field family "ipv4"|"ipv6"
+---@field state string
+---@field local portdoctor.Address
+---@field remote? portdoctor.Address
+---@field scope "wildcard"|"loopback-only"|"specific"
+---@field dual_stack? boolean
+---@field owner? { pid: integer, program: string }
+
+---@class portdoctor.BindResult
+---@field status "free"|"in-use"|"denied"|"unavailable"|"failed"
+---@field address portdoctor.Address
+---@field proto "tcp"|"udp"
+---@field errno integer
+---@field error? string
+---@field holders portdoctor.Socket[]
+
+socket = {}
+---@param host string
+---@param port integer
+---@param options? { timeout?: number, keep?: boolean }
+---@return portdoctor.ConnectResult
+function socket.connect(host, port, options) end
+---@param port integer
+---@param address? string
+---@param proto? "tcp"|"udp"
+---@return portdoctor.BindResult
+function socket.bind_test(port, address, proto) end
+
+netstat = {}
+---@param filter? { proto?: "tcp"|"udp", state?: string, port?: integer, owners?: boolean }
+---@return portdoctor.Socket[]
+function netstat.list(filter) end
+---@param port integer
+---@param proto? "tcp"|"udp"
+---@return portdoctor.Socket[]
+function netstat.listeners(port, proto) end
