@@ -168,6 +168,28 @@ func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(at
         if geteuid() != 0 { #expect(BindProbe.test(port: 80).status == .denied) }
     }
 
+    @Test func netlinkAndProcAgree() throws {
+        let listeners = try [Listener("127.0.0.1"), Listener("0.0.0.0"), Listener("::", v6only: true)]
+        for l in listeners {
+            let query = SocketQuery.listening(port: l.port)
+            let fromKernel = SocketTable.list(query, source: .netlink)
+            let fromProc = SocketTable.listFromProc(query, procRoot: "/proc")
+            #expect(fromKernel.count == 1)
+            #expect(fromKernel.map(\.local) == fromProc.map(\.local))
+            #expect(fromKernel.map(\.state) == fromProc.map(\.state))
+            #expect(fromKernel.first?.owner?.pid == getpid())
+        }
+    }
+
+    @Test func dualStackComesFromTheKernel() throws {
+        let both = try Listener("::", v6only: false)
+        let v6 = try Listener("::", v6only: true)
+        #expect(SocketTable.list(.listening(port: both.port), source: .netlink).first?.dualStack == true)
+        #expect(SocketTable.list(.listening(port: v6.port), source: .netlink).first?.dualStack == false)
+        #expect(connectAndWait("127.0.0.1", both.port).0.status == .connected)
+        #expect(connectAndWait("127.0.0.1", v6.port).0.status == .refused)
+    }
+
     @Test func aThousandConcurrentConnectsLeaveNoDescriptorBehind() throws {
         let listeners = try (0..<4).map { _ in try Listener("127.0.0.1", backlog: 1024) }
         let before = openDescriptors()

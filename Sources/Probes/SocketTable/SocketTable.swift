@@ -6,9 +6,25 @@
 
 /// The socket table of this computer.
 public enum SocketTable {
-    /// Linux: /proc/net, owners from /proc/PID/fd. Reads only the files the query needs, and when
-    /// owners are wanted scans processes only until every socket found has one.
-    public static func list(_ query: SocketQuery, procRoot: String = "/proc") -> [SocketEntry] {
+    public enum Source: String, Sendable {
+        /// netlink sock_diag, falling back to /proc/net when the kernel does not offer it.
+        case automatic
+        case netlink
+        case proc
+    }
+
+    /// Linux: netlink sock_diag (the kernel filters by state and port), or /proc/net; owners from
+    /// /proc/PID/fd, scanning processes only until every socket found has one.
+    public static func list(_ query: SocketQuery, source: Source = .automatic) -> [SocketEntry] {
+        if source != .proc, var entries = try? SockDiag.list(query) {
+            if query.withOwners { attachOwners(&entries, procRoot: "/proc") }
+            return entries
+        }
+        return listFromProc(query, procRoot: "/proc")
+    }
+
+    /// /proc/net/{tcp,tcp6,udp,udp6}, reading only the files the query needs.
+    public static func listFromProc(_ query: SocketQuery, procRoot: String) -> [SocketEntry] {
         let dualStack = readFile(procRoot + "/sys/net/ipv6/bindv6only").map { $0.hasPrefix("0") }
         var entries: [SocketEntry] = []
         for proto in SocketEntry.Proto.allCases where query.protocols.contains(proto) {
