@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A child process started with posix_spawn: the benches' tool for running `ss`, `ip`, `nft` and
+/// their helpers without linking the full Foundation (its Process class) into portdoctor.
+struct ChildProcess {
+    let pid: pid_t
+    /// The read end of the child's standard output, when captured.
+    let output: Int32?
+
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    /// Starts `argv` (argv[0] a path). Standard error goes to /dev/null; standard output too unless captured.
+    static func start(_ argv: [String], captureOutput: Bool = false, input: String? = nil) throws -> ChildProcess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var out: [Int32] = [-1, -1]
+        var inp: [Int32] = [-1, -1]
+        if captureOutput {
+            guard pipe(&out) == 0 else { throw Failure(description: "pipe failed") }
+            posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+            posix_spawn_file_actions_addclose(&actions, out[0])
+            posix_spawn_file_actions_addclose(&actions, out[1])
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        if input != nil {
+            guard pipe(&inp) == 0 else { throw Failure(description: "pipe failed") }
+            posix_spawn_file_actions_adddup2(&actions, inp[0], 0)
+            posix_spawn_file_actions_addclose(&actions, inp[0])
+            posix_spawn_file_actions_addclose(&actions, inp[1])
+        }
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        if captureOutput { close(out[1]) }
+        if let input {
+            close(inp[0])
+            var text = input
+            text.withUTF8 { _ = write(inp[1], $0.baseAddress, $0.count) }
+            close(inp[1])
+        }
+        guard rc == 0 else {
+            if captureOutput { close(out[0]) }
+            throw Failure(description: "cannot start \(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        return ChildProcess(pid: pid, output: captureOutput ? out[0] : nil)
+    }
+
+    /// Runs to completion; true when it exited 0.
+    @discardableResult
+    static func run(_ argv: [String], input: String? = nil) -> Bool {
+        guard let child = try? start(argv, input: input) else { return false }
+        return child.wait().status == 0
+    }
+
+    /// Waits for the child; its exit status and resource usage.
+    func wait() -> (status: Int32, usage: rusage) {
+        var status: Int32 = 0
+        var usage = rusage()
+        _ = wait4(pid, &status, 0, &usage)
+        if let output { close(output) }
+        return ((status >> 8) & 0xff, usage)
+    }
+
+    /// Reads one line of the child's output (blocking).
+    func readLine() -> String {
+        guard let output else { return "" }
+        var bytes: [UInt8] = []
+        var c: UInt8 = 0
+        while read(output, &c, 1) == 1, c != 10 { bytes.append(c) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    func kill() {
+        _ = Glibc.kill(pid, SIGKILL)
+    }
+}
