@@ -166,3 +166,46 @@ struct HoldSockets: ParsableCommand {
         while true { sleep(60) }
     }
 }
+
+/// Connects `count` times at once, round-robin over the targets, and prints JSON: how each ended and
+/// the open file descriptors before and after. The lab runs it inside a client namespace.
+struct FanOut: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "fan-out", shouldDisplay: false)
+
+    @Option var count = 1000
+    @Option(name: .customLong("target")) var targets: [String] = []
+    @Option var timeout = 1.0
+
+    func run() throws {
+        let parsed = try targets.map { t -> (String, UInt16) in
+            guard let colon = t.lastIndex(of: ":"), let port = UInt16(t[t.index(after: colon)...]) else {
+                throw ValidationError("--target takes host:port, got \(t)")
+            }
+            return (String(t[..<colon]), port)
+        }
+        guard !parsed.isEmpty else { throw ValidationError("give at least one --target") }
+        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+        let before = descriptors()
+        var statuses: [String: Int] = [:]
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            let loop = EventLoop()
+            var done = 0
+            for i in 0..<count {
+                let (host, port) = parsed[i % parsed.count]
+                TCPProbe.connect(host: host, port: port, options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
+                                 on: loop) { r, _ in
+                    statuses[r.status.rawValue, default: 0] += 1
+                    done += 1
+                }
+            }
+            while done < count { loop.turn(until: nil) }
+        }
+        let e = clock.now - start
+        let seconds = Double(e.components.seconds) + Double(e.components.attoseconds) / 1e18
+        let after = descriptors()
+        let counts = statuses.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
+        print("{ \"statuses\": { \(counts) }, \"seconds\": \(seconds), \"descriptors_before\": \(before), \"descriptors_after\": \(after) }")
+    }
+}

@@ -32,6 +32,7 @@ final class NetworkLab {
     let prefix: String
     private(set) var namespaces: [String] = []
     private var background: [Process] = []
+    private var links = 0
     private static let counter = Counter()
 
     init() {
@@ -75,7 +76,8 @@ final class NetworkLab {
 
     /// Joins two namespaces with a veth pair and gives each end an address ("10.231.1.1/24").
     func link(_ a: String, _ aAddress: String, _ b: String, _ bAddress: String) throws {
-        let ia = "\(prefix)a\(namespaces.count)", ib = "\(prefix)b\(namespaces.count)"
+        links += 1
+        let ia = "\(prefix)a\(links)", ib = "\(prefix)b\(links)"
         let (na, nb) = (String(ia.suffix(15)), String(ib.suffix(15)))
         try ip("link", "add", na, "type", "veth", "peer", "name", nb)
         try ip("link", "set", na, "netns", a)
