@@ -182,7 +182,26 @@ function Connection:close() end
 ---@field error? string
 ---@field holders portdoctor.Socket[]
 
+---@class portdoctor.UDPSocket
+local UDPSocket = {}
+---@param data string
+---@param ip string numeric IPv4 or IPv6
+---@param port integer
+---@param options? { ttl?: integer }
+---@return integer|nil sent, string? err
+function UDPSocket:sendto(data, ip, port, options) end
+---@param max? integer
+---@param timeout? number
+---@return string|nil data, string ip_or_err, integer? port
+function UDPSocket:receivefrom(max, timeout) end
+---@return portdoctor.Address
+function UDPSocket:getsockname() end
+function UDPSocket:close() end
+
 socket = {}
+---@param options? { family?: "ipv4"|"ipv6", bind?: string, port?: integer }
+---@return portdoctor.UDPSocket|nil, string?
+function socket.udp(options) end
 ---@param host string
 ---@param port integer
 ---@param options? { timeout?: number, keep?: boolean }

@@ -92,3 +92,32 @@ import Testing
         #expect(f.summary == "in-use loopback-only LISTEN \(getpid())")
     }
 }
+
+@Suite struct UDPModuleTests {
+    @Test func datagramsGoBothWaysOnLoopbackWithATTL() throws {
+        let out = try diagnose(folder([
+            "pack.lua": manifest(steps: ["udp"]),
+            "udp.lua": passing(body: """
+                local a = socket.udp({ bind = "127.0.0.1" })
+                local b = socket.udp({ bind = "127.0.0.1" })
+                local to, from = b:getsockname(), a:getsockname()
+                local n = a:sendto("\\0hello", "127.0.0.1", to.port, { ttl = 2 })
+                local data, ip, port = b:receivefrom(100, 1)
+                local none, err = b:receivefrom(100, 0.1)
+                a:close() b:close()
+                return pass("%d %q %s %s %s %s", n, data, ip, tostring(port == from.port), tostring(none), err)
+                """),
+        ]))
+        #expect(out.finding("udp")?.summary == "6 \"\\0hello\" 127.0.0.1 true nil timeout", "\(out.finding("udp")?.summary ?? "")")
+    }
+
+    @Test func misuseRaises() throws {
+        let out = try diagnose(folder([
+            "pack.lua": manifest(steps: ["a", "b"]),
+            "a.lua": passing(body: "local u = socket.udp() u:sendto('x', 'example.net', 53) return pass('no')"),
+            "b.lua": passing(body: "local u = socket.udp() u:sendto('x', '127.0.0.1', 53, { ttl = 300 }) return pass('no')"),
+        ]))
+        #expect(out.finding("a")?.summary.contains("bad argument #3 to 'sendto' (sendto needs a numeric IPv4 or IPv6 address, got 'example.net')") == true)
+        #expect(out.finding("b")?.summary.contains("bad argument #5 to 'sendto' (ttl must be 1 to 255)") == true)
+    }
+}

@@ -43,7 +43,75 @@ enum SocketModule {
                 return .none
             },
         ])
+        runtime.defineType(UDPSocket.self, name: "UDPSocket", methods: [
+            "sendto": { udp, call in
+                let data = try call.bytes(2)
+                let host = try call.string(3)
+                let port = try self.port(call, 4)
+                let options = try call.optionalTable(5) ?? LuaTable()
+                guard let to = SocketAddress(numeric: host, port: port) else {
+                    throw call.argumentError(3, "sendto needs a numeric IPv4 or IPv6 address, got '\(host)'")
+                }
+                guard to.family == udp.family else {
+                    throw call.argumentError(3, "this socket is \(udp.family.rawValue), '\(host)' is not")
+                }
+                var ttl: Int?
+                if options["ttl"] != .nil {
+                    guard let t = options["ttl"].intValue, (1...255).contains(t) else {
+                        throw call.argumentError(5, "ttl must be 1 to 255")
+                    }
+                    ttl = Int(t)
+                }
+                switch udp.send(data, to: to, ttl: ttl) {
+                case .success(let n): return call.returning(.integer(Int64(n)))
+                case .failure(let f): return call.returning(.nil, .text(f.rawValue))
+                }
+            },
+            "receivefrom": { udp, call in
+                let max = try call.optionalInteger(2) ?? 8192
+                guard (1...65536).contains(max) else { throw call.argumentError(2, "byte limit must be 1 to 65536") }
+                let timeout = try seconds(call, 3, default: 5)
+                return try call.suspend { pending in
+                    pending.waitingFor = "a datagram"
+                    udp.receive(max: Int(max), timeout: timeout) { result in
+                        switch result {
+                        case .success(let (bytes, from)):
+                            pending.resume(with: [.string(LuaString(bytes: bytes)), .text(from.ip), .integer(Int64(from.port))])
+                        case .failure(let f): pending.resume(with: [.nil, .text(f.rawValue)])
+                        }
+                    }
+                }
+            },
+            "getsockname": { udp, call in call.returning(Convert.address(udp.localAddress)) },
+            "close": { udp, _ in
+                udp.close()
+                return .none
+            },
+        ])
         runtime.register(module: "socket", [
+            "udp": HostFunction { call in
+                let options = try call.optionalTable(1) ?? LuaTable()
+                let family: SocketAddress.Family
+                switch options["family"].stringValue ?? "ipv4" {
+                case "ipv4": family = .ipv4
+                case "ipv6": family = .ipv6
+                default: throw call.argumentError(1, "family must be 'ipv4' or 'ipv6'")
+                }
+                var port: UInt16 = 0
+                if options["port"] != .nil {
+                    guard let p = options["port"].intValue, (0...65535).contains(p) else {
+                        throw call.argumentError(1, "port must be 0 to 65535")
+                    }
+                    port = UInt16(p)
+                }
+                do {
+                    let udp = try UDPSocket(family: family, address: options["bind"].stringValue, port: port, on: call.runtime.loop)
+                    call.push(object: udp)
+                    return .values(1)
+                } catch {
+                    return call.returning(.nil, .text("cannot open a UDP socket: \((error as? UDPSocket.Failure)?.rawValue ?? "failed")"))
+                }
+            },
             "connect": HostFunction { call in
                 let host = try call.string(1)
                 guard !host.isEmpty else { throw call.argumentError(1, "host name is empty") }
