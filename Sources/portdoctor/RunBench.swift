@@ -1,4 +1,5 @@
 import ArgumentParser
+import Probes
 
 #if canImport(Glibc)
     import Glibc

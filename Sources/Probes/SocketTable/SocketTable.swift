@@ -15,12 +15,38 @@ public enum SocketTable {
 
     /// Linux: netlink sock_diag (the kernel filters by state and port), or /proc/net; owners from
     /// /proc/PID/fd, scanning processes only until every socket found has one.
+    /// macOS: `netstat -anv` (owners from its pid column, names from `lsof`). Windows: `netstat -ano`.
     public static func list(_ query: SocketQuery, source: Source = .automatic) -> [SocketEntry] {
-        if source != .proc, var entries = try? SockDiag.list(query) {
-            if query.withOwners { attachOwners(&entries, procRoot: "/proc") }
-            return entries
+        #if os(macOS)
+            return listFromTools(query, platform: "macos")
+        #elseif os(Windows)
+            return listFromTools(query, platform: "windows")
+        #else
+            if source != .proc, var entries = try? SockDiag.list(query) {
+                if query.withOwners { attachOwners(&entries, procRoot: "/proc") }
+                return entries
+            }
+            return listFromProc(query, procRoot: "/proc")
+        #endif
+    }
+
+    /// Runs the platform's own tools and parses what they print.
+    static func listFromTools(_ query: SocketQuery, platform: String) -> [SocketEntry] {
+        var entries: [SocketEntry] = []
+        if platform == "windows" {
+            entries = NetstatParsers.windowsNetstat(ChildProcess.output(["C:\\Windows\\System32\\NETSTAT.EXE", "-ano"]) ?? "")
+        } else {
+            for proto in SocketEntry.Proto.allCases where query.protocols.contains(proto) {
+                entries += NetstatParsers.macNetstat(ChildProcess.output(["/usr/sbin/netstat", "-anv", "-p", proto.rawValue]) ?? "")
+            }
+            if query.withOwners {
+                // netstat gives the pid; lsof gives the program's name.
+                let named = NetstatParsers.lsofFields(ChildProcess.output(["/usr/sbin/lsof", "-nP", "-i", "-F", "pcnPT"]) ?? "")
+                let names = Dictionary(named.compactMap { e in e.owner.map { ($0.pid, $0.program) } }, uniquingKeysWith: { a, _ in a })
+                for i in entries.indices { if let pid = entries[i].owner?.pid { entries[i].owner?.program = names[pid] ?? "" } }
+            }
         }
-        return listFromProc(query, procRoot: "/proc")
+        return entries.filter(query.admits)
     }
 
     /// /proc/net/{tcp,tcp6,udp,udp6}, reading only the files the query needs.

@@ -1,18 +1,20 @@
 #if canImport(Glibc)
     import Glibc
+#elseif canImport(Darwin)
+    import Darwin
 #endif
 
-/// A child process started with posix_spawn: the benches' tool for running `ss`, `ip`, `nft` and
-/// their helpers without linking the full Foundation (its Process class) into portdoctor.
-struct ChildProcess {
-    let pid: pid_t
+/// A child process started with posix_spawn: for running system tools (`netstat`, `lsof`, `ss`,
+/// `ip`, `nft`) without linking the full Foundation (its Process class) into portdoctor.
+public struct ChildProcess {
+    public let pid: pid_t
     /// The read end of the child's standard output, when captured.
-    let output: Int32?
+    public let output: Int32?
 
-    struct Failure: Error, CustomStringConvertible { var description: String }
+    public struct Failure: Error, CustomStringConvertible { public var description: String }
 
     /// Starts `argv` (argv[0] a path). Standard error goes to /dev/null; standard output too unless captured.
-    static func start(_ argv: [String], captureOutput: Bool = false, input: String? = nil) throws -> ChildProcess {
+    public static func start(_ argv: [String], captureOutput: Bool = false, input: String? = nil) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -53,13 +55,13 @@ struct ChildProcess {
 
     /// Runs to completion; true when it exited 0.
     @discardableResult
-    static func run(_ argv: [String], input: String? = nil) -> Bool {
+    public static func run(_ argv: [String], input: String? = nil) -> Bool {
         guard let child = try? start(argv, input: input) else { return false }
         return child.wait().status == 0
     }
 
     /// Waits for the child; its exit status and resource usage.
-    func wait() -> (status: Int32, usage: rusage) {
+    public func wait() -> (status: Int32, usage: rusage) {
         var status: Int32 = 0
         var usage = rusage()
         _ = wait4(pid, &status, 0, &usage)
@@ -68,7 +70,7 @@ struct ChildProcess {
     }
 
     /// Reads one line of the child's output (blocking).
-    func readLine() -> String {
+    public func readLine() -> String {
         guard let output else { return "" }
         var bytes: [UInt8] = []
         var c: UInt8 = 0
@@ -76,7 +78,25 @@ struct ChildProcess {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    func kill() {
-        _ = Glibc.kill(pid, SIGKILL)
+    public func kill() {
+        #if canImport(Glibc)
+            _ = Glibc.kill(pid, SIGKILL)
+        #else
+            _ = Darwin.kill(pid, SIGKILL)
+        #endif
+    }
+
+    /// Runs `argv` to completion and returns everything it printed, or nil if it could not start.
+    public static func output(_ argv: [String]) -> String? {
+        guard let child = try? start(argv, captureOutput: true), let fd = child.output else { return nil }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            data += buffer[0..<n]
+        }
+        _ = child.wait()
+        return String(decoding: data, as: UTF8.self)
     }
 }
