@@ -14,7 +14,7 @@ struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
-        subcommands: [ConnectProbe.self, BindProbeCommand.self, NetstatProbe.self]
+        subcommands: [ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self]
     )
 }
 
@@ -126,5 +126,74 @@ struct NetstatProbe: ParsableCommand {
                     + "\(e.scope.rawValue)\(e.dualStack == true ? "+ipv4" : "")  \(e.owner.map { "\($0.program)/\($0.pid)" } ?? "")"
             }.joined(separator: "\n")
         }
+    }
+}
+
+struct UDPProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "udp",
+        abstract: "Send one UDP datagram to IP:PORT and wait for a reply.",
+        discussion: "For NAT-PMP, STUN and other UDP protocols. Exit status 0 when a reply came, 1 otherwise."
+    )
+
+    @Argument(help: "Numeric IPv4 or IPv6 address.") var ip: String
+    @Argument(help: "UDP port (1–65535).") var port: Int
+    @Option(help: "What to send, as text (\\xNN escapes allowed).") var send = ""
+    @Option(help: "Hop limit (the multicast TTL for a multicast address).") var ttl: Int?
+    @Option(help: "Seconds to wait for a reply.") var timeout: Double = 2
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Outcome: Encodable {
+        var sent: Int
+        var status: String
+        var reply: String?
+        var from: SocketAddress?
+    }
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
+        guard SocketAddress(numeric: ip, port: 1) != nil else { throw ValidationError("'\(ip)' is not a numeric address") }
+        if let ttl, !(1...255).contains(ttl) { throw ValidationError("--ttl must be 1 to 255") }
+        guard timeout > 0, timeout <= 300 else { throw ValidationError("--timeout must be more than 0 and at most 300 seconds") }
+    }
+
+    /// "\x00\x00" and plain text alike.
+    static func bytes(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var chars = Array(text.utf8)[...]
+        while let c = chars.first {
+            if c == UInt8(ascii: "\\"), chars.count >= 4, chars[chars.startIndex + 1] == UInt8(ascii: "x"),
+                let v = UInt8(String(decoding: chars.dropFirst(2).prefix(2), as: UTF8.self), radix: 16)
+            {
+                out.append(v)
+                chars = chars.dropFirst(4)
+            } else {
+                out.append(c)
+                chars = chars.dropFirst()
+            }
+        }
+        return out
+    }
+
+    func run() throws {
+        let to = SocketAddress(numeric: ip, port: UInt16(port))!
+        let loop = EventLoop()
+        let socket = try UDPSocket(family: to.family, on: loop)
+        let sent = (try? socket.send(Self.bytes(send), to: to, ttl: ttl).get()) ?? -1
+        var got: Result<([UInt8], SocketAddress), UDPSocket.Failure>?
+        socket.receive(max: 65536, timeout: .milliseconds(Int64(timeout * 1000))) { got = $0 }
+        while got == nil { loop.turn(until: nil) }
+        var outcome = Outcome(sent: sent, status: "timeout")
+        if case .success(let (bytes, from))? = got {
+            outcome.status = "reply"
+            outcome.reply = bytes.map { b in b >= 32 && b < 127 ? String(UnicodeScalar(b)) : "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+            outcome.from = from
+        } else if case .failure(let f)? = got {
+            outcome.status = f.rawValue
+        }
+        try ProbeOutput.print(outcome, json: json) {
+            "sent \(sent) bytes to \(to): " + (outcome.reply.map { "reply from \(outcome.from!): \($0)" } ?? outcome.status)
+        }
+        if outcome.status != "reply" { throw ExitCode(1) }
     }
 }

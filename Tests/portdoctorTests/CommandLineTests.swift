@@ -165,6 +165,23 @@ import Testing
         #expect(yes.stdout.contains("\"outcome\": \"not-fixed\""))
     }
 
+    @Test func probesPrintJSONAndExitByOutcome() throws {
+        let refused = try portdoctor(["probe", "connect", "127.0.0.1", "1", "--json"])
+        #expect(refused.status == 1)
+        let r = try #require(try JSONSerialization.jsonObject(with: Data(refused.stdout.utf8)) as? [String: Any])
+        #expect(r["status"] as? String == "refused")
+        #expect(try portdoctor(["probe", "connect", "127.0.0.1", "1"]).stdout.contains("127.0.0.1:1: refused"))
+        #expect(try portdoctor(["probe", "connect", "127.0.0.1", "70000"]).status == 2)
+        let quiet = try portdoctor(["probe", "udp", "127.0.0.1", "9", "--send", "\\x00\\x00", "--timeout", "0.2", "--json"])
+        #expect(quiet.status == 1)
+        #expect(quiet.stdout.contains("\"status\" : \"timeout\""))
+        #expect(try portdoctor(["probe", "udp", "example.net", "53"]).status == 2)
+        let table = try portdoctor(["probe", "netstat", "--state", "listen", "--json"])
+        #expect(table.status == 0)
+        #expect(try JSONSerialization.jsonObject(with: Data(table.stdout.utf8)) is [Any])
+        #expect(try portdoctor(["probe", "bind", "0"]).status == 2)
+    }
+
     @Test func selfTestPasses() throws {
         let run = try portdoctor(["self-test"])
         #expect(run.status == 0, "\(run.stdout)")
