@@ -14,7 +14,7 @@ struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
-        subcommands: [ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self]
+        subcommands: [ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self]
     )
 }
 
@@ -195,5 +195,44 @@ struct UDPProbe: ParsableCommand {
             "sent \(sent) bytes to \(to): " + (outcome.reply.map { "reply from \(outcome.from!): \($0)" } ?? outcome.status)
         }
         if outcome.status != "reply" { throw ExitCode(1) }
+    }
+}
+
+struct FirewallProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "firewall",
+        abstract: "Would this computer's firewall let a connection on PORT through? allow, drop, reject or unknown.",
+        discussion: "Reads the real ruleset (nft -j list ruleset; needs root). Exit status 0 for allow, 1 for drop or reject, 2 for unknown."
+    )
+
+    @Option(help: "The port: on this computer (in) or on the other one (out).") var port: Int
+    @Option(help: "in or out.") var direction = "in"
+    @Option(help: "tcp or udp.") var proto = "tcp"
+    @Option(help: "The other computer's address, when a rule depends on it.") var remote: String?
+    @Option(help: "The interface the connection uses (default: not loopback).") var interface: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
+        guard ["in", "out"].contains(direction) else { throw ValidationError("--direction must be in or out") }
+        guard SocketEntry.Proto(rawValue: proto) != nil else { throw ValidationError("--proto must be tcp or udp") }
+    }
+
+    func run() throws {
+        let q = FirewallQuestion(direction: direction == "in" ? .inbound : .outbound, proto: SocketEntry.Proto(rawValue: proto)!,
+                                 port: UInt16(port), remote: remote, interface: interface)
+        let v = Firewall.verdict(for: q)
+        try ProbeOutput.print(v, json: json) {
+            var lines = ["\(proto) \(direction == "in" ? "inbound to" : "outbound to") port \(port): \(v.decision.rawValue) (\(v.tool))"]
+            if let rule = v.rule { lines.append("  decided by: \(rule)") }
+            if let note = v.note { lines.append("  \(note)") }
+            if let fix = v.fix { lines.append("  to open it: \(fix)") }
+            return lines.joined(separator: "\n")
+        }
+        switch v.decision {
+        case .allow: return
+        case .unknown: throw ExitCode(2)
+        default: throw ExitCode(1)
+        }
     }
 }

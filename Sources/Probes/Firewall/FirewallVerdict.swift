@@ -1,0 +1,41 @@
+/// "Would this computer's firewall let this connection through?"
+public struct FirewallQuestion: Sendable, Encodable {
+    public enum Direction: String, Sendable, Encodable {
+        case inbound, outbound
+    }
+
+    public var direction: Direction
+    public var proto: SocketEntry.Proto
+    /// The port on this computer (inbound) or on the other one (outbound).
+    public var port: UInt16
+    /// The other computer's address, when known (source inbound, destination outbound).
+    public var remote: String?
+    /// The interface the packet uses; nil means "not loopback".
+    public var interface: String?
+
+    public init(direction: Direction, proto: SocketEntry.Proto = .tcp, port: UInt16, remote: String? = nil,
+                interface: String? = nil) {
+        self.direction = direction
+        self.proto = proto
+        self.port = port
+        self.remote = remote
+        self.interface = interface
+    }
+}
+
+public struct FirewallVerdict: Sendable, Encodable {
+    public enum Decision: String, Sendable, Encodable {
+        case allow, drop, reject, unknown
+    }
+
+    public var decision: Decision
+    /// The rule that decided, in words the user recognises ("inet filter input handle 7: tcp dport 4242 drop"),
+    /// or the chain policy.
+    public var rule: String?
+    /// nftables, iptables, ufw, firewalld, …
+    public var tool: String
+    /// Why the answer is `unknown`, or other things worth knowing.
+    public var note: String?
+    /// The command that would open the port with the tool in charge (a repair).
+    public var fix: String?
+}

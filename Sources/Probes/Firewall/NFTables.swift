@@ -1,0 +1,274 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Evaluates a question against `nft -j list ruleset`: base chains on the hook in priority order,
+/// policies, jumps, gotos and returns, named and anonymous sets, ranges, prefixes, ct state and
+/// interface names. What it cannot evaluate makes the answer `unknown`, saying which rule and why.
+public struct NFTRuleset: Sendable {
+    struct Chain: Sendable {
+        var family: String, table: String, name: String
+        var hook: String?, priority: Int, policy: String?
+        var rules: [Rule]
+    }
+
+    struct Rule: Sendable {
+        var handle: Int
+        var expr: [JSON]
+        var text: String { expr.compactMap(NFTRuleset.describe).joined(separator: " ") }
+    }
+
+    var chains: [String: Chain] = [:]  // "family table name"
+    var sets: [String: [JSON]] = [:]  // "family table name" → elements
+
+    public init(json: [UInt8]) throws {
+        let root = try JSONDecoder().decode(JSON.self, from: Data(json))
+        for item in root["nftables"]?.array ?? [] {
+            guard let (kind, o) = item.tag else { continue }
+            let family = o["family"]?.string ?? "", table = o["table"]?.string ?? ""
+            switch kind {
+            case "chain":
+                let name = o["name"]?.string ?? ""
+                chains["\(family) \(table) \(name)"] = Chain(
+                    family: family, table: table, name: name, hook: o["hook"]?.string, priority: o["prio"]?.int ?? 0,
+                    policy: o["policy"]?.string, rules: [])
+            case "rule":
+                let key = "\(family) \(table) \(o["chain"]?.string ?? "")"
+                chains[key]?.rules.append(Rule(handle: o["handle"]?.int ?? 0, expr: o["expr"]?.array ?? []))
+            case "set", "map":
+                sets["\(family) \(table) \(o["name"]?.string ?? "")"] = o["elem"]?.array ?? []
+            default: break
+            }
+        }
+    }
+
+    /// Which tool's rules these are, judged by chain names.
+    var tool: String {
+        let names = chains.values.map(\.name)
+        if names.contains(where: { $0.hasPrefix("ufw-") || $0.hasPrefix("ufw6-") }) { return "ufw" }
+        if names.contains(where: { $0.hasPrefix("filter_IN_") || $0.hasPrefix("filter_INPUT") }) { return "firewalld" }
+        return "nftables"
+    }
+
+    enum Outcome { case accept, drop(String), reject(String), unknown(String), fallThrough, returned }
+
+    public func evaluate(_ q: FirewallQuestion) -> FirewallVerdict {
+        let hook = q.direction == .inbound ? "input" : "output"
+        let family = (q.remote?.contains(":") ?? false) ? "ip6" : "ip"
+        let base = chains.values.filter { $0.hook == hook && ($0.family == "inet" || $0.family == family) }
+            .sorted { ($0.priority, $0.family, $0.table) < ($1.priority, $1.family, $1.table) }
+        var decidedBy: String?
+        for chain in base {
+            var trail: [String] = []
+            let outcome = run(chain, q, depth: 0, trail: &trail)
+            let place = "\(chain.family) \(chain.table) \(chain.name)"
+            switch outcome {
+            case .accept: decidedBy = trail.last ?? decidedBy
+            case .drop(let r): return verdict(.drop, r, q)
+            case .reject(let r): return verdict(.reject, r, q)
+            case .unknown(let why): return FirewallVerdict(decision: .unknown, rule: nil, tool: tool, note: why)
+            case .fallThrough, .returned:
+                if chain.policy == "drop" { return verdict(.drop, "\(place): policy drop", q) }
+                decidedBy = decidedBy ?? "\(place): policy \(chain.policy ?? "accept")"
+            }
+        }
+        return FirewallVerdict(decision: .allow, rule: decidedBy ?? (base.isEmpty ? "no \(hook) chain" : nil), tool: tool,
+                               note: nil, fix: nil)
+    }
+
+    private func verdict(_ d: FirewallVerdict.Decision, _ rule: String, _ q: FirewallQuestion) -> FirewallVerdict {
+        let dir = q.direction == .inbound ? "in" : "out"
+        let fix: String = switch tool {
+        case "ufw": "sudo ufw allow \(dir) \(q.port)/\(q.proto.rawValue)"
+        case "firewalld": "sudo firewall-cmd --permanent --add-port=\(q.port)/\(q.proto.rawValue) && sudo firewall-cmd --reload"
+        default:
+            "sudo nft insert rule \(rule.split(separator: ":").first.map(String.init) ?? "inet filter input") \(q.proto.rawValue) dport \(q.port) accept"
+        }
+        return FirewallVerdict(decision: d, rule: rule, tool: tool, note: nil, fix: fix)
+    }
+
+    private func run(_ chain: Chain, _ q: FirewallQuestion, depth: Int, trail: inout [String]) -> Outcome {
+        guard depth < 16 else { return .unknown("jumps nest deeper than 16 chains (a loop?)") }
+        let place = "\(chain.family) \(chain.table) \(chain.name)"
+        for rule in chain.rules {
+            var matched: Bool? = true
+            var unknownReason: String?
+            for e in rule.expr {
+                guard let (kind, body) = e.tag else { continue }
+                if kind == "match" {
+                    let m = match(body, q, chain: chain)
+                    if m == false { matched = false; break }
+                    if m == nil { matched = nil; unknownReason = unknownReason ?? NFTRuleset.describe(e) }
+                    continue
+                }
+                let at = "\(place) handle \(rule.handle): \(rule.text)"
+                let verdictKinds = ["accept", "drop", "reject", "jump", "goto", "return"]
+                if verdictKinds.contains(kind) && matched == nil {
+                    return .unknown("\(at) depends on \(unknownReason ?? "something") that portdoctor cannot evaluate")
+                }
+                guard matched == true else { break }
+                switch kind {
+                case "accept":
+                    trail.append(at)
+                    return .accept
+                case "drop": return .drop(at)
+                case "reject": return .reject(at)
+                case "return": return .returned
+                case "jump", "goto":
+                    let target = body["target"]?.string ?? ""
+                    guard let next = chains["\(chain.family) \(chain.table) \(target)"] else { return .unknown("\(at): no chain \(target)") }
+                    let r = run(next, q, depth: depth + 1, trail: &trail)
+                    switch r {
+                    case .fallThrough, .returned: if kind == "goto" { return .returned }
+                    default: return r
+                    }
+                default: continue  // counter, log, …: not a verdict
+                }
+            }
+        }
+        return .fallThrough
+    }
+
+    /// true / false, or nil when the match depends on something the question does not say.
+    private func match(_ m: JSON, _ q: FirewallQuestion, chain: Chain) -> Bool? {
+        let op = m["op"]?.string ?? "=="
+        guard let left = m["left"], let right = m["right"] else { return nil }
+        let negate = op == "!="
+        func result(_ r: Bool?) -> Bool? { r.map { negate ? !$0 : $0 } }
+        if let p = left["payload"] {
+            let proto = p["protocol"]?.string ?? "", field = p["field"]?.string ?? ""
+            switch (proto, field) {
+            case ("tcp", "dport"), ("udp", "dport"), ("th", "dport"), ("tcp", "sport"), ("udp", "sport"), ("th", "sport"):
+                if proto != "th" && proto != q.proto.rawValue { return false }  // a tcp match is false for udp
+                let port: Int? = field == "dport" ? Int(q.port) : nil  // the other side's port is not known
+                guard let port else { return nil }
+                return result(contains(right, number: port, op: op, chain: chain))
+            case ("ip", "saddr"), ("ip6", "saddr"), ("ip", "daddr"), ("ip6", "daddr"):
+                let mine = (field == "saddr") == (q.direction == .inbound)  // the remote end's address
+                guard mine, let addr = q.remote else { return nil }
+                if (proto == "ip6") != addr.contains(":") { return false }
+                return result(contains(right, address: addr, chain: chain))
+            default: return nil
+            }
+        }
+        if let meta = left["meta"]?["key"]?.string {
+            switch meta {
+            case "l4proto":
+                return result(contains(right, text: q.proto.rawValue, chain: chain))
+            case "nfproto":
+                return result(contains(right, text: (q.remote?.contains(":") ?? false) ? "ipv6" : "ipv4", chain: chain))
+            case "iifname", "oifname", "iif", "oif":
+                let relevant = (meta.hasPrefix("i")) == (q.direction == .inbound)
+                guard relevant else { return nil }
+                let name = q.interface ?? ((q.remote.map(isLoopback) ?? false) ? "lo" : nil)
+                if let name { return result(contains(right, text: name, chain: chain)) }
+                // Not loopback, name unknown: a match on "lo" is false, others undecidable.
+                if right.string == "lo" { return result(false) }
+                return nil
+            default: return nil
+            }
+        }
+        if left["ct"]?["key"]?.string == "state" {
+            // A new connection: its state is "new".
+            return result(contains(right, text: "new", chain: chain, flags: true))
+        }
+        return nil
+    }
+
+    private func elements(_ right: JSON, chain: Chain) -> [JSON] {
+        if let name = right.string, name.hasPrefix("@") {
+            return sets["\(chain.family) \(chain.table) \(name.dropFirst())"] ?? []
+        }
+        if let s = right["set"]?.array { return s }
+        return [right]
+    }
+
+    private func contains(_ right: JSON, number: Int, op: String, chain: Chain) -> Bool {
+        if let n = right.int, ["<", ">", "<=", ">="].contains(op) {
+            switch op {
+            case "<": return number < n
+            case ">": return number > n
+            case "<=": return number <= n
+            default: return number >= n
+            }
+        }
+        return elements(right, chain: chain).contains { e in
+            if let n = e.int { return n == number }
+            if let r = e["range"]?.array, r.count == 2, let lo = r[0].int, let hi = r[1].int { return (lo...hi).contains(number) }
+            if let elem = e["elem"]?["val"] { return elem.int == number }
+            return false
+        }
+    }
+
+    private func contains(_ right: JSON, text: String, chain: Chain, flags: Bool = false) -> Bool {
+        elements(right, chain: chain).contains { e in
+            if let s = e.string { return s == text || (s.hasSuffix("*") && text.hasPrefix(s.dropLast())) }
+            if flags, let list = e.array { return list.contains { $0.string == text } }
+            return false
+        }
+    }
+
+    private func contains(_ right: JSON, address: String, chain: Chain) -> Bool {
+        elements(right, chain: chain).contains { e in
+            if let s = e.string { return s == address }
+            if let p = e["prefix"], let net = p["addr"]?.string, let len = p["len"]?.int { return inPrefix(address, net, len) }
+            if let r = e["range"]?.array, r.count == 2, let lo = r[0].string, let hi = r[1].string {
+                guard let a = bytes(address), let l = bytes(lo), let h = bytes(hi) else { return false }
+                return l.lexicographicallyPrecedes(a) || l == a ? (a.lexicographicallyPrecedes(h) || a == h) : false
+            }
+            return false
+        }
+    }
+
+    func isLoopback(_ a: String) -> Bool { a.hasPrefix("127.") || a == "::1" }
+
+    func inPrefix(_ address: String, _ network: String, _ length: Int) -> Bool {
+        guard let a = bytes(address), let n = bytes(network), a.count == n.count else { return false }
+        var bits = length
+        for i in 0..<a.count where bits > 0 {
+            let take = min(8, bits)
+            let mask: UInt8 = take == 8 ? 0xFF : ~(0xFF >> UInt8(take))
+            if a[i] & mask != n[i] & mask { return false }
+            bits -= take
+        }
+        return true
+    }
+
+    func bytes(_ ip: String) -> [UInt8]? {
+        guard let a = SocketAddress(numeric: ip, port: 0) else { return nil }
+        return a.withSockaddr { sa, _ -> [UInt8] in
+            let raw = UnsafeRawPointer(sa)
+            return a.family == .ipv4 ? Array(UnsafeRawBufferPointer(start: raw + 4, count: 4))
+                : Array(UnsafeRawBufferPointer(start: raw + 8, count: 16))
+        }
+    }
+
+    /// A short nft-like text for one expression, for messages.
+    static func describe(_ e: JSON) -> String? {
+        guard let (kind, body) = e.tag else { return nil }
+        switch kind {
+        case "match":
+            let l = body["left"].map(text) ?? "?", r = body["right"].map(text) ?? "?"
+            let op = body["op"]?.string ?? "=="
+            return op == "==" || op == "in" ? "\(l) \(r)" : "\(l) \(op) \(r)"
+        case "jump", "goto": return "\(kind) \(body["target"]?.string ?? "?")"
+        case "counter", "log": return nil
+        default: return kind
+        }
+    }
+
+    static func text(_ v: JSON) -> String {
+        if let p = v["payload"] { return "\(p["protocol"]?.string ?? "") \(p["field"]?.string ?? "")" }
+        if let m = v["meta"] { return m["key"]?.string ?? "meta" }
+        if let c = v["ct"] { return "ct \(c["key"]?.string ?? "")" }
+        if let s = v["set"]?.array { return "{ " + s.map(text).joined(separator: ", ") + " }" }
+        if let r = v["range"]?.array, r.count == 2 { return "\(text(r[0]))-\(text(r[1]))" }
+        if let p = v["prefix"] { return "\(p["addr"]?.string ?? "")/\(p["len"]?.int ?? 0)" }
+        if let a = v.array { return a.map(text).joined(separator: ",") }
+        if let n = v.int { return String(n) }
+        if let s = v.string { return s }
+        return "?"
+    }
+}
