@@ -221,3 +221,26 @@ function netstat.list(filter) end
 ---@param proto? "tcp"|"udp"
 ---@return portdoctor.Socket[]
 function netstat.listeners(port, proto) end
+
+---@class portdoctor.FirewallQuestion
+---@field port integer
+---@field direction? "in"|"out"
+---@field proto? "tcp"|"udp"
+---@field remote? string the other computer's address
+---@field interface? string
+
+---@class portdoctor.FirewallVerdict
+---@field decision "allow"|"drop"|"reject"|"unknown"
+---@field tool string
+---@field rule? string
+---@field note? string
+---@field fix? string
+
+firewall = {}
+---@param question portdoctor.FirewallQuestion
+---@return portdoctor.FirewallVerdict
+function firewall.check(question) end
+---Only inside a repair's apply function.
+---@param question portdoctor.FirewallQuestion
+---@return boolean ok, string what
+function firewall.open(question) end

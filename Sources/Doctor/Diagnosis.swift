@@ -78,6 +78,7 @@ public final class Diagnosis {
         let runtime = try LuaRuntime(options: runtimeOptions)
         SocketModule.install(runtime)
         NetstatModule.install(runtime)
+        FirewallModule.install(runtime)
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         let pack = loader.loadPack(folder)

@@ -17,6 +17,9 @@ public final class LuaTask {
     public var onFinish: ((LuaTask) -> Void)?
     public let startedAt: Int64
     public internal(set) var finishedAt: Int64?
+    /// Set by the engine for a repair's `apply`: only then may privileged host functions change
+    /// the system (the person has consented to exactly this).
+    public var mayChangeSystem = false
 
     let thread: OpaquePointer
     let threadRef: Int32

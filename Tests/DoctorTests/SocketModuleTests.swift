@@ -121,3 +121,23 @@ import Testing
         #expect(out.finding("b")?.summary.contains("bad argument #5 to 'sendto' (ttl must be 1 to 255)") == true)
     }
 }
+
+@Suite struct FirewallModuleTests {
+    @Test func openingThePortIsOnlyForRepairs() throws {
+        let out = try diagnose(folder([
+            "pack.lua": manifest(steps: ["sneaky"]),
+            "sneaky.lua": passing(body: "firewall.open { port = 4242 } return pass('opened')"),
+        ]))
+        let f = try #require(out.finding("sneaky"))
+        #expect(f.status == .error)
+        #expect(f.summary.contains("firewall.open changes this computer: call it only from a repair's apply function"))
+    }
+
+    @Test func badQuestionsRaise() throws {
+        let out = try diagnose(folder([
+            "pack.lua": manifest(steps: ["a"]),
+            "a.lua": passing(body: "firewall.check { port = 70000 } return pass('x')"),
+        ]))
+        #expect(out.finding("a")?.summary.contains("bad argument #1 to 'firewall.check' ('port' must be 1 to 65535)") == true)
+    }
+}

@@ -189,10 +189,12 @@ public final class Runner {
     }
 
     private func spawn(
-        _ function: LuaRef, step i: Int, name: String, extra: [LuaValue] = [], _ done: @escaping (LuaTask) -> Void
+        _ function: LuaRef, step i: Int, name: String, extra: [LuaValue] = [], repair: Bool = false,
+        _ done: @escaping (LuaTask) -> Void
     ) {
         let task = runtime.spawn(
             function, arguments: [context(for: i)] + extra, name: name, limits: limits(for: plan.steps[i]))
+        task.mayChangeSystem = repair
         tasks[i] = task
         task.onFinish = { [unowned self] t in
             self.tasks[i] = nil
@@ -345,7 +347,7 @@ public final class Runner {
             attemptRepair(i, finding, remaining: Array(remaining.dropFirst()), reports: reports + [report])
             return
         }
-        spawn(repair.apply, step: i, name: "\(step.id): repair \(id)", extra: [.text(id)]) { [unowned self] task in
+        spawn(repair.apply, step: i, name: "\(step.id): repair \(id)", extra: [.text(id)], repair: true) { [unowned self] task in
             var failure: String?
             switch task.outcome {
             case .failure(let e)?: failure = e.description

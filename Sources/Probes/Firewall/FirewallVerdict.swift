@@ -36,6 +36,18 @@ public struct FirewallVerdict: Sendable, Encodable {
     public var tool: String
     /// Why the answer is `unknown`, or other things worth knowing.
     public var note: String?
-    /// The command that would open the port with the tool in charge (a repair).
+    /// The command a person would type to open the port with the tool in charge.
     public var fix: String?
+    /// The same change as commands a repair runs (as root, without a shell).
+    public var fixCommands: [[String]]?
+
+    public init(decision: Decision, rule: String?, tool: String, note: String?, fix: String? = nil,
+                fixCommands: [[String]]? = nil) {
+        self.decision = decision
+        self.rule = rule
+        self.tool = tool
+        self.note = note
+        self.fix = fix
+        self.fixCommands = fixCommands
+    }
 }

@@ -80,13 +80,20 @@ public struct NFTRuleset: Sendable {
 
     private func verdict(_ d: FirewallVerdict.Decision, _ rule: String, _ q: FirewallQuestion) -> FirewallVerdict {
         let dir = q.direction == .inbound ? "in" : "out"
-        let fix: String = switch tool {
-        case "ufw": "sudo ufw allow \(dir) \(q.port)/\(q.proto.rawValue)"
-        case "firewalld": "sudo firewall-cmd --permanent --add-port=\(q.port)/\(q.proto.rawValue) && sudo firewall-cmd --reload"
+        let portProto = "\(q.port)/\(q.proto.rawValue)"
+        let commands: [[String]]
+        switch tool {
+        case "ufw": commands = [["ufw", "allow", dir, portProto]]
+        case "firewalld":
+            commands = [["firewall-cmd", "--permanent", "--add-port=\(portProto)"], ["firewall-cmd", "--reload"]]
         default:
-            "sudo nft insert rule \(rule.split(separator: ":").first.map(String.init) ?? "inet filter input") \(q.proto.rawValue) dport \(q.port) accept"
+            // Insert at the top of the chain that decided ("inet filter input handle 7: …").
+            let place = rule.split(separator: ":").first.map(String.init) ?? "inet filter input"
+            let words = place.split(separator: " ").prefix(3).map(String.init)
+            commands = [["nft", "insert", "rule"] + words + [q.proto.rawValue, "dport", String(q.port), "accept"]]
         }
-        return FirewallVerdict(decision: d, rule: rule, tool: tool, note: nil, fix: fix)
+        let fix = commands.map { "sudo " + $0.joined(separator: " ") }.joined(separator: " && ")
+        return FirewallVerdict(decision: d, rule: rule, tool: tool, note: nil, fix: fix, fixCommands: commands)
     }
 
     private func run(_ chain: Chain, _ q: FirewallQuestion, depth: Int, trail: inout [String]) -> Outcome {
@@ -106,7 +113,10 @@ public struct NFTRuleset: Sendable {
                 let at = "\(place) handle \(rule.handle): \(rule.text)"
                 let verdictKinds = ["accept", "drop", "reject", "jump", "goto", "return"]
                 if verdictKinds.contains(kind) && matched == nil {
-                    return .unknown("\(at) depends on \(unknownReason ?? "something") that portdoctor cannot evaluate")
+                    let about = unknownReason ?? "something"
+                    let hint = (about.contains("saddr") || about.contains("daddr")) && q.remote == nil
+                        ? "give the other computer's address to decide" : "portdoctor cannot evaluate that part"
+                    return .unknown("\(at) depends on `\(about)`: \(hint)")
                 }
                 guard matched == true else { break }
                 switch kind {
