@@ -92,7 +92,37 @@ struct FirewallGroundTruthLabTests {
             """, expected: "reject", tool: "firewalld"),
     ]
 
-    @Test func atLeastFifteenRulesets() { #expect(Self.cases.count >= 15) }
+    @Test func atLeastFifteenRulesets() { #expect(Self.cases.count + Self.legacy.count >= 15) }
+
+    /// Legacy iptables rulesets (iptables-legacy-restore format), checked the same way.
+    static let legacy: [Case] = [
+        Case(name: "iptables: drop policy with ssh only", ruleset: """
+            *filter
+            :INPUT DROP [0:0]
+            -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+            COMMIT
+            """, expected: "drop", tool: "iptables"),
+        Case(name: "iptables: multiport through a user chain from the client's network", ruleset: """
+            *filter
+            :INPUT DROP [0:0]
+            :services - [0:0]
+            -A INPUT -s 10.231.20.0/24 -p tcp -m multiport --dports 4242,5000:5100 -j services
+            -A services -p tcp -m tcp --dport 4242 -j ACCEPT
+            COMMIT
+            """, expected: "allow", tool: "iptables"),
+        Case(name: "iptables: reject with tcp-reset", ruleset: """
+            *filter
+            :INPUT ACCEPT [0:0]
+            -A INPUT -p tcp --dport 4242 -j REJECT --reject-with tcp-reset
+            COMMIT
+            """, expected: "reject", tool: "iptables"),
+        Case(name: "iptables: negated source", ruleset: """
+            *filter
+            :INPUT ACCEPT [0:0]
+            -A INPUT ! -s 192.168.0.0/16 -p tcp --dport 4242 -j DROP
+            COMMIT
+            """, expected: "drop", tool: "iptables"),
+    ]
 
     @Test func predictionsMatchRealConnections() throws {
         try NetworkLab.requireAvailable()
@@ -109,9 +139,19 @@ struct FirewallGroundTruthLabTests {
             time.sleep(120)
             """])
         usleep(500_000)
-        for c in Self.cases {
+        let restore = ["/usr/sbin/iptables-legacy-restore", "/sbin/iptables-legacy-restore"]
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        if restore == nil && ProcessInfo.processInfo.environment["CI"] != nil {
+            Issue.record("iptables-legacy-restore is missing: run .ci/install-deps --test")
+        }
+        for c in Self.cases + (restore == nil ? [] : Self.legacy) {
             _ = try lab.exec(server, [NetworkLab.nft!, "flush", "ruleset"])
-            try lab.nft(server, c.ruleset)
+            if let restore { _ = try lab.exec(server, [restore.replacingOccurrences(of: "-restore", with: ""), "-F"]) }
+            if c.tool == "iptables" {
+                try NetworkLab.run([NetworkLab.ip!, "netns", "exec", server, restore!], input: c.ruleset + "\n")
+            } else {
+                try lab.nft(server, c.ruleset)
+            }
             let (_, predictedText) = try lab.exec(server, [portdoctorBinary, "probe", "firewall", "--port", String(c.port),
                                                          "--remote", "10.231.20.1", "--json"])
             let predicted = try #require(try JSONSerialization.jsonObject(with: Data(predictedText.utf8)) as? [String: Any],

@@ -8,7 +8,28 @@
 public enum Firewall {
     static let nftPaths = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"]
 
+    static let iptablesLegacySave = ["/usr/sbin/iptables-legacy-save", "/sbin/iptables-legacy-save"]
+
+    /// nftables and legacy iptables both filter every packet: the connection gets through only if
+    /// both let it; the first refusal (or doubt) is the answer.
     public static func verdict(for question: FirewallQuestion) -> FirewallVerdict {
+        let nft = nftVerdict(question)
+        guard let legacy = legacyVerdict(question) else { return nft }
+        if nft.decision == .drop || nft.decision == .reject { return nft }
+        if legacy.decision != .allow { return legacy }
+        // Both let it through: credit the one whose rules actually had a say.
+        return nft.rule?.hasPrefix("no ") == true ? legacy : nft
+    }
+
+    static func legacyVerdict(_ question: FirewallQuestion) -> FirewallVerdict? {
+        guard geteuid() == 0, let save = iptablesLegacySave.first(where: { access($0, X_OK) == 0 }),
+            let text = ChildProcess.output([save, "-t", "filter"])
+        else { return nil }
+        let rules = IPTablesRuleset(text: text)
+        return rules.isEmpty ? nil : rules.evaluate(question)
+    }
+
+    static func nftVerdict(_ question: FirewallQuestion) -> FirewallVerdict {
         guard let nft = nftPaths.first(where: { access($0, X_OK) == 0 }) else {
             return FirewallVerdict(decision: .unknown, rule: nil, tool: "nftables",
                                    note: "nft is not installed, so the ruleset cannot be read")

@@ -223,9 +223,9 @@ public struct NFTRuleset: Sendable {
     private func contains(_ right: JSON, address: String, chain: Chain) -> Bool {
         elements(right, chain: chain).contains { e in
             if let s = e.string { return s == address }
-            if let p = e["prefix"], let net = p["addr"]?.string, let len = p["len"]?.int { return inPrefix(address, net, len) }
+            if let p = e["prefix"], let net = p["addr"]?.string, let len = p["len"]?.int { return NFTRuleset.inPrefix(address, net, len) }
             if let r = e["range"]?.array, r.count == 2, let lo = r[0].string, let hi = r[1].string {
-                guard let a = bytes(address), let l = bytes(lo), let h = bytes(hi) else { return false }
+                guard let a = NFTRuleset.bytes(address), let l = NFTRuleset.bytes(lo), let h = NFTRuleset.bytes(hi) else { return false }
                 return l.lexicographicallyPrecedes(a) || l == a ? (a.lexicographicallyPrecedes(h) || a == h) : false
             }
             return false
@@ -234,7 +234,7 @@ public struct NFTRuleset: Sendable {
 
     func isLoopback(_ a: String) -> Bool { a.hasPrefix("127.") || a == "::1" }
 
-    func inPrefix(_ address: String, _ network: String, _ length: Int) -> Bool {
+    static func inPrefix(_ address: String, _ network: String, _ length: Int) -> Bool {
         guard let a = bytes(address), let n = bytes(network), a.count == n.count else { return false }
         var bits = length
         for i in 0..<a.count where bits > 0 {
@@ -246,7 +246,7 @@ public struct NFTRuleset: Sendable {
         return true
     }
 
-    func bytes(_ ip: String) -> [UInt8]? {
+    static func bytes(_ ip: String) -> [UInt8]? {
         guard let a = SocketAddress(numeric: ip, port: 0) else { return nil }
         return a.withSockaddr { sa, _ -> [UInt8] in
             let raw = UnsafeRawPointer(sa)

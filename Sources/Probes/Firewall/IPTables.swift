@@ -1,0 +1,193 @@
+/// Evaluates a question against `iptables-save` (legacy iptables; iptables-nft rules show up in
+/// nftables' own ruleset instead). The filter table only: chains, policies, jumps, gotos, returns,
+/// and the matches that decide whether a port is open.
+public struct IPTablesRuleset: Sendable {
+    struct Rule: Sendable {
+        var chain: String
+        var args: [String]
+        var text: String
+    }
+
+    var policies: [String: String] = [:]
+    var rules: [String: [Rule]] = [:]
+
+    public init(text: String) {
+        var inFilter = false
+        for raw in text.split(separator: "\n") {
+            let line = String(raw)
+            if line.hasPrefix("*") { inFilter = line == "*filter"; continue }
+            guard inFilter else { continue }
+            if line.hasPrefix(":") {
+                let f = line.dropFirst().split(separator: " ")
+                if f.count >= 2 { policies[String(f[0])] = String(f[1]); rules[String(f[0]), default: []] = [] }
+            } else if line.hasPrefix("-A ") {
+                let args = IPTablesRuleset.tokens(String(line.dropFirst(3)))
+                guard let chain = args.first else { continue }
+                rules[chain, default: []].append(Rule(chain: chain, args: Array(args.dropFirst()), text: line))
+            }
+        }
+    }
+
+    public var isEmpty: Bool { rules.values.allSatisfy(\.isEmpty) && policies.values.allSatisfy { $0 != "DROP" } }
+
+    var tool: String { rules.keys.contains { $0.hasPrefix("ufw-") } ? "ufw" : "iptables" }
+
+    /// Words of a rule, with "quoted strings" kept whole.
+    static func tokens(_ s: String) -> [String] {
+        var out: [String] = []
+        var current = ""
+        var quoted = false
+        for c in s {
+            if c == "\"" { quoted.toggle(); continue }
+            if c == " " && !quoted {
+                if !current.isEmpty { out.append(current); current = "" }
+            } else {
+                current.append(c)
+            }
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
+    enum Outcome { case accept, drop(String), reject(String), unknown(String), fallThrough }
+
+    public func evaluate(_ q: FirewallQuestion) -> FirewallVerdict {
+        let chain = q.direction == .inbound ? "INPUT" : "OUTPUT"
+        var decided: String?
+        switch run(chain, q, depth: 0, decided: &decided) {
+        case .accept: return FirewallVerdict(decision: .allow, rule: decided, tool: tool, note: nil)
+        case .drop(let r): return verdict(.drop, r, q)
+        case .reject(let r): return verdict(.reject, r, q)
+        case .unknown(let why): return FirewallVerdict(decision: .unknown, rule: nil, tool: tool, note: why)
+        case .fallThrough:
+            let policy = policies[chain] ?? "ACCEPT"
+            if policy == "DROP" { return verdict(.drop, "filter \(chain): policy DROP", q) }
+            return FirewallVerdict(decision: .allow, rule: "filter \(chain): policy \(policy)", tool: tool, note: nil)
+        }
+    }
+
+    private func verdict(_ d: FirewallVerdict.Decision, _ rule: String, _ q: FirewallQuestion) -> FirewallVerdict {
+        let chain = q.direction == .inbound ? "INPUT" : "OUTPUT"
+        let portProto = "\(q.port)/\(q.proto.rawValue)"
+        let commands: [[String]] = tool == "ufw"
+            ? [["ufw", "allow", q.direction == .inbound ? "in" : "out", portProto]]
+            : [["iptables-legacy", "-I", chain, "-p", q.proto.rawValue, "--dport", String(q.port), "-j", "ACCEPT"]]
+        return FirewallVerdict(decision: d, rule: rule, tool: tool, note: nil,
+                               fix: commands.map { "sudo " + $0.joined(separator: " ") }.joined(separator: " && "),
+                               fixCommands: commands)
+    }
+
+    private func run(_ chain: String, _ q: FirewallQuestion, depth: Int, decided: inout String?) -> Outcome {
+        guard depth < 16 else { return .unknown("jumps nest deeper than 16 chains (a loop?)") }
+        for rule in rules[chain] ?? [] {
+            let (m, why) = matches(rule.args, q)
+            let target = value(of: "-j", in: rule.args) ?? value(of: "-g", in: rule.args)
+            guard let target else { continue }  // no target: counts packets only
+            if m == nil {
+                if ["ACCEPT", "DROP", "REJECT", "RETURN"].contains(target) || rules[target] != nil {
+                    return .unknown("\(rule.text) depends on \(why ?? "a match") that portdoctor cannot evaluate")
+                }
+                continue
+            }
+            guard m == true else { continue }
+            switch target {
+            case "ACCEPT":
+                decided = rule.text
+                return .accept
+            case "DROP": return .drop(rule.text)
+            case "REJECT": return .reject(rule.text)
+            case "RETURN": return .fallThrough
+            case "LOG", "NFLOG", "ULOG": continue
+            default:
+                guard rules[target] != nil else { return .unknown("\(rule.text): target \(target) is not evaluated") }
+                let r = run(target, q, depth: depth + 1, decided: &decided)
+                if case .fallThrough = r {
+                    if rule.args.contains("-g") { return .fallThrough }
+                    continue
+                }
+                return r
+            }
+        }
+        return .fallThrough
+    }
+
+    private func value(of option: String, in args: [String]) -> String? {
+        guard let i = args.firstIndex(of: option), i + 1 < args.count else { return nil }
+        return args[i + 1]
+    }
+
+    /// true/false, or nil with what could not be decided.
+    private func matches(_ args: [String], _ q: FirewallQuestion) -> (Bool?, String?) {
+        var i = 0
+        var negate = false
+        var result: Bool? = true
+        var why: String?
+        func take(_ r: Bool?) {
+            let v = r.map { negate ? !$0 : $0 }
+            negate = false
+            if v == false { result = false } else if v == nil, result == true { result = nil }
+        }
+        while i < args.count {
+            let a = args[i]
+            let next = i + 1 < args.count ? args[i + 1] : ""
+            switch a {
+            case "!": negate = true; i += 1; continue
+            case "-p", "--protocol":
+                take(next == q.proto.rawValue || next == "all"); i += 2
+            case "--dport", "--destination-port":
+                take(inPorts(next, Int(q.port))); i += 2
+            case "--dports", "--destination-ports", "--ports":
+                take(next.split(separator: ",").contains { inPorts(String($0), Int(q.port)) }); i += 2
+            case "--sport", "--source-port", "--sports", "--source-ports":
+                take(nil); why = why ?? "the other computer's port"; i += 2
+            case "-s", "--source", "-d", "--destination":
+                let remoteSide = (a.hasPrefix("-s") || a == "--source") == (q.direction == .inbound)
+                if remoteSide, let r = q.remote { take(inNetwork(r, next)) } else {
+                    take(nil)
+                    why = why ?? (remoteSide ? "the other computer's address (give it to decide)" : "this computer's address")
+                }
+                i += 2
+            case "-i", "--in-interface", "-o", "--out-interface":
+                let relevant = (a.hasPrefix("-i") || a == "--in-interface") == (q.direction == .inbound)
+                let name = q.interface ?? ((q.remote.map { $0.hasPrefix("127.") || $0 == "::1" } ?? false) ? "lo" : nil)
+                if !relevant { take(nil); why = why ?? "the interface" }
+                else if let name { take(next == name || (next.hasSuffix("+") && name.hasPrefix(next.dropLast()))) }
+                else if next == "lo" { take(false) }
+                else { take(nil); why = why ?? "the interface" }
+                i += 2
+            case "--ctstate", "--state":
+                take(next.split(separator: ",").contains("NEW")); i += 2
+            case "-m", "--match":
+                let known = ["tcp", "udp", "multiport", "conntrack", "state", "comment"]
+                if !known.contains(next) { take(nil); why = why ?? "-m \(next)" }
+                i += 2
+            case "--comment", "--reject-with", "--log-prefix", "--log-level": i += 2
+            case "-j", "-g", "--jump", "--goto": i += 2
+            default: i += 1
+            }
+        }
+        return (result, why)
+    }
+
+    private func inPorts(_ spec: String, _ port: Int) -> Bool {
+        let parts = spec.split(separator: ":")
+        if parts.count == 2, let lo = Int(parts[0]), let hi = Int(parts[1]) { return (lo...hi).contains(port) }
+        return Int(spec) == port
+    }
+
+    private func inNetwork(_ address: String, _ spec: String) -> Bool {
+        let parts = spec.split(separator: "/")
+        let net = String(parts[0])
+        var length = net.contains(":") ? 128 : 32
+        if parts.count == 2 {
+            if let n = Int(parts[1]) { length = n } else if let mask = maskLength(String(parts[1])) { length = mask }
+        }
+        return NFTRuleset.inPrefix(address, net, length)
+    }
+
+    private func maskLength(_ mask: String) -> Int? {
+        let octets = mask.split(separator: ".").compactMap { UInt8($0) }
+        guard octets.count == 4 else { return nil }
+        return octets.reduce(0) { $0 + $1.nonzeroBitCount }
+    }
+}
