@@ -1,0 +1,173 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import Reactor
+
+/// Status and restart of a named service, with whichever manager runs this computer's services.
+public enum Services {
+    static func tool(_ name: String) -> String? {
+        ["/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/", "/usr/local/bin/"].map { $0 + name }.first { access($0, X_OK) == 0 }
+    }
+
+    /// The managers present here, most likely first.
+    public static func detect() -> [ServiceManager] {
+        #if os(macOS)
+            return [.launchd]
+        #elseif os(Windows)
+            return [.windowsSCM]
+        #else
+            var found: [ServiceManager] = []
+            if access("/run/systemd/system", F_OK) == 0, tool("systemctl") != nil { found.append(.systemd) }
+            if tool("rc-service") != nil { found.append(.openrc) }
+            if tool("sv") != nil { found.append(.runit) }
+            if tool("supervisorctl") != nil { found.append(.supervisord) }
+            return found
+        #endif
+    }
+
+    /// runit finds services by directory; a bare name is looked for where runit keeps them.
+    static func runitDirectory(_ name: String) -> String {
+        if name.hasPrefix("/") { return name }
+        let dirs = ["/etc/service", "/var/service", "/service", "/etc/sv"]
+        return dirs.map { "\($0)/\(name)" }.first { access($0, F_OK) == 0 } ?? "/etc/service/\(name)"
+    }
+
+    public static func statusCommand(_ name: String, _ m: ServiceManager) -> [String] {
+        switch m {
+        case .systemd: ["systemctl", "show", name, "--property=LoadState,ActiveState,SubState,MainPID,UnitFileState"]
+        case .launchd: ["launchctl", "print", "system/\(name)"]
+        case .windowsSCM: ["sc", "queryex", name]
+        case .openrc: ["rc-service", name, "status"]
+        case .runit: ["sv", "status", runitDirectory(name)]
+        case .supervisord: ["supervisorctl", "status", name]
+        }
+    }
+
+    /// The exact commands a restart runs (shown as the repair's dry run).
+    public static func restartCommands(_ name: String, _ m: ServiceManager) -> [[String]] {
+        switch m {
+        case .systemd: [["systemctl", "restart", name]]
+        case .launchd: [["launchctl", "kickstart", "-k", "system/\(name)"]]
+        case .windowsSCM: [["sc", "stop", name], ["sc", "start", name]]
+        case .openrc: [["rc-service", name, "restart"]]
+        case .runit: [["sv", "restart", runitDirectory(name)]]
+        case .supervisord: [["supervisorctl", "restart", name]]
+        }
+    }
+
+    /// Asks the manager (the first detected that knows the service, unless one is given).
+    public static func status(_ name: String, manager: ServiceManager? = nil) -> ServiceStatus? {
+        let managers = manager.map { [$0] } ?? detect()
+        var first: ServiceStatus?
+        for m in managers {
+            let argv = statusCommand(name, m)
+            guard let path = tool(argv[0]), let text = ChildProcess.output([path] + argv.dropFirst()) else { continue }
+            let s = parse(text, name: name, m)
+            if s.installed { return s }
+            first = first ?? s
+        }
+        return first
+    }
+
+    static func parse(_ text: String, name: String, _ m: ServiceManager) -> ServiceStatus {
+        switch m {
+        case .systemd: ServiceParsers.systemd(text, name: name)
+        case .launchd: ServiceParsers.launchd(text, name: name)
+        case .windowsSCM: ServiceParsers.windowsSC(text, name: name)
+        case .openrc: ServiceParsers.openrc(text, name: name)
+        case .runit: ServiceParsers.runit(text, name: name)
+        case .supervisord: ServiceParsers.supervisord(text, name: name)
+        }
+    }
+
+    public struct RestartResult: Sendable, Encodable {
+        public var ok: Bool
+        public var seconds: Double
+        public var status: ServiceStatus?
+        public var listening: Bool?
+        public var detail: String
+    }
+
+    /// Restarts, then waits (polling, on the loop) until the service runs and, if asked, a socket
+    /// listens on `port` — or `timeout` passes. Blocking commands run on a worker thread.
+    public static func restart(_ name: String, manager: ServiceManager, port: UInt16?, timeout: Duration,
+                               on loop: EventLoop, _ completion: @escaping (RestartResult) -> Void) {
+        let started = EventLoop.now()
+        let deadline = started + Int64(timeout.components.seconds) * 1_000_000_000
+            + timeout.components.attoseconds / 1_000_000_000
+        let done = LoopCallback(completion)
+        let mailbox = loop.mailbox
+        let loopRef = LoopBound(value: loop)
+        mailbox.expectPost()
+        Thread.detach {
+            var ok = true
+            var detail = ""
+            for argv in restartCommands(name, manager) where ok {
+                guard let path = tool(argv[0]) else {
+                    ok = false
+                    detail = "\(argv[0]) is not installed"
+                    break
+                }
+                ok = ChildProcess.run([path] + argv.dropFirst())
+                detail = (ok ? "" : "failed: ") + argv.joined(separator: " ")
+            }
+            let (commandOK, words) = (ok, detail)
+            mailbox.post {
+                guard commandOK else {
+                    done.value(RestartResult(ok: false, seconds: seconds(since: started), status: nil, listening: nil, detail: words))
+                    return
+                }
+                poll(name, manager, port: port, deadline: deadline, started: started, detail: words, loop: loopRef.value, done.value)
+            }
+        }
+    }
+
+    private static func poll(_ name: String, _ manager: ServiceManager, port: UInt16?, deadline: Int64, started: Int64,
+                             detail: String, loop: EventLoop, _ completion: @escaping (RestartResult) -> Void) {
+        let mailbox = loop.mailbox
+        let done = LoopCallback(completion)
+        let loopRef = LoopBound(value: loop)
+        mailbox.expectPost()
+        Thread.detach {
+            let s = status(name, manager: manager)
+            let listening = port.map { !SocketTable.list(.listening(port: $0), source: .automatic).isEmpty }
+            mailbox.post {
+                let up = s?.running == true && (listening ?? true)
+                if up || EventLoop.now() >= deadline {
+                    done.value(RestartResult(ok: up, seconds: seconds(since: started), status: s, listening: listening,
+                                             detail: up ? detail : "\(detail); not back within the timeout"))
+                } else {
+                    let loop = loopRef.value
+                    loop.schedule(after: .milliseconds(200)) {
+                        poll(name, manager, port: port, deadline: deadline, started: started, detail: detail, loop: loop, done.value)
+                    }
+                }
+            }
+        }
+    }
+
+    static func seconds(since start: Int64) -> Double { Double(EventLoop.now() - start) / 1e9 }
+}
+
+/// A loop-thread closure carried through a worker thread and back (run only by the loop's mailbox).
+struct LoopCallback<T>: @unchecked Sendable {
+    let value: (T) -> Void
+    init(_ value: @escaping (T) -> Void) { self.value = value }
+}
+
+/// A detached POSIX thread for blocking work (Dispatch would do too; this keeps Probes free of it).
+enum Thread {
+    static func detach(_ body: @escaping @Sendable () -> Void) {
+        final class Box: @unchecked Sendable { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { raw in
+            let b = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            b.body()
+            return nil
+        }, box)
+        pthread_detach(thread)
+    }
+}
