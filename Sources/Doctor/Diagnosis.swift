@@ -79,6 +79,7 @@ public final class Diagnosis {
         SocketModule.install(runtime)
         NetstatModule.install(runtime)
         FirewallModule.install(runtime)
+        ServiceModule.install(runtime)
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         let pack = loader.loadPack(folder)

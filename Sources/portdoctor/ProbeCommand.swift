@@ -14,7 +14,7 @@ struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
-        subcommands: [ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self]
+        subcommands: [ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self, ServiceProbe.self]
     )
 }
 
@@ -234,5 +234,42 @@ struct FirewallProbe: ParsableCommand {
         case .unknown: throw ExitCode(2)
         default: throw ExitCode(1)
         }
+    }
+}
+
+struct ServiceProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service",
+        abstract: "Is a service installed and running? With --restart-command, how it would be restarted (nothing is changed).",
+        discussion: "Managers: systemd, launchd, windows-scm, openrc, runit (a name or a service directory), supervisord. Exit status 0 when running, 1 when not, 2 when no manager knows it."
+    )
+
+    @Argument(help: "The service name (or, for runit, its directory).") var name: String
+    @Option(help: "Use this manager instead of detecting one.") var manager: String?
+    @Flag(help: "Print the exact restart command instead (a dry run).") var restartCommand = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if let manager, ServiceManager(rawValue: manager) == nil {
+            throw ValidationError("--manager must be one of \(ServiceManager.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let m = manager.flatMap(ServiceManager.init(rawValue:))
+        if restartCommand {
+            guard let chosen = m ?? Services.status(name)?.manager ?? Services.detect().first else {
+                throw Failure("no service manager found on this computer")
+            }
+            print(Services.restartCommands(name, chosen).map { $0.joined(separator: " ") }.joined(separator: " && "))
+            return
+        }
+        guard let s = Services.status(name, manager: m) else { throw Failure("no service manager found on this computer") }
+        try ProbeOutput.print(s, json: json) {
+            "\(s.name) (\(s.manager.rawValue)): " + (s.installed ? (s.running ? "running" : "not running") : "not installed")
+                + " — \(s.state)" + (s.pid.map { ", pid \($0)" } ?? "") + (s.enabled.map { $0 ? ", starts at boot" : ", not started at boot" } ?? "")
+        }
+        if !s.installed { throw ExitCode(2) }
+        if !s.running { throw ExitCode(1) }
     }
 }

@@ -7,7 +7,8 @@ import Reactor
 
 /// Status and restart of a named service, with whichever manager runs this computer's services.
 public enum Services {
-    static func tool(_ name: String) -> String? {
+    /// The path of a system tool, looked for where distributions put them.
+    public static func tool(_ name: String) -> String? {
         ["/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/", "/usr/local/bin/"].map { $0 + name }.first { access($0, X_OK) == 0 }
     }
 
