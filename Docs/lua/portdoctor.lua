@@ -244,3 +244,28 @@ function firewall.check(question) end
 ---@param question portdoctor.FirewallQuestion
 ---@return boolean ok, string what
 function firewall.open(question) end
+
+---@class portdoctor.ServiceStatus
+---@field manager "systemd"|"launchd"|"windows-scm"|"openrc"|"runit"|"supervisord"
+---@field name string
+---@field installed boolean
+---@field running boolean
+---@field state string
+---@field pid? integer
+---@field seconds? integer
+---@field enabled? boolean
+
+service = {}
+---@param name string
+---@param options? { manager?: string }
+---@return portdoctor.ServiceStatus|nil, string?
+function service.status(name, options) end
+---@param name string
+---@param options? { manager?: string }
+---@return string|nil command, string? why
+function service.restart_command(name, options) end
+---Only inside a repair's apply function.
+---@param name string
+---@param options? { manager?: string, port?: integer, timeout?: number }
+---@return boolean ok, string what, { seconds: number, listening?: boolean, status?: portdoctor.ServiceStatus }
+function service.restart(name, options) end
