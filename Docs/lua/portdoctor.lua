@@ -228,6 +228,7 @@ function netstat.listeners(port, proto) end
 ---@field proto? "tcp"|"udp"
 ---@field remote? string the other computer's address
 ---@field interface? string
+---@field program? string the program that listens (macOS and Windows decide per program)
 
 ---@class portdoctor.FirewallVerdict
 ---@field decision "allow"|"drop"|"reject"|"unknown"

@@ -210,6 +210,7 @@ struct FirewallProbe: ParsableCommand {
     @Option(help: "tcp or udp.") var proto = "tcp"
     @Option(help: "The other computer's address, when a rule depends on it.") var remote: String?
     @Option(help: "The interface the connection uses (default: not loopback).") var interface: String?
+    @Option(help: "The program that listens (macOS and Windows decide per program).") var program: String?
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -220,7 +221,7 @@ struct FirewallProbe: ParsableCommand {
 
     func run() throws {
         let q = FirewallQuestion(direction: direction == "in" ? .inbound : .outbound, proto: SocketEntry.Proto(rawValue: proto)!,
-                                 port: UInt16(port), remote: remote, interface: interface)
+                                 port: UInt16(port), remote: remote, interface: interface, program: program)
         let v = Firewall.verdict(for: q)
         try ProbeOutput.print(v, json: json) {
             var lines = ["\(proto) \(direction == "in" ? "inbound to" : "outbound to") port \(port): \(v.decision.rawValue) (\(v.tool))"]

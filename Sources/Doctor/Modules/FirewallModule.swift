@@ -55,7 +55,7 @@ enum FirewallModule {
         ])
     }
 
-    /// `{ port =, direction = "in"|"out", proto = "tcp"|"udp", remote =, interface = }`
+    /// `{ port =, direction = "in"|"out", proto = "tcp"|"udp", remote =, interface =, program = }`
     static func question(_ call: LuaCall) throws -> FirewallQuestion {
         let t = try call.table(1)
         guard let port = t["port"].intValue, (1...65535).contains(port) else {
@@ -67,7 +67,8 @@ enum FirewallModule {
             throw call.argumentError(1, "'proto' must be 'tcp' or 'udp'")
         }
         return FirewallQuestion(direction: direction == "in" ? .inbound : .outbound, proto: proto, port: UInt16(port),
-                                remote: t["remote"].stringValue, interface: t["interface"].stringValue)
+                                remote: t["remote"].stringValue, interface: t["interface"].stringValue,
+                                program: t["program"].stringValue)
     }
 
     static func table(_ v: FirewallVerdict) -> LuaValue {

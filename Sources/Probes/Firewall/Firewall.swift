@@ -13,6 +13,24 @@ public enum Firewall {
     /// nftables and legacy iptables both filter every packet: the connection gets through only if
     /// both let it; the first refusal (or doubt) is the answer.
     public static func verdict(for question: FirewallQuestion) -> FirewallVerdict {
+        #if os(macOS)
+            let fw = "/usr/libexec/ApplicationFirewall/socketfilterfw"
+            return MacApplicationFirewall(
+                globalState: ChildProcess.output([fw, "--getglobalstate"]) ?? "", blockAll: ChildProcess.output([fw, "--getblockall"]) ?? "",
+                allowSigned: ChildProcess.output([fw, "--getallowsigned"]), listApps: ChildProcess.output([fw, "--listapps"]) ?? ""
+            ).evaluate(question)
+        #elseif os(Windows)
+            let netsh = "C:\\Windows\\System32\\netsh.exe"
+            return WindowsFirewall(
+                rules: ChildProcess.output([netsh, "advfirewall", "firewall", "show", "rule", "name=all", "verbose"]) ?? "",
+                profile: ChildProcess.output([netsh, "advfirewall", "show", "currentprofile"]) ?? ""
+            ).evaluate(question)
+        #else
+            return linuxVerdict(question)
+        #endif
+    }
+
+    static func linuxVerdict(_ question: FirewallQuestion) -> FirewallVerdict {
         let nft = nftVerdict(question)
         guard let legacy = legacyVerdict(question) else { return nft }
         if nft.decision == .drop || nft.decision == .reject { return nft }

@@ -12,14 +12,17 @@ public struct FirewallQuestion: Sendable, Encodable {
     public var remote: String?
     /// The interface the packet uses; nil means "not loopback".
     public var interface: String?
+    /// The program that listens or connects (macOS and Windows firewalls decide per program).
+    public var program: String?
 
     public init(direction: Direction, proto: SocketEntry.Proto = .tcp, port: UInt16, remote: String? = nil,
-                interface: String? = nil) {
+                interface: String? = nil, program: String? = nil) {
         self.direction = direction
         self.proto = proto
         self.port = port
         self.remote = remote
         self.interface = interface
+        self.program = program
     }
 }
 
