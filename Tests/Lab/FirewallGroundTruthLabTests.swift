@@ -90,6 +90,26 @@ struct FirewallGroundTruthLabTests {
               chain filter_INPUT { type filter hook input priority 10; policy accept; ct state established,related accept; iifname "lo" accept; jump filter_IN_public; }
             }
             """, expected: "reject", tool: "firewalld"),
+        Case(name: "firewalld 1.3 shape: ct status, ct state vmap, zone dispatch", ruleset: """
+            table inet firewalld {
+              chain filter_IN_public_allow {
+                tcp dport 22 ct state { new, untracked } accept
+                tcp dport 4242 ct state { new, untracked } accept
+              }
+              chain filter_IN_public { jump filter_IN_public_allow; reject with icmpx admin-prohibited; }
+              chain filter_INPUT_ZONES { iifname != "lo" goto filter_IN_public; }
+              chain filter_INPUT {
+                type filter hook input priority filter + 10; policy accept;
+                ct state vmap { established : accept, related : accept, invalid : drop }
+                ct status dnat accept
+                iifname "lo" accept
+                jump filter_INPUT_ZONES
+                reject with icmpx admin-prohibited
+              }
+            }
+            """, expected: "allow", tool: "firewalld"),
+        Case(name: "a verdict map on ports", ruleset: input("    tcp dport vmap { 22 : accept, 4242 : drop }", policy: "accept"),
+             expected: "drop"),
     ]
 
     @Test func atLeastFifteenRulesets() { #expect(Self.cases.count + Self.legacy.count >= 15) }

@@ -111,6 +111,31 @@ public struct NFTRuleset: Sendable {
                     continue
                 }
                 let at = "\(place) handle \(rule.handle): \(rule.text)"
+                if kind == "vmap" {
+                    guard matched == true else { break }
+                    switch vmapVerdict(body, q, chain: chain) {
+                    case nil: return .unknown("\(at): a verdict map portdoctor cannot evaluate")
+                    case .some(nil): continue  // no element matches: on to the next rule
+                    case .some(let (verdict, target)?):
+                        switch verdict {
+                        case "accept":
+                            trail.append(at)
+                            return .accept
+                        case "drop": return .drop(at)
+                        case "reject": return .reject(at)
+                        case "return": return .returned
+                        case "jump", "goto":
+                            guard let next = chains["\(chain.family) \(chain.table) \(target ?? "")"] else { return .unknown("\(at): no chain \(target ?? "?")") }
+                            let r = run(next, q, depth: depth + 1, trail: &trail)
+                            switch r {
+                            case .fallThrough, .returned: if verdict == "goto" { return .returned }
+                            default: return r
+                            }
+                            continue
+                        default: continue
+                        }
+                    }
+                }
                 let verdictKinds = ["accept", "drop", "reject", "jump", "goto", "return"]
                 if verdictKinds.contains(kind) && matched == nil {
                     let about = unknownReason ?? "something"
@@ -180,11 +205,31 @@ public struct NFTRuleset: Sendable {
             default: return nil
             }
         }
+        if left["ct"]?["key"]?.string == "status" {
+            // A new connection straight to this computer: not DNATed or SNATed.
+            return result(false)
+        }
         if left["ct"]?["key"]?.string == "state" {
             // A new connection: its state is "new".
             return result(contains(right, text: "new", chain: chain, flags: true))
         }
         return nil
+    }
+
+    /// `key vmap { element : verdict, … }`: nil when the key cannot be evaluated, .some(nil) when no
+    /// element matches, else the verdict (and its target chain for jump/goto).
+    private func vmapVerdict(_ body: JSON, _ q: FirewallQuestion, chain: Chain) -> (String, String?)?? {
+        guard let key = body["key"], let pairs = body["data"]?["set"]?.array else { return nil }
+        for pair in pairs {
+            guard let items = pair.array, items.count == 2, let (verdict, arg) = items[1].tag else { continue }
+            let probe = JSON.object(["op": .string("=="), "left": key, "right": items[0]])
+            switch match(probe, q, chain: chain) {
+            case nil: return nil
+            case true?: return .some((verdict, arg["target"]?.string))
+            case false?: continue
+            }
+        }
+        return .some(nil)
     }
 
     private func elements(_ right: JSON, chain: Chain) -> [JSON] {
