@@ -33,11 +33,18 @@ import Testing
         #expect(!ServiceParsers.openrc(" * rc-service: service `nope' does not exist\n", name: "nope").installed)
     }
 
-    @Test func supervisordStatus() {
-        let up = ServiceParsers.supervisord("crashplan                        RUNNING   pid 1234, uptime 0:05:12\n", name: "crashplan")
-        #expect(up.running && up.pid == 1234 && up.seconds == 312)
-        #expect(!ServiceParsers.supervisord("crashplan                        STOPPED   Not started\n", name: "crashplan").running)
-        #expect(!ServiceParsers.supervisord("crashplan: ERROR (no such process)\n", name: "crashplan").installed)
+    /// Recorded here from a real supervisord 4 (Fixtures/supervisorctl-status.txt: three `status` calls).
+    @Test func supervisordStatusRecorded() throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/supervisorctl-status", withExtension: "txt"))
+        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map(String.init)
+        let up = ServiceParsers.supervisord(lines[0], name: "backupd")
+        #expect(up.running && up.installed && (up.pid ?? 0) > 0 && up.seconds != nil)
+        let stopped = ServiceParsers.supervisord(lines[1], name: "stopped")
+        #expect(stopped.installed && !stopped.running && stopped.state == "STOPPED")
+        let missing = ServiceParsers.supervisord(lines[2], name: "nope")
+        #expect(!missing.installed)
+        let long = ServiceParsers.supervisord("crashplan                        RUNNING   pid 1234, uptime 1:05:12\n", name: "crashplan")
+        #expect(long.seconds == 3912)
     }
 
     @Test func launchdPrint() {
