@@ -46,6 +46,31 @@ import Testing
         #expect(mac().evaluate(FirewallQuestion(direction: .outbound, port: 4242)).decision == .allow)
     }
 
+    @Test func pfLastMatchWinsUnlessQuick() {
+        let rules = """
+            scrub-anchor "com.apple/*" all fragment reassemble
+            anchor "com.apple/*" all
+            block drop in all
+            pass in proto tcp from any to any port 22 flags S/SA keep state
+            pass in proto tcp from 10.0.0.0/8 to any port { 4242, 5000:5100 } flags S/SA keep state
+            block return in quick proto tcp from any to any port 6000
+            pass in proto tcp from any to any port 6000 flags S/SA keep state
+            """
+        let pf = PacketFilter(info: "Status: Enabled for 0 days 01:12:03           Debug: Urgent\n", rules: rules)
+        func ask(_ port: UInt16, _ remote: String? = "10.1.2.3") -> FirewallVerdict {
+            pf.evaluate(FirewallQuestion(direction: .inbound, port: port, remote: remote))
+        }
+        #expect(ask(22).decision == .allow)
+        #expect(ask(4242).decision == .allow)
+        #expect(ask(5050).decision == .allow)
+        #expect(ask(4242, "192.0.2.7").decision == .drop)
+        #expect(ask(4242, nil).decision == .unknown)
+        #expect(ask(6000).decision == .reject)  // quick: the later pass never counts
+        #expect(ask(7000).rule == "block drop in all")
+        #expect(pf.evaluate(FirewallQuestion(direction: .outbound, port: 443)).decision == .allow)
+        #expect(PacketFilter(info: "Status: Disabled for 0 days\n", rules: rules).evaluate(FirewallQuestion(direction: .inbound, port: 7000)).decision == .allow)
+    }
+
     @Test func windowsRulesInEnglish() throws {
         let fw = WindowsFirewall(rules: try Self.fixture("windows-netsh-rules-en"), profile: try Self.fixture("windows-netsh-profile-en"))
         func ask(_ port: UInt16, _ program: String? = nil) -> FirewallVerdict {

@@ -182,3 +182,105 @@ public struct WindowsFirewall: Sendable {
         }
     }
 }
+
+/// pf (macOS, BSD) from `pfctl -s info` and `pfctl -sr`: the last matching rule decides, unless a
+/// `quick` rule matches first. Understands pass/block, in/out, quick, inet/inet6, proto, from/to
+/// with any/addresses/prefixes and ports (single, lists, ranges).
+public struct PacketFilter: Sendable {
+    struct Rule: Sendable {
+        var text: String
+        var pass: Bool
+        var returns: Bool
+        var direction: String?
+        var quick: Bool
+        var protos: [String]?
+        var from: String
+        var to: String
+        var ports: [ClosedRange<Int>]?
+    }
+
+    public var enabled: Bool
+    var rules: [Rule] = []
+
+    public init(info: String, rules text: String) {
+        enabled = info.contains("Status: Enabled")
+        for raw in text.split(separator: "\n") {
+            let line = String(raw.trimmingWhitespace)
+            let w = line.split(separator: " ").map(String.init)
+            guard let first = w.first, first == "pass" || first == "block" else { continue }
+            var r = Rule(text: line, pass: first == "pass", returns: w.contains("return"), direction: nil, quick: w.contains("quick"),
+                         protos: nil, from: "any", to: "any", ports: nil)
+            if w.contains("in") { r.direction = "in" } else if w.contains("out") { r.direction = "out" }
+            if let i = w.firstIndex(of: "proto"), i + 1 < w.count { r.protos = PacketFilter.list(w[i + 1]) }
+            if let i = w.firstIndex(of: "from"), i + 1 < w.count { r.from = w[i + 1] }
+            if let i = w.firstIndex(of: "to"), i + 1 < w.count {
+                r.to = w[i + 1]
+                if let p = w[(i + 1)...].firstIndex(of: "port"), p + 1 < w.count {
+                    r.ports = PacketFilter.ports(Array(w[(p + 1)...]))
+                }
+            }
+            if w.contains("all") { r.from = "any"; r.to = "any" }
+            rules.append(r)
+        }
+    }
+
+    static func list(_ word: String) -> [String] {
+        word.trimmingCharacters(in: "{},").split(separator: ",").map { String($0) }
+    }
+
+    /// "4242", "{ 22, 4242 }", "5000:5100", "= 4242", "4000 >< 5000".
+    static func ports(_ words: [String]) -> [ClosedRange<Int>] {
+        var out: [ClosedRange<Int>] = []
+        var tokens = words.filter { $0 != "=" }
+        if tokens.first == "{" || tokens.first?.hasPrefix("{") == true {
+            let end = tokens.firstIndex { $0.hasSuffix("}") } ?? tokens.count - 1
+            tokens = Array(tokens[0...end])
+        } else {
+            tokens = Array(tokens.prefix(1))
+        }
+        for t in tokens {
+            let clean = t.trimmingCharacters(in: "{},")
+            if clean.isEmpty { continue }
+            let parts = clean.split(separator: ":").compactMap { Int($0) }
+            if parts.count == 2 { out.append(parts[0]...parts[1]) } else if let p = parts.first { out.append(p...p) }
+        }
+        return out
+    }
+
+    public func evaluate(_ q: FirewallQuestion) -> FirewallVerdict {
+        let tool = "pf"
+        guard enabled else { return FirewallVerdict(decision: .allow, rule: "pf is disabled", tool: tool, note: nil) }
+        let dir = q.direction == .inbound ? "in" : "out"
+        var decision: Rule?
+        for r in rules {
+            if let d = r.direction, d != dir { continue }
+            if let protos = r.protos, !protos.contains(q.proto.rawValue) { continue }
+            if let ports = r.ports, !ports.contains(where: { $0.contains(Int(q.port)) }) { continue }
+            let remote = q.direction == .inbound ? r.from : r.to
+            if remote != "any" {
+                guard let addr = q.remote else {
+                    return FirewallVerdict(decision: .unknown, rule: nil, tool: tool,
+                                           note: "“\(r.text)” depends on the other computer's address: give it to decide")
+                }
+                let parts = remote.split(separator: "/")
+                let length = parts.count == 2 ? Int(parts[1]) ?? 32 : (remote.contains(":") ? 128 : 32)
+                if !NFTRuleset.inPrefix(addr, String(parts[0]), length) { continue }
+            }
+            decision = r
+            if r.quick { break }
+        }
+        guard let d = decision else { return FirewallVerdict(decision: .allow, rule: "no pf rule matches (pass by default)", tool: tool, note: nil) }
+        if d.pass { return FirewallVerdict(decision: .allow, rule: d.text, tool: tool, note: nil) }
+        return FirewallVerdict(decision: d.returns ? .reject : .drop, rule: d.text, tool: tool,
+                               note: "pf takes the last matching rule (or the first `quick` one)",
+                               fix: "add `pass \(dir) quick proto \(q.proto.rawValue) to any port \(q.port)` to /etc/pf.conf, then sudo pfctl -f /etc/pf.conf")
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        let chars = Set(set)
+        guard let s = firstIndex(where: { !chars.contains($0) }), let e = lastIndex(where: { !chars.contains($0) }) else { return "" }
+        return String(self[s...e])
+    }
+}

@@ -14,6 +14,10 @@ public enum Firewall {
     /// both let it; the first refusal (or doubt) is the answer.
     public static func verdict(for question: FirewallQuestion) -> FirewallVerdict {
         #if os(macOS)
+            // Both apply: pf (when enabled) and the application firewall.
+            let pf = PacketFilter(info: ChildProcess.output(["/sbin/pfctl", "-s", "info"]) ?? "",
+                                  rules: ChildProcess.output(["/sbin/pfctl", "-sr"]) ?? "").evaluate(question)
+            if pf.decision != .allow { return pf }
             let fw = "/usr/libexec/ApplicationFirewall/socketfilterfw"
             return MacApplicationFirewall(
                 globalState: ChildProcess.output([fw, "--getglobalstate"]) ?? "", blockAll: ChildProcess.output([fw, "--getblockall"]) ?? "",
