@@ -93,7 +93,8 @@ import Testing
     @Test func restartCommandsAreExact() {
         #expect(Services.restartCommands("crashplan", .systemd) == [["systemctl", "restart", "crashplan"]])
         #expect(Services.restartCommands("com.code42.service", .launchd) == [["launchctl", "kickstart", "-k", "system/com.code42.service"]])
-        #expect(Services.restartCommands("Code42Service", .windowsSCM) == [["sc", "stop", "Code42Service"], ["sc", "start", "Code42Service"]])
+        #expect(Services.restartCommands("Code42Service", .windowsSCM)
+            == [["powershell", "-NoProfile", "-Command", "Restart-Service -Name 'Code42Service' -Force"]])
         #expect(Services.restartCommands("/tmp/sv/x", .runit) == [["sv", "restart", "/tmp/sv/x"]])
     }
 }

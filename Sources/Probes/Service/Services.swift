@@ -51,7 +51,8 @@ public enum Services {
         switch m {
         case .systemd: [["systemctl", "restart", name]]
         case .launchd: [["launchctl", "kickstart", "-k", "system/\(name)"]]
-        case .windowsSCM: [["sc", "stop", name], ["sc", "start", name]]
+        // `sc stop` returns while the service is still stopping; Restart-Service waits for it.
+        case .windowsSCM: [["powershell", "-NoProfile", "-Command", "Restart-Service -Name '\(name)' -Force"]]
         case .openrc: [["rc-service", name, "restart"]]
         case .runit: [["sv", "restart", runitDirectory(name)]]
         case .supervisord: [["supervisorctl", "restart", name]]
