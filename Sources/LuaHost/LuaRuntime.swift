@@ -1,6 +1,6 @@
 import CLua
-import Reactor
 import LuaShim
+import Reactor
 
 /// A function value kept alive in the Lua registry (a loaded check chunk, a check's `run`).
 public final class LuaRef {

@@ -1,6 +1,6 @@
 import CLua
-import Reactor
 import LuaShim
+import Reactor
 
 /// One check running as a Lua coroutine, with its own limits.
 public final class LuaTask {

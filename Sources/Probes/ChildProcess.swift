@@ -14,7 +14,8 @@ public struct ChildProcess {
     public struct Failure: Error, CustomStringConvertible { public var description: String }
 
     /// Starts `argv` (argv[0] a path). Standard error goes to /dev/null; standard output too unless captured.
-    public static func start(_ argv: [String], captureOutput: Bool = false, input: String? = nil) throws -> ChildProcess {
+    public static func start(_ argv: [String], captureOutput: Bool = false, input: String? = nil) throws -> ChildProcess
+    {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -89,14 +90,20 @@ public struct ChildProcess {
     /// Runs `argv` to completion and returns everything it printed, or nil if it could not start.
     public static func output(_ argv: [String]) -> String? {
         guard let child = try? start(argv, captureOutput: true), let fd = child.output else { return nil }
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            data += buffer[0..<n]
-        }
+        let text = readAll(fd)
         _ = child.wait()
-        return String(decoding: data, as: UTF8.self)
+        return text
     }
+}
+
+/// Everything readable from `fd` until end of file, as text.
+func readAll(_ fd: Int32) -> String {
+    var data: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        if n <= 0 { break }
+        data += buffer[0..<n]
+    }
+    return String(decoding: data, as: UTF8.self)
 }

@@ -21,7 +21,10 @@ struct PortDoctor: ParsableCommand {
             `portdoctor run crashplan`.
             """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, ListCommand.self, ShowCommand.self, ProbeCommand.self, SelfTestCommand.self, BenchCommand.self]
+        subcommands: [
+            RunCommand.self, ListCommand.self, ShowCommand.self, ProbeCommand.self, SelfTestCommand.self,
+            BenchCommand.self,
+        ]
     )
 
     /// Exit codes are a contract: 0 nothing failed, 1 a problem was found, 2 the diagnosis could not

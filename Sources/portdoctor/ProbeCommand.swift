@@ -14,7 +14,10 @@ struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
-        subcommands: [ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self, ServiceProbe.self]
+        subcommands: [
+            ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self,
+            ServiceProbe.self,
+        ]
     )
 }
 
@@ -34,7 +37,8 @@ struct ConnectProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connect",
         abstract: "TCP connect to HOST:PORT (every address in turn) and say how it ended.",
-        discussion: "Outcomes: connected, refused, timeout, host-unreachable, net-unreachable, reset, blocked-locally, dns-not-found, dns-temporary, failed. Exit status 0 when connected, 1 otherwise."
+        discussion:
+            "Outcomes: connected, refused, timeout, host-unreachable, net-unreachable, reset, blocked-locally, dns-not-found, dns-temporary, failed. Exit status 0 when connected, 1 otherwise."
     )
 
     @Argument(help: "Host name or address.") var host: String
@@ -44,22 +48,31 @@ struct ConnectProbe: ParsableCommand {
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
-        guard timeout > 0, timeout <= 300 else { throw ValidationError("--timeout must be more than 0 and at most 300 seconds") }
+        guard timeout > 0, timeout <= 300 else {
+            throw ValidationError("--timeout must be more than 0 and at most 300 seconds")
+        }
         guard !host.isEmpty else { throw ValidationError("the host is empty") }
     }
 
     func run() throws {
         let loop = EventLoop()
         var outcome: ConnectResult?
-        TCPProbe.connect(host: host, port: UInt16(port), options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
-                         on: loop) { result, _ in outcome = result }
+        TCPProbe.connect(
+            host: host, port: UInt16(port), options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
+            on: loop
+        ) { result, _ in outcome = result }
         while outcome == nil { loop.turn(until: nil) }
         let r = outcome!
         try ProbeOutput.print(r, json: json) {
-            var lines = ["\(r.host):\(r.port): \(r.status.rawValue)" + (r.rttMilliseconds.map { " in \(Int($0.rounded())) ms" } ?? "")
-                + (r.local.map { " (from \($0))" } ?? "") + (r.error.map { " — \($0)" } ?? "")]
+            var lines = [
+                "\(r.host):\(r.port): \(r.status.rawValue)"
+                    + (r.rttMilliseconds.map { " in \(Int($0.rounded())) ms" } ?? "")
+                    + (r.local.map { " (from \($0))" } ?? "") + (r.error.map { " — \($0)" } ?? "")
+            ]
             if r.attempts.count > 1 {
-                lines += r.attempts.map { "  \($0.remote): \($0.status.rawValue)" + ($0.error.map { " — \($0)" } ?? "") }
+                lines += r.attempts.map {
+                    "  \($0.remote): \($0.status.rawValue)" + ($0.error.map { " — \($0)" } ?? "")
+                }
             }
             return lines.joined(separator: "\n")
         }
@@ -87,9 +100,12 @@ struct BindProbeCommand: ParsableCommand {
     func run() throws {
         let r = BindProbe.test(port: UInt16(port), address: address, proto: SocketEntry.Proto(rawValue: proto)!)
         try ProbeOutput.print(r, json: json) {
-            var line = "\(proto) \(r.address): \(r.status.rawValue)" + (r.error.map { r.status == .free ? "" : " — \($0)" } ?? "")
+            var line =
+                "\(proto) \(r.address): \(r.status.rawValue)"
+                + (r.error.map { r.status == .free ? "" : " — \($0)" } ?? "")
             for h in r.holders {
-                line += "\n  held by \(h.owner.map { "\($0.program) (pid \($0.pid))" } ?? "an unknown process") on \(h.local)"
+                line +=
+                    "\n  held by \(h.owner.map { "\($0.program) (pid \($0.pid))" } ?? "an unknown process") on \(h.local)"
             }
             return line
         }
@@ -152,9 +168,13 @@ struct UDPProbe: ParsableCommand {
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
-        guard SocketAddress(numeric: ip, port: 1) != nil else { throw ValidationError("'\(ip)' is not a numeric address") }
+        guard SocketAddress(numeric: ip, port: 1) != nil else {
+            throw ValidationError("'\(ip)' is not a numeric address")
+        }
         if let ttl, !(1...255).contains(ttl) { throw ValidationError("--ttl must be 1 to 255") }
-        guard timeout > 0, timeout <= 300 else { throw ValidationError("--timeout must be more than 0 and at most 300 seconds") }
+        guard timeout > 0, timeout <= 300 else {
+            throw ValidationError("--timeout must be more than 0 and at most 300 seconds")
+        }
     }
 
     /// "\x00\x00" and plain text alike.
@@ -186,13 +206,16 @@ struct UDPProbe: ParsableCommand {
         var outcome = Outcome(sent: sent, status: "timeout")
         if case .success(let (bytes, from))? = got {
             outcome.status = "reply"
-            outcome.reply = bytes.map { b in b >= 32 && b < 127 ? String(UnicodeScalar(b)) : "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+            outcome.reply = bytes.map { b in
+                b >= 32 && b < 127 ? String(UnicodeScalar(b)) : "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
+            }.joined()
             outcome.from = from
         } else if case .failure(let f)? = got {
             outcome.status = f.rawValue
         }
         try ProbeOutput.print(outcome, json: json) {
-            "sent \(sent) bytes to \(to): " + (outcome.reply.map { "reply from \(outcome.from!): \($0)" } ?? outcome.status)
+            "sent \(sent) bytes to \(to): "
+                + (outcome.reply.map { "reply from \(outcome.from!): \($0)" } ?? outcome.status)
         }
         if outcome.status != "reply" { throw ExitCode(1) }
     }
@@ -202,7 +225,8 @@ struct FirewallProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "firewall",
         abstract: "Would this computer's firewall let a connection on PORT through? allow, drop, reject or unknown.",
-        discussion: "Reads the real ruleset (nft -j list ruleset; needs root). Exit status 0 for allow, 1 for drop or reject, 2 for unknown."
+        discussion:
+            "Reads the real ruleset (nft -j list ruleset; needs root). Exit status 0 for allow, 1 for drop or reject, 2 for unknown."
     )
 
     @Option(help: "The port: on this computer (in) or on the other one (out).") var port: Int
@@ -220,11 +244,14 @@ struct FirewallProbe: ParsableCommand {
     }
 
     func run() throws {
-        let q = FirewallQuestion(direction: direction == "in" ? .inbound : .outbound, proto: SocketEntry.Proto(rawValue: proto)!,
-                                 port: UInt16(port), remote: remote, interface: interface, program: program)
+        let q = FirewallQuestion(
+            direction: direction == "in" ? .inbound : .outbound, proto: SocketEntry.Proto(rawValue: proto)!,
+            port: UInt16(port), remote: remote, interface: interface, program: program)
         let v = Firewall.verdict(for: q)
         try ProbeOutput.print(v, json: json) {
-            var lines = ["\(proto) \(direction == "in" ? "inbound to" : "outbound to") port \(port): \(v.decision.rawValue) (\(v.tool))"]
+            var lines = [
+                "\(proto) \(direction == "in" ? "inbound to" : "outbound to") port \(port): \(v.decision.rawValue) (\(v.tool))"
+            ]
             if let rule = v.rule { lines.append("  decided by: \(rule)") }
             if let note = v.note { lines.append("  \(note)") }
             if let fix = v.fix { lines.append("  to open it: \(fix)") }
@@ -241,8 +268,10 @@ struct FirewallProbe: ParsableCommand {
 struct ServiceProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "service",
-        abstract: "Is a service installed and running? With --restart-command, how it would be restarted (nothing is changed).",
-        discussion: "Managers: systemd, launchd, windows-scm, openrc, runit (a name or a service directory), supervisord. Exit status 0 when running, 1 when not, 2 when no manager knows it."
+        abstract:
+            "Is a service installed and running? With --restart-command, how it would be restarted (nothing is changed).",
+        discussion:
+            "Managers: systemd, launchd, windows-scm, openrc, runit (a name or a service directory), supervisord. Exit status 0 when running, 1 when not, 2 when no manager knows it."
     )
 
     @Argument(help: "The service name (or, for runit, its directory).") var name: String
@@ -252,7 +281,8 @@ struct ServiceProbe: ParsableCommand {
 
     func validate() throws {
         if let manager, ServiceManager(rawValue: manager) == nil {
-            throw ValidationError("--manager must be one of \(ServiceManager.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--manager must be one of \(ServiceManager.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 
@@ -265,10 +295,14 @@ struct ServiceProbe: ParsableCommand {
             print(Services.restartCommands(name, chosen).map { $0.joined(separator: " ") }.joined(separator: " && "))
             return
         }
-        guard let s = Services.status(name, manager: m) else { throw Failure("no service manager found on this computer") }
+        guard let s = Services.status(name, manager: m) else {
+            throw Failure("no service manager found on this computer")
+        }
         try ProbeOutput.print(s, json: json) {
-            "\(s.name) (\(s.manager.rawValue)): " + (s.installed ? (s.running ? "running" : "not running") : "not installed")
-                + " — \(s.state)" + (s.pid.map { ", pid \($0)" } ?? "") + (s.enabled.map { $0 ? ", starts at boot" : ", not started at boot" } ?? "")
+            "\(s.name) (\(s.manager.rawValue)): "
+                + (s.installed ? (s.running ? "running" : "not running") : "not installed")
+                + " — \(s.state)" + (s.pid.map { ", pid \($0)" } ?? "")
+                + (s.enabled.map { $0 ? ", starts at boot" : ", not started at boot" } ?? "")
         }
         if !s.installed { throw ExitCode(2) }
         if !s.running { throw ExitCode(1) }

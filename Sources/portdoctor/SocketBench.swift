@@ -17,7 +17,8 @@ struct SocketBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sockets",
         abstract: "The socket table vs `ss` with ~18,000 sockets open; 1,000 concurrent connects vs one timeout.",
-        discussion: "Targets: all TCP sockets with owners ≤ 1.0× `ss -tanp`; the owner of one listening port ≤ 0.5× `ss -tlnp 'sport = :P'`; 1,000 connects (half to a namespace that drops everything; needs root) ≤ 1.2× the timeout."
+        discussion:
+            "Targets: all TCP sockets with owners ≤ 1.0× `ss -tanp`; the owner of one listening port ≤ 0.5× `ss -tlnp 'sport = :P'`; 1,000 connects (half to a namespace that drops everything; needs root) ≤ 1.2× the timeout."
     )
 
     @Option(help: "Connections the helper holds open (each is two sockets).") var connections = 9000
@@ -25,11 +26,14 @@ struct SocketBench: ParsableCommand {
     @Option(help: "Timeout of the fanned-out connects, in seconds.") var timeout = 1.0
 
     func run() throws {
-        let me = CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
+        let me =
+            CommandLine.arguments[0].hasPrefix("/")
+            ? CommandLine.arguments[0]
             : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0]
         // The helper holds the sockets in another process, like a busy server would.
-        let helper = try ChildProcess.start([me, "bench", "hold-sockets", "--connections", String(connections)],
-                                            captureOutput: true)
+        let helper = try ChildProcess.start(
+            [me, "bench", "hold-sockets", "--connections", String(connections)],
+            captureOutput: true)
         var stopped = false
         defer {
             if !stopped {
@@ -66,8 +70,12 @@ struct SocketBench: ParsableCommand {
             theirs1.append(try runSS(["-tlnp", "sport = :\(port)"]))
         }
         let a = median(ours), b = median(theirs), c = median(ours1), d = median(theirs1)
-        print("  all TCP sockets with owners   \(fixed(a, 3)) s   ss -tanp \(fixed(b, 3)) s   ratio \(fixed(a / b, 2))×  (target ≤ 1.00; \(found) sockets)")
-        print("  owner of one listening port   \(fixed(c, 3)) s   ss -tlnp 'sport = :\(port)' \(fixed(d, 3)) s   ratio \(fixed(c / d, 2))×  (target ≤ 0.50)")
+        print(
+            "  all TCP sockets with owners   \(fixed(a, 3)) s   ss -tanp \(fixed(b, 3)) s   ratio \(fixed(a / b, 2))×  (target ≤ 1.00; \(found) sockets)"
+        )
+        print(
+            "  owner of one listening port   \(fixed(c, 3)) s   ss -tlnp 'sport = :\(port)' \(fixed(d, 3)) s   ratio \(fixed(c / d, 2))×  (target ≤ 0.50)"
+        )
         if ss == nil { print("  (ss not found: install iproute2 for the baseline)") }
         helper.kill()
         _ = helper.wait()
@@ -79,17 +87,22 @@ struct SocketBench: ParsableCommand {
     func fanOut() throws {
         var dropTarget: String?
         let ns = "pdbench\(getpid())"
-        if geteuid() == 0, let ip = ["/usr/sbin/ip", "/sbin/ip"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
+        if geteuid() == 0,
+            let ip = ["/usr/sbin/ip", "/sbin/ip"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
             let nft = ["/usr/sbin/nft", "/sbin/nft"].first(where: { FileManager.default.isExecutableFile(atPath: $0) })
         {
             func sh(_ args: [String], input: String? = nil) -> Bool { ChildProcess.run(args, input: input) }
             let a = "pdb\(getpid() % 100000)a", b = "pdb\(getpid() % 100000)b"
-            let ok = sh([ip, "netns", "add", ns]) && sh([ip, "link", "add", a, "type", "veth", "peer", "name", b])
+            let ok =
+                sh([ip, "netns", "add", ns]) && sh([ip, "link", "add", a, "type", "veth", "peer", "name", b])
                 && sh([ip, "link", "set", b, "netns", ns]) && sh([ip, "addr", "add", "10.233.0.1/30", "dev", a])
                 && sh([ip, "link", "set", a, "up"]) && sh([ip, "-n", ns, "addr", "add", "10.233.0.2/30", "dev", b])
                 && sh([ip, "-n", ns, "link", "set", b, "up"])
-                && sh([ip, "netns", "exec", ns, nft, "-f", "-"],
-                      input: "table inet bench {\n  chain input {\n    type filter hook input priority 0; policy drop;\n  }\n}\n")
+                && sh(
+                    [ip, "netns", "exec", ns, nft, "-f", "-"],
+                    input:
+                        "table inet bench {\n  chain input {\n    type filter hook input priority 0; policy drop;\n  }\n}\n"
+                )
             if ok { dropTarget = "10.233.0.2" }
             defer { _ = sh([ip, "netns", "delete", ns]); _ = sh([ip, "link", "delete", a]) }
             try fanOutRun(dropTarget)
@@ -104,10 +117,14 @@ struct SocketBench: ParsableCommand {
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
         sin.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, 16) } }
+        _ = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, 16) }
+        }
         listen(listener, 1024)
         var length = socklen_t(16)
-        _ = withUnsafeMutablePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
         let port = UInt16(bigEndian: sin.sin_port)
         let loop = EventLoop()
         var done = 0
@@ -116,8 +133,10 @@ struct SocketBench: ParsableCommand {
         let start = clock.now
         for i in 0..<1000 {
             let host = dropTarget != nil && i % 2 == 1 ? dropTarget! : "127.0.0.1"
-            TCPProbe.connect(host: host, port: host == "127.0.0.1" ? port : 4242,
-                             options: .init(timeout: .milliseconds(Int64(timeout * 1000))), on: loop) { r, _ in
+            TCPProbe.connect(
+                host: host, port: host == "127.0.0.1" ? port : 4242,
+                options: .init(timeout: .milliseconds(Int64(timeout * 1000))), on: loop
+            ) { r, _ in
                 statuses[r.status.rawValue, default: 0] += 1
                 done += 1
             }
@@ -126,8 +145,12 @@ struct SocketBench: ParsableCommand {
         let e = clock.now - start
         let seconds = Double(e.components.seconds) + Double(e.components.attoseconds) / 1e18
         let what = statuses.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        print("  1,000 connects fanned out     \(fixed(seconds, 3)) s   timeout \(fixed(timeout, 3)) s   ratio \(fixed(seconds / timeout, 2))×  (target ≤ 1.20; \(what))")
-        if dropTarget == nil { print("  (not root, or no ip/nft: all 1,000 went to loopback, none to a dropping namespace)") }
+        print(
+            "  1,000 connects fanned out     \(fixed(seconds, 3)) s   timeout \(fixed(timeout, 3)) s   ratio \(fixed(seconds / timeout, 2))×  (target ≤ 1.20; \(what))"
+        )
+        if dropTarget == nil {
+            print("  (not root, or no ip/nft: all 1,000 went to loopback, none to a dropping namespace)")
+        }
     }
 }
 
@@ -148,15 +171,21 @@ struct HoldSockets: ParsableCommand {
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
         sin.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, 16) } }
+        _ = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, 16) }
+        }
         listen(listener, 4096)
         var length = socklen_t(16)
-        _ = withUnsafeMutablePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
         var held: [Int32] = []
         for _ in 0..<connections {
             let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard c >= 0 else { break }
-            let rc = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, 16) } }
+            let rc = withUnsafePointer(to: &sin) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, 16) }
+            }
             guard rc == 0 else { close(c); break }
             let a = accept(listener, nil, nil)
             held += [c, a]
@@ -184,7 +213,9 @@ struct FanOut: ParsableCommand {
             return (String(t[..<colon]), port)
         }
         guard !parsed.isEmpty else { throw ValidationError("give at least one --target") }
-        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+        func descriptors() -> Int {
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+        }
         let before = descriptors()
         var statuses: [String: Int] = [:]
         let clock = ContinuousClock()
@@ -194,8 +225,10 @@ struct FanOut: ParsableCommand {
             var done = 0
             for i in 0..<count {
                 let (host, port) = parsed[i % parsed.count]
-                TCPProbe.connect(host: host, port: port, options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
-                                 on: loop) { r, _ in
+                TCPProbe.connect(
+                    host: host, port: port, options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
+                    on: loop
+                ) { r, _ in
                     statuses[r.status.rawValue, default: 0] += 1
                     done += 1
                 }
@@ -206,6 +239,8 @@ struct FanOut: ParsableCommand {
         let seconds = Double(e.components.seconds) + Double(e.components.attoseconds) / 1e18
         let after = descriptors()
         let counts = statuses.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
-        print("{ \"statuses\": { \(counts) }, \"seconds\": \(seconds), \"descriptors_before\": \(before), \"descriptors_after\": \(after) }")
+        print(
+            "{ \"statuses\": { \(counts) }, \"seconds\": \(seconds), \"descriptors_before\": \(before), \"descriptors_after\": \(after) }"
+        )
     }
 }

@@ -1,40 +1,44 @@
-@testable import Doctor
 import Foundation
 import Probes
 import Testing
+
+@testable import Doctor
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// A stopped service found by a check and restarted by its repair, with a real runit supervisor.
-@Suite(.serialized, .enabled(if: Services.tool("runsv") != nil || ProcessInfo.processInfo.environment["CI"] != nil,
-                             "needs runit (always required under CI)"))
+@Suite(
+    .serialized,
+    .enabled(
+        if: Services.tool("runsv") != nil || ProcessInfo.processInfo.environment["CI"] != nil,
+        "needs runit (always required under CI)"))
 struct ServiceRepairTests {
     static func pack(dir: String, port: Int) -> PackFolder {
         folder([
             "pack.lua": manifest(steps: ["service"]),
             "service.lua": """
-                local dir, port = "\(dir)", \(port)
-                return check {
-                  title = "The backup service is running",
-                  repairs = {
-                    restart = {
-                      title = "Restart the backup service", changes = "restarts it (backups pause briefly)", privileged = true,
-                      apply = function(ctx)
-                        local ok, what = service.restart(dir, { manager = "runit", port = port, timeout = 10 })
-                        if not ok then return false, what end
-                      end,
-                    },
-                  },
-                  run = function(ctx)
-                    local s = service.status(dir, { manager = "runit" })
-                    if s.running and #netstat.listeners(port) > 0 then return pass("running, pid %d", s.pid) end
-                    return fail { summary = "the backup service is " .. s.state, cause = "service-not-running",
-                                  advice = { service.restart_command(dir, { manager = "runit" }) }, repairs = { "restart" } }
+            local dir, port = "\(dir)", \(port)
+            return check {
+              title = "The backup service is running",
+              repairs = {
+                restart = {
+                  title = "Restart the backup service", changes = "restarts it (backups pause briefly)", privileged = true,
+                  apply = function(ctx)
+                    local ok, what = service.restart(dir, { manager = "runit", port = port, timeout = 10 })
+                    if not ok then return false, what end
                   end,
-                }
-                """,
+                },
+              },
+              run = function(ctx)
+                local s = service.status(dir, { manager = "runit" })
+                if s.running and #netstat.listeners(port) > 0 then return pass("running, pid %d", s.pid) end
+                return fail { summary = "the backup service is " .. s.state, cause = "service-not-running",
+                              advice = { service.restart_command(dir, { manager = "runit" }) }, repairs = { "restart" } }
+              end,
+            }
+            """,
         ])
     }
 
@@ -45,10 +49,10 @@ struct ServiceRepairTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let port = 45000 + Int(getpid() % 5000)
         try """
-            #!/bin/sh
-            exec python3 -c 'import socket,time
-            s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("127.0.0.1",\(port)));s.listen();time.sleep(600)'
-            """.write(to: dir.appendingPathComponent("run"), atomically: true, encoding: .utf8)
+        #!/bin/sh
+        exec python3 -c 'import socket,time
+        s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("127.0.0.1",\(port)));s.listen();time.sleep(600)'
+        """.write(to: dir.appendingPathComponent("run"), atomically: true, encoding: .utf8)
         chmod(dir.appendingPathComponent("run").path, 0o755)
         // Normally down: runsv supervises it but does not start it.
         _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("down").path, contents: nil)
@@ -79,10 +83,11 @@ struct ServiceRepairTests {
     }
 
     @Test func restartingOutsideARepairIsRefused() throws {
-        let out = try diagnose(folder([
-            "pack.lua": manifest(steps: ["a"]),
-            "a.lua": passing(body: "service.restart('crashplan') return pass('x')"),
-        ]))
+        let out = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["a"]),
+                "a.lua": passing(body: "service.restart('crashplan') return pass('x')"),
+            ]))
         #expect(out.finding("a")?.summary.contains("service.restart changes this computer") == true)
     }
 }

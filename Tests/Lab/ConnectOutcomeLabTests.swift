@@ -28,7 +28,8 @@ struct ConnectOutcomeLabTests {
         """
 
     func connect(_ lab: NetworkLab, _ ns: String, _ host: String, _ port: Int) throws -> [String: Any] {
-        let (_, out) = try lab.exec(ns, [portdoctorBinary, "probe", "connect", host, String(port), "--timeout", "1", "--json"])
+        let (_, out) = try lab.exec(
+            ns, [portdoctorBinary, "probe", "connect", host, String(port), "--timeout", "1", "--json"])
         return try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "output: \(out)")
     }
 
@@ -41,8 +42,12 @@ struct ConnectOutcomeLabTests {
         try lab.link(client, "10.231.7.1/24", server, "10.231.7.2/24")
         try lab.nft(server, Self.serverRules)
         try lab.nft(client, Self.clientRules)
-        try lab.start(server, ["/usr/bin/env", "python3", "-c",
-            "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',7000));s.listen()\ntime.sleep(60)"])
+        try lab.start(
+            server,
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',7000));s.listen()\ntime.sleep(60)",
+            ])
         // Wait for the listener (bounded).
         var up = false
         for _ in 0..<50 where !up {

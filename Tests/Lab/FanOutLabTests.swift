@@ -14,13 +14,22 @@ struct FanOutLabTests {
         let black = try lab.namespace("d")
         try lab.link(client, "10.231.8.1/24", live, "10.231.8.2/24")
         try lab.link(client, "10.231.9.1/24", black, "10.231.9.2/24")
-        try lab.nft(black, "table inet lab {\n  chain input {\n    type filter hook input priority 0; policy drop;\n  }\n}\n")
-        try lab.start(live, ["/usr/bin/env", "python3", "-c",
-            "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',7100));s.listen(2048)\ntime.sleep(60)"])
+        try lab.nft(
+            black, "table inet lab {\n  chain input {\n    type filter hook input priority 0; policy drop;\n  }\n}\n")
+        try lab.start(
+            live,
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',7100));s.listen(2048)\ntime.sleep(60)",
+            ])
         usleep(500_000)
-        let (status, out) = try lab.exec(client, [portdoctorBinary, "bench", "fan-out", "--count", "1000",
-                                                   "--target", "10.231.8.2:7100", "--target", "10.231.9.2:7100",
-                                                   "--timeout", "1"])
+        let (status, out) = try lab.exec(
+            client,
+            [
+                portdoctorBinary, "bench", "fan-out", "--count", "1000",
+                "--target", "10.231.8.2:7100", "--target", "10.231.9.2:7100",
+                "--timeout", "1",
+            ])
         #expect(status == 0, "\(out)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
         #expect((report["statuses"] as? [String: Int]) == ["connected": 500, "timeout": 500])

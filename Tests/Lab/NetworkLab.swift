@@ -11,8 +11,12 @@ import Testing
 final class NetworkLab {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
-    static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    static let nft = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+    static let nft = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
 
     /// Why the lab cannot run here, or nil when it can.
     static var unavailableReason: String? {
@@ -57,7 +61,10 @@ final class NetworkLab {
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
-            throw Failure(description: "\(argv.joined(separator: " ")) failed (\(p.terminationStatus)): \(String(decoding: e, as: UTF8.self))")
+            throw Failure(
+                description:
+                    "\(argv.joined(separator: " ")) failed (\(p.terminationStatus)): \(String(decoding: e, as: UTF8.self))"
+            )
         }
         return String(decoding: o, as: UTF8.self)
     }

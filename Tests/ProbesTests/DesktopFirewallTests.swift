@@ -1,6 +1,7 @@
 import Foundation
-@testable import Probes
 import Testing
+
+@testable import Probes
 
 /// macOS and Windows firewalls from their tools' output. No such machine is here: the fixtures
 /// follow the tools' documented formats (English and German netsh).
@@ -26,23 +27,33 @@ import Testing
     func mac(enabled: Bool = true, blockAll: Bool = false) -> MacApplicationFirewall {
         MacApplicationFirewall(
             globalState: enabled ? "Firewall is enabled. (State = 1)" : "Firewall is disabled. (State = 0)",
-            blockAll: blockAll ? "Firewall is set to block all non-essential incoming connections" : "Firewall has block all state set to disabled.",
+            blockAll: blockAll
+                ? "Firewall is set to block all non-essential incoming connections"
+                : "Firewall has block all state set to disabled.",
             allowSigned: "Automatically allow signed built-in software ENABLED", listApps: Self.apps)
     }
 
     @Test func macDecidesPerApplication() {
-        func ask(_ program: String?) -> FirewallVerdict { mac().evaluate(FirewallQuestion(direction: .inbound, port: 4242, program: program)) }
+        func ask(_ program: String?) -> FirewallVerdict {
+            mac().evaluate(FirewallQuestion(direction: .inbound, port: 4242, program: program))
+        }
         #expect(ask("/Applications/CrashPlan.app").decision == .allow)
         #expect(ask("/Applications/CrashPlan.app/Contents/MacOS/CrashPlanService").decision == .allow)
         let blocked = ask("/Applications/OldBackup.app")
         #expect(blocked.decision == .drop)
-        #expect(blocked.fix == "sudo /usr/libexec/ApplicationFirewall/socketfilterfw --add /Applications/OldBackup.app && sudo /usr/libexec/ApplicationFirewall/socketfilterfw --unblockapp /Applications/OldBackup.app")
+        #expect(
+            blocked.fix
+                == "sudo /usr/libexec/ApplicationFirewall/socketfilterfw --add /Applications/OldBackup.app && sudo /usr/libexec/ApplicationFirewall/socketfilterfw --unblockapp /Applications/OldBackup.app"
+        )
         let unlisted = ask("/Applications/New.app")
         #expect(unlisted.decision == .unknown)
         #expect(unlisted.note?.contains("After an update the app can count as new") == true)
         #expect(ask(nil).note == "the macOS firewall decides per application: name the program that listens")
         #expect(mac(enabled: false).evaluate(FirewallQuestion(direction: .inbound, port: 1)).decision == .allow)
-        #expect(mac(blockAll: true).evaluate(FirewallQuestion(direction: .inbound, port: 4242, program: "/Applications/CrashPlan.app")).decision == .drop)
+        #expect(
+            mac(blockAll: true).evaluate(
+                FirewallQuestion(direction: .inbound, port: 4242, program: "/Applications/CrashPlan.app")
+            ).decision == .drop)
         #expect(mac().evaluate(FirewallQuestion(direction: .outbound, port: 4242)).decision == .allow)
     }
 
@@ -68,11 +79,15 @@ import Testing
         #expect(ask(6000).decision == .reject)  // quick: the later pass never counts
         #expect(ask(7000).rule == "block drop in all")
         #expect(pf.evaluate(FirewallQuestion(direction: .outbound, port: 443)).decision == .allow)
-        #expect(PacketFilter(info: "Status: Disabled for 0 days\n", rules: rules).evaluate(FirewallQuestion(direction: .inbound, port: 7000)).decision == .allow)
+        #expect(
+            PacketFilter(info: "Status: Disabled for 0 days\n", rules: rules).evaluate(
+                FirewallQuestion(direction: .inbound, port: 7000)
+            ).decision == .allow)
     }
 
     @Test func windowsRulesInEnglish() throws {
-        let fw = WindowsFirewall(rules: try Self.fixture("windows-netsh-rules-en"), profile: try Self.fixture("windows-netsh-profile-en"))
+        let fw = WindowsFirewall(
+            rules: try Self.fixture("windows-netsh-rules-en"), profile: try Self.fixture("windows-netsh-profile-en"))
         func ask(_ port: UInt16, _ program: String? = nil) -> FirewallVerdict {
             fw.evaluate(FirewallQuestion(direction: .inbound, port: port, program: program))
         }
@@ -83,13 +98,19 @@ import Testing
         #expect(ask(6000, #"C:\Program Files\Code42\Code42Service.exe"#).decision == .allow)
         let closed = ask(7000, #"C:\Other.exe"#)
         #expect(closed.decision == .drop && closed.rule == "the profile's default: block inbound")
-        #expect(closed.fix == #"netsh advfirewall firewall add rule name="portdoctor TCP 7000" dir=in action=allow protocol=TCP localport=7000"#)
+        #expect(
+            closed.fix
+                == #"netsh advfirewall firewall add rule name="portdoctor TCP 7000" dir=in action=allow protocol=TCP localport=7000"#
+        )
         #expect(fw.evaluate(FirewallQuestion(direction: .outbound, port: 443)).decision == .allow)
     }
 
     @Test func windowsRulesInGerman() throws {
-        let fw = WindowsFirewall(rules: try Self.fixture("windows-netsh-rules-de"),
-                                 profile: "Status                                EIN\nFirewallrichtlinie                    BlockInbound,AllowOutbound\n")
+        let fw = WindowsFirewall(
+            rules: try Self.fixture("windows-netsh-rules-de"),
+            profile:
+                "Status                                EIN\nFirewallrichtlinie                    BlockInbound,AllowOutbound\n"
+        )
         #expect(fw.evaluate(FirewallQuestion(direction: .inbound, port: 4242)).decision == .allow)
         #expect(fw.evaluate(FirewallQuestion(direction: .inbound, port: 4243)).decision == .drop)
         let off = WindowsFirewall(rules: "", profile: "Status                                AUS\n")

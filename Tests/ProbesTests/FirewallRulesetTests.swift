@@ -1,6 +1,7 @@
 import Foundation
-@testable import Probes
 import Testing
+
+@testable import Probes
 
 /// The evaluators on rulesets recorded here (iptables-legacy-save) and written by hand (nft JSON).
 @Suite struct FirewallRulesetTests {
@@ -55,6 +56,8 @@ import Testing
         #expect(r.evaluate(FirewallQuestion(direction: .inbound, proto: .udp, port: 5351)).decision == .allow)
         #expect(r.evaluate(FirewallQuestion(direction: .inbound, port: 5351)).decision == .drop)  // tcp, not udp
         #expect(r.evaluate(FirewallQuestion(direction: .outbound, port: 80)).decision == .allow)  // no output chain
-        #expect(r.evaluate(FirewallQuestion(direction: .inbound, port: 4300)).fix == "sudo nft insert rule inet filter input tcp dport 4300 accept")
+        #expect(
+            r.evaluate(FirewallQuestion(direction: .inbound, port: 4300)).fix
+                == "sudo nft insert rule inet filter input tcp dport 4300 accept")
     }
 }

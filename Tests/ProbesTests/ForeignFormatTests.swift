@@ -1,6 +1,7 @@
 import Foundation
-@testable import Probes
 import Testing
+
+@testable import Probes
 
 /// macOS and Windows socket tables from their tools' output. There is no such machine here: the
 /// fixtures follow the tools' documented formats (two macOS netstat column layouts, lsof's field
@@ -72,7 +73,8 @@ import Testing
     }
 
     @Test func anUnknownLanguageStillFindsListeners() {
-        let text = "  TCP    0.0.0.0:4242   0.0.0.0:0   NASŁUCHIWANIE   3320\n  TCP    10.0.0.2:5000   10.0.0.9:4242   USTANOWIONO   12\n"
+        let text =
+            "  TCP    0.0.0.0:4242   0.0.0.0:0   NASŁUCHIWANIE   3320\n  TCP    10.0.0.2:5000   10.0.0.9:4242   USTANOWIONO   12\n"
         let e = NetstatParsers.windowsNetstat(text)
         #expect(e.map(\.state) == ["LISTEN", "USTANOWIONO"])
     }

@@ -15,7 +15,9 @@ final class Listener {
     struct SetupError: Error, CustomStringConvertible { var description: String }
 
     init(_ ip: String, v6only: Bool = false, backlog: Int32 = 128) throws {
-        guard let address = SocketAddress(numeric: ip, port: 0) else { throw SetupError(description: "bad address \(ip)") }
+        guard let address = SocketAddress(numeric: ip, port: 0) else {
+            throw SetupError(description: "bad address \(ip)")
+        }
         let s = socket(address.family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         var flag: Int32 = v6only ? 1 : 0
@@ -28,7 +30,9 @@ final class Listener {
         }
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &length) }
+        }
         fd = s
         port = withUnsafePointer(to: &storage) { SocketAddress(storage: UnsafeRawPointer($0))!.port }
     }
@@ -41,7 +45,9 @@ func connectAndWait(_ host: String, _ port: UInt16, timeout: Duration = .seconds
 {
     let loop = EventLoop()
     var outcome: (ConnectResult, Connection?)?
-    TCPProbe.connect(host: host, port: port, options: .init(timeout: timeout, keepOpen: keep), on: loop) { outcome = ($0, $1) }
+    TCPProbe.connect(host: host, port: port, options: .init(timeout: timeout, keepOpen: keep), on: loop) {
+        outcome = ($0, $1)
+    }
     while outcome == nil { loop.turn(until: nil) }
     return outcome!
 }
@@ -77,7 +83,9 @@ func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(at
     }
 
     @Test func aClosedPortIsRefusedWithItsErrno() throws {
-        let port = try { () throws -> UInt16 in let l = try Listener("127.0.0.1"); return l.port }()
+        let port = try { () throws -> UInt16 in
+            let l = try Listener("127.0.0.1"); return l.port
+        }()
         let (r, _) = connectAndWait("127.0.0.1", port)
         #expect(r.status == .refused)
         #expect(r.errno == ECONNREFUSED)
@@ -139,11 +147,14 @@ func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(at
     @Test func aPortHeldByAnotherProcessIsNamedWithItsOwner() throws {
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
+        holder.arguments = [
+            "python3", "-c",
+            """
             import socket, sys, time
             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("0.0.0.0", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(10)
-            """]
+            """,
+        ]
         let out = Pipe()
         holder.standardOutput = out
         try holder.run()
@@ -162,7 +173,9 @@ func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(at
     }
 
     @Test func aFreePortIsFreeAndSystemPortsNeedPrivilege() throws {
-        let port = try { () throws -> UInt16 in let l = try Listener("0.0.0.0"); return l.port }()
+        let port = try { () throws -> UInt16 in
+            let l = try Listener("0.0.0.0"); return l.port
+        }()
         #expect(BindProbe.test(port: port).status == .free)
         #expect(BindProbe.test(port: port, address: "192.0.2.1").status == .unavailable)
         if geteuid() != 0 { #expect(BindProbe.test(port: 80).status == .denied) }
@@ -197,7 +210,9 @@ func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(at
         do {
             let loop = EventLoop()
             for i in 0..<1000 {
-                TCPProbe.connect(host: "127.0.0.1", port: listeners[i % 4].port, options: .init(timeout: .seconds(5)), on: loop) {
+                TCPProbe.connect(
+                    host: "127.0.0.1", port: listeners[i % 4].port, options: .init(timeout: .seconds(5)), on: loop
+                ) {
                     r, _ in results.append(r.status)
                 }
             }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Probes
 import Testing
+
+@testable import Probes
 
 /// Parsers on /proc/net text recorded on this machine (see Fixtures/), plus odd lines.
 @Suite struct ProcNetTests {
@@ -57,8 +58,9 @@ import Testing
     }
 
     @Test func queriesFilterByProtocolStateAndPort() {
-        let e = SocketEntry(proto: .tcp, family: .ipv4, state: "LISTEN",
-                            local: SocketAddress(family: .ipv4, ip: "0.0.0.0", port: 4242), remote: nil)
+        let e = SocketEntry(
+            proto: .tcp, family: .ipv4, state: "LISTEN",
+            local: SocketAddress(family: .ipv4, ip: "0.0.0.0", port: 4242), remote: nil)
         #expect(SocketQuery.listening(port: 4242).admits(e))
         #expect(!SocketQuery.listening(port: 4243).admits(e))
         #expect(!SocketQuery(protocols: [.udp]).admits(e))

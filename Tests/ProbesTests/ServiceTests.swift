@@ -1,7 +1,8 @@
 import Foundation
-@testable import Probes
 import Reactor
 import Testing
+
+@testable import Probes
 
 #if canImport(Glibc)
     import Glibc
@@ -10,20 +11,27 @@ import Testing
 /// Service managers' own output, parsed; and runit for real.
 @Suite struct ServiceParserTests {
     @Test func runitLines() {
-        let up = ServiceParsers.runit("run: /etc/sv/crashplan: (pid 1234) 56s; run: log: (pid 1230) 57s\n", name: "crashplan")
+        let up = ServiceParsers.runit(
+            "run: /etc/sv/crashplan: (pid 1234) 56s; run: log: (pid 1230) 57s\n", name: "crashplan")
         #expect(up.running && up.installed && up.pid == 1234 && up.seconds == 56)
         let down = ServiceParsers.runit("down: /etc/sv/crashplan: 3s, normally up\n", name: "crashplan")
         #expect(!down.running && down.installed && down.enabled == true && down.seconds == 3)
-        let missing = ServiceParsers.runit("fail: crashplan: unable to change to service directory: file does not exist\n", name: "crashplan")
+        let missing = ServiceParsers.runit(
+            "fail: crashplan: unable to change to service directory: file does not exist\n", name: "crashplan")
         #expect(!missing.installed)
     }
 
     @Test func systemdShowProperties() {
-        let up = ServiceParsers.systemd("LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=812\nUnitFileState=enabled\n", name: "crashplan")
+        let up = ServiceParsers.systemd(
+            "LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=812\nUnitFileState=enabled\n",
+            name: "crashplan")
         #expect(up.running && up.pid == 812 && up.enabled == true && up.state == "active (running)")
-        let failed = ServiceParsers.systemd("LoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nUnitFileState=disabled\n", name: "crashplan")
+        let failed = ServiceParsers.systemd(
+            "LoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nUnitFileState=disabled\n",
+            name: "crashplan")
         #expect(!failed.running && failed.pid == nil && failed.enabled == false)
-        let missing = ServiceParsers.systemd("LoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\nUnitFileState=\n", name: "nope")
+        let missing = ServiceParsers.systemd(
+            "LoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\nUnitFileState=\n", name: "nope")
         #expect(!missing.installed && missing.enabled == nil)
     }
 
@@ -43,7 +51,8 @@ import Testing
         #expect(stopped.installed && !stopped.running && stopped.state == "STOPPED")
         let missing = ServiceParsers.supervisord(lines[2], name: "nope")
         #expect(!missing.installed)
-        let long = ServiceParsers.supervisord("crashplan                        RUNNING   pid 1234, uptime 1:05:12\n", name: "crashplan")
+        let long = ServiceParsers.supervisord(
+            "crashplan                        RUNNING   pid 1234, uptime 1:05:12\n", name: "crashplan")
         #expect(long.seconds == 3912)
     }
 
@@ -66,7 +75,9 @@ import Testing
             """
         let s = ServiceParsers.launchd(text, name: "com.code42.service")
         #expect(s.running && s.pid == 412)
-        #expect(!ServiceParsers.launchd("Could not find service \"com.crashplan.engine\" in domain for system\n", name: "x").installed)
+        #expect(
+            !ServiceParsers.launchd("Could not find service \"com.crashplan.engine\" in domain for system\n", name: "x")
+                .installed)
     }
 
     @Test func windowsSCQueryEx() {
@@ -85,23 +96,35 @@ import Testing
             """
         let s = ServiceParsers.windowsSC(text, name: "Code42Service")
         #expect(s.running && s.pid == 3320 && s.state == "RUNNING")
-        let german = ServiceParsers.windowsSC("        STATUS             : 1  STOPPED\n        STATE              : 1  STOPPED\n", name: "x")
+        let german = ServiceParsers.windowsSC(
+            "        STATUS             : 1  STOPPED\n        STATE              : 1  STOPPED\n", name: "x")
         #expect(!german.running && german.installed)
-        #expect(!ServiceParsers.windowsSC("[SC] EnumQueryServicesStatus:OpenService FAILED 1060:\n\nThe specified service does not exist as an installed service.\n", name: "x").installed)
+        #expect(
+            !ServiceParsers.windowsSC(
+                "[SC] EnumQueryServicesStatus:OpenService FAILED 1060:\n\nThe specified service does not exist as an installed service.\n",
+                name: "x"
+            ).installed)
     }
 
     @Test func restartCommandsAreExact() {
         #expect(Services.restartCommands("crashplan", .systemd) == [["systemctl", "restart", "crashplan"]])
-        #expect(Services.restartCommands("com.code42.service", .launchd) == [["launchctl", "kickstart", "-k", "system/com.code42.service"]])
-        #expect(Services.restartCommands("Code42Service", .windowsSCM)
-            == [["powershell", "-NoProfile", "-Command", "Restart-Service -Name 'Code42Service' -Force"]])
+        #expect(
+            Services.restartCommands("com.code42.service", .launchd) == [
+                ["launchctl", "kickstart", "-k", "system/com.code42.service"]
+            ])
+        #expect(
+            Services.restartCommands("Code42Service", .windowsSCM)
+                == [["powershell", "-NoProfile", "-Command", "Restart-Service -Name 'Code42Service' -Force"]])
         #expect(Services.restartCommands("/tmp/sv/x", .runit) == [["sv", "restart", "/tmp/sv/x"]])
     }
 }
 
 /// runit, really: runsv supervises a service whose run script listens on a port.
-@Suite(.serialized, .enabled(if: Services.tool("runsv") != nil || ProcessInfo.processInfo.environment["CI"] != nil,
-                             "needs runit (always required under CI)"))
+@Suite(
+    .serialized,
+    .enabled(
+        if: Services.tool("runsv") != nil || ProcessInfo.processInfo.environment["CI"] != nil,
+        "needs runit (always required under CI)"))
 struct RunitServiceTests {
     @Test func stopDetectRestartAndThePortComesBack() throws {
         let runsv = try #require(Services.tool("runsv"), "runit is missing: run .ci/install-deps --test")
@@ -111,10 +134,10 @@ struct RunitServiceTests {
         let port = 40000 + Int(getpid() % 5000)
         let run = dir.appendingPathComponent("run")
         try """
-            #!/bin/sh
-            exec python3 -c 'import socket,time
-            s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("127.0.0.1",\(port)));s.listen();time.sleep(600)'
-            """.write(to: run, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        exec python3 -c 'import socket,time
+        s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("127.0.0.1",\(port)));s.listen();time.sleep(600)'
+        """.write(to: run, atomically: true, encoding: .utf8)
         chmod(run.path, 0o755)
         let supervisor = try ChildProcess.start([runsv, dir.path])
         defer {

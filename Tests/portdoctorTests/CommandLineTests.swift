@@ -172,7 +172,9 @@ import Testing
         #expect(r["status"] as? String == "refused")
         #expect(try portdoctor(["probe", "connect", "127.0.0.1", "1"]).stdout.contains("127.0.0.1:1: refused"))
         #expect(try portdoctor(["probe", "connect", "127.0.0.1", "70000"]).status == 2)
-        let quiet = try portdoctor(["probe", "udp", "127.0.0.1", "9", "--send", "\\x00\\x00", "--timeout", "0.2", "--json"])
+        let quiet = try portdoctor([
+            "probe", "udp", "127.0.0.1", "9", "--send", "\\x00\\x00", "--timeout", "0.2", "--json",
+        ])
         #expect(quiet.status == 1)
         #expect(quiet.stdout.contains("\"status\" : \"timeout\""))
         #expect(try portdoctor(["probe", "udp", "example.net", "53"]).status == 2)

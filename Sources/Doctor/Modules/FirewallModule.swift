@@ -1,58 +1,44 @@
-import Dispatch
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 import LuaHost
 import Probes
 
 /// `firewall`: what this computer's firewall does with a connection, and (in repairs only) opening a port.
 enum FirewallModule {
     static func install(_ runtime: LuaRuntime) {
-        runtime.register(module: "firewall", [
-            "check": HostFunction { call in
-                let q = try question(call)
-                let mailbox = call.runtime.loop.mailbox
-                return try call.suspend { pending in
-                    pending.waitingFor = "the firewall rules"
-                    let resume = LoopBound(pending)
-                    mailbox.expectPost()
-                    DispatchQueue.global().async {
-                        let v = Firewall.verdict(for: q)
-                        mailbox.post { resume.value.resume(with: [table(v)]) }
+        runtime.register(
+            module: "firewall",
+            [
+                "check": HostFunction { call in
+                    let q = try question(call)
+                    return try call.offload(waitingFor: "the firewall rules") {
+                        Firewall.verdict(for: q)
+                    } results: {
+                        [table($0)]
                     }
-                }
-            },
-            "open": HostFunction { call in
-                guard call.runtime.currentTask?.mayChangeSystem == true else {
-                    throw LuaScriptError("firewall.open changes this computer: call it only from a repair's apply function, "
-                        + "which runs with the person's consent (--fix)")
-                }
-                let q = try question(call)
-                let mailbox = call.runtime.loop.mailbox
-                return try call.suspend { pending in
-                    pending.waitingFor = "the firewall change"
-                    let resume = LoopBound(pending)
-                    mailbox.expectPost()
-                    DispatchQueue.global().async {
+                },
+                "open": HostFunction { call in
+                    guard call.runtime.currentTask?.mayChangeSystem == true else {
+                        throw LuaScriptError(
+                            "firewall.open changes this computer: call it only from a repair's apply function, "
+                                + "which runs with the person's consent (--fix)")
+                    }
+                    let q = try question(call)
+                    return try call.offload(waitingFor: "the firewall change") { () -> (Bool, String) in
                         let v = Firewall.verdict(for: q)
                         var ok = v.decision == .allow
                         var detail = ok ? "already allowed" : (v.note ?? "no command to open it with \(v.tool)")
                         if !ok, let commands = v.fixCommands {
                             ok = true
                             for argv in commands where ok {
-                                let path = ["/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"].map { $0 + argv[0] }
-                                    .first { access($0, X_OK) == 0 }
-                                ok = path.map { ChildProcess.run([$0] + argv.dropFirst()) } ?? false
+                                ok = Services.tool(argv[0]).map { ChildProcess.run([$0] + argv.dropFirst()) } ?? false
                                 detail = ok ? argv.joined(separator: " ") : "failed: \(argv.joined(separator: " "))"
                             }
                         }
-                        let (done, words) = (ok, detail)
-                        mailbox.post { resume.value.resume(with: [.boolean(done), .text(words)]) }
+                        return (ok, detail)
+                    } results: {
+                        [.boolean($0.0), .text($0.1)]
                     }
-                }
-            },
-        ])
+                },
+            ])
     }
 
     /// `{ port =, direction = "in"|"out", proto = "tcp"|"udp", remote =, interface =, program = }`
@@ -62,13 +48,16 @@ enum FirewallModule {
             throw call.argumentError(1, "'port' must be 1 to 65535")
         }
         let direction = t["direction"].stringValue ?? "in"
-        guard direction == "in" || direction == "out" else { throw call.argumentError(1, "'direction' must be 'in' or 'out'") }
+        guard direction == "in" || direction == "out" else {
+            throw call.argumentError(1, "'direction' must be 'in' or 'out'")
+        }
         guard let proto = SocketEntry.Proto(rawValue: t["proto"].stringValue ?? "tcp") else {
             throw call.argumentError(1, "'proto' must be 'tcp' or 'udp'")
         }
-        return FirewallQuestion(direction: direction == "in" ? .inbound : .outbound, proto: proto, port: UInt16(port),
-                                remote: t["remote"].stringValue, interface: t["interface"].stringValue,
-                                program: t["program"].stringValue)
+        return FirewallQuestion(
+            direction: direction == "in" ? .inbound : .outbound, proto: proto, port: UInt16(port),
+            remote: t["remote"].stringValue, interface: t["interface"].stringValue,
+            program: t["program"].stringValue)
     }
 
     static func table(_ v: FirewallVerdict) -> LuaValue {

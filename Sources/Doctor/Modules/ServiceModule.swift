@@ -1,68 +1,66 @@
-import Dispatch
 import LuaHost
 import Probes
 
 /// `service`: is a service installed and running; the exact restart command; restarting (repairs only).
 enum ServiceModule {
     static func install(_ runtime: LuaRuntime) {
-        runtime.register(module: "service", [
-            "status": HostFunction { call in
-                let name = try serviceName(call)
-                let manager = try managerOption(call)
-                let mailbox = call.runtime.loop.mailbox
-                return try call.suspend { pending in
-                    pending.waitingFor = "the status of \(name)"
-                    let resume = LoopBound(pending)
-                    mailbox.expectPost()
-                    DispatchQueue.global().async {
-                        let s = Services.status(name, manager: manager)
-                        mailbox.post {
-                            if let s { resume.value.resume(with: [table(s)]) } else {
-                                resume.value.resume(with: [.nil, .text("no service manager found on this computer")])
-                            }
+        runtime.register(
+            module: "service",
+            [
+                "status": HostFunction { call in
+                    let name = try serviceName(call)
+                    let manager = try managerOption(call)
+                    return try call.offload(waitingFor: "the status of \(name)") {
+                        Services.status(name, manager: manager)
+                    } results: {
+                        $0.map { [table($0)] } ?? [.nil, .text("no service manager found on this computer")]
+                    }
+                },
+                "restart_command": HostFunction { call in
+                    let name = try serviceName(call)
+                    guard let manager = try managerOption(call) ?? Services.detect().first else {
+                        return call.returning(.nil, .text("no service manager found on this computer"))
+                    }
+                    return call.returning(
+                        .text(
+                            Services.restartCommands(name, manager).map { $0.joined(separator: " ") }
+                                .joined(separator: " && ")))
+                },
+                "restart": HostFunction { call in
+                    guard call.runtime.currentTask?.mayChangeSystem == true else {
+                        throw LuaScriptError(
+                            "service.restart changes this computer: call it only from a repair's apply function, "
+                                + "which runs with the person's consent (--fix)")
+                    }
+                    let name = try serviceName(call)
+                    let options = try call.optionalTable(2) ?? LuaTable()
+                    var port: UInt16?
+                    if options["port"] != .nil {
+                        guard let p = options["port"].intValue, (1...65535).contains(p) else {
+                            throw call.argumentError(2, "'port' must be 1 to 65535")
+                        }
+                        port = UInt16(p)
+                    }
+                    let timeout = try SocketModule.seconds(options["timeout"], call: call, index: 2, default: 30)
+                    guard
+                        let manager = try managerOption(call) ?? Services.status(name)?.manager
+                            ?? Services.detect().first
+                    else {
+                        return call.returning(.boolean(false), .text("no service manager found on this computer"))
+                    }
+                    let loop = call.runtime.loop
+                    return try call.suspend { pending in
+                        pending.waitingFor = "\(name) to come back"
+                        Services.restart(name, manager: manager, port: port, timeout: timeout, on: loop) { r in
+                            var t = LuaTable()
+                            t["seconds"] = .number((r.seconds * 100).rounded() / 100)
+                            if let l = r.listening { t["listening"] = .boolean(l) }
+                            if let s = r.status { t["status"] = table(s) }
+                            pending.resume(with: [.boolean(r.ok), .text(r.detail), .table(t)])
                         }
                     }
-                }
-            },
-            "restart_command": HostFunction { call in
-                let name = try serviceName(call)
-                guard let manager = try managerOption(call) ?? Services.detect().first else {
-                    return call.returning(.nil, .text("no service manager found on this computer"))
-                }
-                return call.returning(.text(Services.restartCommands(name, manager).map { $0.joined(separator: " ") }
-                    .joined(separator: " && ")))
-            },
-            "restart": HostFunction { call in
-                guard call.runtime.currentTask?.mayChangeSystem == true else {
-                    throw LuaScriptError("service.restart changes this computer: call it only from a repair's apply function, "
-                        + "which runs with the person's consent (--fix)")
-                }
-                let name = try serviceName(call)
-                let options = try call.optionalTable(2) ?? LuaTable()
-                var port: UInt16?
-                if options["port"] != .nil {
-                    guard let p = options["port"].intValue, (1...65535).contains(p) else {
-                        throw call.argumentError(2, "'port' must be 1 to 65535")
-                    }
-                    port = UInt16(p)
-                }
-                let timeout = try SocketModule.seconds(options["timeout"], call: call, index: 2, default: 30)
-                guard let manager = try managerOption(call) ?? Services.status(name)?.manager ?? Services.detect().first else {
-                    return call.returning(.boolean(false), .text("no service manager found on this computer"))
-                }
-                let loop = call.runtime.loop
-                return try call.suspend { pending in
-                    pending.waitingFor = "\(name) to come back"
-                    Services.restart(name, manager: manager, port: port, timeout: timeout, on: loop) { r in
-                        var t = LuaTable()
-                        t["seconds"] = .number((r.seconds * 100).rounded() / 100)
-                        if let l = r.listening { t["listening"] = .boolean(l) }
-                        if let s = r.status { t["status"] = table(s) }
-                        pending.resume(with: [.boolean(r.ok), .text(r.detail), .table(t)])
-                    }
-                }
-            },
-        ])
+                },
+            ])
     }
 
     static func serviceName(_ call: LuaCall) throws -> String {
@@ -76,7 +74,8 @@ enum ServiceModule {
     static func managerOption(_ call: LuaCall) throws -> ServiceManager? {
         guard let options = try call.optionalTable(2), let text = options["manager"].stringValue else { return nil }
         guard let m = ServiceManager(rawValue: text) else {
-            throw call.argumentError(2, "'manager' must be one of \(ServiceManager.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw call.argumentError(
+                2, "'manager' must be one of \(ServiceManager.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return m
     }

@@ -347,7 +347,8 @@ public final class Runner {
             attemptRepair(i, finding, remaining: Array(remaining.dropFirst()), reports: reports + [report])
             return
         }
-        spawn(repair.apply, step: i, name: "\(step.id): repair \(id)", extra: [.text(id)], repair: true) { [unowned self] task in
+        spawn(repair.apply, step: i, name: "\(step.id): repair \(id)", extra: [.text(id)], repair: true) {
+            [unowned self] task in
             var failure: String?
             switch task.outcome {
             case .failure(let e)?: failure = e.description

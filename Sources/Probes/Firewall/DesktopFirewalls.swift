@@ -9,7 +9,8 @@ public struct MacApplicationFirewall: Sendable {
 
     /// `socketfilterfw --getglobalstate`, `--getblockall`, `--getallowsigned`, `--listapps` outputs.
     public init(globalState: String, blockAll: String, allowSigned: String?, listApps: String) {
-        enabled = globalState.contains("enabled") || globalState.contains("State = 1") || globalState.contains("State = 2")
+        enabled =
+            globalState.contains("enabled") || globalState.contains("State = 1") || globalState.contains("State = 2")
         let b = blockAll.lowercased()
         self.blockAll = (b.contains("block all") || b.contains("block all non-essential")) && !b.contains("disabled")
         self.allowSigned = allowSigned.map { $0.lowercased().contains("enabled") || $0.contains("ENABLED") }
@@ -30,35 +31,45 @@ public struct MacApplicationFirewall: Sendable {
     public func evaluate(_ q: FirewallQuestion) -> FirewallVerdict {
         let tool = "macOS application firewall"
         guard q.direction == .inbound else {
-            return FirewallVerdict(decision: .allow, rule: "the application firewall does not filter outgoing connections",
-                                   tool: tool, note: nil)
+            return FirewallVerdict(
+                decision: .allow, rule: "the application firewall does not filter outgoing connections",
+                tool: tool, note: nil)
         }
-        guard enabled else { return FirewallVerdict(decision: .allow, rule: "the firewall is off", tool: tool, note: nil) }
+        guard enabled else {
+            return FirewallVerdict(decision: .allow, rule: "the firewall is off", tool: tool, note: nil)
+        }
         let fix = q.program.map { p in
-            [["/usr/libexec/ApplicationFirewall/socketfilterfw", "--add", p],
-             ["/usr/libexec/ApplicationFirewall/socketfilterfw", "--unblockapp", p]]
+            [
+                ["/usr/libexec/ApplicationFirewall/socketfilterfw", "--add", p],
+                ["/usr/libexec/ApplicationFirewall/socketfilterfw", "--unblockapp", p],
+            ]
         }
         let fixText = fix.map { $0.map { "sudo " + $0.joined(separator: " ") }.joined(separator: " && ") }
         if blockAll {
-            return FirewallVerdict(decision: .drop, rule: "Block all incoming connections is on", tool: tool, note: nil,
-                                   fix: "turn off “Block all incoming connections” in System Settings › Network › Firewall › Options",
-                                   fixCommands: nil)
+            return FirewallVerdict(
+                decision: .drop, rule: "Block all incoming connections is on", tool: tool, note: nil,
+                fix: "turn off “Block all incoming connections” in System Settings › Network › Firewall › Options",
+                fixCommands: nil)
         }
         guard let program = q.program else {
-            return FirewallVerdict(decision: .unknown, rule: nil, tool: tool,
-                                   note: "the macOS firewall decides per application: name the program that listens")
+            return FirewallVerdict(
+                decision: .unknown, rule: nil, tool: tool,
+                note: "the macOS firewall decides per application: name the program that listens")
         }
         if let allowed = apps[program] ?? apps.first(where: { program.hasPrefix($0.key + "/") })?.value {
             return allowed
-                ? FirewallVerdict(decision: .allow, rule: "\(program): Allow incoming connections", tool: tool, note: nil)
-                : FirewallVerdict(decision: .drop, rule: "\(program): Block incoming connections", tool: tool, note: nil,
-                                  fix: fixText, fixCommands: fix)
+                ? FirewallVerdict(
+                    decision: .allow, rule: "\(program): Allow incoming connections", tool: tool, note: nil)
+                : FirewallVerdict(
+                    decision: .drop, rule: "\(program): Block incoming connections", tool: tool, note: nil,
+                    fix: fixText, fixCommands: fix)
         }
         let signed = allowSigned == true ? " (signed software may be allowed automatically)" : ""
-        return FirewallVerdict(decision: .unknown, rule: nil, tool: tool,
-                               note: "\(program) is not in the firewall's list: macOS will ask, or block it\(signed). "
-                                   + "After an update the app can count as new: add it again.",
-                               fix: fixText, fixCommands: fix)
+        return FirewallVerdict(
+            decision: .unknown, rule: nil, tool: tool,
+            note: "\(program) is not in the firewall's list: macOS will ask, or block it\(signed). "
+                + "After an update the app can count as new: add it again.",
+            fix: fixText, fixCommands: fix)
     }
 }
 
@@ -101,12 +112,13 @@ public struct WindowsFirewall: Sendable {
         func flush() {
             defer { current = [:] }
             guard let name = current["name"] else { return }
-            rules.append(Rule(
-                name: name, enabled: WindowsFirewall.yes.contains(current["enabled"]?.lowercased() ?? ""),
-                inbound: WindowsFirewall.inbound.contains(current["direction"]?.lowercased() ?? ""),
-                proto: current["protocol"]?.uppercased() ?? "ANY", localPort: current["localport"] ?? "Any",
-                remotePort: current["remoteport"] ?? "Any", program: current["program"],
-                allow: WindowsFirewall.allow.contains(current["action"]?.lowercased() ?? "")))
+            rules.append(
+                Rule(
+                    name: name, enabled: WindowsFirewall.yes.contains(current["enabled"]?.lowercased() ?? ""),
+                    inbound: WindowsFirewall.inbound.contains(current["direction"]?.lowercased() ?? ""),
+                    proto: current["protocol"]?.uppercased() ?? "ANY", localPort: current["localport"] ?? "Any",
+                    remotePort: current["remoteport"] ?? "Any", program: current["program"],
+                    allow: WindowsFirewall.allow.contains(current["action"]?.lowercased() ?? "")))
         }
         for raw in text.split(separator: "\n") {
             let line = String(raw.trimmingWhitespace)
@@ -124,7 +136,9 @@ public struct WindowsFirewall: Sendable {
         {
             on = !["off", "aus", "désactivé", "desactivado"].contains(String(word))
         }
-        if let policy = p.split(separator: "\n").first(where: { $0.contains("blockinbound") || $0.contains("allowinbound") }) {
+        if let policy = p.split(separator: "\n").first(where: {
+            $0.contains("blockinbound") || $0.contains("allowinbound")
+        }) {
             blockInbound = policy.contains("blockinbound")
             blockOutbound = policy.contains("blockoutbound")
         }
@@ -150,25 +164,34 @@ public struct WindowsFirewall: Sendable {
         }
         let dir = q.direction == .inbound ? "in" : "out"
         let portKey = q.direction == .inbound ? "localport" : "remoteport"
-        let command = ["netsh", "advfirewall", "firewall", "add", "rule", "name=portdoctor \(q.proto.rawValue.uppercased()) \(q.port)",
-                       "dir=\(dir)", "action=allow", "protocol=\(q.proto.rawValue.uppercased())", "\(portKey)=\(q.port)"]
-        let fix = "netsh advfirewall firewall add rule name=\"portdoctor \(q.proto.rawValue.uppercased()) \(q.port)\" dir=\(dir) action=allow protocol=\(q.proto.rawValue.uppercased()) \(portKey)=\(q.port)"
+        let command = [
+            "netsh", "advfirewall", "firewall", "add", "rule",
+            "name=portdoctor \(q.proto.rawValue.uppercased()) \(q.port)",
+            "dir=\(dir)", "action=allow", "protocol=\(q.proto.rawValue.uppercased())", "\(portKey)=\(q.port)",
+        ]
+        let fix =
+            "netsh advfirewall firewall add rule name=\"portdoctor \(q.proto.rawValue.uppercased()) \(q.port)\" dir=\(dir) action=allow protocol=\(q.proto.rawValue.uppercased()) \(portKey)=\(q.port)"
         if let block = candidates.first(where: { !$0.allow && applies($0) }) {
-            return FirewallVerdict(decision: .drop, rule: "rule “\(block.name)” (block)", tool: tool,
-                                   note: "block rules win over allow rules: remove or disable it", fix: nil)
+            return FirewallVerdict(
+                decision: .drop, rule: "rule “\(block.name)” (block)", tool: tool,
+                note: "block rules win over allow rules: remove or disable it", fix: nil)
         }
         if let allow = candidates.first(where: { $0.allow && applies($0) }) {
             return FirewallVerdict(decision: .allow, rule: "rule “\(allow.name)”", tool: tool, note: nil)
         }
         let blocks = q.direction == .inbound ? blockInbound : blockOutbound
         if !undecided.isEmpty && blocks {
-            return FirewallVerdict(decision: .unknown, rule: nil, tool: tool,
-                                   note: "rules for specific programs (\(undecided.joined(separator: ", "))) cover this port: name the program",
-                                   fix: fix, fixCommands: [command])
+            return FirewallVerdict(
+                decision: .unknown, rule: nil, tool: tool,
+                note:
+                    "rules for specific programs (\(undecided.joined(separator: ", "))) cover this port: name the program",
+                fix: fix, fixCommands: [command])
         }
         return blocks
-            ? FirewallVerdict(decision: .drop, rule: "the profile's default: block \(q.direction == .inbound ? "inbound" : "outbound")",
-                              tool: tool, note: nil, fix: fix, fixCommands: [command])
+            ? FirewallVerdict(
+                decision: .drop,
+                rule: "the profile's default: block \(q.direction == .inbound ? "inbound" : "outbound")",
+                tool: tool, note: nil, fix: fix, fixCommands: [command])
             : FirewallVerdict(decision: .allow, rule: "the profile's default: allow", tool: tool, note: nil)
     }
 
@@ -208,8 +231,10 @@ public struct PacketFilter: Sendable {
             let line = String(raw.trimmingWhitespace)
             let w = line.split(separator: " ").map(String.init)
             guard let first = w.first, first == "pass" || first == "block" else { continue }
-            var r = Rule(text: line, pass: first == "pass", returns: w.contains("return"), direction: nil, quick: w.contains("quick"),
-                         protos: nil, from: "any", to: "any", ports: nil)
+            var r = Rule(
+                text: line, pass: first == "pass", returns: w.contains("return"), direction: nil,
+                quick: w.contains("quick"),
+                protos: nil, from: "any", to: "any", ports: nil)
             if w.contains("in") { r.direction = "in" } else if w.contains("out") { r.direction = "out" }
             if let i = w.firstIndex(of: "proto"), i + 1 < w.count { r.protos = PacketFilter.list(w[i + 1]) }
             if let i = w.firstIndex(of: "from"), i + 1 < w.count { r.from = w[i + 1] }
@@ -259,8 +284,9 @@ public struct PacketFilter: Sendable {
             let remote = q.direction == .inbound ? r.from : r.to
             if remote != "any" {
                 guard let addr = q.remote else {
-                    return FirewallVerdict(decision: .unknown, rule: nil, tool: tool,
-                                           note: "“\(r.text)” depends on the other computer's address: give it to decide")
+                    return FirewallVerdict(
+                        decision: .unknown, rule: nil, tool: tool,
+                        note: "“\(r.text)” depends on the other computer's address: give it to decide")
                 }
                 let parts = remote.split(separator: "/")
                 let length = parts.count == 2 ? Int(parts[1]) ?? 32 : (remote.contains(":") ? 128 : 32)
@@ -269,18 +295,25 @@ public struct PacketFilter: Sendable {
             decision = r
             if r.quick { break }
         }
-        guard let d = decision else { return FirewallVerdict(decision: .allow, rule: "no pf rule matches (pass by default)", tool: tool, note: nil) }
+        guard let d = decision else {
+            return FirewallVerdict(
+                decision: .allow, rule: "no pf rule matches (pass by default)", tool: tool, note: nil)
+        }
         if d.pass { return FirewallVerdict(decision: .allow, rule: d.text, tool: tool, note: nil) }
-        return FirewallVerdict(decision: d.returns ? .reject : .drop, rule: d.text, tool: tool,
-                               note: "pf takes the last matching rule (or the first `quick` one)",
-                               fix: "add `pass \(dir) quick proto \(q.proto.rawValue) to any port \(q.port)` to /etc/pf.conf, then sudo pfctl -f /etc/pf.conf")
+        return FirewallVerdict(
+            decision: d.returns ? .reject : .drop, rule: d.text, tool: tool,
+            note: "pf takes the last matching rule (or the first `quick` one)",
+            fix:
+                "add `pass \(dir) quick proto \(q.proto.rawValue) to any port \(q.port)` to /etc/pf.conf, then sudo pfctl -f /etc/pf.conf"
+        )
     }
 }
 
 extension String {
     func trimmingCharacters(in set: String) -> String {
         let chars = Set(set)
-        guard let s = firstIndex(where: { !chars.contains($0) }), let e = lastIndex(where: { !chars.contains($0) }) else { return "" }
+        guard let s = firstIndex(where: { !chars.contains($0) }), let e = lastIndex(where: { !chars.contains($0) })
+        else { return "" }
         return String(self[s...e])
     }
 }

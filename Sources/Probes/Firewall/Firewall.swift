@@ -15,18 +15,23 @@ public enum Firewall {
     public static func verdict(for question: FirewallQuestion) -> FirewallVerdict {
         #if os(macOS)
             // Both apply: pf (when enabled) and the application firewall.
-            let pf = PacketFilter(info: ChildProcess.output(["/sbin/pfctl", "-s", "info"]) ?? "",
-                                  rules: ChildProcess.output(["/sbin/pfctl", "-sr"]) ?? "").evaluate(question)
+            let pf = PacketFilter(
+                info: ChildProcess.output(["/sbin/pfctl", "-s", "info"]) ?? "",
+                rules: ChildProcess.output(["/sbin/pfctl", "-sr"]) ?? ""
+            ).evaluate(question)
             if pf.decision != .allow { return pf }
             let fw = "/usr/libexec/ApplicationFirewall/socketfilterfw"
             return MacApplicationFirewall(
-                globalState: ChildProcess.output([fw, "--getglobalstate"]) ?? "", blockAll: ChildProcess.output([fw, "--getblockall"]) ?? "",
-                allowSigned: ChildProcess.output([fw, "--getallowsigned"]), listApps: ChildProcess.output([fw, "--listapps"]) ?? ""
+                globalState: ChildProcess.output([fw, "--getglobalstate"]) ?? "",
+                blockAll: ChildProcess.output([fw, "--getblockall"]) ?? "",
+                allowSigned: ChildProcess.output([fw, "--getallowsigned"]),
+                listApps: ChildProcess.output([fw, "--listapps"]) ?? ""
             ).evaluate(question)
         #elseif os(Windows)
             let netsh = "C:\\Windows\\System32\\netsh.exe"
             return WindowsFirewall(
-                rules: ChildProcess.output([netsh, "advfirewall", "firewall", "show", "rule", "name=all", "verbose"]) ?? "",
+                rules: ChildProcess.output([netsh, "advfirewall", "firewall", "show", "rule", "name=all", "verbose"])
+                    ?? "",
                 profile: ChildProcess.output([netsh, "advfirewall", "show", "currentprofile"]) ?? ""
             ).evaluate(question)
         #else
@@ -53,20 +58,24 @@ public enum Firewall {
 
     static func nftVerdict(_ question: FirewallQuestion) -> FirewallVerdict {
         guard let nft = nftPaths.first(where: { access($0, X_OK) == 0 }) else {
-            return FirewallVerdict(decision: .unknown, rule: nil, tool: "nftables",
-                                   note: "nft is not installed, so the ruleset cannot be read")
+            return FirewallVerdict(
+                decision: .unknown, rule: nil, tool: "nftables",
+                note: "nft is not installed, so the ruleset cannot be read")
         }
         guard geteuid() == 0 else {
-            return FirewallVerdict(decision: .unknown, rule: nil, tool: "nftables",
-                                   note: "reading the firewall rules needs administrator rights (run with sudo)")
+            return FirewallVerdict(
+                decision: .unknown, rule: nil, tool: "nftables",
+                note: "reading the firewall rules needs administrator rights (run with sudo)")
         }
         guard let text = ChildProcess.output([nft, "-j", "list", "ruleset"]), !text.isEmpty else {
-            return FirewallVerdict(decision: .unknown, rule: nil, tool: "nftables", note: "nft -j list ruleset printed nothing")
+            return FirewallVerdict(
+                decision: .unknown, rule: nil, tool: "nftables", note: "nft -j list ruleset printed nothing")
         }
         do {
             return try NFTRuleset(json: Array(text.utf8)).evaluate(question)
         } catch {
-            return FirewallVerdict(decision: .unknown, rule: nil, tool: "nftables", note: "cannot read nft's JSON: \(error)")
+            return FirewallVerdict(
+                decision: .unknown, rule: nil, tool: "nftables", note: "cannot read nft's JSON: \(error)")
         }
     }
 }

@@ -15,8 +15,10 @@ public struct FirewallQuestion: Sendable, Encodable {
     /// The program that listens or connects (macOS and Windows firewalls decide per program).
     public var program: String?
 
-    public init(direction: Direction, proto: SocketEntry.Proto = .tcp, port: UInt16, remote: String? = nil,
-                interface: String? = nil, program: String? = nil) {
+    public init(
+        direction: Direction, proto: SocketEntry.Proto = .tcp, port: UInt16, remote: String? = nil,
+        interface: String? = nil, program: String? = nil
+    ) {
         self.direction = direction
         self.proto = proto
         self.port = port
@@ -44,8 +46,10 @@ public struct FirewallVerdict: Sendable, Encodable {
     /// The same change as commands a repair runs (as root, without a shell).
     public var fixCommands: [[String]]?
 
-    public init(decision: Decision, rule: String?, tool: String, note: String?, fix: String? = nil,
-                fixCommands: [[String]]? = nil) {
+    public init(
+        decision: Decision, rule: String?, tool: String, note: String?, fix: String? = nil,
+        fixCommands: [[String]]? = nil
+    ) {
         self.decision = decision
         self.rule = rule
         self.tool = tool

@@ -69,12 +69,14 @@ public struct IPTablesRuleset: Sendable {
     private func verdict(_ d: FirewallVerdict.Decision, _ rule: String, _ q: FirewallQuestion) -> FirewallVerdict {
         let chain = q.direction == .inbound ? "INPUT" : "OUTPUT"
         let portProto = "\(q.port)/\(q.proto.rawValue)"
-        let commands: [[String]] = tool == "ufw"
+        let commands: [[String]] =
+            tool == "ufw"
             ? [["ufw", "allow", q.direction == .inbound ? "in" : "out", portProto]]
             : [["iptables-legacy", "-I", chain, "-p", q.proto.rawValue, "--dport", String(q.port), "-j", "ACCEPT"]]
-        return FirewallVerdict(decision: d, rule: rule, tool: tool, note: nil,
-                               fix: commands.map { "sudo " + $0.joined(separator: " ") }.joined(separator: " && "),
-                               fixCommands: commands)
+        return FirewallVerdict(
+            decision: d, rule: rule, tool: tool, note: nil,
+            fix: commands.map { "sudo " + $0.joined(separator: " ") }.joined(separator: " && "),
+            fixCommands: commands)
     }
 
     private func run(_ chain: String, _ q: FirewallQuestion, depth: Int, decided: inout String?) -> Outcome {
@@ -142,18 +144,27 @@ public struct IPTablesRuleset: Sendable {
                 take(nil); why = why ?? "the other computer's port"; i += 2
             case "-s", "--source", "-d", "--destination":
                 let remoteSide = (a.hasPrefix("-s") || a == "--source") == (q.direction == .inbound)
-                if remoteSide, let r = q.remote { take(inNetwork(r, next)) } else {
+                if remoteSide, let r = q.remote {
+                    take(inNetwork(r, next))
+                } else {
                     take(nil)
-                    why = why ?? (remoteSide ? "the other computer's address (give it to decide)" : "this computer's address")
+                    why =
+                        why
+                        ?? (remoteSide ? "the other computer's address (give it to decide)" : "this computer's address")
                 }
                 i += 2
             case "-i", "--in-interface", "-o", "--out-interface":
                 let relevant = (a.hasPrefix("-i") || a == "--in-interface") == (q.direction == .inbound)
                 let name = q.interface ?? ((q.remote.map { $0.hasPrefix("127.") || $0 == "::1" } ?? false) ? "lo" : nil)
-                if !relevant { take(nil); why = why ?? "the interface" }
-                else if let name { take(next == name || (next.hasSuffix("+") && name.hasPrefix(next.dropLast()))) }
-                else if next == "lo" { take(false) }
-                else { take(nil); why = why ?? "the interface" }
+                if !relevant {
+                    take(nil); why = why ?? "the interface"
+                } else if let name {
+                    take(next == name || (next.hasSuffix("+") && name.hasPrefix(next.dropLast())))
+                } else if next == "lo" {
+                    take(false)
+                } else {
+                    take(nil); why = why ?? "the interface"
+                }
                 i += 2
             case "--ctstate", "--state":
                 take(next.split(separator: ",").contains("NEW")); i += 2

@@ -74,8 +74,9 @@ public struct NFTRuleset: Sendable {
                 decidedBy = decidedBy ?? "\(place): policy \(chain.policy ?? "accept")"
             }
         }
-        return FirewallVerdict(decision: .allow, rule: decidedBy ?? (base.isEmpty ? "no \(hook) chain" : nil), tool: tool,
-                               note: nil, fix: nil)
+        return FirewallVerdict(
+            decision: .allow, rule: decidedBy ?? (base.isEmpty ? "no \(hook) chain" : nil), tool: tool,
+            note: nil, fix: nil)
     }
 
     private func verdict(_ d: FirewallVerdict.Decision, _ rule: String, _ q: FirewallQuestion) -> FirewallVerdict {
@@ -125,11 +126,10 @@ public struct NFTRuleset: Sendable {
                         case "reject": return .reject(at)
                         case "return": return .returned
                         case "jump", "goto":
-                            guard let next = chains["\(chain.family) \(chain.table) \(target ?? "")"] else { return .unknown("\(at): no chain \(target ?? "?")") }
-                            let r = run(next, q, depth: depth + 1, trail: &trail)
-                            switch r {
-                            case .fallThrough, .returned: if verdict == "goto" { return .returned }
-                            default: return r
+                            if let r = follow(
+                                verdict, to: target ?? "", from: chain, at: at, q, depth: depth, trail: &trail)
+                            {
+                                return r
                             }
                             continue
                         default: continue
@@ -139,7 +139,8 @@ public struct NFTRuleset: Sendable {
                 let verdictKinds = ["accept", "drop", "reject", "jump", "goto", "return"]
                 if verdictKinds.contains(kind) && matched == nil {
                     let about = unknownReason ?? "something"
-                    let hint = (about.contains("saddr") || about.contains("daddr")) && q.remote == nil
+                    let hint =
+                        (about.contains("saddr") || about.contains("daddr")) && q.remote == nil
                         ? "give the other computer's address to decide" : "portdoctor cannot evaluate that part"
                     return .unknown("\(at) depends on `\(about)`: \(hint)")
                 }
@@ -152,18 +153,31 @@ public struct NFTRuleset: Sendable {
                 case "reject": return .reject(at)
                 case "return": return .returned
                 case "jump", "goto":
-                    let target = body["target"]?.string ?? ""
-                    guard let next = chains["\(chain.family) \(chain.table) \(target)"] else { return .unknown("\(at): no chain \(target)") }
-                    let r = run(next, q, depth: depth + 1, trail: &trail)
-                    switch r {
-                    case .fallThrough, .returned: if kind == "goto" { return .returned }
-                    default: return r
+                    if let r = follow(
+                        kind, to: body["target"]?.string ?? "", from: chain, at: at, q, depth: depth, trail: &trail)
+                    {
+                        return r
                     }
                 default: continue  // counter, log, …: not a verdict
                 }
             }
         }
         return .fallThrough
+    }
+
+    /// Runs a jumped-to chain. nil: it returned, so the calling chain goes on (after a jump);
+    /// after a goto the calling chain is finished too.
+    private func follow(
+        _ kind: String, to target: String, from chain: Chain, at: String, _ q: FirewallQuestion,
+        depth: Int, trail: inout [String]
+    ) -> Outcome? {
+        guard let next = chains["\(chain.family) \(chain.table) \(target)"] else {
+            return .unknown("\(at): no chain \(target)")
+        }
+        switch run(next, q, depth: depth + 1, trail: &trail) {
+        case .fallThrough, .returned: return kind == "goto" ? .returned : nil
+        case let r: return r
+        }
     }
 
     /// true / false, or nil when the match depends on something the question does not say.
@@ -175,7 +189,8 @@ public struct NFTRuleset: Sendable {
         if let p = left["payload"] {
             let proto = p["protocol"]?.string ?? "", field = p["field"]?.string ?? ""
             switch (proto, field) {
-            case ("tcp", "dport"), ("udp", "dport"), ("th", "dport"), ("tcp", "sport"), ("udp", "sport"), ("th", "sport"):
+            case ("tcp", "dport"), ("udp", "dport"), ("th", "dport"), ("tcp", "sport"), ("udp", "sport"),
+                ("th", "sport"):
                 if proto != "th" && proto != q.proto.rawValue { return false }  // a tcp match is false for udp
                 let port: Int? = field == "dport" ? Int(q.port) : nil  // the other side's port is not known
                 guard let port else { return nil }
@@ -251,7 +266,9 @@ public struct NFTRuleset: Sendable {
         }
         return elements(right, chain: chain).contains { e in
             if let n = e.int { return n == number }
-            if let r = e["range"]?.array, r.count == 2, let lo = r[0].int, let hi = r[1].int { return (lo...hi).contains(number) }
+            if let r = e["range"]?.array, r.count == 2, let lo = r[0].int, let hi = r[1].int {
+                return (lo...hi).contains(number)
+            }
             if let elem = e["elem"]?["val"] { return elem.int == number }
             return false
         }
@@ -268,9 +285,12 @@ public struct NFTRuleset: Sendable {
     private func contains(_ right: JSON, address: String, chain: Chain) -> Bool {
         elements(right, chain: chain).contains { e in
             if let s = e.string { return s == address }
-            if let p = e["prefix"], let net = p["addr"]?.string, let len = p["len"]?.int { return NFTRuleset.inPrefix(address, net, len) }
+            if let p = e["prefix"], let net = p["addr"]?.string, let len = p["len"]?.int {
+                return NFTRuleset.inPrefix(address, net, len)
+            }
             if let r = e["range"]?.array, r.count == 2, let lo = r[0].string, let hi = r[1].string {
-                guard let a = NFTRuleset.bytes(address), let l = NFTRuleset.bytes(lo), let h = NFTRuleset.bytes(hi) else { return false }
+                guard let a = NFTRuleset.bytes(address), let l = NFTRuleset.bytes(lo), let h = NFTRuleset.bytes(hi)
+                else { return false }
                 return l.lexicographicallyPrecedes(a) || l == a ? (a.lexicographicallyPrecedes(h) || a == h) : false
             }
             return false
@@ -295,7 +315,8 @@ public struct NFTRuleset: Sendable {
         guard let a = SocketAddress(numeric: ip, port: 0) else { return nil }
         return a.withSockaddr { sa, _ -> [UInt8] in
             let raw = UnsafeRawPointer(sa)
-            return a.family == .ipv4 ? Array(UnsafeRawBufferPointer(start: raw + 4, count: 4))
+            return a.family == .ipv4
+                ? Array(UnsafeRawBufferPointer(start: raw + 4, count: 4))
                 : Array(UnsafeRawBufferPointer(start: raw + 8, count: 16))
         }
     }

@@ -25,8 +25,9 @@ public enum ServiceParsers {
     public static func runit(_ text: String, name: String) -> ServiceStatus {
         let line = text.split(separator: "\n").first.map(String.init) ?? ""
         let main = line.split(separator: ";").first.map(String.init) ?? line
-        var s = ServiceStatus(manager: .runit, name: name, installed: !main.hasPrefix("fail:") && !main.isEmpty,
-                              running: main.hasPrefix("run:"), state: String(main.prefix { $0 != ":" }))
+        var s = ServiceStatus(
+            manager: .runit, name: name, installed: !main.hasPrefix("fail:") && !main.isEmpty,
+            running: main.hasPrefix("run:"), state: String(main.prefix { $0 != ":" }))
         if let open = main.firstRange(of: "(pid "), let close = main[open.upperBound...].firstIndex(of: ")") {
             s.pid = Int32(main[open.upperBound..<close])
         }
@@ -34,7 +35,11 @@ public enum ServiceParsers {
         if let secs = words.first(where: { $0.hasSuffix("s") && Int($0.dropLast()) != nil }) {
             s.seconds = Int(secs.dropLast())
         }
-        if main.contains("normally up") { s.enabled = true } else if main.contains("normally down") { s.enabled = false }
+        if main.contains("normally up") {
+            s.enabled = true
+        } else if main.contains("normally down") {
+            s.enabled = false
+        }
         return s
     }
 
@@ -46,11 +51,14 @@ public enum ServiceParsers {
             p[String(line[..<eq])] = String(line[line.index(after: eq)...])
         }
         let active = p["ActiveState"] ?? "unknown"
-        var s = ServiceStatus(manager: .systemd, name: name, installed: p["LoadState"] != "not-found" && p["LoadState"] != nil,
-                              running: active == "active",
-                              state: active + (p["SubState"].map { " (\($0))" } ?? ""))
+        var s = ServiceStatus(
+            manager: .systemd, name: name, installed: p["LoadState"] != "not-found" && p["LoadState"] != nil,
+            running: active == "active",
+            state: active + (p["SubState"].map { " (\($0))" } ?? ""))
         if let pid = p["MainPID"].flatMap({ Int32($0) }), pid > 0 { s.pid = pid }
-        if let f = p["UnitFileState"], !f.isEmpty { s.enabled = f == "enabled" || f == "enabled-runtime" || f == "static" }
+        if let f = p["UnitFileState"], !f.isEmpty {
+            s.enabled = f == "enabled" || f == "enabled-runtime" || f == "static"
+        }
         return s
     }
 
@@ -58,8 +66,9 @@ public enum ServiceParsers {
     public static func openrc(_ text: String, name: String) -> ServiceStatus {
         let t = text.lowercased()
         let word = t.firstRange(of: "status: ").map { String(t[$0.upperBound...].prefix { $0.isLetter }) } ?? ""
-        return ServiceStatus(manager: .openrc, name: name, installed: !t.contains("does not exist") && !word.isEmpty,
-                             running: word == "started", state: word.isEmpty ? "unknown" : word)
+        return ServiceStatus(
+            manager: .openrc, name: name, installed: !t.contains("does not exist") && !word.isEmpty,
+            running: word == "started", state: word.isEmpty ? "unknown" : word)
     }
 
     /// `supervisorctl status NAME`: "name   RUNNING   pid 1234, uptime 0:05:12", "name   STOPPED   Not started",
@@ -68,8 +77,9 @@ public enum ServiceParsers {
         let line = text.split(separator: "\n").first { $0.hasPrefix(name) }.map(String.init) ?? ""
         let f = line.split(separator: " ", omittingEmptySubsequences: true)
         let state = f.count >= 2 ? String(f[1]) : "unknown"
-        var s = ServiceStatus(manager: .supervisord, name: name, installed: !line.isEmpty && !line.contains("no such process"),
-                              running: state == "RUNNING", state: line.contains("no such process") ? "not found" : state)
+        var s = ServiceStatus(
+            manager: .supervisord, name: name, installed: !line.isEmpty && !line.contains("no such process"),
+            running: state == "RUNNING", state: line.contains("no such process") ? "not found" : state)
         if let i = f.firstIndex(of: "pid"), i + 1 < f.count { s.pid = Int32(f[i + 1].filter(\.isNumber)) }
         if let i = f.firstIndex(of: "uptime"), i + 1 < f.count {
             let parts = f[i + 1].split(separator: ":").compactMap { Int($0) }
@@ -89,8 +99,9 @@ public enum ServiceParsers {
             if values[String(key)] == nil { values[String(key)] = String(value) }  // the first (outermost) wins
         }
         let state = values["state"] ?? (text.contains("Could not find service") ? "not loaded" : "unknown")
-        var s = ServiceStatus(manager: .launchd, name: name, installed: !text.contains("Could not find service") && !text.isEmpty,
-                              running: state == "running", state: state)
+        var s = ServiceStatus(
+            manager: .launchd, name: name, installed: !text.contains("Could not find service") && !text.isEmpty,
+            running: state == "running", state: state)
         s.pid = values["pid"].flatMap { Int32($0) }
         return s
     }
@@ -112,8 +123,9 @@ public enum ServiceParsers {
             }
             if key == "PID", let n = value.first.flatMap({ Int32($0) }), n > 0 { pid = n }
         }
-        var s = ServiceStatus(manager: .windowsSCM, name: name, installed: code != nil && !text.contains("1060"),
-                              running: code == 4, state: word.isEmpty ? "not installed" : word)
+        var s = ServiceStatus(
+            manager: .windowsSCM, name: name, installed: code != nil && !text.contains("1060"),
+            running: code == 4, state: word.isEmpty ? "not installed" : word)
         s.pid = pid
         return s
     }

@@ -1,15 +1,18 @@
+import Reactor
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Reactor
 
 /// Status and restart of a named service, with whichever manager runs this computer's services.
 public enum Services {
     /// The path of a system tool, looked for where distributions put them.
     public static func tool(_ name: String) -> String? {
-        ["/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/", "/usr/local/bin/"].map { $0 + name }.first { access($0, X_OK) == 0 }
+        ["/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/", "/usr/local/bin/"].map { $0 + name }.first {
+            access($0, X_OK) == 0
+        }
     }
 
     /// The managers present here, most likely first.
@@ -94,10 +97,13 @@ public enum Services {
 
     /// Restarts, then waits (polling, on the loop) until the service runs and, if asked, a socket
     /// listens on `port` — or `timeout` passes. Blocking commands run on a worker thread.
-    public static func restart(_ name: String, manager: ServiceManager, port: UInt16?, timeout: Duration,
-                               on loop: EventLoop, _ completion: @escaping (RestartResult) -> Void) {
+    public static func restart(
+        _ name: String, manager: ServiceManager, port: UInt16?, timeout: Duration,
+        on loop: EventLoop, _ completion: @escaping (RestartResult) -> Void
+    ) {
         let started = EventLoop.now()
-        let deadline = started + Int64(timeout.components.seconds) * 1_000_000_000
+        let deadline =
+            started + Int64(timeout.components.seconds) * 1_000_000_000
             + timeout.components.attoseconds / 1_000_000_000
         let done = LoopCallback(completion)
         let mailbox = loop.mailbox
@@ -118,16 +124,22 @@ public enum Services {
             let (commandOK, words) = (ok, detail)
             mailbox.post {
                 guard commandOK else {
-                    done.value(RestartResult(ok: false, seconds: seconds(since: started), status: nil, listening: nil, detail: words))
+                    done.value(
+                        RestartResult(
+                            ok: false, seconds: seconds(since: started), status: nil, listening: nil, detail: words))
                     return
                 }
-                poll(name, manager, port: port, deadline: deadline, started: started, detail: words, loop: loopRef.value, done.value)
+                poll(
+                    name, manager, port: port, deadline: deadline, started: started, detail: words, loop: loopRef.value,
+                    done.value)
             }
         }
     }
 
-    private static func poll(_ name: String, _ manager: ServiceManager, port: UInt16?, deadline: Int64, started: Int64,
-                             detail: String, loop: EventLoop, _ completion: @escaping (RestartResult) -> Void) {
+    private static func poll(
+        _ name: String, _ manager: ServiceManager, port: UInt16?, deadline: Int64, started: Int64,
+        detail: String, loop: EventLoop, _ completion: @escaping (RestartResult) -> Void
+    ) {
         let mailbox = loop.mailbox
         let done = LoopCallback(completion)
         let loopRef = LoopBound(value: loop)
@@ -138,12 +150,16 @@ public enum Services {
             mailbox.post {
                 let up = s?.running == true && (listening ?? true)
                 if up || EventLoop.now() >= deadline {
-                    done.value(RestartResult(ok: up, seconds: seconds(since: started), status: s, listening: listening,
-                                             detail: up ? detail : "\(detail); not back within the timeout"))
+                    done.value(
+                        RestartResult(
+                            ok: up, seconds: seconds(since: started), status: s, listening: listening,
+                            detail: up ? detail : "\(detail); not back within the timeout"))
                 } else {
                     let loop = loopRef.value
                     loop.schedule(after: .milliseconds(200)) {
-                        poll(name, manager, port: port, deadline: deadline, started: started, detail: detail, loop: loop, done.value)
+                        poll(
+                            name, manager, port: port, deadline: deadline, started: started, detail: detail, loop: loop,
+                            done.value)
                     }
                 }
             }
@@ -162,14 +178,18 @@ struct LoopCallback<T>: @unchecked Sendable {
 /// A detached POSIX thread for blocking work (Dispatch would do too; this keeps Probes free of it).
 enum Thread {
     static func detach(_ body: @escaping @Sendable () -> Void) {
-        final class Box: @unchecked Sendable { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        final class Box: @unchecked Sendable {
+            let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b }
+        }
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var thread = pthread_t()
-        pthread_create(&thread, nil, { raw in
-            let b = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            b.body()
-            return nil
-        }, box)
+        pthread_create(
+            &thread, nil,
+            { raw in
+                let b = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                b.body()
+                return nil
+            }, box)
         pthread_detach(thread)
     }
 }

@@ -1,9 +1,10 @@
+import Reactor
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Reactor
 
 /// A connected TCP socket whose reads and writes wait on the loop, each with a timeout.
 public final class Connection {
@@ -70,14 +71,18 @@ public final class Connection {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 { return completion(.success(Array(buffer.prefix(n)))) }
             if n == 0 { return completion(.failure(.closed)) }
-            if errno != EAGAIN && errno != EWOULDBLOCK { return completion(.failure(errno == ECONNRESET ? .reset : .failed)) }
+            if errno != EAGAIN && errno != EWOULDBLOCK {
+                return completion(.failure(errno == ECONNRESET ? .reset : .failed))
+            }
             wait(for: .readable, until: deadline) { ready in ready ? attempt() : completion(.failure(.timeout)) }
         }
         attempt()
     }
 
     /// One line without its "\n" (and "\r"), at most `maxLength` bytes long.
-    public func receiveLine(maxLength: Int, timeout: Duration, _ completion: @escaping (Result<[UInt8], Failure>) -> Void) {
+    public func receiveLine(
+        maxLength: Int, timeout: Duration, _ completion: @escaping (Result<[UInt8], Failure>) -> Void
+    ) {
         let deadline = EventLoop.now() + nanoseconds(timeout)
         func scan() {
             if let nl = buffered.firstIndex(of: 10) {

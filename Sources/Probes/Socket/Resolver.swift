@@ -1,10 +1,11 @@
+import Dispatch
+import Reactor
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Dispatch
-import Reactor
 
 public enum Resolution: Sendable {
     case addresses([SocketAddress])
@@ -21,8 +22,10 @@ struct LoopBound<T>: @unchecked Sendable {
 public enum Resolver {
     /// Numeric addresses answer at once; names are looked up with getaddrinfo on a worker thread
     /// (it blocks), and `completion` runs on the loop.
-    public static func resolve(_ host: String, port: UInt16, on loop: EventLoop,
-                               _ completion: @escaping (Resolution) -> Void) {
+    public static func resolve(
+        _ host: String, port: UInt16, on loop: EventLoop,
+        _ completion: @escaping (Resolution) -> Void
+    ) {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         if let numeric = SocketAddress(numeric: bare, port: port) {
             completion(.addresses([numeric]))

@@ -44,11 +44,17 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible, Encoda
         case AF_INET:
             var sin = storage.load(as: sockaddr_in.self)
             guard inet_ntop(AF_INET, &sin.sin_addr, &text, socklen_t(text.count)) != nil else { return nil }
-            self.init(family: .ipv4, ip: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: UInt16(bigEndian: sin.sin_port))
+            self.init(
+                family: .ipv4,
+                ip: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+                port: UInt16(bigEndian: sin.sin_port))
         case AF_INET6:
             var sin6 = storage.load(as: sockaddr_in6.self)
             guard inet_ntop(AF_INET6, &sin6.sin6_addr, &text, socklen_t(text.count)) != nil else { return nil }
-            self.init(family: .ipv6, ip: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: UInt16(bigEndian: sin6.sin6_port))
+            self.init(
+                family: .ipv6,
+                ip: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+                port: UInt16(bigEndian: sin6.sin6_port))
         default:
             return nil
         }
@@ -63,7 +69,9 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible, Encoda
             sin.sin_port = port.bigEndian
             _ = inet_pton(AF_INET, ip, &sin.sin_addr)
             return withUnsafePointer(to: &sin) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         case .ipv6:
             var sin6 = sockaddr_in6()
@@ -73,7 +81,9 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible, Encoda
             _ = inet_pton(AF_INET6, String(parts[0]), &sin6.sin6_addr)
             if parts.count == 2 { sin6.sin6_scope_id = if_nametoindex(String(parts[1])) }
             return withUnsafePointer(to: &sin6) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
             }
         }
     }

@@ -1,9 +1,10 @@
+import Reactor
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Reactor
 
 /// Something under way that can be stopped (when the check waiting for it is ended).
 public final class Cancellation {
@@ -42,29 +43,37 @@ public enum TCPProbe {
 
     /// `completion` runs once on the loop, with the result and, if asked to keep it, the connection.
     @discardableResult
-    public static func connect(host: String, port: UInt16, options: Options = Options(), on loop: EventLoop,
-                               _ completion: @escaping (ConnectResult, Connection?) -> Void) -> Cancellation {
+    public static func connect(
+        host: String, port: UInt16, options: Options = Options(), on loop: EventLoop,
+        _ completion: @escaping (ConnectResult, Connection?) -> Void
+    ) -> Cancellation {
         let cancellation = Cancellation()
         Resolver.resolve(host, port: port, on: loop) { resolution in
             guard !cancellation.isCancelled else { return }
             switch resolution {
             case .failure(let status, let words):
-                completion(ConnectResult(host: host, port: port, status: status, attempts: [], errno: 0, error: words), nil)
+                completion(
+                    ConnectResult(host: host, port: port, status: status, attempts: [], errno: 0, error: words), nil)
             case .addresses(let addresses):
-                attempt(addresses, index: 0, done: [], host: host, port: port, options: options, loop: loop,
-                        cancellation: cancellation, completion)
+                attempt(
+                    addresses, index: 0, done: [], host: host, port: port, options: options, loop: loop,
+                    cancellation: cancellation, completion)
             }
         }
         return cancellation
     }
 
-    private static func attempt(_ addresses: [SocketAddress], index: Int, done: [ConnectAttempt], host: String,
-                                port: UInt16, options: Options, loop: EventLoop, cancellation: Cancellation,
-                                _ completion: @escaping (ConnectResult, Connection?) -> Void) {
+    private static func attempt(
+        _ addresses: [SocketAddress], index: Int, done: [ConnectAttempt], host: String,
+        port: UInt16, options: Options, loop: EventLoop, cancellation: Cancellation,
+        _ completion: @escaping (ConnectResult, Connection?) -> Void
+    ) {
         guard index < addresses.count else {
             let best = done.min { $0.status.evidenceRank < $1.status.evidenceRank }!
-            completion(ConnectResult(host: host, port: port, status: best.status, attempts: done, remote: best.remote,
-                                     errno: best.errno, error: best.error), nil)
+            completion(
+                ConnectResult(
+                    host: host, port: port, status: best.status, attempts: done, remote: best.remote,
+                    errno: best.errno, error: best.error), nil)
             return
         }
         let remote = addresses[index]
@@ -73,24 +82,30 @@ public enum TCPProbe {
             cancellation.clear()
             let rtt = Double(EventLoop.now() - started) / 1e6
             let status: ConnectStatus = timedOut ? .timeout : ConnectStatus.classify(errno: code)
-            let record = ConnectAttempt(remote: remote, status: status, errno: timedOut ? ETIMEDOUT : code,
-                                        error: status == .connected ? nil : (timedOut ? "no answer within the timeout" : errorText(code)),
-                                        rttMilliseconds: rtt)
+            let record = ConnectAttempt(
+                remote: remote, status: status, errno: timedOut ? ETIMEDOUT : code,
+                error: status == .connected ? nil : (timedOut ? "no answer within the timeout" : errorText(code)),
+                rttMilliseconds: rtt)
             if status == .connected {
                 let local = SocketAddress.of(fd, peer: false)
                 let connection = options.keepOpen ? Connection(fd: fd, loop: loop) : nil
                 if connection == nil { close(fd) }
-                completion(ConnectResult(host: host, port: port, status: .connected, attempts: done + [record],
-                                         local: local, remote: remote, rttMilliseconds: rtt, errno: 0, error: nil),
-                           connection)
+                completion(
+                    ConnectResult(
+                        host: host, port: port, status: .connected, attempts: done + [record],
+                        local: local, remote: remote, rttMilliseconds: rtt, errno: 0, error: nil),
+                    connection)
                 return
             }
             if fd >= 0 { close(fd) }
-            attempt(addresses, index: index + 1, done: done + [record], host: host, port: port, options: options,
-                    loop: loop, cancellation: cancellation, completion)
+            attempt(
+                addresses, index: index + 1, done: done + [record], host: host, port: port, options: options,
+                loop: loop, cancellation: cancellation, completion)
         }
 
-        let fd = socket(remote.posixFamily, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(
+            remote.posixFamily,
+            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return finish(-1, errno) }
         let rc = remote.withSockaddr { Glibc.connect(fd, $0, $1) }
         if rc == 0 { return finish(fd, 0) }

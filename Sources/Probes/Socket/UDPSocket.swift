@@ -1,9 +1,10 @@
+import Reactor
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Reactor
 
 /// A UDP socket whose receives wait on the loop. Enough for SSDP, NAT-PMP and STUN: unicast and
 /// multicast sends with a TTL, receives with a timeout and a byte limit.
@@ -17,12 +18,16 @@ public final class UDPSocket {
     let loop: EventLoop
 
     /// Opens a socket bound to `address` (any address of the family by default) and `port` (0: any).
-    public init(family: SocketAddress.Family, address: String? = nil, port: UInt16 = 0, on loop: EventLoop) throws(Failure) {
+    public init(family: SocketAddress.Family, address: String? = nil, port: UInt16 = 0, on loop: EventLoop)
+        throws(Failure)
+    {
         self.family = family
         self.loop = loop
         let bindTo = address ?? (family == .ipv4 ? "0.0.0.0" : "::")
         guard let local = SocketAddress(numeric: bindTo, port: port), local.family == family else { throw .failed }
-        fd = socket(local.posixFamily, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        fd = socket(
+            local.posixFamily,
+            Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .failed }
         guard local.withSockaddr({ bind(fd, $0, $1) }) == 0 else {
             close()
@@ -58,8 +63,10 @@ public final class UDPSocket {
     }
 
     /// The next datagram (cut to `max` bytes) and who sent it.
-    public func receive(max: Int, timeout: Duration,
-                        _ completion: @escaping (Result<([UInt8], SocketAddress), Failure>) -> Void) {
+    public func receive(
+        max: Int, timeout: Duration,
+        _ completion: @escaping (Result<([UInt8], SocketAddress), Failure>) -> Void
+    ) {
         func attempt() -> Bool {
             guard fd >= 0 else {
                 completion(.failure(.closed))
@@ -70,7 +77,9 @@ public final class UDPSocket {
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let n = buffer.withUnsafeMutableBytes { b in
                 withUnsafeMutablePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, b.baseAddress, b.count, 0, $0, &length) }
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        recvfrom(fd, b.baseAddress, b.count, 0, $0, &length)
+                    }
                 }
             }
             if n >= 0 {

@@ -30,11 +30,15 @@ public enum NetstatParsers {
                 let cell = fields[c]
                 let pidText = cell.split(separator: ":").last.map(String.init) ?? cell
                 if let pid = Int32(pidText), pid > 0 {
-                    owner = .init(pid: pid, program: cell.contains(":") ? String(cell.split(separator: ":").dropLast().joined(separator: ":")) : "")
+                    owner = .init(
+                        pid: pid,
+                        program: cell.contains(":")
+                            ? String(cell.split(separator: ":").dropLast().joined(separator: ":")) : "")
                 }
             }
-            var e = SocketEntry(proto: proto, family: local.family, state: state, local: local,
-                                remote: foreign.port == 0 ? nil : foreign, owner: owner)
+            var e = SocketEntry(
+                proto: proto, family: local.family, state: state, local: local,
+                remote: foreign.port == 0 ? nil : foreign, owner: owner)
             if first.hasSuffix("46") { e.dualStack = true }
             entries.append(e)
         }
@@ -70,8 +74,10 @@ public enum NetstatParsers {
             guard let local = lsofAddress(parts[0]) else { return }
             let remote = parts.count > 1 ? lsofAddress(parts[1]) : nil
             let s = state ?? (proto == .udp ? (remote == nil ? "UNCONN" : "ESTABLISHED") : "UNKNOWN")
-            entries.append(SocketEntry(proto: proto, family: local.family, state: s, local: local, remote: remote,
-                                       owner: .init(pid: pid, program: command)))
+            entries.append(
+                SocketEntry(
+                    proto: proto, family: local.family, state: s, local: local, remote: remote,
+                    owner: .init(pid: pid, program: command)))
         }
         for line in text.split(separator: "\n") {
             guard let tag = line.first else { continue }
@@ -93,7 +99,9 @@ public enum NetstatParsers {
     }
 
     static func lsofAddress(_ text: String) -> SocketAddress? {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+            return nil
+        }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if host == "*" { host = "0.0.0.0" }
@@ -134,8 +142,9 @@ public enum NetstatParsers {
                 state = windowsStates[word] ?? word
                 if foreignIsWildcard { state = "LISTEN" }
             }
-            var e = SocketEntry(proto: proto, family: local.family, state: state, local: local,
-                                remote: foreignIsWildcard ? nil : foreign, owner: .init(pid: pid, program: ""))
+            var e = SocketEntry(
+                proto: proto, family: local.family, state: state, local: local,
+                remote: foreignIsWildcard ? nil : foreign, owner: .init(pid: pid, program: ""))
             if local.family == .ipv6 && e.scope == .wildcard { e.dualStack = false }
             entries.append(e)
         }
@@ -157,7 +166,9 @@ public enum NetstatParsers {
 extension Substring {
     var trimmingWhitespace: Substring {
         let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
-        guard let start = firstIndex(where: { !blank($0) }), let end = lastIndex(where: { !blank($0) }) else { return "" }
+        guard let start = firstIndex(where: { !blank($0) }), let end = lastIndex(where: { !blank($0) }) else {
+            return ""
+        }
         return self[start...end]
     }
 }

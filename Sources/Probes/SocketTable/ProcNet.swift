@@ -14,8 +14,10 @@ public enum ProcNet {
     ]
 
     /// Parses one file's text. Lines that do not parse (truncated, garbled) are skipped.
-    public static func parse(_ text: String, proto: SocketEntry.Proto, family: SocketAddress.Family,
-                             dualStack: Bool? = nil) -> [SocketEntry] {
+    public static func parse(
+        _ text: String, proto: SocketEntry.Proto, family: SocketAddress.Family,
+        dualStack: Bool? = nil
+    ) -> [SocketEntry] {
         var entries: [SocketEntry] = []
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -31,8 +33,9 @@ public enum ProcNet {
                 state = code == "01" ? "ESTABLISHED" : "UNCONN"
             }
             let remoteShown = remote.port == 0 && SocketEntry.scope(of: remote.ip) == .wildcard ? nil : remote
-            var entry = SocketEntry(proto: proto, family: family, state: state, local: local, remote: remoteShown,
-                                    inode: inode)
+            var entry = SocketEntry(
+                proto: proto, family: family, state: state, local: local, remote: remoteShown,
+                inode: inode)
             if family == .ipv6 && entry.scope == .wildcard { entry.dualStack = dualStack }
             entries.append(entry)
         }
@@ -54,8 +57,12 @@ public enum ProcNet {
             index = next
         }
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        let ok = bytes.withUnsafeBytes { inet_ntop(family == .ipv4 ? AF_INET : AF_INET6, $0.baseAddress, &text, socklen_t(text.count)) }
+        let ok = bytes.withUnsafeBytes {
+            inet_ntop(family == .ipv4 ? AF_INET : AF_INET6, $0.baseAddress, &text, socklen_t(text.count))
+        }
         guard ok != nil else { return nil }
-        return SocketAddress(family: family, ip: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: port)
+        return SocketAddress(
+            family: family, ip: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+            port: port)
     }
 }

@@ -49,8 +49,10 @@
             return mask
         }
 
-        private static func dump(_ fd: Int32, proto: SocketEntry.Proto, family: SocketAddress.Family,
-                                 query: SocketQuery) throws -> [SocketEntry] {
+        private static func dump(
+            _ fd: Int32, proto: SocketEntry.Proto, family: SocketAddress.Family,
+            query: SocketQuery
+        ) throws -> [SocketEntry] {
             // nlmsghdr (16) + inet_diag_req_v2 (56) [+ rtattr (4) + two filter conditions (16)]
             var request = [UInt8]()
             func u8(_ v: UInt8) { request.append(v) }
@@ -76,7 +78,9 @@
             withUnsafeBytes(of: UInt16(AF_NETLINK)) { kernel.replaceSubrange(0..<2, with: $0) }
             let sent = request.withUnsafeBytes { bytes in
                 kernel.withUnsafeBytes {
-                    sendto(fd, bytes.baseAddress, bytes.count, 0, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), 12)
+                    sendto(
+                        fd, bytes.baseAddress, bytes.count, 0, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self),
+                        12)
                 }
             }
             guard sent == request.count else { throw Failure(errno: errno) }
@@ -106,8 +110,10 @@
         }
 
         /// One inet_diag_msg (72 bytes) and its attributes.
-        private static func entry(_ b: [UInt8], _ o: Int, end: Int, proto: SocketEntry.Proto,
-                                  family: SocketAddress.Family) -> SocketEntry? {
+        private static func entry(
+            _ b: [UInt8], _ o: Int, end: Int, proto: SocketEntry.Proto,
+            family: SocketAddress.Family
+        ) -> SocketEntry? {
             guard o + 72 <= end else { return nil }
             let stateCode = b[o + 1]
             let sport = UInt16(b[o + 4]) << 8 | UInt16(b[o + 5])
@@ -134,12 +140,14 @@
                 a += (alen + 3) & ~3
             }
             let remoteShown = remote.port == 0 && SocketEntry.scope(of: remote.ip) == .wildcard ? nil : remote
-            var e = SocketEntry(proto: proto, family: family, state: state, local: local, remote: remoteShown, inode: inode)
+            var e = SocketEntry(
+                proto: proto, family: family, state: state, local: local, remote: remoteShown, inode: inode)
             if family == .ipv6 && e.scope == .wildcard { e.dualStack = v6only.map { !$0 } }
             return e
         }
 
-        private static func address(_ bytes: [UInt8], _ family: SocketAddress.Family, _ port: UInt16) -> SocketAddress? {
+        private static func address(_ bytes: [UInt8], _ family: SocketAddress.Family, _ port: UInt16) -> SocketAddress?
+        {
             var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
             let ok = bytes.withUnsafeBytes {
                 inet_ntop(family == .ipv4 ? AF_INET : AF_INET6, $0.baseAddress, &text, socklen_t(text.count))

@@ -32,8 +32,10 @@ public struct SocketEntry: Sendable, Encodable, Equatable {
     /// Platform identity (the inode on Linux) used to find the owner.
     public var inode: UInt64?
 
-    public init(proto: Proto, family: SocketAddress.Family, state: String, local: SocketAddress, remote: SocketAddress?,
-                owner: Owner? = nil, inode: UInt64? = nil, dualStack: Bool? = nil) {
+    public init(
+        proto: Proto, family: SocketAddress.Family, state: String, local: SocketAddress, remote: SocketAddress?,
+        owner: Owner? = nil, inode: UInt64? = nil, dualStack: Bool? = nil
+    ) {
         self.proto = proto
         self.family = family
         self.state = state
@@ -48,7 +50,9 @@ public struct SocketEntry: Sendable, Encodable, Equatable {
     static func scope(of ip: String) -> Scope {
         let bare = ip.split(separator: "%").first.map(String.init) ?? ip
         if bare == "0.0.0.0" || bare == "::" || bare == "*" { return .wildcard }
-        if bare.hasPrefix("127.") || bare == "::1" || bare.hasPrefix("::ffff:127.") || bare == "localhost" { return .loopbackOnly }
+        if bare.hasPrefix("127.") || bare == "::1" || bare.hasPrefix("::ffff:127.") || bare == "localhost" {
+            return .loopbackOnly
+        }
         return .specific
     }
 }
@@ -62,8 +66,10 @@ public struct SocketQuery: Sendable {
     public var port: UInt16?
     public var withOwners = true
 
-    public init(protocols: Set<SocketEntry.Proto> = [.tcp, .udp], states: Set<String>? = nil, port: UInt16? = nil,
-                withOwners: Bool = true) {
+    public init(
+        protocols: Set<SocketEntry.Proto> = [.tcp, .udp], states: Set<String>? = nil, port: UInt16? = nil,
+        withOwners: Bool = true
+    ) {
         self.protocols = protocols
         self.states = states
         self.port = port

@@ -34,16 +34,22 @@ public enum SocketTable {
     static func listFromTools(_ query: SocketQuery, platform: String) -> [SocketEntry] {
         var entries: [SocketEntry] = []
         if platform == "windows" {
-            entries = NetstatParsers.windowsNetstat(ChildProcess.output(["C:\\Windows\\System32\\NETSTAT.EXE", "-ano"]) ?? "")
+            entries = NetstatParsers.windowsNetstat(
+                ChildProcess.output(["C:\\Windows\\System32\\NETSTAT.EXE", "-ano"]) ?? "")
         } else {
             for proto in SocketEntry.Proto.allCases where query.protocols.contains(proto) {
-                entries += NetstatParsers.macNetstat(ChildProcess.output(["/usr/sbin/netstat", "-anv", "-p", proto.rawValue]) ?? "")
+                entries += NetstatParsers.macNetstat(
+                    ChildProcess.output(["/usr/sbin/netstat", "-anv", "-p", proto.rawValue]) ?? "")
             }
             if query.withOwners {
                 // netstat gives the pid; lsof gives the program's name.
-                let named = NetstatParsers.lsofFields(ChildProcess.output(["/usr/sbin/lsof", "-nP", "-i", "-F", "pcnPT"]) ?? "")
-                let names = Dictionary(named.compactMap { e in e.owner.map { ($0.pid, $0.program) } }, uniquingKeysWith: { a, _ in a })
-                for i in entries.indices { if let pid = entries[i].owner?.pid { entries[i].owner?.program = names[pid] ?? "" } }
+                let named = NetstatParsers.lsofFields(
+                    ChildProcess.output(["/usr/sbin/lsof", "-nP", "-i", "-F", "pcnPT"]) ?? "")
+                let names = Dictionary(
+                    named.compactMap { e in e.owner.map { ($0.pid, $0.program) } }, uniquingKeysWith: { a, _ in a })
+                for i in entries.indices {
+                    if let pid = entries[i].owner?.pid { entries[i].owner?.program = names[pid] ?? "" }
+                }
             }
         }
         return entries.filter(query.admits)
@@ -66,18 +72,24 @@ public enum SocketTable {
 
     /// Fills in `owner` by finding which process holds each socket's inode.
     static func attachOwners(_ entries: inout [SocketEntry], procRoot: String) {
-        var wanted = Dictionary(grouping: entries.indices.filter { (entries[$0].inode ?? 0) != 0 }) { entries[$0].inode! }
+        var wanted = Dictionary(grouping: entries.indices.filter { (entries[$0].inode ?? 0) != 0 }) {
+            entries[$0].inode!
+        }
         guard !wanted.isEmpty, let proc = opendir(procRoot) else { return }
         defer { closedir(proc) }
         var link = [CChar](repeating: 0, count: 64)
         while !wanted.isEmpty, let dirent = readdir(proc) {
-            let name = withUnsafeBytes(of: dirent.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: dirent.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             guard let pid = Int32(name) else { continue }
             let fdDir = "\(procRoot)/\(name)/fd"
             guard let fds = opendir(fdDir) else { continue }
             var program: String?
             while let fd = readdir(fds) {
-                let fdName = withUnsafeBytes(of: fd.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                let fdName = withUnsafeBytes(of: fd.pointee.d_name) {
+                    String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+                }
                 guard fdName.first?.isNumber == true else { continue }
                 let n = readlink("\(fdDir)/\(fdName)", &link, link.count - 1)
                 guard n > 8 else { continue }
@@ -85,7 +97,8 @@ public enum SocketTable {
                 guard target.hasPrefix("socket:["), let inode = UInt64(target.dropFirst(8).dropLast()),
                     let indices = wanted.removeValue(forKey: inode)
                 else { continue }
-                program = program ?? readFile("\(procRoot)/\(name)/comm").map { String($0.filter { $0 != "\n" }) } ?? "?"
+                program =
+                    program ?? readFile("\(procRoot)/\(name)/comm").map { String($0.filter { $0 != "\n" }) } ?? "?"
                 for i in indices { entries[i].owner = SocketEntry.Owner(pid: pid, program: program!) }
                 if wanted.isEmpty { break }
             }
@@ -97,13 +110,6 @@ public enum SocketTable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            data += buffer[0..<n]
-        }
-        return String(decoding: data, as: UTF8.self)
+        return readAll(fd)
     }
 }
