@@ -159,7 +159,8 @@ func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(at
         holder.standardOutput = out
         try holder.run()
         defer {
-            kill(holder.processIdentifier, SIGKILL)  // SIGTERM may be blocked: children inherit the runner's signal mask
+            // SIGTERM may be blocked: children inherit the test runner's signal mask.
+            kill(holder.processIdentifier, SIGKILL)
             holder.waitUntilExit()
         }
         let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
