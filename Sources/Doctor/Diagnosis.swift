@@ -80,6 +80,7 @@ public final class Diagnosis {
         NetstatModule.install(runtime)
         FirewallModule.install(runtime)
         ServiceModule.install(runtime)
+        PortForwardModule.install(runtime)
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         let pack = loader.loadPack(folder)

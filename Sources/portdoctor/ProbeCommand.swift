@@ -16,7 +16,7 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
         subcommands: [
             ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self,
-            ServiceProbe.self,
+            ServiceProbe.self, ReflectProbe.self,
         ]
     )
 }
@@ -306,5 +306,60 @@ struct ServiceProbe: ParsableCommand {
         }
         if !s.installed { throw ExitCode(2) }
         if !s.running { throw ExitCode(1) }
+    }
+}
+
+struct ReflectProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reflect",
+        abstract: "Ask a reflector (`portdoctor listen` elsewhere) what address it sees, and to connect back to a port here.",
+        discussion: "Exit status 0 when the reflector answered (and, with --connect-back, reached the port), 1 otherwise."
+    )
+
+    @Argument(help: "The reflector, as host or host:port.") var reflector: String
+    @Option(help: "Ask it to connect back to this port on this computer.") var connectBack: Int?
+    @Option(help: "The reflector's shared token.") var token: String?
+    @Option(help: "Seconds to wait.") var timeout: Double = 5
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if let connectBack, !(1...65535).contains(connectBack) { throw ValidationError("--connect-back must be 1 to 65535") }
+        guard timeout > 0, timeout <= 60 else { throw ValidationError("--timeout must be more than 0 and at most 60 seconds") }
+    }
+
+    func run() throws {
+        // "host", "host:port", "[v6]:port" or a bare IPv6 address.
+        var host = reflector
+        var port = ReflectorProtocol.defaultPort
+        if reflector.hasPrefix("["), let close = reflector.firstIndex(of: "]") {
+            host = String(reflector[reflector.index(after: reflector.startIndex)..<close])
+            if let p = UInt16(reflector[close...].dropFirst(2)) { port = p }
+        } else if reflector.filter({ $0 == ":" }).count == 1, let colon = reflector.firstIndex(of: ":") {
+            host = String(reflector[..<colon])
+            guard let p = UInt16(reflector[reflector.index(after: colon)...]) else {
+                throw ValidationError("'\(reflector)' is not host:port")
+            }
+            port = p
+        }
+        let loop = EventLoop()
+        var outcome: ReflectorClient.Outcome?
+        ReflectorClient.ask(host: host, port: port, connectBack: connectBack.map { UInt16($0) }, token: token,
+                            timeout: .milliseconds(Int64(timeout * 1000)), on: loop) { outcome = $0 }
+        while outcome == nil { loop.turn(until: nil) }
+        switch outcome! {
+        case .reply(let r):
+            try ProbeOutput.print(r, json: json) {
+                guard r.ok else { return "the reflector refused: \(r.error ?? "?")" }
+                var line = "the reflector sees this computer as \(r.seen ?? "?")"
+                if let cb = r.connect_back { line += "; connecting back to port \(cb.port): \(cb.status)" }
+                return line
+            }
+            if !r.ok || (r.connect_back.map { $0.status != "connected" } ?? false) { throw ExitCode(1) }
+        case .unreachable(let c):
+            try ProbeOutput.print(c, json: json) { "cannot reach the reflector at \(host):\(port): \(c.status.rawValue)" }
+            throw ExitCode(1)
+        case .garbled(let text):
+            throw Failure("\(host):\(port) is not a portdoctor reflector (it said: \(text))")
+        }
     }
 }

@@ -1,0 +1,233 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+import Reactor
+
+/// The connect-back reflector protocol, version 1 (Docs/reflector-protocol.md).
+public enum ReflectorProtocol {
+    public static let version = 1
+    public static let defaultPort: UInt16 = 4250
+    public static let maxRequestBytes = 512
+    public static let requestTimeout: Duration = .seconds(5)
+    public static let maxConnectBackTimeout = 10.0
+
+    public struct Reply: Codable, Sendable, Equatable {
+        public struct ConnectBack: Codable, Sendable, Equatable {
+            public var port: Int
+            public var status: String
+            public var rtt_ms: Double?
+            public var error: String?
+        }
+
+        public var v: Int
+        public var ok: Bool
+        /// The address the request came from, as the reflector saw it ("your public address").
+        public var seen: String?
+        public var connect_back: ConnectBack?
+        public var error: String?
+    }
+
+    enum Request: Equatable {
+        case hello(token: String?)
+        case connectBack(port: UInt16, timeout: Double, token: String?)
+    }
+
+    struct BadRequest: Error, Equatable { var why: String }
+
+    /// "PORTDOCTOR/1 HELLO [token=T]" or "PORTDOCTOR/1 CONNECT-BACK <port> [timeout=S] [token=T]".
+    static func parse(_ line: String) -> Result<Request, BadRequest> {
+        func no(_ why: String) -> Result<Request, BadRequest> { .failure(BadRequest(why: why)) }
+        let w = line.split(separator: " ").map(String.init)
+        guard let first = w.first, first.hasPrefix("PORTDOCTOR/") else { return no("not a portdoctor request") }
+        guard first == "PORTDOCTOR/\(version)" else {
+            return no("unsupported protocol version \(first.dropFirst(11)); this reflector speaks \(version)")
+        }
+        var options: [String: String] = [:]
+        for word in w.dropFirst(2) where word.contains("=") {
+            let parts = word.split(separator: "=", maxSplits: 1)
+            options[String(parts[0])] = parts.count == 2 ? String(parts[1]) : ""
+        }
+        switch w.count > 1 ? w[1] : "" {
+        case "HELLO": return .success(.hello(token: options["token"]))
+        case "CONNECT-BACK":
+            guard w.count > 2, let port = UInt16(w[2]), port > 0 else { return no("CONNECT-BACK needs a port from 1 to 65535") }
+            let timeout = min(Double(options["timeout"] ?? "") ?? 3, maxConnectBackTimeout)
+            guard timeout > 0 else { return no("timeout must be more than 0") }
+            return .success(.connectBack(port: port, timeout: timeout, token: options["token"]))
+        default: return no("unknown request: say HELLO or CONNECT-BACK")
+        }
+    }
+
+    static func encode(_ reply: Reply) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(reply)) ?? Data("{\"v\":1,\"ok\":false}".utf8)) + [10]
+    }
+}
+
+/// `portdoctor listen`: answers "can I reach you?" and "please connect back to me on port P",
+/// connecting only to the address the request came from.
+public final class Reflector {
+    public struct Options: Sendable {
+        public var token: String?
+        /// Requests allowed per source address per minute.
+        public var perMinute = 10
+
+        public init(token: String? = nil, perMinute: Int = 10) {
+            self.token = token
+            self.perMinute = perMinute
+        }
+    }
+
+    public let fd: Int32
+    public let address: SocketAddress
+    let loop: EventLoop
+    let options: Options
+    private var recent: [String: [Int64]] = [:]
+    private var accepting: EventLoop.Token?
+    /// One line per request, for the operator's log.
+    public var log: ((String) -> Void)?
+
+    public struct Failure: Error, CustomStringConvertible { public var description: String }
+
+    public init(address: String = "0.0.0.0", port: UInt16 = ReflectorProtocol.defaultPort, options: Options = Options(),
+                on loop: EventLoop) throws {
+        guard let local = SocketAddress(numeric: address, port: port) else { throw Failure(description: "'\(address)' is not a numeric address") }
+        let s = socket(local.posixFamily, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard s >= 0 else { throw Failure(description: "socket: \(errorText(errno))") }
+        var one: Int32 = 1
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4)
+        guard local.withSockaddr({ bind(s, $0, $1) }) == 0, listen(s, 64) == 0 else {
+            let why = errorText(errno)
+            close(s)
+            throw Failure(description: "cannot listen on \(local): \(why)")
+        }
+        fd = s
+        self.address = SocketAddress.of(s, peer: false) ?? local
+        self.loop = loop
+        self.options = options
+        acceptNext()
+    }
+
+    deinit { stop() }
+
+    public func stop() {
+        if let accepting { loop.cancel(accepting) }
+        accepting = nil
+        close(fd)
+    }
+
+    private func acceptNext() {
+        accepting = loop.watch(fd, for: .readable) { [weak self] _ in
+            guard let self else { return }
+            while true {
+                let c = accept(self.fd, nil, nil)
+                if c < 0 { break }
+                _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+                self.serve(Connection(fd: c, loop: self.loop))
+            }
+            self.acceptNext()
+        }
+    }
+
+    private func allowed(_ ip: String) -> Bool {
+        let now = EventLoop.now()
+        var times = (recent[ip] ?? []).filter { now - $0 < 60_000_000_000 }
+        guard times.count < options.perMinute else {
+            recent[ip] = times
+            return false
+        }
+        times.append(now)
+        recent[ip] = times
+        return true
+    }
+
+    private func serve(_ connection: Connection) {
+        guard let peer = SocketAddress.of(connection.fd, peer: true) else { return connection.close() }
+        func reply(_ r: ReflectorProtocol.Reply) {
+            log?("\(peer.ip): \(r.ok ? (r.connect_back.map { "connect-back to \($0.port): \($0.status)" } ?? "hello") : "refused: \(r.error ?? "")")")
+            connection.send(ReflectorProtocol.encode(r), timeout: .seconds(2)) { _ in connection.close() }
+        }
+        func fail(_ why: String) { reply(.init(v: ReflectorProtocol.version, ok: false, seen: peer.description, error: why)) }
+        guard allowed(peer.ip) else { return fail("rate limited: at most \(options.perMinute) requests a minute from one address") }
+        connection.receiveLine(maxLength: ReflectorProtocol.maxRequestBytes, timeout: ReflectorProtocol.requestTimeout) {
+            [options, loop] line in
+            switch line {
+            case .failure(.timeout): return fail("no request within \(ReflectorProtocol.requestTimeout)")
+            case .failure(.failed): return fail("request too long (at most \(ReflectorProtocol.maxRequestBytes) bytes)")
+            case .failure: return connection.close()
+            case .success(let bytes):
+                switch ReflectorProtocol.parse(String(decoding: bytes, as: UTF8.self)) {
+                case .failure(let bad): return fail(bad.why)
+                case .success(let request):
+                    let token: String? = switch request {
+                    case .hello(let t): t
+                    case .connectBack(_, _, let t): t
+                    }
+                    if let expected = options.token, token != expected { return fail("a token is required and this one does not match") }
+                    switch request {
+                    case .hello:
+                        reply(.init(v: ReflectorProtocol.version, ok: true, seen: peer.description))
+                    case .connectBack(let port, let timeout, _):
+                        // Only ever the address the request came from: nothing in the request names another.
+                        TCPProbe.connect(host: peer.ip, port: port, options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
+                                         on: loop) { result, _ in
+                            reply(.init(v: ReflectorProtocol.version, ok: true, seen: peer.description,
+                                        connect_back: .init(port: Int(port), status: result.status.rawValue,
+                                                            rtt_ms: result.rttMilliseconds.map { ($0 * 10).rounded() / 10 },
+                                                            error: result.error)))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Asks a reflector (`portdoctor listen` on the other computer) from this one.
+public enum ReflectorClient {
+    public enum Outcome: Sendable {
+        /// The reflector answered.
+        case reply(ReflectorProtocol.Reply)
+        /// The reflector itself could not be reached (how, as a connect status).
+        case unreachable(ConnectResult)
+        /// It answered something that is not the protocol.
+        case garbled(String)
+    }
+
+    public static func ask(host: String, port: UInt16 = ReflectorProtocol.defaultPort, connectBack: UInt16? = nil,
+                           token: String? = nil, timeout: Duration = .seconds(5), on loop: EventLoop,
+                           _ completion: @escaping (Outcome) -> Void) {
+        var line = "PORTDOCTOR/\(ReflectorProtocol.version) " + (connectBack.map { "CONNECT-BACK \($0)" } ?? "HELLO")
+        if connectBack != nil {
+            let (s, a) = timeout.components
+            line += " timeout=\(Double(s) + Double(a) / 1e18)"
+        }
+        if let token { line += " token=\(token)" }
+        TCPProbe.connect(host: host, port: port, options: .init(timeout: timeout, keepOpen: true), on: loop) { result, conn in
+            guard let conn else { return completion(.unreachable(result)) }
+            conn.send(Array((line + "\n").utf8), timeout: timeout) { _ in
+                conn.receiveLine(maxLength: 4096, timeout: timeout + .seconds(Int64(ReflectorProtocol.maxConnectBackTimeout))) { r in
+                    conn.close()
+                    switch r {
+                    case .success(let bytes):
+                        if let reply = try? JSONDecoder().decode(ReflectorProtocol.Reply.self, from: Data(bytes)) {
+                            completion(.reply(reply))
+                        } else {
+                            completion(.garbled(String(decoding: bytes.prefix(200), as: UTF8.self)))
+                        }
+                    case .failure(let f): completion(.garbled("no answer (\(f.rawValue))"))
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Probes
+import Reactor
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct ListenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "listen",
+        abstract: "Run the reflector on the other computer: it answers \"can I reach you?\" and connects back on request.",
+        discussion: """
+            Run this on the other computer (or any machine outside your network). Then, on yours,
+            `portdoctor probe reflect THAT-HOST --connect-back 4242` asks it to connect to you on 4242 —
+            the only proof that the port is reachable from outside.
+
+            It connects back only to the address a request came from, never to an address named in a
+            request; at most --per-minute requests per address; requests are one line of at most 512 bytes
+            within 5 s. With --token, requests must carry the same token. Protocol: Docs/reflector-protocol.md.
+            """
+    )
+
+    @Option(help: "TCP port to listen on.") var port = Int(ReflectorProtocol.defaultPort)
+    @Option(help: "Address to listen on (0.0.0.0, ::, or one of this computer's).") var address = "0.0.0.0"
+    @Option(help: "Require this shared token in every request.") var token: String?
+    @Option(help: "Requests allowed per source address per minute.") var perMinute = 10
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
+        guard (1...1000).contains(perMinute) else { throw ValidationError("--per-minute must be 1 to 1000") }
+    }
+
+    func run() throws {
+        let loop = EventLoop()
+        let reflector: Reflector
+        do {
+            reflector = try Reflector(address: address, port: UInt16(port),
+                                      options: .init(token: token, perMinute: perMinute), on: loop)
+        } catch { throw Failure("\(error)") }
+        reflector.log = { Terminal.writeError($0 + "\n") }
+        Terminal.writeError("portdoctor reflector listening on \(reflector.address) (protocol \(ReflectorProtocol.version))\n")
+        while true { loop.turn(until: EventLoop.now() + 60_000_000_000) }
+    }
+}
