@@ -270,3 +270,17 @@ function service.restart_command(name, options) end
 ---@param options? { manager?: string, port?: integer, timeout?: number }
 ---@return boolean ok, string what, { seconds: number, listening?: boolean, status?: portdoctor.ServiceStatus }
 function service.restart(name, options) end
+
+---@class portdoctor.ReflectResult
+---@field reached boolean
+---@field ok boolean
+---@field seen? string
+---@field error? string
+---@field connect? portdoctor.ConnectResult
+---@field connect_back? { port: integer, status: portdoctor.ConnectStatus, rtt_ms?: number, error?: string }
+
+portforward = {}
+---@param host string the reflector (portdoctor listen)
+---@param options? { port?: integer, connect_back?: integer, token?: string, timeout?: number }
+---@return portdoctor.ReflectResult
+function portforward.reflect(host, options) end
