@@ -16,7 +16,7 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
         subcommands: [
             ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self,
-            ServiceProbe.self, ReflectProbe.self,
+            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self,
         ]
     )
 }
@@ -361,5 +361,47 @@ struct ReflectProbe: ParsableCommand {
         case .garbled(let text):
             throw Failure("\(host):\(port) is not a portdoctor reflector (it said: \(text))")
         }
+    }
+}
+
+struct NATPMPProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "natpmp",
+        abstract: "Ask the router over NAT-PMP for its external address — or, with --map, to forward a port here.",
+        discussion: "Without --map nothing is changed. Exit status 0 when the router answered with an address (or made the mapping), 1 otherwise."
+    )
+
+    @Option(help: "The gateway (default: this computer's default IPv4 gateway).") var gateway: String?
+    @Option(help: "Ask the router to forward this TCP port (same number outside) to this computer.") var map: Int?
+    @Option(help: "With --map: seconds the mapping lasts (0 removes it).") var lifetime = 3600
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if let map, !(1...65535).contains(map) { throw ValidationError("--map must be 1 to 65535") }
+        guard (0...604_800).contains(lifetime) else { throw ValidationError("--lifetime must be 0 to 604800 seconds") }
+    }
+
+    func run() throws {
+        guard let gw = gateway ?? Gateway.defaultIPv4() else { throw Failure("no default IPv4 gateway; give one with --gateway") }
+        guard SocketAddress(numeric: gw, port: 1)?.family == .ipv4 else { throw ValidationError("--gateway must be an IPv4 address") }
+        let loop = EventLoop()
+        var answer: NATPMP.Answer?
+        if let map {
+            NATPMP.map(internalPort: UInt16(map), externalPort: UInt16(map), lifetime: UInt32(lifetime), gateway: gw, on: loop) {
+                answer = $0
+            }
+        } else {
+            NATPMP.externalAddress(gateway: gw, on: loop) { answer = $0 }
+        }
+        while answer == nil { loop.turn(until: nil) }
+        let a = answer!
+        try ProbeOutput.print(a, json: json) {
+            guard a.status == "answered" else { return "\(gw) does not answer NAT-PMP (\(a.status))" }
+            if let ext = a.externalPort, a.result == 0 {
+                return "\(gw) forwards TCP \(ext) to port \(a.internalPort ?? 0) here for \(a.lifetime ?? 0) s"
+            }
+            return "\(gw) answers NAT-PMP: " + (a.externalAddress.map { "external address \($0)" } ?? (a.resultWords ?? "?"))
+        }
+        if a.result != 0 || (map == nil && a.externalAddress == nil) { throw ExitCode(1) }
     }
 }

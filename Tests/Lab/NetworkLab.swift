@@ -37,6 +37,7 @@ final class NetworkLab {
     private(set) var namespaces: [String] = []
     private var background: [Process] = []
     private var links = 0
+    private var files: [URL] = []
     private static let counter = Counter()
 
     init() {
@@ -138,6 +139,87 @@ final class NetworkLab {
             _ = try? NetworkLab.run([NetworkLab.ip!, "netns", "delete", ns])
         }
         namespaces = []
+        for f in files { try? FileManager.default.removeItem(at: f) }
+    }
+
+    /// A home network: `lan` behind `router` (masquerade), `wan` outside. With `miniupnpd`, the router
+    /// runs the real daemon (UPnP IGD + NAT-PMP). miniupnpd serves only with a non-reserved WAN address,
+    /// so the WAN side uses one — inside these isolated namespaces, with no link to the host's network.
+    struct HomeNetwork {
+        var lan: String, router: String, wan: String
+        var lanAddress = "10.231.60.2", routerLAN = "10.231.60.1", routerWAN = "11.231.61.1", wanAddress = "11.231.61.2"
+        var lanIf = "", routerLANIf = "", routerWANIf = ""
+    }
+
+    func homeNetwork(miniupnpd: Bool, upnp: Bool = true, natpmp: Bool = true, manufacturer: String = "OpenWrt") throws -> HomeNetwork {
+        var h = HomeNetwork(lan: try namespace("l"), router: try namespace("r"), wan: try namespace("w"))
+        links += 1
+        (h.lanIf, h.routerLANIf) = ("\(prefix)a\(links)".suffix(15).description, "\(prefix)b\(links)".suffix(15).description)
+        try ip("link", "add", h.lanIf, "type", "veth", "peer", "name", h.routerLANIf)
+        try ip("link", "set", h.lanIf, "netns", h.lan)
+        try ip("link", "set", h.routerLANIf, "netns", h.router)
+        links += 1
+        let wanEnd = "\(prefix)b\(links)".suffix(15).description
+        h.routerWANIf = "\(prefix)a\(links)".suffix(15).description
+        try ip("link", "add", h.routerWANIf, "type", "veth", "peer", "name", wanEnd)
+        try ip("link", "set", h.routerWANIf, "netns", h.router)
+        try ip("link", "set", wanEnd, "netns", h.wan)
+        for (ns, dev, addr) in [(h.lan, h.lanIf, h.lanAddress), (h.router, h.routerLANIf, h.routerLAN),
+                                (h.router, h.routerWANIf, h.routerWAN), (h.wan, wanEnd, h.wanAddress)] {
+            try ip("-n", ns, "addr", "add", addr + "/24", "dev", dev)
+            try ip("-n", ns, "link", "set", dev, "up")
+        }
+        try ip("-n", h.lan, "route", "add", "default", "via", h.routerLAN)
+        try ip("-n", h.lan, "route", "add", "224.0.0.0/4", "dev", h.lanIf)  // SSDP multicast
+        try ip("-n", h.router, "route", "add", "224.0.0.0/4", "dev", h.routerLANIf)
+        _ = try exec(h.router, ["/usr/sbin/sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        try nft(h.router, """
+            table inet filter {
+              chain forward { type filter hook forward priority 0; policy accept; jump miniupnpd; }
+              chain miniupnpd { }
+            }
+            table inet nat {
+              chain prerouting { type nat hook prerouting priority -100; policy accept; jump prerouting_miniupnpd; }
+              chain postrouting {
+                type nat hook postrouting priority 100; policy accept;
+                oifname "\(h.routerWANIf)" masquerade
+                jump postrouting_miniupnpd
+              }
+              chain prerouting_miniupnpd { }
+              chain postrouting_miniupnpd { }
+            }
+
+            """)
+        if miniupnpd {
+            let conf = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-miniupnpd.conf")
+            try """
+                ext_ifname=\(h.routerWANIf)
+                listening_ip=\(h.routerLANIf)
+                http_port=5000
+                enable_natpmp=\(natpmp ? "yes" : "no")
+                enable_upnp=\(upnp ? "yes" : "no")
+                secure_mode=yes
+                system_uptime=yes
+                uuid=3e5a2f3c-6d5b-4b1b-9c1f-1a2b3c4d5e6f
+                friendly_name=portdoctor lab gateway
+                manufacturer_name=\(manufacturer)
+                model_name=lab router
+                upnp_table_name=filter
+                upnp_nat_table_name=nat
+                upnp_forward_chain=miniupnpd
+                upnp_nat_chain=prerouting_miniupnpd
+                upnp_nat_postrouting_chain=postrouting_miniupnpd
+                allow 1024-65535 \(h.lanAddress)/24 1024-65535
+                deny 0-65535 0.0.0.0/0 0-65535
+
+                """.write(to: conf, atomically: true, encoding: .utf8)
+            files.append(conf)
+            let daemon = ["/usr/sbin/miniupnpd", "/sbin/miniupnpd"].first { FileManager.default.isExecutableFile(atPath: $0) }
+            guard let daemon else { throw Failure(description: "miniupnpd is missing: run .ci/install-deps --test") }
+            try start(h.router, [daemon, "-f", conf.path, "-d"])
+            usleep(1_000_000)
+        }
+        return h
     }
 
     final class Counter: @unchecked Sendable {
