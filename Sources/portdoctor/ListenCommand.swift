@@ -9,7 +9,8 @@ import Reactor
 struct ListenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "listen",
-        abstract: "Run the reflector on the other computer: it answers \"can I reach you?\" and connects back on request.",
+        abstract:
+            "Run the reflector on the other computer: it answers \"can I reach you?\" and connects back on request.",
         discussion: """
             Run this on the other computer (or any machine outside your network). Then, on yours,
             `portdoctor probe reflect THAT-HOST --connect-back 4242` asks it to connect to you on 4242 —
@@ -35,11 +36,13 @@ struct ListenCommand: ParsableCommand {
         let loop = EventLoop()
         let reflector: Reflector
         do {
-            reflector = try Reflector(address: address, port: UInt16(port),
-                                      options: .init(token: token, perMinute: perMinute), on: loop)
+            reflector = try Reflector(
+                address: address, port: UInt16(port),
+                options: .init(token: token, perMinute: perMinute), on: loop)
         } catch { throw Failure("\(error)") }
         reflector.log = { Terminal.writeError($0 + "\n") }
-        Terminal.writeError("portdoctor reflector listening on \(reflector.address) (protocol \(ReflectorProtocol.version))\n")
+        Terminal.writeError(
+            "portdoctor reflector listening on \(reflector.address) (protocol \(ReflectorProtocol.version))\n")
         while true { loop.turn(until: EventLoop.now() + 60_000_000_000) }
     }
 }

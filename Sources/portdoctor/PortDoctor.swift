@@ -22,7 +22,8 @@ struct PortDoctor: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            RunCommand.self, ListCommand.self, ShowCommand.self, ListenCommand.self, ProbeCommand.self, SelfTestCommand.self,
+            RunCommand.self, ListCommand.self, ShowCommand.self, ListenCommand.self, ProbeCommand.self,
+            SelfTestCommand.self,
             BenchCommand.self,
         ]
     )

@@ -16,7 +16,7 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
         subcommands: [
             ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self,
-            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self,
+            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, UPnPProbe.self,
         ]
     )
 }
@@ -312,8 +312,10 @@ struct ServiceProbe: ParsableCommand {
 struct ReflectProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reflect",
-        abstract: "Ask a reflector (`portdoctor listen` elsewhere) what address it sees, and to connect back to a port here.",
-        discussion: "Exit status 0 when the reflector answered (and, with --connect-back, reached the port), 1 otherwise."
+        abstract:
+            "Ask a reflector (`portdoctor listen` elsewhere) what address it sees, and to connect back to a port here.",
+        discussion:
+            "Exit status 0 when the reflector answered (and, with --connect-back, reached the port), 1 otherwise."
     )
 
     @Argument(help: "The reflector, as host or host:port.") var reflector: String
@@ -323,8 +325,12 @@ struct ReflectProbe: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
-        if let connectBack, !(1...65535).contains(connectBack) { throw ValidationError("--connect-back must be 1 to 65535") }
-        guard timeout > 0, timeout <= 60 else { throw ValidationError("--timeout must be more than 0 and at most 60 seconds") }
+        if let connectBack, !(1...65535).contains(connectBack) {
+            throw ValidationError("--connect-back must be 1 to 65535")
+        }
+        guard timeout > 0, timeout <= 60 else {
+            throw ValidationError("--timeout must be more than 0 and at most 60 seconds")
+        }
     }
 
     func run() throws {
@@ -343,8 +349,10 @@ struct ReflectProbe: ParsableCommand {
         }
         let loop = EventLoop()
         var outcome: ReflectorClient.Outcome?
-        ReflectorClient.ask(host: host, port: port, connectBack: connectBack.map { UInt16($0) }, token: token,
-                            timeout: .milliseconds(Int64(timeout * 1000)), on: loop) { outcome = $0 }
+        ReflectorClient.ask(
+            host: host, port: port, connectBack: connectBack.map { UInt16($0) }, token: token,
+            timeout: .milliseconds(Int64(timeout * 1000)), on: loop
+        ) { outcome = $0 }
         while outcome == nil { loop.turn(until: nil) }
         switch outcome! {
         case .reply(let r):
@@ -356,7 +364,9 @@ struct ReflectProbe: ParsableCommand {
             }
             if !r.ok || (r.connect_back.map { $0.status != "connected" } ?? false) { throw ExitCode(1) }
         case .unreachable(let c):
-            try ProbeOutput.print(c, json: json) { "cannot reach the reflector at \(host):\(port): \(c.status.rawValue)" }
+            try ProbeOutput.print(c, json: json) {
+                "cannot reach the reflector at \(host):\(port): \(c.status.rawValue)"
+            }
             throw ExitCode(1)
         case .garbled(let text):
             throw Failure("\(host):\(port) is not a portdoctor reflector (it said: \(text))")
@@ -368,7 +378,8 @@ struct NATPMPProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "natpmp",
         abstract: "Ask the router over NAT-PMP for its external address — or, with --map, to forward a port here.",
-        discussion: "Without --map nothing is changed. Exit status 0 when the router answered with an address (or made the mapping), 1 otherwise."
+        discussion:
+            "Without --map nothing is changed. Exit status 0 when the router answered with an address (or made the mapping), 1 otherwise."
     )
 
     @Option(help: "The gateway (default: this computer's default IPv4 gateway).") var gateway: String?
@@ -382,12 +393,18 @@ struct NATPMPProbe: ParsableCommand {
     }
 
     func run() throws {
-        guard let gw = gateway ?? Gateway.defaultIPv4() else { throw Failure("no default IPv4 gateway; give one with --gateway") }
-        guard SocketAddress(numeric: gw, port: 1)?.family == .ipv4 else { throw ValidationError("--gateway must be an IPv4 address") }
+        guard let gw = gateway ?? Gateway.defaultIPv4() else {
+            throw Failure("no default IPv4 gateway; give one with --gateway")
+        }
+        guard SocketAddress(numeric: gw, port: 1)?.family == .ipv4 else {
+            throw ValidationError("--gateway must be an IPv4 address")
+        }
         let loop = EventLoop()
         var answer: NATPMP.Answer?
         if let map {
-            NATPMP.map(internalPort: UInt16(map), externalPort: UInt16(map), lifetime: UInt32(lifetime), gateway: gw, on: loop) {
+            NATPMP.map(
+                internalPort: UInt16(map), externalPort: UInt16(map), lifetime: UInt32(lifetime), gateway: gw, on: loop
+            ) {
                 answer = $0
             }
         } else {
@@ -400,8 +417,139 @@ struct NATPMPProbe: ParsableCommand {
             if let ext = a.externalPort, a.result == 0 {
                 return "\(gw) forwards TCP \(ext) to port \(a.internalPort ?? 0) here for \(a.lifetime ?? 0) s"
             }
-            return "\(gw) answers NAT-PMP: " + (a.externalAddress.map { "external address \($0)" } ?? (a.resultWords ?? "?"))
+            return "\(gw) answers NAT-PMP: "
+                + (a.externalAddress.map { "external address \($0)" } ?? (a.resultWords ?? "?"))
         }
         if a.result != 0 || (map == nil && a.externalAddress == nil) { throw ExitCode(1) }
+    }
+}
+
+struct UPnPProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upnp",
+        abstract: "Find the router over UPnP: who made it, its external address, and the forward for a port.",
+        discussion:
+            "Without --add or --delete nothing is changed. Exit status 0 when a gateway answered, 1 when none did."
+    )
+
+    @Option(help: "Show the mapping for this external TCP port.") var port: Int?
+    @Flag(help: "List the whole mapping table.") var list = false
+    @Option(help: "Ask the router to forward this TCP port (same number) to this computer.") var add: Int?
+    @Option(help: "Ask the router to remove the forward of this TCP port.") var delete: Int?
+    @Option(help: "Seconds to wait for answers to the search.") var wait: Double = 2
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Report: Encodable {
+        var gateway: UPnP.Gateway?
+        var externalAddress: String?
+        var mapping: UPnP.Mapping?
+        var mappings: [UPnP.Mapping]?
+        var change: String?
+        var error: String?
+
+        enum CodingKeys: String, CodingKey {
+            case gateway, mapping, mappings, change, error
+            case externalAddress = "external_address"
+        }
+    }
+
+    func validate() throws {
+        for p in [port, add, delete].compactMap({ $0 }) where !(1...65535).contains(p) {
+            throw ValidationError("ports must be 1 to 65535, got \(p)")
+        }
+        guard wait > 0, wait <= 30 else { throw ValidationError("--wait must be more than 0 and at most 30 seconds") }
+    }
+
+    func run() throws {
+        let loop = EventLoop()
+        var report: Report?
+        UPnP.discover(wait: .milliseconds(Int64(wait * 1000)), on: loop) { gateways in
+            guard let g = gateways.first(where: { $0.controlURL != nil }) else {
+                report = Report(
+                    error: gateways.isEmpty ? "no UPnP gateway answered" : "the gateway has no WAN connection service")
+                return
+            }
+            var r = Report(gateway: g)
+            UPnP.externalAddress(g, on: loop) { ext in
+                switch ext {
+                case .success(let a): r.externalAddress = a
+                case .failure(let e): r.error = "external address: \(e)"
+                }
+                self.change(g, loop: loop) { change in
+                    r.change = change
+                    self.lookup(g, loop: loop) { m, all, err in
+                        r.mapping = m
+                        r.mappings = all
+                        if let err, r.error == nil { r.error = err }
+                        report = r
+                    }
+                }
+            }
+        }
+        while report == nil { loop.turn(until: nil) }
+        let r = report!
+        try ProbeOutput.print(r, json: json) {
+            guard let g = r.gateway else { return r.error ?? "no gateway" }
+            var lines = [
+                "gateway: \(g.manufacturer ?? "?") \(g.model ?? "") (\(g.friendlyName ?? g.location))",
+                "external address: \(r.externalAddress ?? "unknown")",
+            ]
+            if let c = r.change { lines.append(c) }
+            if let m = r.mapping {
+                lines.append("TCP \(m.externalPort) → \(m.internalClient):\(m.internalPort) (\(m.description))")
+            }
+            for m in r.mappings ?? [] {
+                lines.append("  \(m.proto) \(m.externalPort) → \(m.internalClient):\(m.internalPort) \(m.description)")
+            }
+            if let e = r.error { lines.append(e) }
+            return lines.joined(separator: "\n")
+        }
+        if r.gateway == nil { throw ExitCode(1) }
+    }
+
+    func change(_ g: UPnP.Gateway, loop: EventLoop, _ done: @escaping (String?) -> Void) {
+        if let p = add {
+            let me = UPnP.localAddress(toward: g) ?? ""
+            UPnP.addMapping(g, externalPort: UInt16(p), internalClient: me, internalPort: UInt16(p), on: loop) { r in
+                done(r.map { "added: TCP \(p) → \(me):\(p)" }.description(or: "adding TCP \(p)"))
+            }
+        } else if let p = delete {
+            UPnP.deleteMapping(g, externalPort: UInt16(p), on: loop) { r in
+                done(r.map { "deleted: TCP \(p)" }.description(or: "deleting TCP \(p)"))
+            }
+        } else {
+            done(nil)
+        }
+    }
+
+    func lookup(_ g: UPnP.Gateway, loop: EventLoop, _ done: @escaping (UPnP.Mapping?, [UPnP.Mapping]?, String?) -> Void)
+    {
+        if let p = port {
+            UPnP.mapping(g, externalPort: UInt16(p), on: loop) { r in
+                switch r {
+                case .success(let m): done(m, nil, nil)
+                case .failure(let e): done(nil, nil, "TCP \(p): \(e)")
+                }
+            }
+        } else if list {
+            UPnP.mappings(g, on: loop) { r in
+                switch r {
+                case .success(let all): done(nil, all, nil)
+                case .failure(let e): done(nil, nil, "mappings: \(e)")
+                }
+            }
+        } else {
+            done(nil, nil, nil)
+        }
+    }
+
+}
+
+extension Result where Failure == UPnP.Failure {
+    fileprivate func description(or what: String) -> String {
+        switch self {
+        case .success(let v): "\(v)"
+        case .failure(let e): "\(what) failed: \(e)"
+        }
     }
 }

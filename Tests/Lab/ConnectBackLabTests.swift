@@ -33,18 +33,27 @@ struct ConnectBackLabTests {
         try lab.ip("-n", lan, "route", "add", "default", "via", "10.231.40.1")
         _ = try lab.exec(rtr, ["/usr/sbin/sysctl", "-qw", "net.ipv4.ip_forward=1"])
         // The router's WAN-side interface name.
-        let wanIf = try lab.exec(rtr, [NetworkLab.ip!, "-o", "addr", "show", "to", "10.231.41.1/24"]).output
+        let wanIf =
+            try lab.exec(rtr, [NetworkLab.ip!, "-o", "addr", "show", "to", "10.231.41.1/24"]).output
             .split(separator: " ").dropFirst().first.map(String.init) ?? ""
         #expect(!wanIf.isEmpty)
 
-        try lab.start(lan, ["/usr/bin/env", "python3", "-c",
-            "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(120)"])
+        try lab.start(
+            lan,
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(120)",
+            ])
         try lab.start(wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
         usleep(700_000)
 
         func reflect() throws -> [String: Any] {
-            let (_, out) = try lab.exec(lan, [portdoctorBinary, "probe", "reflect", "10.231.41.2:4250", "--connect-back", "4242",
-                                              "--timeout", "2", "--json"])
+            let (_, out) = try lab.exec(
+                lan,
+                [
+                    portdoctorBinary, "probe", "reflect", "10.231.41.2:4250", "--connect-back", "4242",
+                    "--timeout", "2", "--json",
+                ])
             return try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
         }
         func status(_ r: [String: Any]) -> String? { (r["connect_back"] as? [String: Any])?["status"] as? String }

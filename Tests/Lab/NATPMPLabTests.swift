@@ -15,18 +15,27 @@ struct NATPMPLabTests {
         #expect(answer["gateway"] as? String == home.routerLAN)
 
         // A listener on the LAN host, the reflector outside: no way in until the mapping exists.
-        try lab.start(home.lan, ["/usr/bin/env", "python3", "-c",
-            "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(120)"])
+        try lab.start(
+            home.lan,
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(120)",
+            ])
         try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
         usleep(500_000)
         func connectBack() throws -> String? {
-            let (_, o) = try lab.exec(home.lan, [portdoctorBinary, "probe", "reflect", "\(home.wanAddress):4250",
-                                                 "--connect-back", "4242", "--timeout", "2", "--json"])
+            let (_, o) = try lab.exec(
+                home.lan,
+                [
+                    portdoctorBinary, "probe", "reflect", "\(home.wanAddress):4250",
+                    "--connect-back", "4242", "--timeout", "2", "--json",
+                ])
             let r = try JSONSerialization.jsonObject(with: Data(o.utf8)) as? [String: Any]
             return (r?["connect_back"] as? [String: Any])?["status"] as? String
         }
         #expect(try connectBack() == "refused")
-        let (mapped, mapOut) = try lab.exec(home.lan, [portdoctorBinary, "probe", "natpmp", "--map", "4242", "--lifetime", "60"])
+        let (mapped, mapOut) = try lab.exec(
+            home.lan, [portdoctorBinary, "probe", "natpmp", "--map", "4242", "--lifetime", "60"])
         #expect(mapped == 0, "\(mapOut)")
         #expect(try connectBack() == "connected")
     }

@@ -151,10 +151,14 @@ final class NetworkLab {
         var lanIf = "", routerLANIf = "", routerWANIf = ""
     }
 
-    func homeNetwork(miniupnpd: Bool, upnp: Bool = true, natpmp: Bool = true, manufacturer: String = "OpenWrt") throws -> HomeNetwork {
+    func homeNetwork(miniupnpd: Bool, upnp: Bool = true, natpmp: Bool = true, manufacturer: String = "OpenWrt") throws
+        -> HomeNetwork
+    {
         var h = HomeNetwork(lan: try namespace("l"), router: try namespace("r"), wan: try namespace("w"))
         links += 1
-        (h.lanIf, h.routerLANIf) = ("\(prefix)a\(links)".suffix(15).description, "\(prefix)b\(links)".suffix(15).description)
+        (h.lanIf, h.routerLANIf) = (
+            "\(prefix)a\(links)".suffix(15).description, "\(prefix)b\(links)".suffix(15).description
+        )
         try ip("link", "add", h.lanIf, "type", "veth", "peer", "name", h.routerLANIf)
         try ip("link", "set", h.lanIf, "netns", h.lan)
         try ip("link", "set", h.routerLANIf, "netns", h.router)
@@ -164,8 +168,10 @@ final class NetworkLab {
         try ip("link", "add", h.routerWANIf, "type", "veth", "peer", "name", wanEnd)
         try ip("link", "set", h.routerWANIf, "netns", h.router)
         try ip("link", "set", wanEnd, "netns", h.wan)
-        for (ns, dev, addr) in [(h.lan, h.lanIf, h.lanAddress), (h.router, h.routerLANIf, h.routerLAN),
-                                (h.router, h.routerWANIf, h.routerWAN), (h.wan, wanEnd, h.wanAddress)] {
+        for (ns, dev, addr) in [
+            (h.lan, h.lanIf, h.lanAddress), (h.router, h.routerLANIf, h.routerLAN),
+            (h.router, h.routerWANIf, h.routerWAN), (h.wan, wanEnd, h.wanAddress),
+        ] {
             try ip("-n", ns, "addr", "add", addr + "/24", "dev", dev)
             try ip("-n", ns, "link", "set", dev, "up")
         }
@@ -173,7 +179,9 @@ final class NetworkLab {
         try ip("-n", h.lan, "route", "add", "224.0.0.0/4", "dev", h.lanIf)  // SSDP multicast
         try ip("-n", h.router, "route", "add", "224.0.0.0/4", "dev", h.routerLANIf)
         _ = try exec(h.router, ["/usr/sbin/sysctl", "-qw", "net.ipv4.ip_forward=1"])
-        try nft(h.router, """
+        try nft(
+            h.router,
+            """
             table inet filter {
               chain forward { type filter hook forward priority 0; policy accept; jump miniupnpd; }
               chain miniupnpd { }
@@ -193,28 +201,30 @@ final class NetworkLab {
         if miniupnpd {
             let conf = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-miniupnpd.conf")
             try """
-                ext_ifname=\(h.routerWANIf)
-                listening_ip=\(h.routerLANIf)
-                http_port=5000
-                enable_natpmp=\(natpmp ? "yes" : "no")
-                enable_upnp=\(upnp ? "yes" : "no")
-                secure_mode=yes
-                system_uptime=yes
-                uuid=3e5a2f3c-6d5b-4b1b-9c1f-1a2b3c4d5e6f
-                friendly_name=portdoctor lab gateway
-                manufacturer_name=\(manufacturer)
-                model_name=lab router
-                upnp_table_name=filter
-                upnp_nat_table_name=nat
-                upnp_forward_chain=miniupnpd
-                upnp_nat_chain=prerouting_miniupnpd
-                upnp_nat_postrouting_chain=postrouting_miniupnpd
-                allow 1024-65535 \(h.lanAddress)/24 1024-65535
-                deny 0-65535 0.0.0.0/0 0-65535
+            ext_ifname=\(h.routerWANIf)
+            listening_ip=\(h.routerLANIf)
+            http_port=5000
+            enable_natpmp=\(natpmp ? "yes" : "no")
+            enable_upnp=\(upnp ? "yes" : "no")
+            secure_mode=yes
+            system_uptime=yes
+            uuid=3e5a2f3c-6d5b-4b1b-9c1f-1a2b3c4d5e6f
+            friendly_name=portdoctor lab gateway
+            manufacturer_name=\(manufacturer)
+            model_name=lab router
+            upnp_table_name=filter
+            upnp_nat_table_name=nat
+            upnp_forward_chain=miniupnpd
+            upnp_nat_chain=prerouting_miniupnpd
+            upnp_nat_postrouting_chain=postrouting_miniupnpd
+            allow 1024-65535 \(h.lanAddress)/24 1024-65535
+            deny 0-65535 0.0.0.0/0 0-65535
 
-                """.write(to: conf, atomically: true, encoding: .utf8)
+            """.write(to: conf, atomically: true, encoding: .utf8)
             files.append(conf)
-            let daemon = ["/usr/sbin/miniupnpd", "/sbin/miniupnpd"].first { FileManager.default.isExecutableFile(atPath: $0) }
+            let daemon = ["/usr/sbin/miniupnpd", "/sbin/miniupnpd"].first {
+                FileManager.default.isExecutableFile(atPath: $0)
+            }
             guard let daemon else { throw Failure(description: "miniupnpd is missing: run .ci/install-deps --test") }
             try start(h.router, [daemon, "-f", conf.path, "-d"])
             usleep(1_000_000)

@@ -1,13 +1,18 @@
 import Foundation
-@testable import Probes
 import Reactor
 import Testing
 
+@testable import Probes
+
 @Suite(.serialized) struct ReflectorTests {
-    func ask(_ reflector: Reflector, loop: EventLoop, connectBack: UInt16? = nil, token: String? = nil) -> ReflectorClient.Outcome {
+    func ask(_ reflector: Reflector, loop: EventLoop, connectBack: UInt16? = nil, token: String? = nil)
+        -> ReflectorClient.Outcome
+    {
         var outcome: ReflectorClient.Outcome?
-        ReflectorClient.ask(host: "127.0.0.1", port: reflector.address.port, connectBack: connectBack, token: token,
-                            timeout: .seconds(1), on: loop) { outcome = $0 }
+        ReflectorClient.ask(
+            host: "127.0.0.1", port: reflector.address.port, connectBack: connectBack, token: token,
+            timeout: .seconds(1), on: loop
+        ) { outcome = $0 }
         while outcome == nil { loop.turn(until: nil) }
         return outcome!
     }
@@ -20,7 +25,8 @@ import Testing
     /// Sends raw bytes and reads the one-line answer.
     func raw(_ reflector: Reflector, loop: EventLoop, _ bytes: [UInt8]) throws -> ReflectorProtocol.Reply? {
         var line: [UInt8]?
-        TCPProbe.connect(host: "127.0.0.1", port: reflector.address.port, options: .init(keepOpen: true), on: loop) { _, conn in
+        TCPProbe.connect(host: "127.0.0.1", port: reflector.address.port, options: .init(keepOpen: true), on: loop) {
+            _, conn in
             conn?.send(bytes, timeout: .seconds(1)) { _ in
                 conn?.receiveLine(maxLength: 4096, timeout: .seconds(7)) { r in
                     line = (try? r.get()) ?? []
@@ -47,7 +53,9 @@ import Testing
         let reached = try #require(reply(ask(reflector, loop: loop, connectBack: open.port)))
         #expect(reached.connect_back?.status == "connected")
         #expect(reached.connect_back?.port == Int(open.port))
-        let closedPort = try { () throws -> UInt16 in let l = try Listener("127.0.0.1"); return l.port }()
+        let closedPort = try { () throws -> UInt16 in
+            let l = try Listener("127.0.0.1"); return l.port
+        }()
         let refused = try #require(reply(ask(reflector, loop: loop, connectBack: closedPort)))
         #expect(refused.connect_back?.status == "refused")
     }
@@ -81,15 +89,23 @@ import Testing
     }
 
     @Test func theProtocolNamesNoOtherAddress() {
-        #expect(ReflectorProtocol.parse("PORTDOCTOR/1 CONNECT-BACK 4242 timeout=99") == .success(.connectBack(port: 4242, timeout: 10, token: nil)))
-        #expect(ReflectorProtocol.parse("PORTDOCTOR/1 CONNECT-BACK 0") == .failure(.init(why: "CONNECT-BACK needs a port from 1 to 65535")))
+        #expect(
+            ReflectorProtocol.parse("PORTDOCTOR/1 CONNECT-BACK 4242 timeout=99")
+                == .success(.connectBack(port: 4242, timeout: 10, token: nil)))
+        #expect(
+            ReflectorProtocol.parse("PORTDOCTOR/1 CONNECT-BACK 0")
+                == .failure(.init(why: "CONNECT-BACK needs a port from 1 to 65535")))
         // An address in the request is just an unknown word: there is nowhere to put one.
-        #expect(ReflectorProtocol.parse("PORTDOCTOR/1 CONNECT-BACK 4242 host=198.51.100.9") == .success(.connectBack(port: 4242, timeout: 3, token: nil)))
+        #expect(
+            ReflectorProtocol.parse("PORTDOCTOR/1 CONNECT-BACK 4242 host=198.51.100.9")
+                == .success(.connectBack(port: 4242, timeout: 3, token: nil)))
     }
 
     @Test func anUnreachableReflectorIsAConnectOutcome() throws {
         let loop = EventLoop()
-        let port = try { () throws -> UInt16 in let l = try Listener("127.0.0.1"); return l.port }()
+        let port = try { () throws -> UInt16 in
+            let l = try Listener("127.0.0.1"); return l.port
+        }()
         var outcome: ReflectorClient.Outcome?
         ReflectorClient.ask(host: "127.0.0.1", port: port, on: loop) { outcome = $0 }
         while outcome == nil { loop.turn(until: nil) }

@@ -1,9 +1,10 @@
+import Reactor
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Reactor
 
 /// NAT-PMP (RFC 6886): ask the gateway for its external address, and for a port mapping.
 public enum NATPMP {
@@ -50,7 +51,9 @@ public enum NATPMP {
 
     static func mapRequest(tcp: Bool, internalPort: UInt16, externalPort: UInt16, lifetime: UInt32) -> [UInt8] {
         var b: [UInt8] = [0, tcp ? 2 : 1, 0, 0]
-        b += [UInt8(internalPort >> 8), UInt8(internalPort & 0xff), UInt8(externalPort >> 8), UInt8(externalPort & 0xff)]
+        b += [
+            UInt8(internalPort >> 8), UInt8(internalPort & 0xff), UInt8(externalPort >> 8), UInt8(externalPort & 0xff),
+        ]
         b += [24, 16, 8, 0].map { UInt8((lifetime >> $0) & 0xff) }
         return b
     }
@@ -59,8 +62,9 @@ public enum NATPMP {
     static func parse(_ b: [UInt8], op: UInt8, gateway: String) -> Answer? {
         guard b.count >= 8, b[0] == 0, b[1] == op + 128 else { return nil }
         let code = Int(b[2]) << 8 | Int(b[3])
-        var a = Answer(status: "answered", result: code, resultWords: ResultCode(rawValue: code)?.words ?? "result \(code)",
-                       gateway: gateway)
+        var a = Answer(
+            status: "answered", result: code, resultWords: ResultCode(rawValue: code)?.words ?? "result \(code)",
+            gateway: gateway)
         if op == 0, b.count >= 12, code == 0 { a.externalAddress = "\(b[8]).\(b[9]).\(b[10]).\(b[11])" }
         if op != 0, b.count >= 16 {
             a.internalPort = Int(b[8]) << 8 | Int(b[9])
@@ -71,9 +75,12 @@ public enum NATPMP {
     }
 
     /// Sends `request` to the gateway, retrying as RFC 6886 says (250 ms, doubling), `tries` times.
-    static func exchange(_ request: [UInt8], op: UInt8, gateway: String, tries: Int, on loop: EventLoop,
-                         _ completion: @escaping (Answer) -> Void) {
-        guard let to = SocketAddress(numeric: gateway, port: port), let socket = try? UDPSocket(family: .ipv4, on: loop) else {
+    static func exchange(
+        _ request: [UInt8], op: UInt8, gateway: String, tries: Int, on loop: EventLoop,
+        _ completion: @escaping (Answer) -> Void
+    ) {
+        guard let to = SocketAddress(numeric: gateway, port: port), let socket = try? UDPSocket(family: .ipv4, on: loop)
+        else {
             return completion(Answer(status: "failed", gateway: gateway))
         }
         func attempt(_ n: Int, wait: Duration) {
@@ -87,7 +94,9 @@ public enum NATPMP {
                     }
                     attempt(n, wait: wait)  // not an answer to us: keep listening
                 default:
-                    if n + 1 < tries { attempt(n + 1, wait: wait * 2) } else {
+                    if n + 1 < tries {
+                        attempt(n + 1, wait: wait * 2)
+                    } else {
                         socket.close()
                         completion(Answer(status: "timeout", gateway: gateway))
                     }
@@ -97,16 +106,21 @@ public enum NATPMP {
         attempt(0, wait: .milliseconds(250))
     }
 
-    public static func externalAddress(gateway: String, tries: Int = 4, on loop: EventLoop,
-                                       _ completion: @escaping (Answer) -> Void) {
+    public static func externalAddress(
+        gateway: String, tries: Int = 4, on loop: EventLoop,
+        _ completion: @escaping (Answer) -> Void
+    ) {
         exchange(externalAddressRequest(), op: 0, gateway: gateway, tries: tries, on: loop, completion)
     }
 
     /// Asks for a mapping (lifetime 0 deletes it). A change to the router: repairs only.
-    public static func map(tcp: Bool = true, internalPort: UInt16, externalPort: UInt16, lifetime: UInt32 = 7200,
-                           gateway: String, tries: Int = 4, on loop: EventLoop, _ completion: @escaping (Answer) -> Void) {
-        exchange(mapRequest(tcp: tcp, internalPort: internalPort, externalPort: externalPort, lifetime: lifetime),
-                 op: tcp ? 2 : 1, gateway: gateway, tries: tries, on: loop, completion)
+    public static func map(
+        tcp: Bool = true, internalPort: UInt16, externalPort: UInt16, lifetime: UInt32 = 7200,
+        gateway: String, tries: Int = 4, on loop: EventLoop, _ completion: @escaping (Answer) -> Void
+    ) {
+        exchange(
+            mapRequest(tcp: tcp, internalPort: internalPort, externalPort: externalPort, lifetime: lifetime),
+            op: tcp ? 2 : 1, gateway: gateway, tries: tries, on: loop, completion)
     }
 }
 

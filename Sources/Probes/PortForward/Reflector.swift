@@ -1,3 +1,5 @@
+import Reactor
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -8,7 +10,6 @@
 #else
     import Foundation
 #endif
-import Reactor
 
 /// The connect-back reflector protocol, version 1 (Docs/reflector-protocol.md).
 public enum ReflectorProtocol {
@@ -57,7 +58,9 @@ public enum ReflectorProtocol {
         switch w.count > 1 ? w[1] : "" {
         case "HELLO": return .success(.hello(token: options["token"]))
         case "CONNECT-BACK":
-            guard w.count > 2, let port = UInt16(w[2]), port > 0 else { return no("CONNECT-BACK needs a port from 1 to 65535") }
+            guard w.count > 2, let port = UInt16(w[2]), port > 0 else {
+                return no("CONNECT-BACK needs a port from 1 to 65535")
+            }
             let timeout = min(Double(options["timeout"] ?? "") ?? 3, maxConnectBackTimeout)
             guard timeout > 0 else { return no("timeout must be more than 0") }
             return .success(.connectBack(port: port, timeout: timeout, token: options["token"]))
@@ -97,10 +100,16 @@ public final class Reflector {
 
     public struct Failure: Error, CustomStringConvertible { public var description: String }
 
-    public init(address: String = "0.0.0.0", port: UInt16 = ReflectorProtocol.defaultPort, options: Options = Options(),
-                on loop: EventLoop) throws {
-        guard let local = SocketAddress(numeric: address, port: port) else { throw Failure(description: "'\(address)' is not a numeric address") }
-        let s = socket(local.posixFamily, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    public init(
+        address: String = "0.0.0.0", port: UInt16 = ReflectorProtocol.defaultPort, options: Options = Options(),
+        on loop: EventLoop
+    ) throws {
+        guard let local = SocketAddress(numeric: address, port: port) else {
+            throw Failure(description: "'\(address)' is not a numeric address")
+        }
+        let s = socket(
+            local.posixFamily,
+            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard s >= 0 else { throw Failure(description: "socket: \(errorText(errno))") }
         var one: Int32 = 1
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4)
@@ -153,12 +162,19 @@ public final class Reflector {
     private func serve(_ connection: Connection) {
         guard let peer = SocketAddress.of(connection.fd, peer: true) else { return connection.close() }
         func reply(_ r: ReflectorProtocol.Reply) {
-            log?("\(peer.ip): \(r.ok ? (r.connect_back.map { "connect-back to \($0.port): \($0.status)" } ?? "hello") : "refused: \(r.error ?? "")")")
+            log?(
+                "\(peer.ip): \(r.ok ? (r.connect_back.map { "connect-back to \($0.port): \($0.status)" } ?? "hello") : "refused: \(r.error ?? "")")"
+            )
             connection.send(ReflectorProtocol.encode(r), timeout: .seconds(2)) { _ in connection.close() }
         }
-        func fail(_ why: String) { reply(.init(v: ReflectorProtocol.version, ok: false, seen: peer.description, error: why)) }
-        guard allowed(peer.ip) else { return fail("rate limited: at most \(options.perMinute) requests a minute from one address") }
-        connection.receiveLine(maxLength: ReflectorProtocol.maxRequestBytes, timeout: ReflectorProtocol.requestTimeout) {
+        func fail(_ why: String) {
+            reply(.init(v: ReflectorProtocol.version, ok: false, seen: peer.description, error: why))
+        }
+        guard allowed(peer.ip) else {
+            return fail("rate limited: at most \(options.perMinute) requests a minute from one address")
+        }
+        connection.receiveLine(maxLength: ReflectorProtocol.maxRequestBytes, timeout: ReflectorProtocol.requestTimeout)
+        {
             [options, loop] line in
             switch line {
             case .failure(.timeout): return fail("no request within \(ReflectorProtocol.requestTimeout)")
@@ -168,22 +184,30 @@ public final class Reflector {
                 switch ReflectorProtocol.parse(String(decoding: bytes, as: UTF8.self)) {
                 case .failure(let bad): return fail(bad.why)
                 case .success(let request):
-                    let token: String? = switch request {
-                    case .hello(let t): t
-                    case .connectBack(_, _, let t): t
+                    let token: String? =
+                        switch request {
+                        case .hello(let t): t
+                        case .connectBack(_, _, let t): t
+                        }
+                    if let expected = options.token, token != expected {
+                        return fail("a token is required and this one does not match")
                     }
-                    if let expected = options.token, token != expected { return fail("a token is required and this one does not match") }
                     switch request {
                     case .hello:
                         reply(.init(v: ReflectorProtocol.version, ok: true, seen: peer.description))
                     case .connectBack(let port, let timeout, _):
                         // Only ever the address the request came from: nothing in the request names another.
-                        TCPProbe.connect(host: peer.ip, port: port, options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
-                                         on: loop) { result, _ in
-                            reply(.init(v: ReflectorProtocol.version, ok: true, seen: peer.description,
-                                        connect_back: .init(port: Int(port), status: result.status.rawValue,
-                                                            rtt_ms: result.rttMilliseconds.map { ($0 * 10).rounded() / 10 },
-                                                            error: result.error)))
+                        TCPProbe.connect(
+                            host: peer.ip, port: port, options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
+                            on: loop
+                        ) { result, _ in
+                            reply(
+                                .init(
+                                    v: ReflectorProtocol.version, ok: true, seen: peer.description,
+                                    connect_back: .init(
+                                        port: Int(port), status: result.status.rawValue,
+                                        rtt_ms: result.rttMilliseconds.map { ($0 * 10).rounded() / 10 },
+                                        error: result.error)))
                         }
                     }
                 }
@@ -203,19 +227,24 @@ public enum ReflectorClient {
         case garbled(String)
     }
 
-    public static func ask(host: String, port: UInt16 = ReflectorProtocol.defaultPort, connectBack: UInt16? = nil,
-                           token: String? = nil, timeout: Duration = .seconds(5), on loop: EventLoop,
-                           _ completion: @escaping (Outcome) -> Void) {
+    public static func ask(
+        host: String, port: UInt16 = ReflectorProtocol.defaultPort, connectBack: UInt16? = nil,
+        token: String? = nil, timeout: Duration = .seconds(5), on loop: EventLoop,
+        _ completion: @escaping (Outcome) -> Void
+    ) {
         var line = "PORTDOCTOR/\(ReflectorProtocol.version) " + (connectBack.map { "CONNECT-BACK \($0)" } ?? "HELLO")
         if connectBack != nil {
             let (s, a) = timeout.components
             line += " timeout=\(Double(s) + Double(a) / 1e18)"
         }
         if let token { line += " token=\(token)" }
-        TCPProbe.connect(host: host, port: port, options: .init(timeout: timeout, keepOpen: true), on: loop) { result, conn in
+        TCPProbe.connect(host: host, port: port, options: .init(timeout: timeout, keepOpen: true), on: loop) {
+            result, conn in
             guard let conn else { return completion(.unreachable(result)) }
             conn.send(Array((line + "\n").utf8), timeout: timeout) { _ in
-                conn.receiveLine(maxLength: 4096, timeout: timeout + .seconds(Int64(ReflectorProtocol.maxConnectBackTimeout))) { r in
+                conn.receiveLine(
+                    maxLength: 4096, timeout: timeout + .seconds(Int64(ReflectorProtocol.maxConnectBackTimeout))
+                ) { r in
                     conn.close()
                     switch r {
                     case .success(let bytes):

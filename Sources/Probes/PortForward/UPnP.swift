@@ -1,0 +1,334 @@
+import Reactor
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// UPnP Internet Gateway Device: SSDP discovery, the device description, and the
+/// WANIPConnection / WANPPPConnection actions.
+public enum UPnP {
+    public struct Gateway: Sendable, Encodable, Equatable {
+        public var location: String
+        public var server: String?
+        public var manufacturer: String?
+        public var model: String?
+        public var friendlyName: String?
+        /// The WAN connection service: its type and control URL.
+        public var serviceType: String?
+        public var controlURL: String?
+    }
+
+    public struct Mapping: Sendable, Encodable, Equatable {
+        public var externalPort: Int
+        public var proto: String
+        public var internalClient: String
+        public var internalPort: Int
+        public var enabled: Bool
+        public var description: String
+        public var lease: Int
+    }
+
+    /// A UPnP error (from a SOAP fault) or a transport failure, in words.
+    public struct Failure: Error, Sendable, Encodable, Equatable, CustomStringConvertible {
+        public var code: Int?
+        public var message: String
+        public var description: String { code.map { "UPnP error \($0): \(message)" } ?? message }
+
+        static func named(_ code: Int, _ given: String?) -> Failure {
+            let words: String =
+                switch code {
+                case 401: "invalid action"
+                case 402: "invalid arguments"
+                case 501: "action failed"
+                case 606: "not authorised (the router refuses changes from this computer)"
+                case 714: "no such port mapping"
+                case 715: "wildcard not permitted in the source address"
+                case 716: "wildcard not permitted in the external port"
+                case 718: "the port is already mapped to another computer"
+                case 724: "the external and internal ports must be the same"
+                case 725: "the router only supports permanent leases"
+                case 726: "the remote host must be a wildcard"
+                case 727: "the external port must be a wildcard"
+                case 728: "no more port mappings available"
+                default: given ?? "error \(code)"
+                }
+            return Failure(code: code, message: words)
+        }
+    }
+
+    // MARK: discovery
+
+    static let searchTarget = "urn:schemas-upnp-org:device:InternetGatewayDevice:1"
+
+    /// M-SEARCH on every IPv4 interface (TTL 2), gathering answers for `wait`, then reading each
+    /// distinct gateway's description.
+    public static func discover(
+        wait: Duration = .seconds(2), on loop: EventLoop, _ completion: @escaping ([Gateway]) -> Void
+    ) {
+        guard let socket = try? UDPSocket(family: .ipv4, on: loop) else { return completion([]) }
+        let request = Array(
+            """
+            M-SEARCH * HTTP/1.1\r
+            HOST: 239.255.255.250:1900\r
+            MAN: "ssdp:discover"\r
+            MX: 2\r
+            ST: \(searchTarget)\r
+            \r
+
+            """.utf8)
+        let group = SocketAddress(family: .ipv4, ip: "239.255.255.250", port: 1900)
+        for address in interfaceAddresses() {
+            var iface = in_addr()
+            inet_pton(AF_INET, address, &iface)
+            setsockopt(socket.fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, &iface, socklen_t(MemoryLayout<in_addr>.size))
+            _ = socket.send(request, to: group, ttl: 2)
+        }
+        var locations: [(String, String?)] = []
+        let deadline = EventLoop.now() + nanoseconds(wait)
+        func listen() {
+            let left = deadline - EventLoop.now()
+            guard left > 0 else { return finish() }
+            socket.receive(max: 2048, timeout: .nanoseconds(left)) { result in
+                if case .success(let (bytes, _)) = result {
+                    let headers = ssdpHeaders(String(decoding: bytes, as: UTF8.self))
+                    if let location = headers["location"], location.hasPrefix("http://"),
+                        !locations.contains(where: { $0.0 == location })
+                    {
+                        locations.append((location, headers["server"]))
+                    }
+                    listen()
+                } else {
+                    finish()
+                }
+            }
+        }
+        func finish() {
+            socket.close()
+            var gateways: [Gateway] = []
+            var left = locations.count
+            guard left > 0 else { return completion([]) }
+            for (location, server) in locations {
+                describe(location, server: server, on: loop) { g in
+                    if let g { gateways.append(g) }
+                    left -= 1
+                    if left == 0 { completion(gateways.sorted { $0.location < $1.location }) }
+                }
+            }
+        }
+        listen()
+    }
+
+    static func ssdpHeaders(_ text: String) -> [String: String] {
+        var h: [String: String] = [:]
+        for line in text.split(separator: "\r\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            h[line[..<colon].lowercased()] = String(line[line.index(after: colon)...].trimmingWhitespace)
+        }
+        return h
+    }
+
+    /// The device description: who made it, and where its WAN connection service is controlled.
+    static func describe(
+        _ location: String, server: String?, on loop: EventLoop, _ completion: @escaping (Gateway?) -> Void
+    ) {
+        MiniHTTP.request("GET", url: location, maxBytes: 128 << 10, timeout: .seconds(3), on: loop) { result in
+            guard case .success(let r) = result, r.status == 200 else { return completion(nil) }
+            completion(parseDescription(r.text, location: location, server: server))
+        }
+    }
+
+    public static func parseDescription(_ xml: String, location: String, server: String?) -> Gateway {
+        var g = Gateway(
+            location: location, server: server, manufacturer: MiniXML.value("manufacturer", in: xml),
+            model: MiniXML.value("modelName", in: xml), friendlyName: MiniXML.value("friendlyName", in: xml))
+        for service in MiniXML.blocks("service", in: xml) {
+            guard let type = MiniXML.value("serviceType", in: service),
+                type.contains("WANIPConnection") || type.contains("WANPPPConnection"),
+                let control = MiniXML.value("controlURL", in: service)
+            else { continue }
+            g.serviceType = type
+            g.controlURL = absolute(control, base: location)
+            break
+        }
+        return g
+    }
+
+    static func absolute(_ path: String, base: String) -> String {
+        if path.hasPrefix("http://") { return path }
+        guard let (host, port, _) = MiniHTTP.split(base) else { return path }
+        let h = host.contains(":") ? "[\(host)]" : host
+        return "http://\(h):\(port)" + (path.hasPrefix("/") ? path : "/" + path)
+    }
+
+    /// The IPv4 addresses of this computer's interfaces (not loopback), for per-interface M-SEARCH.
+    static func interfaceAddresses() -> [String] {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return [] }
+        defer { freeifaddrs(list) }
+        var out: [String] = []
+        var node = list
+        while let n = node {
+            if let a = n.pointee.ifa_addr, a.pointee.sa_family == sa_family_t(AF_INET),
+                let s = SocketAddress(storage: UnsafeRawPointer(a)), !s.ip.hasPrefix("127.")
+            {
+                out.append(s.ip)
+            }
+            node = n.pointee.ifa_next
+        }
+        return out
+    }
+
+    /// The address this computer uses toward the gateway: the internal client a new mapping should name.
+    public static func localAddress(toward g: Gateway) -> String? {
+        guard let control = g.controlURL, let (host, port, _) = MiniHTTP.split(control),
+            let to = SocketAddress(numeric: host, port: port)
+        else { return nil }
+        let s = socket(to.posixFamily, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(s) }
+        guard to.withSockaddr({ connect(s, $0, $1) }) == 0 else { return nil }
+        return SocketAddress.of(s, peer: false)?.ip
+    }
+
+    // MARK: actions
+
+    /// Calls `action` with `arguments` (in order); the answer's fields by name, or why it failed.
+    public static func call(
+        _ gateway: Gateway, _ action: String, _ arguments: [(String, String)] = [], on loop: EventLoop,
+        _ completion: @escaping (Result<[String: String], Failure>) -> Void
+    ) {
+        guard let control = gateway.controlURL, let type = gateway.serviceType else {
+            return completion(.failure(Failure(code: nil, message: "the gateway has no WAN connection service")))
+        }
+        let args = arguments.map { "<\($0.0)>\(MiniXML.escape($0.1))</\($0.0)>" }.joined()
+        let body = Array(
+            """
+            <?xml version="1.0"?>
+            <s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">
+            <s:Body><u:\(action) xmlns:u="\(type)">\(args)</u:\(action)></s:Body>
+            </s:Envelope>
+            """.utf8)
+        let headers = [("Content-Type", "text/xml; charset=\"utf-8\""), ("SOAPAction", "\"\(type)#\(action)\"")]
+        MiniHTTP.request(
+            "POST", url: control, headers: headers, body: body, maxBytes: 64 << 10, timeout: .seconds(5), on: loop
+        ) {
+            result in
+            switch result {
+            case .failure(let f): completion(.failure(Failure(code: nil, message: "\(f)")))
+            case .success(let r):
+                let xml = r.text
+                if let code = MiniXML.value("errorCode", in: xml).flatMap({ Int($0) }) {
+                    return completion(.failure(.named(code, MiniXML.value("errorDescription", in: xml))))
+                }
+                guard r.status == 200, let answer = MiniXML.blocks("\(action)Response", in: xml).first else {
+                    return completion(
+                        .failure(Failure(code: nil, message: "HTTP \(r.status) without an answer to \(action)")))
+                }
+                var fields: [String: String] = [:]
+                for name in [
+                    "NewExternalIPAddress", "NewInternalClient", "NewInternalPort", "NewEnabled",
+                    "NewPortMappingDescription",
+                    "NewLeaseDuration", "NewExternalPort", "NewProtocol", "NewRemoteHost",
+                ] {
+                    if let v = MiniXML.value(name, in: answer) { fields[name] = v }
+                }
+                completion(.success(fields))
+            }
+        }
+    }
+
+    public static func externalAddress(
+        _ g: Gateway, on loop: EventLoop, _ completion: @escaping (Result<String, Failure>) -> Void
+    ) {
+        call(g, "GetExternalIPAddress", on: loop) { r in
+            completion(
+                r.flatMap { f in
+                    f["NewExternalIPAddress"].map { .success($0) }
+                        ?? .failure(Failure(code: nil, message: "no address in the answer"))
+                })
+        }
+    }
+
+    /// The mapping for one external port (error 714 means there is none).
+    public static func mapping(
+        _ g: Gateway, externalPort: UInt16, proto: String = "TCP", on loop: EventLoop,
+        _ completion: @escaping (Result<Mapping, Failure>) -> Void
+    ) {
+        call(
+            g, "GetSpecificPortMappingEntry",
+            [("NewRemoteHost", ""), ("NewExternalPort", String(externalPort)), ("NewProtocol", proto)],
+            on: loop
+        ) { r in
+            completion(r.map { mapping(from: $0, externalPort: Int(externalPort), proto: proto) })
+        }
+    }
+
+    static func mapping(from f: [String: String], externalPort: Int, proto: String) -> Mapping {
+        Mapping(
+            externalPort: Int(f["NewExternalPort"] ?? "") ?? externalPort, proto: f["NewProtocol"] ?? proto,
+            internalClient: f["NewInternalClient"] ?? "", internalPort: Int(f["NewInternalPort"] ?? "") ?? 0,
+            enabled: f["NewEnabled"] == "1", description: f["NewPortMappingDescription"] ?? "",
+            lease: Int(f["NewLeaseDuration"] ?? "") ?? 0)
+    }
+
+    /// The whole table, walked by index until the router says there are no more (713) — at most `limit`.
+    public static func mappings(
+        _ g: Gateway, limit: Int = 256, on loop: EventLoop,
+        _ completion: @escaping (Result<[Mapping], Failure>) -> Void
+    ) {
+        var found: [Mapping] = []
+        func next(_ i: Int) {
+            guard i < limit else { return completion(.success(found)) }
+            call(g, "GetGenericPortMappingEntry", [("NewPortMappingIndex", String(i))], on: loop) { r in
+                switch r {
+                case .success(let f):
+                    found.append(mapping(from: f, externalPort: 0, proto: "TCP"))
+                    next(i + 1)
+                case .failure(let e) where e.code == 713 || e.code == 714 || e.code == 402 || e.code == 501:
+                    completion(.success(found))
+                case .failure(let e):
+                    completion(found.isEmpty ? .failure(e) : .success(found))
+                }
+            }
+        }
+        next(0)
+    }
+
+    /// Adds a mapping (a change to the router: repairs only). Retries with lease 0 on error 725.
+    public static func addMapping(
+        _ g: Gateway, externalPort: UInt16, internalClient: String, internalPort: UInt16,
+        proto: String = "TCP", description: String = "portdoctor", lease: Int = 3600,
+        on loop: EventLoop, _ completion: @escaping (Result<Void, Failure>) -> Void
+    ) {
+        func attempt(_ lease: Int) {
+            call(
+                g, "AddPortMapping",
+                [
+                    ("NewRemoteHost", ""), ("NewExternalPort", String(externalPort)), ("NewProtocol", proto),
+                    ("NewInternalPort", String(internalPort)), ("NewInternalClient", internalClient),
+                    ("NewEnabled", "1"),
+                    ("NewPortMappingDescription", description), ("NewLeaseDuration", String(lease)),
+                ], on: loop
+            ) { r in
+                switch r {
+                case .failure(let e) where e.code == 725 && lease != 0: attempt(0)
+                case .failure(let e): completion(.failure(e))
+                case .success: completion(.success(()))
+                }
+            }
+        }
+        attempt(lease)
+    }
+
+    public static func deleteMapping(
+        _ g: Gateway, externalPort: UInt16, proto: String = "TCP", on loop: EventLoop,
+        _ completion: @escaping (Result<Void, Failure>) -> Void
+    ) {
+        call(
+            g, "DeletePortMapping",
+            [("NewRemoteHost", ""), ("NewExternalPort", String(externalPort)), ("NewProtocol", proto)],
+            on: loop
+        ) { completion($0.map { _ in () }) }
+    }
+}
