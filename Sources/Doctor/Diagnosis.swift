@@ -81,6 +81,7 @@ public final class Diagnosis {
         FirewallModule.install(runtime)
         ServiceModule.install(runtime)
         PortForwardModule.install(runtime)
+        RouterModules.install(runtime)
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         let pack = loader.loadPack(folder)

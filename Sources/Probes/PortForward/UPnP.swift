@@ -18,6 +18,17 @@ public enum UPnP {
         /// The WAN connection service: its type and control URL.
         public var serviceType: String?
         public var controlURL: String?
+
+        public init(location: String, server: String? = nil, manufacturer: String? = nil, model: String? = nil,
+                    friendlyName: String? = nil, serviceType: String? = nil, controlURL: String? = nil) {
+            self.location = location
+            self.server = server
+            self.manufacturer = manufacturer
+            self.model = model
+            self.friendlyName = friendlyName
+            self.serviceType = serviceType
+            self.controlURL = controlURL
+        }
     }
 
     public struct Mapping: Sendable, Encodable, Equatable {
