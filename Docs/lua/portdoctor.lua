@@ -284,3 +284,58 @@ portforward = {}
 ---@param options? { port?: integer, connect_back?: integer, token?: string, timeout?: number }
 ---@return portdoctor.ReflectResult
 function portforward.reflect(host, options) end
+
+---@class portdoctor.Gateway
+---@field location string
+---@field server? string
+---@field manufacturer? string
+---@field model? string
+---@field friendly_name? string
+---@field service_type? string
+---@field control_url? string
+
+---@class portdoctor.Mapping
+---@field external_port integer
+---@field proto string
+---@field internal_client string
+---@field internal_port integer
+---@field enabled boolean
+---@field description string
+---@field lease integer
+
+upnp = {}
+---@param wait? number seconds
+---@return portdoctor.Gateway[]
+function upnp.discover(wait) end
+---@param g portdoctor.Gateway
+---@return string|nil address, string? why, integer? code
+function upnp.external_address(g) end
+---@param g portdoctor.Gateway
+---@param port integer
+---@return portdoctor.Mapping|nil, string? why, integer? code
+function upnp.mapping(g, port) end
+---@param g portdoctor.Gateway
+---@return portdoctor.Mapping[]|nil, string? why, integer? code
+function upnp.mappings(g) end
+---Only inside a repair's apply function.
+---@param g portdoctor.Gateway
+---@param port integer
+---@return boolean|nil ok, string? what_or_why, integer? code
+function upnp.add_mapping(g, port) end
+---Only inside a repair's apply function.
+---@param g portdoctor.Gateway
+---@param port integer
+---@return boolean|nil ok, string? why, integer? code
+function upnp.delete_mapping(g, port) end
+
+natpmp = {}
+---@return string|nil
+function natpmp.gateway() end
+---@param gateway? string
+---@return { status: string, gateway: string, result?: integer, result_words?: string, external_address?: string }
+function natpmp.external_address(gateway) end
+---Only inside a repair's apply function.
+---@param port integer
+---@param lifetime? integer seconds
+---@return { status: string, result?: integer, external_port?: integer, internal_port?: integer, lifetime?: integer }
+function natpmp.map(port, lifetime) end
