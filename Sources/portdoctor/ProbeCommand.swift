@@ -16,7 +16,7 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
         subcommands: [
             ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self,
-            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, UPnPProbe.self,
+            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, UPnPProbe.self, STUNProbe.self,
         ]
     )
 }
@@ -551,5 +551,41 @@ extension Result where Failure == UPnP.Failure {
         case .success(let v): "\(v)"
         case .failure(let e): "\(what) failed: \(e)"
         }
+    }
+}
+
+struct STUNProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stun",
+        abstract: "Ask a STUN server you name what address and port this computer comes from (the outermost NAT's).",
+        discussion: "No server is contacted unless you name one. Exit status 0 when it answered, 1 otherwise."
+    )
+
+    @Argument(help: "The STUN server: a numeric address, optionally with :port (default 3478).") var server: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        var host = server
+        var port = STUN.defaultPort
+        if server.filter({ $0 == ":" }).count == 1, let colon = server.firstIndex(of: ":") {
+            host = String(server[..<colon])
+            guard let p = UInt16(server[server.index(after: colon)...]) else { throw ValidationError("'\(server)' is not host:port") }
+            port = p
+        } else if server.hasPrefix("["), let close = server.firstIndex(of: "]") {
+            host = String(server[server.index(after: server.startIndex)..<close])
+            port = UInt16(server[close...].dropFirst(2)) ?? port
+        }
+        guard SocketAddress(numeric: host, port: port) != nil else {
+            throw ValidationError("give the STUN server as a numeric address (names are not looked up here)")
+        }
+        let loop = EventLoop()
+        var answer: STUN.Answer?
+        STUN.binding(server: host, port: port, on: loop) { answer = $0 }
+        while answer == nil { loop.turn(until: nil) }
+        let a = answer!
+        try ProbeOutput.print(a, json: json) {
+            a.mapped.map { "\(a.server) sees this computer as \($0)" } ?? "\(a.server) did not answer (\(a.status))"
+        }
+        if a.mapped == nil { throw ExitCode(1) }
     }
 }
