@@ -16,7 +16,7 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
         subcommands: [
             ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self,
-            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, UPnPProbe.self, STUNProbe.self,
+            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, UPnPProbe.self, STUNProbe.self, NATProbe.self,
         ]
     )
 }
@@ -587,5 +587,45 @@ struct STUNProbe: ParsableCommand {
             a.mapped.map { "\(a.server) sees this computer as \($0)" } ?? "\(a.server) did not answer (\(a.status))"
         }
         if a.mapped == nil { throw ExitCode(1) }
+    }
+}
+
+struct NATProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nat",
+        abstract: "Where does a connection from outside to PORT stop? Asks the router, the reflector, and the first hops.",
+        discussion: "Concludes one of: no-nat, forward-ok, forward-missing, forward-wrong-target, double-nat, cgnat, upnp-unavailable, filtered-upstream, unknown — with the evidence. Exit status 0 for no-nat and forward-ok, 1 otherwise."
+    )
+
+    @Option(help: "The port that should be reachable from outside.") var port: Int
+    @Option(help: "A reflector (portdoctor listen) outside your network, as a numeric address.") var reflector: String?
+    @Option(help: "The reflector's port.") var reflectorPort = Int(ReflectorProtocol.defaultPort)
+    @Option(help: "The reflector's token.") var token: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
+        guard (1...65535).contains(reflectorPort) else { throw ValidationError("--reflector-port must be 1 to 65535") }
+    }
+
+    func run() throws {
+        let loop = EventLoop()
+        var result: NATSurvey.Result?
+        NATSurvey.run(port: UInt16(port), reflector: reflector, reflectorPort: UInt16(reflectorPort), token: token, on: loop) {
+            result = $0
+        }
+        while result == nil { loop.turn(until: nil) }
+        let r = result!
+        try ProbeOutput.print(r, json: json) {
+            var lines = ["\(r.verdict.kind.rawValue)" + (r.verdict.cause.map { " (\($0))" } ?? "") + ": \(r.verdict.explanation)"]
+            if let g = r.gateway { lines.append("  router: \(g.manufacturer ?? "?") \(g.model ?? "")") }
+            if let w = r.evidence.routerWAN { lines.append("  router's WAN address: \(w)") }
+            if let w = r.evidence.routerWANRefused { lines.append("  router's WAN address refused: \(w)") }
+            if let p = r.evidence.publicAddress { lines.append("  seen from outside: \(p)") }
+            if let c = r.evidence.connectBack { lines.append("  connect-back to \(port): \(c)") }
+            if !r.evidence.hops.isEmpty { lines.append("  first hops: \(r.evidence.hops.joined(separator: " → "))") }
+            return lines.joined(separator: "\n")
+        }
+        if r.verdict.kind != .noNAT && r.verdict.kind != .forwardOK { throw ExitCode(1) }
     }
 }

@@ -232,6 +232,37 @@ final class NetworkLab {
         return h
     }
 
+    /// A home network behind a second NAT: LAN → home router (miniupnpd, WAN address `upstreamNet`.2)
+    /// → upstream router (`upstreamNet`.1, masquerading to the outside) → WAN host. With
+    /// `upstreamNet` private it is double NAT; in 100.64.0.0/10 it is the provider's CGNAT.
+    func layeredNetwork(upstreamNet: String) throws -> HomeNetwork {
+        var h = try homeNetwork(miniupnpd: false)
+        let isp = try namespace("i")
+        // Move the home router's WAN link: home router ↔ ISP router ↔ WAN host.
+        try ip("-n", h.router, "addr", "flush", "dev", h.routerWANIf)
+        try ip("-n", h.router, "link", "set", h.routerWANIf, "netns", isp)
+        links += 1
+        let (homeWAN, ispInside) = ("\(prefix)a\(links)".suffix(15).description, "\(prefix)b\(links)".suffix(15).description)
+        try ip("link", "add", homeWAN, "type", "veth", "peer", "name", ispInside)
+        try ip("link", "set", homeWAN, "netns", h.router)
+        try ip("link", "set", ispInside, "netns", isp)
+        try ip("-n", h.router, "addr", "add", "\(upstreamNet).2/24", "dev", homeWAN)
+        try ip("-n", h.router, "link", "set", homeWAN, "up")
+        try ip("-n", h.router, "route", "add", "default", "via", "\(upstreamNet).1")
+        try ip("-n", isp, "addr", "add", "\(upstreamNet).1/24", "dev", ispInside)
+        try ip("-n", isp, "link", "set", ispInside, "up")
+        try ip("-n", isp, "addr", "add", "\(h.routerWAN)/24", "dev", h.routerWANIf)
+        try ip("-n", isp, "link", "set", h.routerWANIf, "up")
+        try ip("-n", isp, "route", "add", "10.231.60.0/24", "via", "\(upstreamNet).2")
+        _ = try exec(isp, ["/usr/sbin/sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        try nft(isp, "table inet nat {\n  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    oifname \"\(h.routerWANIf)\" masquerade\n  }\n}\n")
+        // The home router now masquerades onto the upstream network.
+        _ = try exec(h.router, [NetworkLab.nft!, "flush", "ruleset"])
+        try nft(h.router, "table inet nat {\n  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    oifname \"\(homeWAN)\" masquerade\n  }\n}\n")
+        h.routerWANIf = homeWAN
+        return h
+    }
+
     final class Counter: @unchecked Sendable {
         private var n = 0
         private let lock = NSLock()

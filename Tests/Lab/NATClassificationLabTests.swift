@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+/// `portdoctor probe nat` from the LAN host: single NAT with and without the forward, double NAT,
+/// carrier-grade NAT — each concluded from real evidence (router, reflector, first hops).
+@Suite(.serialized, .enabled(if: NetworkLab.shouldRun, "needs root, iproute2 and nftables (always required under CI)"))
+struct NATClassificationLabTests {
+    func survey(_ lab: NetworkLab, _ home: NetworkLab.HomeNetwork) throws -> [String: Any] {
+        let (_, out) = try lab.exec(home.lan, [portdoctorBinary, "probe", "nat", "--port", "4242", "--reflector", home.wanAddress, "--json"])
+        return try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
+    }
+
+    func verdict(_ r: [String: Any]) -> String? { (r["verdict"] as? [String: Any])?["kind"] as? String }
+
+    func listeners(_ lab: NetworkLab, _ home: NetworkLab.HomeNetwork) throws {
+        try lab.start(home.lan, ["/usr/bin/env", "python3", "-c",
+            "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(120)"])
+        try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
+        usleep(500_000)
+    }
+
+    @Test func singleNATWithoutThenWithTheForward() throws {
+        try NetworkLab.requireAvailable()
+        let lab = NetworkLab()
+        defer { lab.tearDown() }
+        let home = try lab.homeNetwork(miniupnpd: true)
+        try listeners(lab, home)
+        let missing = try survey(lab, home)
+        #expect(verdict(missing) == "forward-missing", "\(missing)")
+        #expect(((missing["verdict"] as? [String: Any])?["cause"]) as? String == "port-forward-missing")
+        _ = try lab.exec(home.lan, [portdoctorBinary, "probe", "upnp", "--add", "4242"])
+        let ok = try survey(lab, home)
+        #expect(verdict(ok) == "forward-ok", "\(ok)")
+    }
+
+    @Test func doubleNAT() throws {
+        try NetworkLab.requireAvailable()
+        let lab = NetworkLab()
+        defer { lab.tearDown() }
+        let home = try lab.layeredNetwork(upstreamNet: "10.231.63")
+        try listeners(lab, home)
+        let r = try survey(lab, home)
+        #expect(verdict(r) == "double-nat", "\(r)")
+        #expect((r["evidence"] as? [String: Any])?["hops"] as? [String] == ["10.231.60.1", "10.231.63.1", home.wanAddress])
+    }
+
+    @Test func carrierGradeNAT() throws {
+        try NetworkLab.requireAvailable()
+        let lab = NetworkLab()
+        defer { lab.tearDown() }
+        let home = try lab.layeredNetwork(upstreamNet: "100.64.63")
+        try listeners(lab, home)
+        let r = try survey(lab, home)
+        #expect(verdict(r) == "cgnat", "\(r)")
+        #expect(((r["verdict"] as? [String: Any])?["explanation"] as? String)?.contains("100.64.63.1") == true)
+    }
+}
