@@ -284,6 +284,10 @@ portforward = {}
 ---@param options? { port?: integer, connect_back?: integer, token?: string, timeout?: number }
 ---@return portdoctor.ReflectResult
 function portforward.reflect(host, options) end
+---@param port integer
+---@param options? { reflector?: string, token?: string }
+---@return { kind: string, cause?: string, explanation: string, evidence: table, gateway?: portdoctor.Gateway }
+function portforward.survey(port, options) end
 
 ---@class portdoctor.Gateway
 ---@field location string
