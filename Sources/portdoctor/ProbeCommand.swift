@@ -435,6 +435,7 @@ struct UPnPProbe: ParsableCommand {
     @Option(help: "Show the mapping for this external TCP port.") var port: Int?
     @Flag(help: "List the whole mapping table.") var list = false
     @Option(help: "Ask the router to forward this TCP port (same number) to this computer.") var add: Int?
+    @Option(help: "With --add: forward to this address instead of this computer.") var to: String?
     @Option(help: "Ask the router to remove the forward of this TCP port.") var delete: Int?
     @Option(help: "Seconds to wait for answers to the search.") var wait: Double = 2
     @Flag(help: "Print JSON.") var json = false
@@ -509,7 +510,7 @@ struct UPnPProbe: ParsableCommand {
 
     func change(_ g: UPnP.Gateway, loop: EventLoop, _ done: @escaping (String?) -> Void) {
         if let p = add {
-            let me = UPnP.localAddress(toward: g) ?? ""
+            let me = to ?? UPnP.localAddress(toward: g) ?? ""
             UPnP.addMapping(g, externalPort: UInt16(p), internalClient: me, internalPort: UInt16(p), on: loop) { r in
                 done(r.map { "added: TCP \(p) → \(me):\(p)" }.description(or: "adding TCP \(p)"))
             }
@@ -569,7 +570,9 @@ struct STUNProbe: ParsableCommand {
         var port = STUN.defaultPort
         if server.filter({ $0 == ":" }).count == 1, let colon = server.firstIndex(of: ":") {
             host = String(server[..<colon])
-            guard let p = UInt16(server[server.index(after: colon)...]) else { throw ValidationError("'\(server)' is not host:port") }
+            guard let p = UInt16(server[server.index(after: colon)...]) else {
+                throw ValidationError("'\(server)' is not host:port")
+            }
             port = p
         } else if server.hasPrefix("["), let close = server.firstIndex(of: "]") {
             host = String(server[server.index(after: server.startIndex)..<close])
@@ -593,8 +596,10 @@ struct STUNProbe: ParsableCommand {
 struct NATProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nat",
-        abstract: "Where does a connection from outside to PORT stop? Asks the router, the reflector, and the first hops.",
-        discussion: "Concludes one of: no-nat, forward-ok, forward-missing, forward-wrong-target, double-nat, cgnat, upnp-unavailable, filtered-upstream, unknown — with the evidence. Exit status 0 for no-nat and forward-ok, 1 otherwise."
+        abstract:
+            "Where does a connection from outside to PORT stop? Asks the router, the reflector, and the first hops.",
+        discussion:
+            "Concludes one of: no-nat, forward-ok, forward-missing, forward-wrong-target, double-nat, cgnat, upnp-unavailable, filtered-upstream, unknown — with the evidence. Exit status 0 for no-nat and forward-ok, 1 otherwise."
     )
 
     @Option(help: "The port that should be reachable from outside.") var port: Int
@@ -611,13 +616,17 @@ struct NATProbe: ParsableCommand {
     func run() throws {
         let loop = EventLoop()
         var result: NATSurvey.Result?
-        NATSurvey.run(port: UInt16(port), reflector: reflector, reflectorPort: UInt16(reflectorPort), token: token, on: loop) {
+        NATSurvey.run(
+            port: UInt16(port), reflector: reflector, reflectorPort: UInt16(reflectorPort), token: token, on: loop
+        ) {
             result = $0
         }
         while result == nil { loop.turn(until: nil) }
         let r = result!
         try ProbeOutput.print(r, json: json) {
-            var lines = ["\(r.verdict.kind.rawValue)" + (r.verdict.cause.map { " (\($0))" } ?? "") + ": \(r.verdict.explanation)"]
+            var lines = [
+                "\(r.verdict.kind.rawValue)" + (r.verdict.cause.map { " (\($0))" } ?? "") + ": \(r.verdict.explanation)"
+            ]
             if let g = r.gateway { lines.append("  router: \(g.manufacturer ?? "?") \(g.model ?? "")") }
             if let w = r.evidence.routerWAN { lines.append("  router's WAN address: \(w)") }
             if let w = r.evidence.routerWANRefused { lines.append("  router's WAN address refused: \(w)") }

@@ -6,15 +6,20 @@ import Testing
 @Suite(.serialized, .enabled(if: NetworkLab.shouldRun, "needs root, iproute2 and nftables (always required under CI)"))
 struct NATClassificationLabTests {
     func survey(_ lab: NetworkLab, _ home: NetworkLab.HomeNetwork) throws -> [String: Any] {
-        let (_, out) = try lab.exec(home.lan, [portdoctorBinary, "probe", "nat", "--port", "4242", "--reflector", home.wanAddress, "--json"])
+        let (_, out) = try lab.exec(
+            home.lan, [portdoctorBinary, "probe", "nat", "--port", "4242", "--reflector", home.wanAddress, "--json"])
         return try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
     }
 
     func verdict(_ r: [String: Any]) -> String? { (r["verdict"] as? [String: Any])?["kind"] as? String }
 
     func listeners(_ lab: NetworkLab, _ home: NetworkLab.HomeNetwork) throws {
-        try lab.start(home.lan, ["/usr/bin/env", "python3", "-c",
-            "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(120)"])
+        try lab.start(
+            home.lan,
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(120)",
+            ])
         try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
         usleep(500_000)
     }
@@ -33,6 +38,32 @@ struct NATClassificationLabTests {
         #expect(verdict(ok) == "forward-ok", "\(ok)")
     }
 
+    @Test func aForwardToAnotherComputerIsNamed() throws {
+        try NetworkLab.requireAvailable()
+        let lab = NetworkLab()
+        defer { lab.tearDown() }
+        let home = try lab.homeNetwork(miniupnpd: true, secure: false)
+        try listeners(lab, home)
+        // The forward points at .99: this computer's old address, before a DHCP change.
+        let (added, out) = try lab.exec(
+            home.lan, [portdoctorBinary, "probe", "upnp", "--add", "4242", "--to", "10.231.60.99"])
+        #expect(added == 0, "\(out)")
+        let r = try survey(lab, home)
+        #expect(verdict(r) == "forward-wrong-target", "\(r)")
+        #expect(((r["verdict"] as? [String: Any])?["cause"]) as? String == "port-forward-wrong-target")
+        #expect(((r["verdict"] as? [String: Any])?["explanation"] as? String)?.contains("10.231.60.99") == true)
+    }
+
+    @Test func aRouterThatAnswersNeitherProtocol() throws {
+        try NetworkLab.requireAvailable()
+        let lab = NetworkLab()
+        defer { lab.tearDown() }
+        let home = try lab.homeNetwork(miniupnpd: true, upnp: false, natpmp: false)
+        try listeners(lab, home)
+        let r = try survey(lab, home)
+        #expect(verdict(r) == "upnp-unavailable", "\(r)")
+    }
+
     @Test func doubleNAT() throws {
         try NetworkLab.requireAvailable()
         let lab = NetworkLab()
@@ -41,7 +72,8 @@ struct NATClassificationLabTests {
         try listeners(lab, home)
         let r = try survey(lab, home)
         #expect(verdict(r) == "double-nat", "\(r)")
-        #expect((r["evidence"] as? [String: Any])?["hops"] as? [String] == ["10.231.60.1", "10.231.63.1", home.wanAddress])
+        #expect(
+            (r["evidence"] as? [String: Any])?["hops"] as? [String] == ["10.231.60.1", "10.231.63.1", home.wanAddress])
     }
 
     @Test func carrierGradeNAT() throws {

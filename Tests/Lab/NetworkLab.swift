@@ -151,9 +151,9 @@ final class NetworkLab {
         var lanIf = "", routerLANIf = "", routerWANIf = ""
     }
 
-    func homeNetwork(miniupnpd: Bool, upnp: Bool = true, natpmp: Bool = true, manufacturer: String = "OpenWrt") throws
-        -> HomeNetwork
-    {
+    func homeNetwork(
+        miniupnpd: Bool, upnp: Bool = true, natpmp: Bool = true, manufacturer: String = "OpenWrt", secure: Bool = true
+    ) throws -> HomeNetwork {
         var h = HomeNetwork(lan: try namespace("l"), router: try namespace("r"), wan: try namespace("w"))
         links += 1
         (h.lanIf, h.routerLANIf) = (
@@ -206,7 +206,7 @@ final class NetworkLab {
             http_port=5000
             enable_natpmp=\(natpmp ? "yes" : "no")
             enable_upnp=\(upnp ? "yes" : "no")
-            secure_mode=yes
+            secure_mode=\(secure ? "yes" : "no")
             system_uptime=yes
             uuid=3e5a2f3c-6d5b-4b1b-9c1f-1a2b3c4d5e6f
             friendly_name=portdoctor lab gateway
@@ -242,7 +242,9 @@ final class NetworkLab {
         try ip("-n", h.router, "addr", "flush", "dev", h.routerWANIf)
         try ip("-n", h.router, "link", "set", h.routerWANIf, "netns", isp)
         links += 1
-        let (homeWAN, ispInside) = ("\(prefix)a\(links)".suffix(15).description, "\(prefix)b\(links)".suffix(15).description)
+        let (homeWAN, ispInside) = (
+            "\(prefix)a\(links)".suffix(15).description, "\(prefix)b\(links)".suffix(15).description
+        )
         try ip("link", "add", homeWAN, "type", "veth", "peer", "name", ispInside)
         try ip("link", "set", homeWAN, "netns", h.router)
         try ip("link", "set", ispInside, "netns", isp)
@@ -255,10 +257,16 @@ final class NetworkLab {
         try ip("-n", isp, "link", "set", h.routerWANIf, "up")
         try ip("-n", isp, "route", "add", "10.231.60.0/24", "via", "\(upstreamNet).2")
         _ = try exec(isp, ["/usr/sbin/sysctl", "-qw", "net.ipv4.ip_forward=1"])
-        try nft(isp, "table inet nat {\n  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    oifname \"\(h.routerWANIf)\" masquerade\n  }\n}\n")
+        try nft(
+            isp,
+            "table inet nat {\n  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    oifname \"\(h.routerWANIf)\" masquerade\n  }\n}\n"
+        )
         // The home router now masquerades onto the upstream network.
         _ = try exec(h.router, [NetworkLab.nft!, "flush", "ruleset"])
-        try nft(h.router, "table inet nat {\n  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    oifname \"\(homeWAN)\" masquerade\n  }\n}\n")
+        try nft(
+            h.router,
+            "table inet nat {\n  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    oifname \"\(homeWAN)\" masquerade\n  }\n}\n"
+        )
         h.routerWANIf = homeWAN
         return h
     }

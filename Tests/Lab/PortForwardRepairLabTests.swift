@@ -6,47 +6,47 @@ import Testing
 struct PortForwardRepairLabTests {
     static let pack: [String: String] = [
         "pack.lua": """
-            return pack { id = "fwd", version = "1", title = "Forward", steps = { "forward", "from-outside" },
-                          params = { port = { type = "port", default = 4242, doc = "the port" },
-                                     reflector = { type = "host", required = true, doc = "where portdoctor listen runs" } } }
-            """,
+        return pack { id = "fwd", version = "1", title = "Forward", steps = { "forward", "from-outside" },
+                      params = { port = { type = "port", default = 4242, doc = "the port" },
+                                 reflector = { type = "host", required = true, doc = "where portdoctor listen runs" } } }
+        """,
         "forward.lua": """
-            return check {
-              title = "The router forwards the port to this computer",
-              repairs = {
-                ["add-forward"] = {
-                  title = "Ask the router to forward the port (UPnP)", changes = "adds a port mapping on the router",
-                  apply = function(ctx)
-                    local g = upnp.discover(1)[1]
-                    if not g then return false, "no UPnP gateway" end
-                    local ok, why = upnp.add_mapping(g, ctx.params.port)
-                    if not ok then return false, why end
-                  end,
-                },
-              },
-              run = function(ctx)
+        return check {
+          title = "The router forwards the port to this computer",
+          repairs = {
+            ["add-forward"] = {
+              title = "Ask the router to forward the port (UPnP)", changes = "adds a port mapping on the router",
+              apply = function(ctx)
                 local g = upnp.discover(1)[1]
-                if not g then return fail { summary = "the router does not answer UPnP", cause = "upnp-unavailable" } end
-                local m, err, code = upnp.mapping(g, ctx.params.port)
-                if not m then
-                  return fail { summary = "no forward for TCP " .. ctx.params.port .. " on the " .. (g.manufacturer or "router"),
-                                cause = "port-forward-missing", evidence = { error = err, code = code }, repairs = { "add-forward" } }
-                end
-                return pass("TCP %d goes to %s:%d", ctx.params.port, m.internal_client, m.internal_port)
+                if not g then return false, "no UPnP gateway" end
+                local ok, why = upnp.add_mapping(g, ctx.params.port)
+                if not ok then return false, why end
               end,
-            }
-            """,
+            },
+          },
+          run = function(ctx)
+            local g = upnp.discover(1)[1]
+            if not g then return fail { summary = "the router does not answer UPnP", cause = "upnp-unavailable" } end
+            local m, err, code = upnp.mapping(g, ctx.params.port)
+            if not m then
+              return fail { summary = "no forward for TCP " .. ctx.params.port .. " on the " .. (g.manufacturer or "router"),
+                            cause = "port-forward-missing", evidence = { error = err, code = code }, repairs = { "add-forward" } }
+            end
+            return pass("TCP %d goes to %s:%d", ctx.params.port, m.internal_client, m.internal_port)
+          end,
+        }
+        """,
         "from-outside.lua": """
-            return check {
-              title = "The other computer can reach the port",
-              needs = { "forward" },
-              run = function(ctx)
-                local r = portforward.reflect(ctx.params.reflector, { connect_back = ctx.params.port, timeout = 2 })
-                if r.ok and r.connect_back.status == "connected" then return pass("reached from %s", r.seen) end
-                return fail { summary = "not reachable from outside", cause = "port-forward-missing" }
-              end,
-            }
-            """,
+        return check {
+          title = "The other computer can reach the port",
+          needs = { "forward" },
+          run = function(ctx)
+            local r = portforward.reflect(ctx.params.reflector, { connect_back = ctx.params.port, timeout = 2 })
+            if r.ok and r.connect_back.status == "connected" then return pass("reached from %s", r.seen) end
+            return fail { summary = "not reachable from outside", cause = "port-forward-missing" }
+          end,
+        }
+        """,
     ]
 
     @Test func theUPnPRepairAddsTheForwardAndTheOutsideGetsIn() throws {
@@ -55,18 +55,25 @@ struct PortForwardRepairLabTests {
         defer { lab.tearDown() }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pd-fwd-\(UUID().uuidString)/fwd")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for (name, text) in Self.pack { try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+        for (name, text) in Self.pack {
+            try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
         defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
         let home = try lab.homeNetwork(miniupnpd: true)
-        try lab.start(home.lan, ["/usr/bin/env", "python3", "-c",
-            "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(120)"])
+        try lab.start(
+            home.lan,
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(120)",
+            ])
         try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
         usleep(500_000)
         let args = [portdoctorBinary, "run", dir.path, "--param", "reflector=\(home.wanAddress)", "--format", "json"]
 
         let before = try lab.exec(home.lan, args)
         #expect(before.status == 1)
-        let r1 = try #require(try JSONSerialization.jsonObject(with: Data(before.output.utf8)) as? [String: Any], "\(before.output)")
+        let r1 = try #require(
+            try JSONSerialization.jsonObject(with: Data(before.output.utf8)) as? [String: Any], "\(before.output)")
         let checks1 = try #require(r1["checks"] as? [[String: Any]])
         #expect(checks1[0]["cause"] as? String == "port-forward-missing")
         #expect((checks1[0]["summary"] as? String)?.contains("on the OpenWrt") == true)

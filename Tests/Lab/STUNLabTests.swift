@@ -6,13 +6,18 @@ import Testing
 struct STUNLabTests {
     @Test func theMappedAddressIsTheRoutersWANAddress() throws {
         try NetworkLab.requireAvailable()
-        let turnserver = try #require(["/usr/bin/turnserver", "/usr/sbin/turnserver"].first { FileManager.default.isExecutableFile(atPath: $0) },
-                                      "coturn is missing: run .ci/install-deps --test")
+        let turnserver = try #require(
+            ["/usr/bin/turnserver", "/usr/sbin/turnserver"].first { FileManager.default.isExecutableFile(atPath: $0) },
+            "coturn is missing: run .ci/install-deps --test")
         let lab = NetworkLab()
         defer { lab.tearDown() }
         let home = try lab.homeNetwork(miniupnpd: false)
-        try lab.start(home.wan, [turnserver, "-n", "--stun-only", "--no-cli", "--no-tls", "--no-dtls", "-L", home.wanAddress,
-                                 "-p", "3478", "--log-file", "stdout", "--simple-log", "--pidfile", "/dev/null"])
+        try lab.start(
+            home.wan,
+            [
+                turnserver, "-n", "--stun-only", "--no-cli", "--no-tls", "--no-dtls", "-L", home.wanAddress,
+                "-p", "3478", "--log-file", "stdout", "--simple-log", "--pidfile", "/dev/null",
+            ])
         usleep(700_000)
         let (status, out) = try lab.exec(home.lan, [portdoctorBinary, "probe", "stun", home.wanAddress, "--json"])
         #expect(status == 0, "\(out)")

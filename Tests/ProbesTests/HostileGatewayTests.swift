@@ -1,7 +1,8 @@
 import Foundation
-@testable import Probes
 import Reactor
 import Testing
+
+@testable import Probes
 
 #if canImport(Glibc)
     import Glibc
@@ -42,19 +43,25 @@ import Testing
                 let chunk = [UInt8](repeating: 66, count: 65536)
                 for _ in 0..<100 where send(c, chunk, chunk.count, Int32(MSG_NOSIGNAL)) > 0 {}
             case .soapFault:
-                say("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 330\r\n\r\n<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>718</errorCode><errorDescription>ConflictInMappingEntry</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>")
+                say(
+                    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 330\r\n\r\n<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>718</errorCode><errorDescription>ConflictInMappingEntry</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>"
+                )
             }
             close(c)
         }
         return port
     }
 
-    func get(_ b: Behaviour, timeout: Duration = .seconds(1)) throws -> (Result<MiniHTTP.Response, MiniHTTP.Failure>, Double) {
+    func get(_ b: Behaviour, timeout: Duration = .seconds(1)) throws -> (
+        Result<MiniHTTP.Response, MiniHTTP.Failure>, Double
+    ) {
         let port = try Self.serve(b)
         let loop = EventLoop()
         var result: Result<MiniHTTP.Response, MiniHTTP.Failure>?
         let start = EventLoop.now()
-        MiniHTTP.request("GET", url: "http://127.0.0.1:\(port)/rootDesc.xml", maxBytes: 64 << 10, timeout: timeout, on: loop) {
+        MiniHTTP.request(
+            "GET", url: "http://127.0.0.1:\(port)/rootDesc.xml", maxBytes: 64 << 10, timeout: timeout, on: loop
+        ) {
             result = $0
         }
         while result == nil { loop.turn(until: nil) }
@@ -92,8 +99,9 @@ import Testing
     @Test func aSOAPFaultIsANamedUPnPError() throws {
         let port = try Self.serve(.soapFault)
         let loop = EventLoop()
-        let g = UPnP.Gateway(location: "http://127.0.0.1:\(port)/", serviceType: "urn:schemas-upnp-org:service:WANIPConnection:1",
-                             controlURL: "http://127.0.0.1:\(port)/ctl/IPConn")
+        let g = UPnP.Gateway(
+            location: "http://127.0.0.1:\(port)/", serviceType: "urn:schemas-upnp-org:service:WANIPConnection:1",
+            controlURL: "http://127.0.0.1:\(port)/ctl/IPConn")
         var result: Result<Void, UPnP.Failure>?
         UPnP.addMapping(g, externalPort: 4242, internalClient: "10.0.0.2", internalPort: 4242, on: loop) { result = $0 }
         while result == nil { loop.turn(until: nil) }
@@ -103,7 +111,8 @@ import Testing
     }
 
     @Test func brokenXMLGivesAGatewayWithoutTheMissingParts() throws {
-        let g = UPnP.parseDescription("<root><device><manufacturer>Evil<<<</device><serviceList><", location: "http://x/", server: nil)
+        let g = UPnP.parseDescription(
+            "<root><device><manufacturer>Evil<<<</device><serviceList><", location: "http://x/", server: nil)
         #expect(g.controlURL == nil)
         #expect(g.serviceType == nil)
     }

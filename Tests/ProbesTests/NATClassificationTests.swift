@@ -1,5 +1,6 @@
-@testable import Probes
 import Testing
+
+@testable import Probes
 
 @Suite struct NATClassificationTests {
     func evidence(_ f: (inout NATEvidence) -> Void) -> NATVerdict.Kind {
@@ -10,36 +11,68 @@ import Testing
     }
 
     @Test func noNAT() {
-        #expect(evidence { $0.localAddresses = ["198.51.100.7"]; $0.publicAddress = "198.51.100.7:50000"; $0.connectBack = "connected" } == .noNAT)
-        #expect(evidence { $0.localAddresses = ["198.51.100.7"]; $0.publicAddress = "198.51.100.7:50000"; $0.connectBack = "timeout" } == .filteredUpstream)
+        #expect(
+            evidence {
+                $0.localAddresses = ["198.51.100.7"]; $0.publicAddress = "198.51.100.7:50000";
+                $0.connectBack = "connected"
+            } == .noNAT)
+        #expect(
+            evidence {
+                $0.localAddresses = ["198.51.100.7"]; $0.publicAddress = "198.51.100.7:50000";
+                $0.connectBack = "timeout"
+            } == .filteredUpstream)
     }
 
     @Test func singleNATForwardStates() {
-        #expect(evidence { $0.routerWAN = "203.0.113.9"; $0.publicAddress = "203.0.113.9:4000"; $0.mappingClient = "192.168.1.20"; $0.connectBack = "connected" } == .forwardOK)
-        #expect(evidence { $0.routerWAN = "203.0.113.9"; $0.publicAddress = "203.0.113.9:4000"; $0.upnpAnswered = true; $0.connectBack = "refused" } == .forwardMissing)
-        let wrong = NATClassifier.classify({
-            var e = NATEvidence()
-            e.localAddresses = ["192.168.1.20"]
-            e.routerWAN = "203.0.113.9"
-            e.mappingClient = "192.168.1.31"
-            e.connectBack = "timeout"
-            return e
-        }())
+        #expect(
+            evidence {
+                $0.routerWAN = "203.0.113.9"; $0.publicAddress = "203.0.113.9:4000"; $0.mappingClient = "192.168.1.20";
+                $0.connectBack = "connected"
+            } == .forwardOK)
+        #expect(
+            evidence {
+                $0.routerWAN = "203.0.113.9"; $0.publicAddress = "203.0.113.9:4000"; $0.upnpAnswered = true;
+                $0.connectBack = "refused"
+            } == .forwardMissing)
+        let wrong = NATClassifier.classify(
+            {
+                var e = NATEvidence()
+                e.localAddresses = ["192.168.1.20"]
+                e.routerWAN = "203.0.113.9"
+                e.mappingClient = "192.168.1.31"
+                e.connectBack = "timeout"
+                return e
+            }())
         #expect(wrong.kind == .forwardWrongTarget && wrong.cause == "port-forward-wrong-target")
         #expect(wrong.explanation.contains("192.168.1.31"))
-        #expect(evidence { $0.routerWAN = "203.0.113.9"; $0.mappingClient = "192.168.1.20"; $0.connectBack = "timeout" } == .filteredUpstream)
+        #expect(
+            evidence {
+                $0.routerWAN = "203.0.113.9"; $0.mappingClient = "192.168.1.20"; $0.connectBack = "timeout"
+            } == .filteredUpstream)
     }
 
     @Test func doubleNATAndCGNAT() {
         #expect(evidence { $0.routerWAN = "10.0.0.2" } == .doubleNAT)
-        #expect(evidence { $0.routerWAN = "203.0.113.9"; $0.publicAddress = "198.51.100.1:1234" } == .doubleNAT)
-        #expect(evidence { $0.routerWANRefused = "network failure"; $0.hops = ["192.168.1.1", "10.20.0.1"] } == .doubleNAT)
+        #expect(
+            evidence {
+                $0.routerWAN = "203.0.113.9"; $0.publicAddress = "198.51.100.1:1234"
+            } == .doubleNAT)
+        #expect(
+            evidence {
+                $0.routerWANRefused = "network failure"; $0.hops = ["192.168.1.1", "10.20.0.1"]
+            } == .doubleNAT)
         #expect(evidence { $0.routerWAN = "100.72.3.4" } == .cgnat)
-        #expect(evidence { $0.routerWANRefused = "network failure"; $0.hops = ["192.168.1.1", "100.64.0.1"] } == .cgnat)
+        #expect(
+            evidence {
+                $0.routerWANRefused = "network failure"; $0.hops = ["192.168.1.1", "100.64.0.1"]
+            } == .cgnat)
     }
 
     @Test func upnpUnavailableAndNotEnoughEvidence() {
-        #expect(evidence { $0.upnpAnswered = false; $0.natpmpAnswered = false } == .upnpUnavailable)
+        #expect(
+            evidence {
+                $0.upnpAnswered = false; $0.natpmpAnswered = false
+            } == .upnpUnavailable)
         #expect(evidence { _ in } == .unknown)
     }
 }

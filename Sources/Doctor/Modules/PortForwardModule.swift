@@ -69,116 +69,123 @@ enum PortForwardModule {
 /// the router, so it works only inside a repair's apply.
 enum RouterModules {
     static func install(_ runtime: LuaRuntime) {
-        runtime.register(module: "upnp", [
-            "discover": HostFunction { call in
-                let wait = try SocketModule.seconds(call, 1, default: 2)
-                let loop = call.runtime.loop
-                return try call.suspend { pending in
-                    pending.waitingFor = "routers to answer (UPnP)"
-                    UPnP.discover(wait: wait, on: loop) { gateways in
-                        pending.resume(with: [.table(LuaTable(sequence: gateways.map(table)))])
-                    }
-                }
-            },
-            "external_address": HostFunction { call in
-                let g = try gateway(call, 1)
-                let loop = call.runtime.loop
-                return try call.suspend { pending in
-                    UPnP.externalAddress(g, on: loop) { r in
-                        switch r {
-                        case .success(let a): pending.resume(with: [.text(a)])
-                        case .failure(let e): pending.resume(with: failure(e))
+        runtime.register(
+            module: "upnp",
+            [
+                "discover": HostFunction { call in
+                    let wait = try SocketModule.seconds(call, 1, default: 2)
+                    let loop = call.runtime.loop
+                    return try call.suspend { pending in
+                        pending.waitingFor = "routers to answer (UPnP)"
+                        UPnP.discover(wait: wait, on: loop) { gateways in
+                            pending.resume(with: [.table(LuaTable(sequence: gateways.map(table)))])
                         }
                     }
-                }
-            },
-            "mapping": HostFunction { call in
-                let g = try gateway(call, 1)
-                let port = try SocketModule.port(call, 2)
-                let loop = call.runtime.loop
-                return try call.suspend { pending in
-                    UPnP.mapping(g, externalPort: port, on: loop) { r in
-                        switch r {
-                        case .success(let m): pending.resume(with: [table(m)])
-                        case .failure(let e): pending.resume(with: failure(e))
+                },
+                "external_address": HostFunction { call in
+                    let g = try gateway(call, 1)
+                    let loop = call.runtime.loop
+                    return try call.suspend { pending in
+                        UPnP.externalAddress(g, on: loop) { r in
+                            switch r {
+                            case .success(let a): pending.resume(with: [.text(a)])
+                            case .failure(let e): pending.resume(with: failure(e))
+                            }
                         }
                     }
-                }
-            },
-            "mappings": HostFunction { call in
-                let g = try gateway(call, 1)
-                let loop = call.runtime.loop
-                return try call.suspend { pending in
-                    UPnP.mappings(g, on: loop) { r in
-                        switch r {
-                        case .success(let all): pending.resume(with: [.table(LuaTable(sequence: all.map(table)))])
-                        case .failure(let e): pending.resume(with: failure(e))
+                },
+                "mapping": HostFunction { call in
+                    let g = try gateway(call, 1)
+                    let port = try SocketModule.port(call, 2)
+                    let loop = call.runtime.loop
+                    return try call.suspend { pending in
+                        UPnP.mapping(g, externalPort: port, on: loop) { r in
+                            switch r {
+                            case .success(let m): pending.resume(with: [table(m)])
+                            case .failure(let e): pending.resume(with: failure(e))
+                            }
                         }
                     }
-                }
-            },
-            "add_mapping": HostFunction { call in
-                try requireRepair(call, "upnp.add_mapping")
-                let g = try gateway(call, 1)
-                let port = try SocketModule.port(call, 2)
-                let me = UPnP.localAddress(toward: g) ?? ""
-                let loop = call.runtime.loop
-                return try call.suspend { pending in
-                    UPnP.addMapping(g, externalPort: port, internalClient: me, internalPort: port, on: loop) { r in
-                        switch r {
-                        case .success: pending.resume(with: [true, .text("TCP \(port) → \(me):\(port)")])
-                        case .failure(let e): pending.resume(with: failure(e))
+                },
+                "mappings": HostFunction { call in
+                    let g = try gateway(call, 1)
+                    let loop = call.runtime.loop
+                    return try call.suspend { pending in
+                        UPnP.mappings(g, on: loop) { r in
+                            switch r {
+                            case .success(let all): pending.resume(with: [.table(LuaTable(sequence: all.map(table)))])
+                            case .failure(let e): pending.resume(with: failure(e))
+                            }
                         }
                     }
-                }
-            },
-            "delete_mapping": HostFunction { call in
-                try requireRepair(call, "upnp.delete_mapping")
-                let g = try gateway(call, 1)
-                let port = try SocketModule.port(call, 2)
-                let loop = call.runtime.loop
-                return try call.suspend { pending in
-                    UPnP.deleteMapping(g, externalPort: port, on: loop) { r in
-                        switch r {
-                        case .success: pending.resume(with: [true])
-                        case .failure(let e): pending.resume(with: failure(e))
+                },
+                "add_mapping": HostFunction { call in
+                    try requireRepair(call, "upnp.add_mapping")
+                    let g = try gateway(call, 1)
+                    let port = try SocketModule.port(call, 2)
+                    let me = UPnP.localAddress(toward: g) ?? ""
+                    let loop = call.runtime.loop
+                    return try call.suspend { pending in
+                        UPnP.addMapping(g, externalPort: port, internalClient: me, internalPort: port, on: loop) { r in
+                            switch r {
+                            case .success: pending.resume(with: [true, .text("TCP \(port) → \(me):\(port)")])
+                            case .failure(let e): pending.resume(with: failure(e))
+                            }
                         }
                     }
-                }
-            },
-        ])
-        runtime.register(module: "natpmp", [
-            "gateway": HostFunction { call in call.returning(Gateway.defaultIPv4().map(LuaValue.text) ?? .nil) },
-            "external_address": HostFunction { call in
-                let gw = try call.optionalString(1) ?? Gateway.defaultIPv4() ?? ""
-                guard SocketAddress(numeric: gw, port: 1)?.family == .ipv4 else {
-                    return call.returning(.nil, .text("no default IPv4 gateway"))
-                }
-                let loop = call.runtime.loop
-                return try call.suspend { pending in
-                    pending.waitingFor = "the router (NAT-PMP)"
-                    NATPMP.externalAddress(gateway: gw, on: loop) { pending.resume(with: [table($0)]) }
-                }
-            },
-            "map": HostFunction { call in
-                try requireRepair(call, "natpmp.map")
-                let port = try SocketModule.port(call, 1)
-                let lifetime = UInt32(clamping: try call.optionalInteger(2) ?? 7200)
-                guard let gw = Gateway.defaultIPv4() else { return call.returning(.nil, .text("no default IPv4 gateway")) }
-                let loop = call.runtime.loop
-                return try call.suspend { pending in
-                    NATPMP.map(internalPort: port, externalPort: port, lifetime: lifetime, gateway: gw, on: loop) {
-                        pending.resume(with: [table($0)])
+                },
+                "delete_mapping": HostFunction { call in
+                    try requireRepair(call, "upnp.delete_mapping")
+                    let g = try gateway(call, 1)
+                    let port = try SocketModule.port(call, 2)
+                    let loop = call.runtime.loop
+                    return try call.suspend { pending in
+                        UPnP.deleteMapping(g, externalPort: port, on: loop) { r in
+                            switch r {
+                            case .success: pending.resume(with: [true])
+                            case .failure(let e): pending.resume(with: failure(e))
+                            }
+                        }
                     }
-                }
-            },
-        ])
+                },
+            ])
+        runtime.register(
+            module: "natpmp",
+            [
+                "gateway": HostFunction { call in call.returning(Gateway.defaultIPv4().map(LuaValue.text) ?? .nil) },
+                "external_address": HostFunction { call in
+                    let gw = try call.optionalString(1) ?? Gateway.defaultIPv4() ?? ""
+                    guard SocketAddress(numeric: gw, port: 1)?.family == .ipv4 else {
+                        return call.returning(.nil, .text("no default IPv4 gateway"))
+                    }
+                    let loop = call.runtime.loop
+                    return try call.suspend { pending in
+                        pending.waitingFor = "the router (NAT-PMP)"
+                        NATPMP.externalAddress(gateway: gw, on: loop) { pending.resume(with: [table($0)]) }
+                    }
+                },
+                "map": HostFunction { call in
+                    try requireRepair(call, "natpmp.map")
+                    let port = try SocketModule.port(call, 1)
+                    let lifetime = UInt32(clamping: try call.optionalInteger(2) ?? 7200)
+                    guard let gw = Gateway.defaultIPv4() else {
+                        return call.returning(.nil, .text("no default IPv4 gateway"))
+                    }
+                    let loop = call.runtime.loop
+                    return try call.suspend { pending in
+                        NATPMP.map(internalPort: port, externalPort: port, lifetime: lifetime, gateway: gw, on: loop) {
+                            pending.resume(with: [table($0)])
+                        }
+                    }
+                },
+            ])
     }
 
     static func requireRepair(_ call: LuaCall, _ name: String) throws {
         guard call.runtime.currentTask?.mayChangeSystem == true else {
-            throw LuaScriptError("\(name) changes the router: call it only from a repair's apply function, "
-                + "which runs with the person's consent (--fix)")
+            throw LuaScriptError(
+                "\(name) changes the router: call it only from a repair's apply function, "
+                    + "which runs with the person's consent (--fix)")
         }
     }
 
@@ -192,25 +199,32 @@ enum RouterModules {
         guard let location = t["location"].stringValue else {
             throw call.argumentError(index, "a gateway from upnp.discover() expected")
         }
-        return UPnP.Gateway(location: location, server: t["server"].stringValue, manufacturer: t["manufacturer"].stringValue,
-                            model: t["model"].stringValue, friendlyName: t["friendly_name"].stringValue,
-                            serviceType: t["service_type"].stringValue, controlURL: t["control_url"].stringValue)
+        return UPnP.Gateway(
+            location: location, server: t["server"].stringValue, manufacturer: t["manufacturer"].stringValue,
+            model: t["model"].stringValue, friendlyName: t["friendly_name"].stringValue,
+            serviceType: t["service_type"].stringValue, controlURL: t["control_url"].stringValue)
     }
 
     static func table(_ g: UPnP.Gateway) -> LuaValue {
         var t = LuaTable()
         t["location"] = .text(g.location)
-        for (k, v) in [("server", g.server), ("manufacturer", g.manufacturer), ("model", g.model),
-                       ("friendly_name", g.friendlyName), ("service_type", g.serviceType), ("control_url", g.controlURL)] {
+        for (k, v) in [
+            ("server", g.server), ("manufacturer", g.manufacturer), ("model", g.model),
+            ("friendly_name", g.friendlyName), ("service_type", g.serviceType), ("control_url", g.controlURL),
+        ] {
             if let v { t[k] = .text(v) }
         }
         return .table(t)
     }
 
     static func table(_ m: UPnP.Mapping) -> LuaValue {
-        ["external_port": .integer(Int64(m.externalPort)), "proto": .text(m.proto), "internal_client": .text(m.internalClient),
-         "internal_port": .integer(Int64(m.internalPort)), "enabled": .boolean(m.enabled), "description": .text(m.description),
-         "lease": .integer(Int64(m.lease))]
+        [
+            "external_port": .integer(Int64(m.externalPort)), "proto": .text(m.proto),
+            "internal_client": .text(m.internalClient),
+            "internal_port": .integer(Int64(m.internalPort)), "enabled": .boolean(m.enabled),
+            "description": .text(m.description),
+            "lease": .integer(Int64(m.lease)),
+        ]
     }
 
     static func table(_ a: NATPMP.Answer) -> LuaValue {

@@ -1,7 +1,8 @@
+import Reactor
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Reactor
 
 /// The routers on the way to an address, nearest first: UDP datagrams with a small TTL, and the
 /// address of whoever answers "time exceeded", read from the socket's error queue (Linux
@@ -20,8 +21,10 @@ public enum HopProbe {
     }
 
     /// Probes TTL 1...`count`, one at a time; stops early when the destination itself answers.
-    public static func hops(toward destination: String, count: Int = 3, port: UInt16 = 33434,
-                            timeout: Duration = .seconds(1), on loop: EventLoop, _ completion: @escaping ([Hop]) -> Void) {
+    public static func hops(
+        toward destination: String, count: Int = 3, port: UInt16 = 33434,
+        timeout: Duration = .seconds(1), on loop: EventLoop, _ completion: @escaping ([Hop]) -> Void
+    ) {
         var found: [Hop] = []
         func next(_ ttl: Int) {
             guard ttl <= count else { return completion(found) }
@@ -34,20 +37,25 @@ public enum HopProbe {
         next(1)
     }
 
-    public static func hop(toward destination: String, ttl: Int, port: UInt16 = 33434, timeout: Duration,
-                           on loop: EventLoop, _ completion: @escaping (Hop) -> Void) {
+    public static func hop(
+        toward destination: String, ttl: Int, port: UInt16 = 33434, timeout: Duration,
+        on loop: EventLoop, _ completion: @escaping (Hop) -> Void
+    ) {
         #if os(Linux)
             guard let to = SocketAddress(numeric: destination, port: port), to.family == .ipv4 else {
                 return completion(Hop(ttl: ttl))
             }
-            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = socket(
+                AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { return completion(Hop(ttl: ttl)) }
             var on: Int32 = 1
             var hops = Int32(ttl)
             setsockopt(fd, Int32(IPPROTO_IP), IP_RECVERR, &on, 4)
             setsockopt(fd, Int32(IPPROTO_IP), IP_TTL, &hops, 4)
             let payload: [UInt8] = Array("portdoctor".utf8)
-            _ = to.withSockaddr { addr, len in payload.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, addr, len) } }
+            _ = to.withSockaddr { addr, len in
+                payload.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, addr, len) }
+            }
             var finished = false
             var timer: EventLoop.Token?
             let watch = loop.watch(fd, for: .readable) { _ in
@@ -113,7 +121,8 @@ public enum HopProbe {
                         SocketAddress(storage: $0.baseAddress!.advanced(by: dataStart + 16))
                     }
                     if origin == SO_EE_ORIGIN_ICMP, let offender {
-                        return Hop(ttl: ttl, address: offender.ip, kind: icmpType == 11 ? "time-exceeded" : "unreachable")
+                        return Hop(
+                            ttl: ttl, address: offender.ip, kind: icmpType == 11 ? "time-exceeded" : "unreachable")
                     }
                 }
                 offset += (length + word - 1) & ~(word - 1)

@@ -50,47 +50,67 @@ public enum NATClassifier {
     }
 
     public static func classify(_ e: NATEvidence) -> NATVerdict {
-        func v(_ k: NATVerdict.Kind, _ cause: String?, _ why: String) -> NATVerdict { NATVerdict(kind: k, cause: cause, explanation: why) }
+        func v(_ k: NATVerdict.Kind, _ cause: String?, _ why: String) -> NATVerdict {
+            NATVerdict(kind: k, cause: cause, explanation: why)
+        }
         let ip = { (address: String?) in address?.split(separator: ":").first.map(String.init) }
         let seen = ip(e.publicAddress)
 
         if let seen, e.localAddresses.contains(seen) {
             return e.connectBack == nil || e.connectBack == "connected"
-                ? v(.noNAT, nil, "this computer's own address \(seen) is what the outside sees: there is no NAT in the way")
-                : v(.filteredUpstream, "filtered-upstream",
-                    "there is no NAT, yet the outside cannot connect (\(e.connectBack!)): something upstream filters the port")
+                ? v(
+                    .noNAT, nil,
+                    "this computer's own address \(seen) is what the outside sees: there is no NAT in the way")
+                : v(
+                    .filteredUpstream, "filtered-upstream",
+                    "there is no NAT, yet the outside cannot connect (\(e.connectBack!)): something upstream filters the port"
+                )
         }
         // Beyond the home router: the provider's CGNAT or a second router.
         if let wan = e.routerWAN, isCGNAT(wan) {
-            return v(.cgnat, "cgnat", "the router's WAN address \(wan) is in 100.64.0.0/10: the provider shares one public address, and forwarding on the home router cannot help")
+            return v(
+                .cgnat, "cgnat",
+                "the router's WAN address \(wan) is in 100.64.0.0/10: the provider shares one public address, and forwarding on the home router cannot help"
+            )
         }
         if let hop = e.hops.dropFirst().first(where: isCGNAT) {
-            return v(.cgnat, "cgnat", "a router past yours (\(hop)) is in 100.64.0.0/10: carrier-grade NAT at the provider")
+            return v(
+                .cgnat, "cgnat", "a router past yours (\(hop)) is in 100.64.0.0/10: carrier-grade NAT at the provider")
         }
         if let wan = e.routerWAN, isPrivate(wan) {
-            return v(.doubleNAT, "double-nat", "the router's WAN address \(wan) is private: another router sits in front of it (put that one in bridge mode, or forward on both)")
+            return v(
+                .doubleNAT, "double-nat",
+                "the router's WAN address \(wan) is private: another router sits in front of it (put that one in bridge mode, or forward on both)"
+            )
         }
         if let wan = e.routerWAN, let seen, wan != seen {
-            return v(.doubleNAT, "double-nat", "the router says its address is \(wan) but the outside sees \(seen): another NAT is upstream")
+            return v(
+                .doubleNAT, "double-nat",
+                "the router says its address is \(wan) but the outside sees \(seen): another NAT is upstream")
         }
         if e.routerWAN == nil, let hop = e.hops.dropFirst().first(where: isPrivate) {
             return v(.doubleNAT, "double-nat", "the next router past yours (\(hop)) has a private address: double NAT")
         }
         // One NAT: the forward.
         if let client = e.mappingClient, !e.localAddresses.contains(client) {
-            return v(.forwardWrongTarget, "port-forward-wrong-target",
-                     "the router forwards the port to \(client), which is not this computer (\(e.localAddresses.joined(separator: ", "))) — an old address after a DHCP change?")
+            return v(
+                .forwardWrongTarget, "port-forward-wrong-target",
+                "the router forwards the port to \(client), which is not this computer (\(e.localAddresses.joined(separator: ", "))) — an old address after a DHCP change?"
+            )
         }
         if e.connectBack == "connected" {
             return v(.forwardOK, nil, "the port is forwarded to this computer and reachable from outside")
         }
         if e.mappingClient != nil, let cb = e.connectBack {
-            return v(.filteredUpstream, "filtered-upstream",
-                     "the router forwards the port here, yet the outside cannot connect (\(cb)): something upstream filters it")
+            return v(
+                .filteredUpstream, "filtered-upstream",
+                "the router forwards the port here, yet the outside cannot connect (\(cb)): something upstream filters it"
+            )
         }
         if e.upnpAnswered == false && e.natpmpAnswered == false && e.mappingClient == nil {
-            return v(.upnpUnavailable, "upnp-unavailable",
-                     "the router answers neither UPnP nor NAT-PMP: set the forward up by hand in its admin page")
+            return v(
+                .upnpUnavailable, "upnp-unavailable",
+                "the router answers neither UPnP nor NAT-PMP: set the forward up by hand in its admin page")
         }
         if e.connectBack != nil || e.mappingClient == nil && (e.upnpAnswered == true || e.natpmpAnswered == true) {
             return v(.forwardMissing, "port-forward-missing", "the router does not forward the port to this computer")

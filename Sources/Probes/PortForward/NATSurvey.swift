@@ -10,8 +10,10 @@ public enum NATSurvey {
         public var hops: [HopProbe.Hop]
     }
 
-    public static func run(port: UInt16, reflector: String?, reflectorPort: UInt16 = ReflectorProtocol.defaultPort,
-                           token: String? = nil, on loop: EventLoop, _ completion: @escaping (Result) -> Void) {
+    public static func run(
+        port: UInt16, reflector: String?, reflectorPort: UInt16 = ReflectorProtocol.defaultPort,
+        token: String? = nil, on loop: EventLoop, _ completion: @escaping (Result) -> Void
+    ) {
         var e = NATEvidence()
         e.localAddresses = UPnP.interfaceAddresses()
         var gateway: UPnP.Gateway?
@@ -21,8 +23,10 @@ public enum NATSurvey {
         }
         func outside() {
             guard let reflector else { return finish() }
-            ReflectorClient.ask(host: reflector, port: reflectorPort, connectBack: port, token: token, timeout: .seconds(3),
-                                on: loop) { outcome in
+            ReflectorClient.ask(
+                host: reflector, port: reflectorPort, connectBack: port, token: token, timeout: .seconds(3),
+                on: loop
+            ) { outcome in
                 if case .reply(let r) = outcome, r.ok {
                     e.publicAddress = r.seen
                     e.connectBack = r.connect_back?.status

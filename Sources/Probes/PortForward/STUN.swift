@@ -44,7 +44,9 @@ public enum STUN {
                     fallback = found
                 } else if family == 0x02, len >= 20 {
                     let a = (0..<16).map { b[v + 4 + $0] ^ (xor ? UInt8(mask[$0]) : 0) }
-                    let words = stride(from: 0, to: 16, by: 2).map { String(UInt16(a[$0]) << 8 | UInt16(a[$0 + 1]), radix: 16) }
+                    let words = stride(from: 0, to: 16, by: 2).map {
+                        String(UInt16(a[$0]) << 8 | UInt16(a[$0 + 1]), radix: 16)
+                    }
                     let found = SocketAddress(numeric: words.joined(separator: ":"), port: port)
                     if xor, let found { return found }
                     fallback = fallback ?? found
@@ -56,9 +58,13 @@ public enum STUN {
     }
 
     /// Asks `server` (numeric address) over UDP; retransmits at 500 ms, doubling, `tries` times.
-    public static func binding(server: String, port: UInt16 = defaultPort, tries: Int = 4, on loop: EventLoop,
-                               _ completion: @escaping (Answer) -> Void) {
-        guard let to = SocketAddress(numeric: server, port: port), let socket = try? UDPSocket(family: to.family, on: loop) else {
+    public static func binding(
+        server: String, port: UInt16 = defaultPort, tries: Int = 4, on loop: EventLoop,
+        _ completion: @escaping (Answer) -> Void
+    ) {
+        guard let to = SocketAddress(numeric: server, port: port),
+            let socket = try? UDPSocket(family: to.family, on: loop)
+        else {
             return completion(Answer(status: "failed", server: server))
         }
         var generator = SystemRandomNumberGenerator()
@@ -75,7 +81,9 @@ public enum STUN {
                     }
                     attempt(n, wait: wait)
                 default:
-                    if n + 1 < tries { attempt(n + 1, wait: wait * 2) } else {
+                    if n + 1 < tries {
+                        attempt(n + 1, wait: wait * 2)
+                    } else {
                         socket.close()
                         completion(Answer(status: "timeout", server: to.description))
                     }

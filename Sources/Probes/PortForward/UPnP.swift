@@ -19,8 +19,10 @@ public enum UPnP {
         public var serviceType: String?
         public var controlURL: String?
 
-        public init(location: String, server: String? = nil, manufacturer: String? = nil, model: String? = nil,
-                    friendlyName: String? = nil, serviceType: String? = nil, controlURL: String? = nil) {
+        public init(
+            location: String, server: String? = nil, manufacturer: String? = nil, model: String? = nil,
+            friendlyName: String? = nil, serviceType: String? = nil, controlURL: String? = nil
+        ) {
             self.location = location
             self.server = server
             self.manufacturer = manufacturer
