@@ -226,7 +226,10 @@ final class NetworkLab {
                 FileManager.default.isExecutableFile(atPath: $0)
             }
             guard let daemon else { throw Failure(description: "miniupnpd is missing: run .ci/install-deps --test") }
-            try start(h.router, [daemon, "-f", conf.path, "-d"])
+            // Its own pid file: another lab's miniupnpd (another namespace) must not make this one refuse to start.
+            let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-miniupnpd.pid")
+            files.append(pidFile)
+            try start(h.router, [daemon, "-f", conf.path, "-P", pidFile.path, "-d"])
             usleep(1_000_000)
         }
         return h
