@@ -84,6 +84,9 @@ public final class Diagnosis {
         RouterModules.install(runtime)
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
+        for other in catalog.packs {
+            loader.libraries[other.name.split(separator: "/").last.map(String.init) ?? other.name] = other
+        }
         let pack = loader.loadPack(folder)
         guard let manifest = pack.manifest,
             !pack.diagnostics.contains(where: { $0.file.hasSuffix("/pack.lua") && $0.step == nil })

@@ -17,6 +17,8 @@ public final class PackLoader {
     let runtime: LuaRuntime
     /// Folders whose `lib/` modules `require` can load, by name.
     private var folders: [String: PackFolder] = [:]
+    /// Other packs whose `lib/` modules can be required as "pack:module", by pack id.
+    public var libraries: [String: PackFolder] = [:]
 
     // What the file being evaluated defines.
     private var file = ""
@@ -407,17 +409,33 @@ public final class PackLoader {
 
     /// `require(name)`: a module from the `lib/` folder of the pack (or overlay) whose code is calling.
     private func findModule(_ call: LuaCall) throws -> LuaReturn {
-        let name = try call.string(1)
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }) else {
-            throw LuaScriptError("bad argument #1 to 'require' (module names are letters, digits, '_', '-' and '.')")
-        }
-        let caller = call.callerPosition?.chunk ?? file
-        guard
-            let folder = folders.values.filter({ caller.hasPrefix($0.name + "/") }).max(by: {
-                $0.name.count < $1.name.count
-            })
+        let full = try call.string(1)
+        guard !full.isEmpty, full.allSatisfy({ $0.isLetter || $0.isNumber || "_-.:".contains($0) }),
+            full.filter({ $0 == ":" }).count <= 1
         else {
-            throw LuaScriptError("module '\(name)' not found: require works in pack and overlay files")
+            throw LuaScriptError(
+                "bad argument #1 to 'require' (module names are letters, digits, '_', '-' and '.', optionally after 'pack:')")
+        }
+        // "tcp-service:steps" is the module `steps` of the pack `tcp-service`: packs share code this way.
+        let parts = full.split(separator: ":", maxSplits: 1).map(String.init)
+        let name = parts.last!
+        let folder: PackFolder
+        if parts.count == 2 {
+            guard let library = libraries[parts[0]] ?? folders.values.first(where: { $0.name == parts[0] }) else {
+                throw LuaScriptError("module '\(full)' not found: there is no pack '\(parts[0])'\(Suggest.hint(parts[0], Array(libraries.keys)))")
+            }
+            folders[library.name] = folders[library.name] ?? library
+            folder = library
+        } else {
+            let caller = call.callerPosition?.chunk ?? file
+            guard
+                let own = folders.values.filter({ caller.hasPrefix($0.name + "/") }).max(by: {
+                    $0.name.count < $1.name.count
+                })
+            else {
+                throw LuaScriptError("module '\(name)' not found: require works in pack and overlay files")
+            }
+            folder = own
         }
         let path = "lib/" + name.replacing(".", with: "/") + ".lua"
         guard let text = folder.files[path] else {
