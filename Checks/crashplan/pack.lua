@@ -1,18 +1,20 @@
 -- Connections between computers, following the CrashPlan troubleshooting guide step by step.
--- The network checks arrive with the socket, firewall, service and port-forward primitives;
--- until then this pack holds only what can really run.
 return pack {
   id = "crashplan",
-  version = "0.1.0",
+  version = "1.0.0",
   title = "Connections between computers (CrashPlan)",
   description = "Why can't two computers back up to each other on TCP 4242?",
   params = {
     port = { type = "port", default = 4242, doc = "the TCP port the backup service listens on for other computers" },
-    peer = { type = "endpoint", doc = "the other computer, as host or host:port" },
+    peer = { type = "endpoint", doc = "the other computer, as host or host:port (run portdoctor listen there for the outside tests)" },
     role = {
-      type = "choice", choices = { "source", "destination" }, default = "destination",
-      doc = "whether this computer sends its backup (source) or receives one (destination)",
+      type = "choice", choices = { "destination", "source" }, default = "destination",
+      doc = "destination: this computer receives backups; source: it sends its backup to the other computer",
     },
+    service = { type = "string", doc = "the backup service's name, if not the usual one for this platform" },
+    program = { type = "string", doc = "the backup service's process name (CrashPlanService, Code42Service, java …)" },
   },
-  steps = { "reauthenticate" },
+  causes = {},
+  steps = { "reauthenticate", "engine-port", "service", "listener", "firewall", "reach-peer", "port-forward",
+            "restart-service", "listen-port" },
 }

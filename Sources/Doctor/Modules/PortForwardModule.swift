@@ -31,8 +31,41 @@ enum PortForwardModule {
                             on: loop
                         ) { outcome in pending.resume(with: [table(outcome)]) }
                     }
-                }
+                },
+                "survey": HostFunction { call in
+                    let port = try SocketModule.port(call, 1)
+                    let o = try call.optionalTable(2) ?? LuaTable()
+                    let reflector = o["reflector"].stringValue
+                    let token = o["token"].stringValue
+                    let loop = call.runtime.loop
+                    return try call.suspend { pending in
+                        pending.waitingFor = "the router, the reflector and the first hops"
+                        NATSurvey.run(port: port, reflector: reflector, token: token, on: loop) { r in
+                            pending.resume(with: [survey(r)])
+                        }
+                    }
+                },
             ])
+    }
+
+    static func survey(_ r: NATSurvey.Result) -> LuaValue {
+        var t = LuaTable()
+        t["kind"] = .text(r.verdict.kind.rawValue)
+        if let c = r.verdict.cause { t["cause"] = .text(c) }
+        t["explanation"] = .text(r.verdict.explanation)
+        var ev = LuaTable()
+        let e = r.evidence
+        ev["local_addresses"] = .table(LuaTable(sequence: e.localAddresses.map(LuaValue.text)))
+        ev["hops"] = .table(LuaTable(sequence: e.hops.map(LuaValue.text)))
+        for (k, v) in [("router_wan", e.routerWAN), ("router_wan_refused", e.routerWANRefused),
+                       ("public_address", e.publicAddress), ("mapping_client", e.mappingClient), ("connect_back", e.connectBack)] {
+            if let v { ev[k] = .text(v) }
+        }
+        if let u = e.upnpAnswered { ev["upnp"] = .boolean(u) }
+        if let n = e.natpmpAnswered { ev["natpmp"] = .boolean(n) }
+        t["evidence"] = .table(ev)
+        if let g = r.gateway { t["gateway"] = RouterModules.table(g) }
+        return .table(t)
     }
 
     static func table(_ o: ReflectorClient.Outcome) -> LuaValue {

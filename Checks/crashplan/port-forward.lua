@@ -1,0 +1,1 @@
+return check(require("tcp-service:steps").port_forward())

@@ -1,0 +1,2 @@
+local app = require("app")
+return check(require("tcp-service:steps").service { label = "backup service", names = app.services })

@@ -1,0 +1,2 @@
+-- The shared step, see lib/steps.lua.
+return check(require("tcp-service:steps").listen_port())

@@ -1,0 +1,16 @@
+-- Why can't the other computer connect to a TCP service on this one (or this one to it)?
+return pack {
+  id = "tcp-service",
+  version = "1.0.0",
+  title = "Connections to a TCP service",
+  description = "portdoctor run tcp-service --param port=22000 --param service=syncthing --peer other-computer",
+  params = {
+    port = { type = "port", required = true, doc = "the TCP port the service listens on" },
+    peer = { type = "endpoint", doc = "the other computer, as host or host:port (runs portdoctor listen for the outside tests)" },
+    role = { type = "choice", choices = { "destination", "source" }, default = "destination",
+             doc = "destination: this computer runs the service; source: this computer connects to it" },
+    service = { type = "string", doc = "the service's name for the service manager (or a runit service directory)" },
+    program = { type = "string", doc = "the name of the service's process, to tell it from other programs on the port" },
+  },
+  steps = { "service", "listener", "firewall", "reach-peer", "port-forward", "listen-port" },
+}
