@@ -6,7 +6,9 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure portdoctor's own speed (build with -c release for meaningful numbers).",
-        subcommands: [BridgeBench.self, RunBench.self, SocketBench.self, HoldSockets.self, FanOut.self]
+        subcommands: [
+            BridgeBench.self, RunBench.self, SocketBench.self, HoldSockets.self, FanOut.self, HoldListener.self,
+        ]
     )
 }
 

@@ -244,3 +244,28 @@ struct FanOut: ParsableCommand {
         )
     }
 }
+
+/// Listens on a port until killed: the lab's stand-in for a backup service (its process is named
+/// "portdoctor", unlike the python3 helpers that play "another program").
+struct HoldListener: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "hold-listener", shouldDisplay: false)
+
+    @Option var port = 4242
+    @Option var address = "0.0.0.0"
+
+    func run() throws {
+        guard let local = SocketAddress(numeric: address, port: UInt16(port)) else {
+            throw ValidationError("bad address")
+        }
+        let s = socket(local.family == .ipv4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4)
+        guard local.withSockaddr({ bind(s, $0, $1) }) == 0, listen(s, 64) == 0 else {
+            throw Failure("cannot listen on \(local): \(String(cString: strerror(errno)))")
+        }
+        while true {
+            let c = accept(s, nil, nil)
+            if c >= 0 { close(c) }
+        }
+    }
+}
