@@ -1,0 +1,285 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The bundled crashplan pack end to end: a destination computer on a home LAN whose backup service
+/// is supervised by runit, a router running miniupnpd, and the other computer on the WAN side
+/// running `portdoctor listen`. Each scenario injects one real fault and expects its cause.
+@Suite(
+    .serialized,
+    .enabled(if: NetworkLab.shouldRun, "needs root, iproute2, nftables, runit and miniupnpd (always required under CI)")
+)
+struct CrashPlanScenarioLabTests {
+    /// One scenario's world. `run` is `portdoctor run crashplan` from the destination (or the source).
+    final class Scenario {
+        let lab = NetworkLab()
+        var home: NetworkLab.HomeNetwork!
+        let serviceDir: URL
+
+        init() {
+            serviceDir = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "pd-crashplan-\(UUID().uuidString)/backupd")
+        }
+
+        /// Builds the network, the supervised backup service (listening on `address`), the reflector.
+        func build(
+            network: (NetworkLab) throws -> NetworkLab.HomeNetwork = { try $0.homeNetwork(miniupnpd: true) },
+            address: String = "0.0.0.0", serviceUp: Bool = true
+        ) throws {
+            try NetworkLab.requireAvailable()
+            home = try network(lab)
+            let runsv = try #require(
+                ["/usr/bin/runsv", "/usr/sbin/runsv", "/sbin/runsv"].first {
+                    FileManager.default.isExecutableFile(atPath: $0)
+                },
+                "runit is missing: run .ci/install-deps --test")
+            try FileManager.default.createDirectory(at: serviceDir, withIntermediateDirectories: true)
+            let run = serviceDir.appendingPathComponent("run")
+            try "#!/bin/sh\nexec \(portdoctorBinary) bench hold-listener --port 4242 --address \(address)\n"
+                .write(to: run, atomically: true, encoding: .utf8)
+            chmod(run.path, 0o755)
+            if !serviceUp {
+                _ = FileManager.default.createFile(
+                    atPath: serviceDir.appendingPathComponent("down").path, contents: nil)
+            }
+            try lab.start(home.lan, [runsv, serviceDir.path])
+            try lab.start(home.wan, [portdoctorBinary, "listen", "--per-minute", "1000"])
+            try waitFor {
+                (try? self.lab.exec(self.home.lan, ["/usr/bin/sv", "status", self.serviceDir.path]))?.output.hasPrefix(
+                    serviceUp ? "run:" : "down:") == true
+            }
+            if serviceUp { try waitFor { self.listening(4242) } }
+        }
+
+        func tearDown() {
+            lab.tearDown()
+            try? FileManager.default.removeItem(at: serviceDir.deletingLastPathComponent())
+        }
+
+        func listening(_ port: Int) -> Bool {
+            let out = (try? lab.exec(home.lan, ["/usr/bin/env", "ss", "-Htln", "sport = :\(port)"]))?.output ?? ""
+            return !out.isEmpty
+        }
+
+        func waitFor(_ condition: () throws -> Bool) throws {
+            for _ in 0..<100 {
+                if try condition() { return }
+                usleep(50_000)
+            }
+            throw NetworkLab.Failure(description: "the lab did not come up")
+        }
+
+        /// Asks the router (miniupnpd, over UPnP) to forward 4242 to `to` (this LAN host by default).
+        func forward(to: String? = nil) throws {
+            let args = [portdoctorBinary, "probe", "upnp", "--add", "4242"] + (to.map { ["--to", $0] } ?? [])
+            let r = try lab.exec(home.lan, args)
+            #expect(r.status == 0, "probe upnp --add: \(r.output)")
+        }
+
+        /// Runs the pack and returns the exit status and the JSON report's checks by id.
+        func run(_ extra: [String] = [], from ns: String? = nil) throws -> Outcome {
+            let args =
+                [
+                    portdoctorBinary, "run", "crashplan", "--peer", home.wanAddress, "--param",
+                    "service=\(serviceDir.path)",
+                    "--param", "program=portdoctor", "--format", "json",
+                ] + extra
+            let r = try lab.exec(ns ?? home.lan, args)
+            let json = try #require(
+                try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "not JSON: \(r.output)")
+            let checks = try #require(json["checks"] as? [[String: Any]])
+            return Outcome(status: r.status, checks: checks, text: r.output)
+        }
+    }
+
+    struct Outcome: CustomStringConvertible {
+        var status: Int32
+        var checks: [[String: Any]]
+        var text: String
+
+        func check(_ id: String) -> [String: Any] { checks.first { $0["id"] as? String == id } ?? [:] }
+        func status(_ id: String) -> String? { check(id)["status"] as? String }
+        func cause(_ id: String) -> String? { check(id)["cause"] as? String }
+        /// The failing checks, as "id: cause".
+        var failures: [String] {
+            checks.filter { $0["status"] as? String == "fail" }.map {
+                "\($0["id"] as? String ?? "?"): \($0["cause"] as? String ?? "-")"
+            }
+        }
+        var description: String {
+            checks.map { "\($0["id"] ?? "?") \($0["status"] ?? "?") \($0["cause"] ?? "") — \($0["summary"] ?? "")" }
+                .joined(separator: "\n")
+        }
+    }
+
+    static let inboundDrop = """
+        table inet pdhost {
+          chain input {
+            type filter hook input priority 0; policy accept;
+            ct state established,related accept
+            tcp dport 4242 drop
+          }
+        }
+
+        """
+
+    @Test func healthy() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build()
+        try s.forward()
+        let o = try s.run()
+        #expect(o.status == 0, "\(o)")
+        #expect(o.failures == [], "\(o)")
+        #expect(o.status("service") == "pass")
+        #expect(o.status("listener") == "pass")
+        #expect(o.status("port-forward") == "pass", "\(o)")
+        #expect(o.status("reauthenticate") == "skip")
+    }
+
+    @Test func aStoppedServiceIsFoundAndRestartedByTheRepair() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build(serviceUp: false)
+        try s.forward()
+        let o = try s.run()
+        #expect(o.status == 1)
+        #expect(o.cause("service") == "service-not-running", "\(o)")
+        #expect(o.status("listener") == "skip", "the listener step needs the service: \(o)")
+
+        let fixed = try s.run(["--fix", "--yes"])
+        #expect(fixed.status == 0, "\(fixed)")
+        #expect(((fixed.check("service")["repairs"] as? [[String: Any]])?.first?["outcome"]) as? String == "fixed")
+        #expect(fixed.status("listener") == "pass", "\(fixed)")
+    }
+
+    @Test func aListenerOnLoopbackOnly() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build(address: "127.0.0.1")
+        try s.forward()
+        let o = try s.run()
+        #expect(o.status == 1)
+        #expect(o.cause("listener") == "listener-loopback-only", "\(o)")
+    }
+
+    @Test func anotherProgramHoldsTheEnginePort() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build()
+        try s.forward()
+        try s.lab.start(
+            s.home.lan,
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',4243));s.listen();time.sleep(300)",
+            ])
+        try s.waitFor { s.listening(4243) }
+        let o = try s.run()
+        #expect(o.status == 1)
+        #expect(o.cause("engine-port") == "port-in-use", "\(o)")
+        #expect((o.check("engine-port")["summary"] as? String)?.contains("python3") == true, "\(o)")
+    }
+
+    @Test func anotherProgramHoldsTheListenPort() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build(serviceUp: false)
+        try s.forward()
+        try s.lab.start(
+            s.home.lan,
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',4242));s.listen();time.sleep(300)",
+            ])
+        try s.waitFor { s.listening(4242) }
+        let o = try s.run()
+        #expect(o.status == 1)
+        #expect(o.cause("listen-port") == "port-in-use", "\(o)")
+        let advice = (o.check("listen-port")["advice"] as? [String])?.joined(separator: " ") ?? ""
+        #expect(advice.contains("for example 4"), "a free port is suggested: \(advice)")
+    }
+
+    @Test(arguments: ["drop", "reject"])
+    func anInboundFirewallRuleOnTheDestination(verdict: String) throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build()
+        try s.forward()
+        try s.lab.nft(s.home.lan, Self.inboundDrop.replacingOccurrences(of: "4242 drop", with: "4242 \(verdict)"))
+        let o = try s.run()
+        #expect(o.status == 1)
+        #expect(o.cause("firewall") == "firewall-blocks-inbound", "\(o)")
+        #expect(
+            (o.check("firewall")["summary"] as? String)?.contains(verdict == "drop" ? "dropped" : "rejected") == true,
+            "\(o)")
+    }
+
+    @Test func anOutboundBlockOnTheSource() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build()
+        try s.forward()
+        // The WAN host is the source here, sending its backup to the LAN computer through the forward.
+        try s.lab.nft(
+            s.home.wan,
+            "table inet pdhost {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    tcp dport 4242 reject\n  }\n}\n"
+        )
+        let args = [
+            portdoctorBinary, "run", "crashplan", "--peer", s.home.routerWAN, "--param", "role=source",
+            "--param", "service=\(s.serviceDir.path)", "--format", "json",
+        ]
+        let r = try s.lab.exec(s.home.wan, args)
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "\(r.output)")
+        let o = Outcome(status: r.status, checks: json["checks"] as? [[String: Any]] ?? [], text: r.output)
+        #expect(o.status == 1)
+        #expect(o.cause("firewall") == "firewall-blocks-outbound", "\(o)")
+        #expect(o.status("listener") == "skip")
+    }
+
+    @Test func noForwardOnTheRouterIsAddedByTheRepair() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build()
+        let o = try s.run()
+        #expect(o.status == 1)
+        #expect(o.cause("port-forward") == "port-forward-missing", "\(o)")
+
+        let fixed = try s.run(["--fix", "--yes"])
+        #expect(fixed.status == 0, "\(fixed)")
+        #expect(fixed.status("port-forward") == "pass", "\(fixed)")
+    }
+
+    @Test func aForwardToAnotherAddress() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build(network: { try $0.homeNetwork(miniupnpd: true, secure: false) })
+        try s.forward(to: "10.231.60.99")
+        let o = try s.run()
+        #expect(o.status == 1)
+        #expect(o.cause("port-forward") == "port-forward-wrong-target", "\(o)")
+    }
+
+    @Test func aRouterWithoutUPnPOrNATPMP() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build(network: { try $0.homeNetwork(miniupnpd: true, upnp: false, natpmp: false) })
+        let o = try s.run()
+        #expect(o.status == 1)
+        #expect(o.cause("port-forward") == "upnp-unavailable", "\(o)")
+    }
+
+    @Test(arguments: [("10.231.63", "double-nat"), ("100.64.63", "cgnat")])
+    func behindASecondNAT(upstream: String, cause: String) throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build(network: { try $0.layeredNetwork(upstreamNet: upstream) })
+        let o = try s.run()
+        #expect(o.status == 1)
+        #expect(o.cause("port-forward") == cause, "\(o)")
+    }
+}
