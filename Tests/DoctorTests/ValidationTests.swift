@@ -198,10 +198,17 @@ import Testing
 
 @Suite struct SharedLibraryTests {
     @Test func aPackCanUseAnotherPacksLibrary() throws {
-        let base = folder(["pack.lua": manifest("base", steps: ["a"]), "a.lua": passing(), "lib/steps.lua": "return { answer = 42 }"],
-                          name: "base")
-        let derived = folder(["pack.lua": manifest("derived", steps: ["b"]),
-                              "b.lua": passing(body: "return pass('%d', require('base:steps').answer)")], name: "derived")
+        let base = folder(
+            [
+                "pack.lua": manifest("base", steps: ["a"]), "a.lua": passing(),
+                "lib/steps.lua": "return { answer = 42 }",
+            ],
+            name: "base")
+        let derived = folder(
+            [
+                "pack.lua": manifest("derived", steps: ["b"]),
+                "b.lua": passing(body: "return pass('%d', require('base:steps').answer)"),
+            ], name: "derived")
         var request = DiagnosisRequest(pack: "derived")
         request.platform = .linux
         guard case .ready(let d) = try Diagnosis.prepare(request, catalog: PackCatalog(packs: [base, derived])) else {
@@ -211,9 +218,15 @@ import Testing
         #expect(d.run().findings.first?.summary == "42")
         var missing = DiagnosisRequest(pack: "derived")
         missing.platform = .linux
-        let other = folder(["pack.lua": manifest("derived", steps: ["b"]), "b.lua": passing(body: "return pass(require('bse:steps'))")],
-                           name: "derived")
-        guard case .ready(let e) = try Diagnosis.prepare(missing, catalog: PackCatalog(packs: [base, other])) else { return }
+        let other = folder(
+            [
+                "pack.lua": manifest("derived", steps: ["b"]),
+                "b.lua": passing(body: "return pass(require('bse:steps'))"),
+            ],
+            name: "derived")
+        guard case .ready(let e) = try Diagnosis.prepare(missing, catalog: PackCatalog(packs: [base, other])) else {
+            return
+        }
         #expect(e.run().findings.first?.summary.contains("there is no pack 'bse' (did you mean 'base'?)") == true)
     }
 }

@@ -57,8 +57,10 @@ enum PortForwardModule {
         let e = r.evidence
         ev["local_addresses"] = .table(LuaTable(sequence: e.localAddresses.map(LuaValue.text)))
         ev["hops"] = .table(LuaTable(sequence: e.hops.map(LuaValue.text)))
-        for (k, v) in [("router_wan", e.routerWAN), ("router_wan_refused", e.routerWANRefused),
-                       ("public_address", e.publicAddress), ("mapping_client", e.mappingClient), ("connect_back", e.connectBack)] {
+        for (k, v) in [
+            ("router_wan", e.routerWAN), ("router_wan_refused", e.routerWANRefused),
+            ("public_address", e.publicAddress), ("mapping_client", e.mappingClient), ("connect_back", e.connectBack),
+        ] {
             if let v { ev[k] = .text(v) }
         }
         if let u = e.upnpAnswered { ev["upnp"] = .boolean(u) }

@@ -414,7 +414,8 @@ public final class PackLoader {
             full.filter({ $0 == ":" }).count <= 1
         else {
             throw LuaScriptError(
-                "bad argument #1 to 'require' (module names are letters, digits, '_', '-' and '.', optionally after 'pack:')")
+                "bad argument #1 to 'require' (module names are letters, digits, '_', '-' and '.', optionally after 'pack:')"
+            )
         }
         // "tcp-service:steps" is the module `steps` of the pack `tcp-service`: packs share code this way.
         let parts = full.split(separator: ":", maxSplits: 1).map(String.init)
@@ -422,7 +423,9 @@ public final class PackLoader {
         let folder: PackFolder
         if parts.count == 2 {
             guard let library = libraries[parts[0]] ?? folders.values.first(where: { $0.name == parts[0] }) else {
-                throw LuaScriptError("module '\(full)' not found: there is no pack '\(parts[0])'\(Suggest.hint(parts[0], Array(libraries.keys)))")
+                throw LuaScriptError(
+                    "module '\(full)' not found: there is no pack '\(parts[0])'\(Suggest.hint(parts[0], Array(libraries.keys)))"
+                )
             }
             folders[library.name] = folders[library.name] ?? library
             folder = library
