@@ -15,6 +15,7 @@ return pack {
     program = { type = "string", doc = "the backup service's process name (CrashPlanService, Code42Service, java …)" },
   },
   causes = {},
-  steps = { "reauthenticate", "engine-port", "service", "listener", "firewall", "reach-peer", "port-forward",
-            "restart-service", "listen-port" },
+  -- The guide's order, except its first step: re-authenticating is for when everything here passes.
+  steps = { "engine-port", "service", "listener", "firewall", "reach-peer", "port-forward", "restart-service",
+            "listen-port", "reauthenticate" },
 }

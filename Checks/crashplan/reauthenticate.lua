@@ -1,11 +1,12 @@
--- Step 1 of the guide is something only the person can do, inside the app.
+-- Step 1 of the guide is something only the person can do, inside the app; it comes last here,
+-- once the checks a program can do have passed.
 local app = require("app")
 
 return check {
   title = "Re-authenticate with the destination",
   run = function(ctx)
     return skip {
-      summary = "A step only you can do: if " .. app.name .. " still cannot connect after the checks below, "
+      summary = "A step only you can do: if " .. app.name .. " still cannot connect after the checks above, "
         .. "re-authenticate from inside the app.",
       cause = "manual-step",
       advice = {

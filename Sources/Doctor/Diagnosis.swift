@@ -14,6 +14,8 @@ public struct DiagnosisRequest {
     public var platform: Platform = .current
     /// What router discovery reported, or `--vendor`.
     public var vendor: [String: String]?
+    /// Ask the router (UPnP) who made it when `vendor` is not given and a vendor overlay could apply.
+    public var discoverVendor = false
     /// Overlay folders (or overlay.lua files) the person gave.
     public var userOverlays: [String] = []
     public var options = RunOptions()
@@ -125,9 +127,12 @@ public final class Diagnosis {
                 overlayProblems += problems
             }
         }
+        var vendor = request.vendor
+        if vendor == nil, request.discoverVendor, (pack.overlays + overlays).contains(where: { $0.vendor != nil }) {
+            vendor = VendorDiscovery.discover()
+        }
         var plan = Planner.plan(
-            pack, manifest: manifest, extraOverlays: overlays, platform: request.platform,
-            vendor: request.vendor)
+            pack, manifest: manifest, extraOverlays: overlays, platform: request.platform, vendor: vendor)
         plan.diagnostics += overlayProblems
 
         switch ParameterResolver.resolve(manifest, request.parameters) {

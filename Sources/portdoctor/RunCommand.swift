@@ -27,7 +27,7 @@ struct PackSelection: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "The router's manufacturer, as UPnP discovery would report it (selects vendor overlays).",
+            "The router's manufacturer (selects vendor overlays; run asks the router by UPnP when not given).",
             valueName: "name"))
     var vendor: String?
 
@@ -59,7 +59,7 @@ struct RunCommand: ParsableCommand {
         abstract: "Diagnose this computer with a check pack.",
         discussion: """
             Runs the pack's checks in order (those that do not depend on each other at the same time) and \
-            prints what is wrong and what to do, the most likely cause last.
+            prints the most likely cause and the first thing to do, then each check.
 
             Parameters come from the pack's defaults, then the config file (~/.config/portdoctor/config, \
             lines like `peer = backup.example.net` or `crashplan.port = 4243`), then environment variables \
@@ -110,6 +110,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         var request = selection.request()
+        request.discoverVendor = true
         request.parameters.environment = environment
         request.parameters.commandLine = params.map {
             let eq = $0.firstIndex(of: "=")!

@@ -67,16 +67,17 @@ import Testing
         #expect((root["primary"] as? [String: Any])?["cause"] as? String == "firewall-blocks-inbound")
     }
 
-    @Test func textEndsWithTheCauseAndTheFirstThingToDo() throws {
+    @Test func textStartsWithTheCauseAndTheFirstThingToDo() throws {
         let text = TextReporter(color: false).render(try Self.sampleReport())
         let lines = text.split(separator: "\n")
         #expect(
-            lines.last
+            lines[2]
                 == "Most likely cause: a firewall blocks incoming connections. First: sudo nft add rule inet filter input tcp dport 4242 accept"
         )
         #expect(text.contains("✘ FAIL  firewall"))
         #expect(text.contains("cause: a firewall blocks incoming connections (firewall-blocks-inbound)"))
         #expect(text.contains("2. run portdoctor again"))
+        #expect(lines.last?.hasPrefix("1 passed, 1 failed, 1 could not run, 1 skipped in ") == true)
         #expect(text.contains("– skip  forward"))
         #expect(!text.contains("\u{1B}["))  // no colour unless asked
         #expect(TextReporter(color: true).render(try Self.sampleReport()).contains("\u{1B}[1;31m"))

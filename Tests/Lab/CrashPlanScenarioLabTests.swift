@@ -21,7 +21,7 @@ struct CrashPlanScenarioLabTests {
 
         init() {
             serviceDir = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "pd-crashplan-\(UUID().uuidString)/backupd")
+                "pd-crashplan-\(UUID().uuidString)/crashplan")
         }
 
         /// Builds the network, the supervised backup service (listening on `address`), the reflector.
@@ -72,6 +72,17 @@ struct CrashPlanScenarioLabTests {
             throw NetworkLab.Failure(description: "the lab did not come up")
         }
 
+        /// A forward made in the router's admin page: a permanent DNAT rule, not a UPnP mapping.
+        func staticForward() throws {
+            _ = try lab.exec(
+                home.router,
+                [
+                    NetworkLab.nft!, "add", "rule", "inet", "nat", "prerouting", "iifname", home.routerWANIf, "tcp",
+                    "dport",
+                    "4242", "dnat", "ip", "to", home.lanAddress,
+                ])
+        }
+
         /// Asks the router (miniupnpd, over UPnP) to forward 4242 to `to` (this LAN host by default).
         func forward(to: String? = nil) throws {
             let args = [portdoctorBinary, "probe", "upnp", "--add", "4242"] + (to.map { ["--to", $0] } ?? [])
@@ -80,18 +91,32 @@ struct CrashPlanScenarioLabTests {
         }
 
         /// Runs the pack and returns the exit status and the JSON report's checks by id.
-        func run(_ extra: [String] = [], from ns: String? = nil) throws -> Outcome {
+        func run(_ extra: [String] = [], environment: [String] = []) throws -> Outcome {
             let args =
-                [
+                (environment.isEmpty ? [] : ["/usr/bin/env"] + environment) + [
                     portdoctorBinary, "run", "crashplan", "--peer", home.wanAddress, "--param",
                     "service=\(serviceDir.path)",
                     "--param", "program=portdoctor", "--format", "json",
                 ] + extra
-            let r = try lab.exec(ns ?? home.lan, args)
+            let r = try lab.exec(home.lan, args)
             let json = try #require(
                 try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "not JSON: \(r.output)")
             let checks = try #require(json["checks"] as? [[String: Any]])
             return Outcome(status: r.status, checks: checks, text: r.output)
+        }
+        /// The same run for a person (`--format text`). With PD_LAB_EXAMPLES=DIR set, it is also saved
+        /// there as NAME.txt: that is how the README's example outputs are made.
+        func text(_ name: String, _ extra: [String] = []) throws -> [String] {
+            let args =
+                [
+                    portdoctorBinary, "run", "crashplan", "--peer", home.wanAddress, "--param",
+                    "service=\(serviceDir.path)", "--param", "program=portdoctor",
+                ] + extra
+            let out = try lab.exec(home.lan, args).output
+            if let dir = ProcessInfo.processInfo.environment["PD_LAB_EXAMPLES"] {
+                try out.write(toFile: "\(dir)/\(name).txt", atomically: true, encoding: .utf8)
+            }
+            return out.split(separator: "\n").map(String.init)
         }
     }
 
@@ -130,7 +155,7 @@ struct CrashPlanScenarioLabTests {
         let s = Scenario()
         defer { s.tearDown() }
         try s.build()
-        try s.forward()
+        try s.staticForward()
         let o = try s.run()
         #expect(o.status == 0, "\(o)")
         #expect(o.failures == [], "\(o)")
@@ -138,6 +163,7 @@ struct CrashPlanScenarioLabTests {
         #expect(o.status("listener") == "pass")
         #expect(o.status("port-forward") == "pass", "\(o)")
         #expect(o.status("reauthenticate") == "skip")
+        #expect(try s.text("healthy")[2] == "No problem found.")
     }
 
     @Test func aStoppedServiceIsFoundAndRestartedByTheRepair() throws {
@@ -149,6 +175,11 @@ struct CrashPlanScenarioLabTests {
         #expect(o.status == 1)
         #expect(o.cause("service") == "service-not-running", "\(o)")
         #expect(o.status("listener") == "skip", "the listener step needs the service: \(o)")
+        let lines = try s.text("service-stopped")
+        #expect(
+            lines[2].hasPrefix("Most likely cause: the service is not running. First: Start it: sv restart "),
+            "\(lines)")
+        #expect(lines[3] == "portdoctor can repair this: run it again with --fix.", "\(lines)")
 
         let fixed = try s.run(["--fix", "--yes"])
         #expect(fixed.status == 0, "\(fixed)")
@@ -164,6 +195,12 @@ struct CrashPlanScenarioLabTests {
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("listener") == "listener-loopback-only", "\(o)")
+        // A person reads the cause and the fix first.
+        let lines = try s.text("loopback-only")
+        #expect(
+            lines[2]
+                == "Most likely cause: the service listens on 127.0.0.1 only. First: Set the backup service to listen on all addresses (0.0.0.0) instead of 127.0.0.1, then restart it.",
+            "\(lines)")
     }
 
     @Test func anotherProgramHoldsTheEnginePort() throws {
@@ -251,7 +288,49 @@ struct CrashPlanScenarioLabTests {
 
         let fixed = try s.run(["--fix", "--yes"])
         #expect(fixed.status == 0, "\(fixed)")
-        #expect(fixed.status("port-forward") == "pass", "\(fixed)")
+        // The lab's router says it runs OpenWrt: its overlay warns that a UPnP forward does not last there.
+        #expect(fixed.status("port-forward") == "warn", "\(fixed)")
+        #expect(
+            (fixed.check("port-forward")["summary"] as? String)?.contains("through a UPnP forward") == true, "\(fixed)")
+        #expect((fixed.check("port-forward")["origin"] as? String)?.contains("overlay 'openwrt'") == true, "\(fixed)")
+    }
+
+    @Test func aNETGEARRouterGetsItsOwnInstructions() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build(network: { try $0.homeNetwork(miniupnpd: true, manufacturer: "NETGEAR, Inc.") })
+        let o = try s.run()
+        #expect(o.cause("port-forward") == "port-forward-missing", "\(o)")
+        let advice = (o.check("port-forward")["advice"] as? [String])?.joined(separator: " ") ?? ""
+        #expect(advice.contains("routerlogin.net") && advice.contains("not Port Triggering"), "\(advice)")
+        #expect((o.check("port-forward")["origin"] as? String)?.contains("overlay 'netgear'") == true, "\(o)")
+    }
+
+    /// A person's own vendor overlay, in their own folder on the search path: no rebuild.
+    @Test func aUsersOwnVendorOverlayTakesEffect() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        let dir = s.serviceDir.deletingLastPathComponent().appendingPathComponent("packs/labrouter")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try """
+        return overlay { extends = "crashplan", when = { vendor = { manufacturer = "Lab Router Co" } },
+                         insert = { after = "port-forward", checks = { "labrouter-admin" } } }
+        """.write(to: dir.appendingPathComponent("overlay.lua"), atomically: true, encoding: .utf8)
+        try """
+        return check { title = "The Lab Router Co admin page", run = function(ctx)
+          return warn("seen a %s %s: open http://admin.lab/ → Forwarding", ctx.vendor.manufacturer, ctx.vendor.model or "")
+        end }
+        """.write(to: dir.appendingPathComponent("labrouter-admin.lua"), atomically: true, encoding: .utf8)
+        try s.build(network: { try $0.homeNetwork(miniupnpd: true, manufacturer: "Lab Router Co") })
+        try s.staticForward()
+        let o = try s.run(environment: ["PORTDOCTOR_PATH=\(dir.deletingLastPathComponent().path)"])
+        #expect(o.status == 0, "\(o)")
+        #expect(o.status("labrouter-admin") == "warn", "\(o)")
+        #expect(
+            (o.check("labrouter-admin")["summary"] as? String)
+                == "seen a Lab Router Co lab router: open http://admin.lab/ → Forwarding", "\(o)")
+        let without = try s.run()
+        #expect(without.check("labrouter-admin").isEmpty, "\(without)")
     }
 
     @Test func aForwardToAnotherAddress() throws {

@@ -211,6 +211,7 @@ function M.port_forward(opts)
   opts = opts or {}
   return {
     title = "The router forwards the port to this computer",
+    needs = opts.needs,
     repairs = {
       ["add-forward"] = {
         title = "Ask the router to forward the port (UPnP)",
@@ -273,6 +274,27 @@ function M.listen_port(opts)
       return pass("TCP %d is used by the service itself", port)
     end,
   }
+end
+
+-- A router vendor overlay's port-forward step: the shared one, with the vendor's own way to set up
+-- the forward in place of the generic advice, and the vendor's own check once the forward works.
+-- vendor = { name =, forward_steps = function(ctx) -> { step, … }, check = function(ctx, result) -> result? }
+function M.vendor_port_forward(vendor)
+  local def = M.port_forward { needs = { "listener", "firewall" } }
+  def.title = "The " .. vendor.name .. " router forwards the port to this computer"
+  local shared = def.run
+  def.run = function(ctx)
+    local r = shared(ctx)
+    if r.status == "fail" then
+      local advice = { r.advice and r.advice[1] }
+      for _, step in ipairs(vendor.forward_steps(ctx)) do advice[#advice + 1] = step end
+      r.advice = advice
+    elseif r.status == "pass" and vendor.check then
+      return vendor.check(ctx, r) or r
+    end
+    return r
+  end
+  return def
 end
 
 return M

@@ -1,5 +1,5 @@
-/// For a person at a terminal: what was checked in the order you would fix things, each problem
-/// with its cause and steps, and a last line naming the most likely cause and the first thing to do.
+/// For a person at a terminal: first the most likely cause and the first thing to do, then what was
+/// checked in the order you would fix things, each problem with its cause and steps.
 public struct TextReporter {
     public var color: Bool
     public var showTracebacks: Bool
@@ -28,6 +28,12 @@ public struct TextReporter {
         if let vendor = report.vendor { context.append("router: \(vendor)") }
         context += report.parameters.keys.sorted().map { "\($0)=\(report.parameters[$0]!)" }
         out.append(paint(context.joined(separator: " · "), "2"))
+        out.append("")
+        out.append(verdict(report))
+        let offered = report.findings.flatMap(\.repairs).filter { $0.outcome == .offered }.count
+        if offered > 0 {
+            out.append("portdoctor can repair \(offered == 1 ? "this" : "\(offered) of these"): run it again with --fix.")
+        }
         out.append("")
 
         let width = min(24, (report.findings.map(\.id.count).max() ?? 8) + 2)
@@ -68,7 +74,6 @@ public struct TextReporter {
         }
         let seconds = (report.durationMilliseconds / 10).rounded() / 100
         out.append("\(counts.joined(separator: ", ")) in \(seconds) s")
-        out.append(verdict(report))
         return out.joined(separator: "\n") + "\n"
     }
 
