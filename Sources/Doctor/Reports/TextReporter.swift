@@ -32,7 +32,8 @@ public struct TextReporter {
         out.append(verdict(report))
         let offered = report.findings.flatMap(\.repairs).filter { $0.outcome == .offered }.count
         if offered > 0 {
-            out.append("portdoctor can repair \(offered == 1 ? "this" : "\(offered) of these"): run it again with --fix.")
+            let what = offered == 1 ? "this" : "\(offered) of these"
+            out.append("portdoctor can repair \(what): run it again with --fix.")
         }
         out.append("")
 
