@@ -140,6 +140,23 @@ import Testing
         #expect(run.stdout.contains("mine"))
     }
 
+    /// Every bundled overlay loads (its checks run their top level, `require`s included) and lands
+    /// on the step it is for.
+    @Test(arguments: [
+        (["--platform", "windows"], "listen-port", "overlay 'windows'"),
+        (["--platform", "macos"], "engine-port", "overlay 'macos'"),
+        (["--platform", "linux", "--vendor", "OpenWrt"], "port-forward", "overlay 'openwrt'"),
+        (["--vendor", "NETGEAR, Inc."], "port-forward", "overlay 'netgear'"),
+        (["--vendor", "TP-LINK Technologies"], "port-forward", "overlay 'tp-link'"),
+    ])
+    func bundledOverlaysApply(selection: [String], step: String, origin: String) throws {
+        let show = try portdoctor(["show", "crashplan"] + selection)
+        #expect(show.status == 0, "\(show.stdout)")
+        let line = show.stdout.split(separator: "\n").first { $0.contains(" \(step) ") }
+        #expect(line?.contains(origin) == true, "\(show.stdout)")
+        #expect(!show.stdout.contains("BROKEN") && !show.stdout.contains("PROBLEM"), "\(show.stdout)")
+    }
+
     @Test func showPrintsThePlanAndGraphs() throws {
         let show = try portdoctor(["show", "crashplan"])
         #expect(show.status == 0)
