@@ -91,10 +91,10 @@ struct CrashPlanScenarioLabTests {
         }
 
         /// Runs the pack and returns the exit status and the JSON report's checks by id.
-        func run(_ extra: [String] = [], environment: [String] = []) throws -> Outcome {
+        func run(_ extra: [String] = [], environment: [String] = [], pack: String = "crashplan") throws -> Outcome {
             let args =
                 (environment.isEmpty ? [] : ["/usr/bin/env"] + environment) + [
-                    portdoctorBinary, "run", "crashplan", "--peer", home.wanAddress, "--param",
+                    portdoctorBinary, "run", pack, "--peer", home.wanAddress, "--param",
                     "service=\(serviceDir.path)",
                     "--param", "program=portdoctor", "--format", "json",
                 ] + extra
@@ -360,5 +360,25 @@ struct CrashPlanScenarioLabTests {
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("port-forward") == cause, "\(o)")
+    }
+
+    /// The same diagnosis for any TCP service, through the steps crashplan shares with tcp-service.
+    @Test func theTCPServicePackDiagnosesAnyService() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build(address: "127.0.0.1")
+        try s.staticForward()
+        let o = try s.run(["--param", "port=4242"], pack: "tcp-service")
+        #expect(o.status == 1)
+        #expect(o.status("service") == "pass", "\(o)")
+        #expect(o.cause("listener") == "listener-loopback-only", "\(o)")
+        #expect(o.status("port-forward") == "skip", "\(o)")
+        // Without a service name the service step is skipped, and the port is still checked.
+        let r = try s.lab.exec(
+            s.home.lan, [portdoctorBinary, "run", "tcp-service", "--param", "port=4242", "--format", "json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any])
+        let bare = Outcome(status: r.status, checks: json["checks"] as? [[String: Any]] ?? [], text: r.output)
+        #expect(bare.status("service") == "skip", "\(bare)")
+        #expect(bare.cause("listener") == "listener-loopback-only", "\(bare)")
     }
 }
