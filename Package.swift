@@ -41,7 +41,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua", "LuaShim"]),
-        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "LuaHost"]),
+        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "LuaHost", "BundledChecks"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Reactor"], resources: [.copy("Fixtures")]),
         // Runs the real binary: exit codes, formats, usage errors.
         .testTarget(name: "portdoctorTests", dependencies: ["portdoctor"]),
