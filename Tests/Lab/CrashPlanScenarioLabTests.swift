@@ -102,7 +102,9 @@ struct CrashPlanScenarioLabTests {
             let json = try #require(
                 try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "not JSON: \(r.output)")
             let checks = try #require(json["checks"] as? [[String: Any]])
-            return Outcome(status: r.status, checks: checks, text: r.output)
+            var o = Outcome(status: r.status, checks: checks, text: r.output)
+            o.primary = (json["primary"] as? [String: Any])?["cause"] as? String
+            return o
         }
         /// The same run for a person (`--format text`). With PD_LAB_EXAMPLES=DIR set, it is also saved
         /// there as NAME.txt: that is how the README's example outputs are made.
@@ -124,6 +126,8 @@ struct CrashPlanScenarioLabTests {
         var status: Int32
         var checks: [[String: Any]]
         var text: String
+        /// The cause the text report opens with.
+        var primary: String?
 
         func check(_ id: String) -> [String: Any] { checks.first { $0["id"] as? String == id } ?? [:] }
         func status(_ id: String) -> String? { check(id)["status"] as? String }
@@ -174,6 +178,7 @@ struct CrashPlanScenarioLabTests {
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("service") == "service-not-running", "\(o)")
+        #expect(o.primary == "service-not-running", "the report opens with it: \(o)")
         #expect(o.status("listener") == "skip", "the listener step needs the service: \(o)")
         let lines = try s.text("service-stopped")
         #expect(
@@ -195,6 +200,7 @@ struct CrashPlanScenarioLabTests {
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("listener") == "listener-loopback-only", "\(o)")
+        #expect(o.primary == "listener-loopback-only", "the report opens with it: \(o)")
         // A person reads the cause and the fix first.
         let lines = try s.text("loopback-only")
         #expect(
@@ -218,6 +224,7 @@ struct CrashPlanScenarioLabTests {
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("engine-port") == "port-in-use", "\(o)")
+        #expect(o.primary == "port-in-use", "the report opens with it: \(o)")
         #expect((o.check("engine-port")["summary"] as? String)?.contains("python3") == true, "\(o)")
     }
 
@@ -235,6 +242,9 @@ struct CrashPlanScenarioLabTests {
         try s.waitFor { s.listening(4242) }
         let o = try s.run()
         #expect(o.status == 1)
+        #expect(o.cause("service") == "port-in-use", "the service cannot start: \(o)")
+        #expect(o.primary == "port-in-use", "the report opens with it: \(o)")
+        #expect((o.check("service")["summary"] as? String)?.contains("held by python3") == true, "\(o)")
         #expect(o.cause("listen-port") == "port-in-use", "\(o)")
         let advice = (o.check("listen-port")["advice"] as? [String])?.joined(separator: " ") ?? ""
         #expect(advice.contains("for example 4"), "a free port is suggested: \(advice)")
@@ -250,6 +260,7 @@ struct CrashPlanScenarioLabTests {
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("firewall") == "firewall-blocks-inbound", "\(o)")
+        #expect(o.primary == "firewall-blocks-inbound", "the report opens with it: \(o)")
         #expect(
             (o.check("firewall")["summary"] as? String)?.contains(verdict == "drop" ? "dropped" : "rejected") == true,
             "\(o)")
@@ -285,6 +296,7 @@ struct CrashPlanScenarioLabTests {
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("port-forward") == "port-forward-missing", "\(o)")
+        #expect(o.primary == "port-forward-missing", "the report opens with it: \(o)")
 
         let fixed = try s.run(["--fix", "--yes"])
         #expect(fixed.status == 0, "\(fixed)")
@@ -301,6 +313,7 @@ struct CrashPlanScenarioLabTests {
         try s.build(network: { try $0.homeNetwork(miniupnpd: true, manufacturer: "NETGEAR, Inc.") })
         let o = try s.run()
         #expect(o.cause("port-forward") == "port-forward-missing", "\(o)")
+        #expect(o.primary == "port-forward-missing", "the report opens with it: \(o)")
         let advice = (o.check("port-forward")["advice"] as? [String])?.joined(separator: " ") ?? ""
         #expect(advice.contains("routerlogin.net") && advice.contains("not Port Triggering"), "\(advice)")
         #expect((o.check("port-forward")["origin"] as? String)?.contains("overlay 'netgear'") == true, "\(o)")
@@ -341,6 +354,7 @@ struct CrashPlanScenarioLabTests {
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("port-forward") == "port-forward-wrong-target", "\(o)")
+        #expect(o.primary == "port-forward-wrong-target", "the report opens with it: \(o)")
     }
 
     @Test func aRouterWithoutUPnPOrNATPMP() throws {
@@ -350,6 +364,7 @@ struct CrashPlanScenarioLabTests {
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("port-forward") == "upnp-unavailable", "\(o)")
+        #expect(o.primary == "upnp-unavailable", "the report opens with it: \(o)")
     }
 
     @Test(arguments: [("10.231.63", "double-nat"), ("100.64.63", "cgnat")])
@@ -360,6 +375,7 @@ struct CrashPlanScenarioLabTests {
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("port-forward") == cause, "\(o)")
+        #expect(o.primary == cause, "the report opens with it: \(o)")
     }
 
     /// The same diagnosis for any TCP service, through the steps crashplan shares with tcp-service.
@@ -372,6 +388,7 @@ struct CrashPlanScenarioLabTests {
         #expect(o.status == 1)
         #expect(o.status("service") == "pass", "\(o)")
         #expect(o.cause("listener") == "listener-loopback-only", "\(o)")
+        #expect(o.primary == "listener-loopback-only", "the report opens with it: \(o)")
         #expect(o.status("port-forward") == "skip", "\(o)")
         // Without a service name the service step is skipped, and the port is still checked.
         let r = try s.lab.exec(

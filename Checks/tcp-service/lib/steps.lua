@@ -73,6 +73,22 @@ function M.service(opts)
           evidence = seen,
         }
       end
+      if not s.running and destination(ctx) then
+        -- A service that cannot start because another program took its port: that is the cause.
+        for _, l in ipairs(netstat.listeners(ctx.params.port)) do
+          if not ours(ctx, l) then
+            return fail {
+              summary = string.format("%s is %s: TCP %d is held by %s, so it cannot listen", s.name, s.state,
+                                      ctx.params.port, owner_text(l)),
+              cause = "port-in-use",
+              advice = { "Stop " .. owner_text(l) .. ", then start the " .. (opts.label or "service") .. ": "
+                           .. (service.restart_command(s.name, { manager = s.manager }) or "restart it"),
+                         "Or move the " .. (opts.label or "service") .. " to a free port (see the listen port step)." },
+              evidence = { service = s, holder = l },
+            }
+          end
+        end
+      end
       if not s.running then
         return fail {
           summary = string.format("%s is %s (%s)", s.name, s.state, s.manager),
