@@ -118,22 +118,12 @@ public struct NFTRuleset: Sendable {
                     case nil: return .unknown("\(at): a verdict map portdoctor cannot evaluate")
                     case .some(nil): continue  // no element matches: on to the next rule
                     case .some(let (verdict, target)?):
-                        switch verdict {
-                        case "accept":
-                            trail.append(at)
-                            return .accept
-                        case "drop": return .drop(at)
-                        case "reject": return .reject(at)
-                        case "return": return .returned
-                        case "jump", "goto":
-                            if let r = follow(
-                                verdict, to: target ?? "", from: chain, at: at, q, depth: depth, trail: &trail)
-                            {
-                                return r
-                            }
-                            continue
-                        default: continue
+                        if let r = decide(
+                            verdict, target: target ?? "", in: chain, at: at, q, depth: depth, trail: &trail)
+                        {
+                            return r
                         }
+                        continue
                     }
                 }
                 let verdictKinds = ["accept", "drop", "reject", "jump", "goto", "return"]
@@ -145,24 +135,32 @@ public struct NFTRuleset: Sendable {
                     return .unknown("\(at) depends on `\(about)`: \(hint)")
                 }
                 guard matched == true else { break }
-                switch kind {
-                case "accept":
-                    trail.append(at)
-                    return .accept
-                case "drop": return .drop(at)
-                case "reject": return .reject(at)
-                case "return": return .returned
-                case "jump", "goto":
-                    if let r = follow(
-                        kind, to: body["target"]?.string ?? "", from: chain, at: at, q, depth: depth, trail: &trail)
-                    {
-                        return r
-                    }
-                default: continue  // counter, log, …: not a verdict
+                if let r = decide(
+                    kind, target: body["target"]?.string ?? "", in: chain, at: at, q, depth: depth, trail: &trail)
+                {
+                    return r
                 }
             }
         }
         return .fallThrough
+    }
+
+    /// A rule's verdict (or a verdict map's): the chain's outcome, or nil when the chain goes on
+    /// (a jumped-to chain returned; counter, log and other statements that decide nothing).
+    private func decide(
+        _ verdict: String, target: String, in chain: Chain, at: String, _ q: FirewallQuestion, depth: Int,
+        trail: inout [String]
+    ) -> Outcome? {
+        switch verdict {
+        case "accept":
+            trail.append(at)
+            return .accept
+        case "drop": return .drop(at)
+        case "reject": return .reject(at)
+        case "return": return .returned
+        case "jump", "goto": return follow(verdict, to: target, from: chain, at: at, q, depth: depth, trail: &trail)
+        default: return nil
+        }
     }
 
     /// Runs a jumped-to chain. nil: it returned, so the calling chain goes on (after a jump);
