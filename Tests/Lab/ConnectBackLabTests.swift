@@ -38,12 +38,7 @@ struct ConnectBackLabTests {
             .split(separator: " ").dropFirst().first.map(String.init) ?? ""
         #expect(!wanIf.isEmpty)
 
-        try lab.start(
-            lan,
-            [
-                "/usr/bin/env", "python3", "-c",
-                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(120)",
-            ])
+        try lab.listener(lan, port: 4242)
         try lab.start(wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
         usleep(700_000)
 

@@ -42,12 +42,7 @@ struct ConnectOutcomeLabTests {
         try lab.link(client, "10.231.7.1/24", server, "10.231.7.2/24")
         try lab.nft(server, Self.serverRules)
         try lab.nft(client, Self.clientRules)
-        try lab.start(
-            server,
-            [
-                "/usr/bin/env", "python3", "-c",
-                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',7000));s.listen()\ntime.sleep(60)",
-            ])
+        try lab.listener(server, port: 7000)
         // Wait for the listener (bounded).
         var up = false
         for _ in 0..<50 where !up {

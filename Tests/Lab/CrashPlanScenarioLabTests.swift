@@ -90,15 +90,25 @@ struct CrashPlanScenarioLabTests {
             #expect(r.status == 0, "probe upnp --add: \(r.output)")
         }
 
+        /// `portdoctor run PACK` for this LAN computer, its runit service and the reflector outside.
+        func arguments(_ pack: String = "crashplan") -> [String] {
+            [
+                portdoctorBinary, "run", pack, "--peer", home.wanAddress, "--param", "service=\(serviceDir.path)",
+                "--param", "program=portdoctor",
+            ]
+        }
+
         /// Runs the pack and returns the exit status and the JSON report's checks by id.
         func run(_ extra: [String] = [], environment: [String] = [], pack: String = "crashplan") throws -> Outcome {
-            let args =
-                (environment.isEmpty ? [] : ["/usr/bin/env"] + environment) + [
-                    portdoctorBinary, "run", pack, "--peer", home.wanAddress, "--param",
-                    "service=\(serviceDir.path)",
-                    "--param", "program=portdoctor", "--format", "json",
-                ] + extra
-            let r = try lab.exec(home.lan, args)
+            try report(
+                in: home.lan,
+                (environment.isEmpty ? [] : ["/usr/bin/env"] + environment) + arguments(pack) + ["--format", "json"]
+                    + extra)
+        }
+
+        /// Runs `argv` (a `--format json` run) in a namespace and reads its report.
+        func report(in ns: String, _ argv: [String]) throws -> Outcome {
+            let r = try lab.exec(ns, argv)
             let json = try #require(
                 try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "not JSON: \(r.output)")
             let checks = try #require(json["checks"] as? [[String: Any]])
@@ -106,19 +116,21 @@ struct CrashPlanScenarioLabTests {
             o.primary = (json["primary"] as? [String: Any])?["cause"] as? String
             return o
         }
+
         /// The same run for a person (`--format text`). With PD_LAB_EXAMPLES=DIR set, it is also saved
         /// there as NAME.txt: that is how the README's example outputs are made.
         func text(_ name: String, _ extra: [String] = []) throws -> [String] {
-            let args =
-                [
-                    portdoctorBinary, "run", "crashplan", "--peer", home.wanAddress, "--param",
-                    "service=\(serviceDir.path)", "--param", "program=portdoctor",
-                ] + extra
-            let out = try lab.exec(home.lan, args).output
+            let out = try lab.exec(home.lan, arguments() + extra).output
             if let dir = ProcessInfo.processInfo.environment["PD_LAB_EXAMPLES"] {
                 try out.write(toFile: "\(dir)/\(name).txt", atomically: true, encoding: .utf8)
             }
             return out.split(separator: "\n").map(String.init)
+        }
+
+        /// Another program (python3) listening on the LAN computer.
+        func squat(_ address: String, _ port: Int) throws {
+            try lab.listener(home.lan, address: address, port: port)
+            try waitFor { self.listening(port) }
         }
     }
 
@@ -214,13 +226,7 @@ struct CrashPlanScenarioLabTests {
         defer { s.tearDown() }
         try s.build()
         try s.forward()
-        try s.lab.start(
-            s.home.lan,
-            [
-                "/usr/bin/env", "python3", "-c",
-                "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',4243));s.listen();time.sleep(300)",
-            ])
-        try s.waitFor { s.listening(4243) }
+        try s.squat("127.0.0.1", 4243)
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("engine-port") == "port-in-use", "\(o)")
@@ -233,13 +239,7 @@ struct CrashPlanScenarioLabTests {
         defer { s.tearDown() }
         try s.build(serviceUp: false)
         try s.forward()
-        try s.lab.start(
-            s.home.lan,
-            [
-                "/usr/bin/env", "python3", "-c",
-                "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',4242));s.listen();time.sleep(300)",
-            ])
-        try s.waitFor { s.listening(4242) }
+        try s.squat("0.0.0.0", 4242)
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("service") == "port-in-use", "the service cannot start: \(o)")
@@ -276,14 +276,12 @@ struct CrashPlanScenarioLabTests {
             s.home.wan,
             "table inet pdhost {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    tcp dport 4242 reject\n  }\n}\n"
         )
-        let args = [
-            portdoctorBinary, "run", "crashplan", "--peer", s.home.routerWAN, "--param", "role=source",
-            "--param", "service=\(s.serviceDir.path)", "--format", "json",
-        ]
-        let r = try s.lab.exec(s.home.wan, args)
-        let json = try #require(
-            try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "\(r.output)")
-        let o = Outcome(status: r.status, checks: json["checks"] as? [[String: Any]] ?? [], text: r.output)
+        let o = try s.report(
+            in: s.home.wan,
+            [
+                portdoctorBinary, "run", "crashplan", "--peer", s.home.routerWAN, "--param", "role=source",
+                "--param", "service=\(s.serviceDir.path)", "--format", "json",
+            ])
         #expect(o.status == 1)
         #expect(o.cause("firewall") == "firewall-blocks-outbound", "\(o)")
         #expect(o.status("listener") == "skip")
@@ -391,10 +389,8 @@ struct CrashPlanScenarioLabTests {
         #expect(o.primary == "listener-loopback-only", "the report opens with it: \(o)")
         #expect(o.status("port-forward") == "skip", "\(o)")
         // Without a service name the service step is skipped, and the port is still checked.
-        let r = try s.lab.exec(
-            s.home.lan, [portdoctorBinary, "run", "tcp-service", "--param", "port=4242", "--format", "json"])
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any])
-        let bare = Outcome(status: r.status, checks: json["checks"] as? [[String: Any]] ?? [], text: r.output)
+        let bare = try s.report(
+            in: s.home.lan, [portdoctorBinary, "run", "tcp-service", "--param", "port=4242", "--format", "json"])
         #expect(bare.status("service") == "skip", "\(bare)")
         #expect(bare.cause("listener") == "listener-loopback-only", "\(bare)")
     }

@@ -16,12 +16,7 @@ struct FanOutLabTests {
         try lab.link(client, "10.231.9.1/24", black, "10.231.9.2/24")
         try lab.nft(
             black, "table inet lab {\n  chain input {\n    type filter hook input priority 0; policy drop;\n  }\n}\n")
-        try lab.start(
-            live,
-            [
-                "/usr/bin/env", "python3", "-c",
-                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',7100));s.listen(2048)\ntime.sleep(60)",
-            ])
+        try lab.listener(live, port: 7100, backlog: 2048)
         usleep(500_000)
         let (status, out) = try lab.exec(
             client,

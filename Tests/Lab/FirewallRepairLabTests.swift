@@ -50,12 +50,7 @@ struct FirewallRepairLabTests {
             server,
             "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    tcp dport 4242 drop\n  }\n}\n"
         )
-        try lab.start(
-            server,
-            [
-                "/usr/bin/env", "python3", "-c",
-                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(60)",
-            ])
+        try lab.listener(server, port: 4242)
         usleep(300_000)
 
         let before = try lab.exec(server, [portdoctorBinary, "run", dir.path, "--format", "json"])

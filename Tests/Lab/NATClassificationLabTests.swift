@@ -14,12 +14,7 @@ struct NATClassificationLabTests {
     func verdict(_ r: [String: Any]) -> String? { (r["verdict"] as? [String: Any])?["kind"] as? String }
 
     func listeners(_ lab: NetworkLab, _ home: NetworkLab.HomeNetwork) throws {
-        try lab.start(
-            home.lan,
-            [
-                "/usr/bin/env", "python3", "-c",
-                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4242));s.listen()\ntime.sleep(120)",
-            ])
+        try lab.listener(home.lan, port: 4242)
         try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
         usleep(500_000)
     }

@@ -126,6 +126,18 @@ final class NetworkLab {
         background.append(p)
     }
 
+    /// Another program listening in a namespace (python3, so that it is not portdoctor's own
+    /// socket); it is killed at teardown.
+    func listener(_ ns: String, address: String = "0.0.0.0", port: Int, backlog: Int? = nil) throws {
+        try start(
+            ns,
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                    + "s.bind(('\(address)',\(port)));s.listen(\(backlog.map(String.init) ?? ""))\ntime.sleep(600)",
+            ])
+    }
+
     func tearDown() {
         for p in background where p.isRunning {
             kill(p.processIdentifier, SIGKILL)  // SIGTERM may be blocked in children of the test runner
