@@ -69,7 +69,7 @@ function M.service(opts)
         return fail {
           summary = "the " .. (opts.label or "service") .. " is not installed (looked for " .. table.concat(names, ", ") .. ")",
           cause = "service-not-installed",
-          advice = { "Install " .. (opts.label or "the service") .. ", or give its name with --param service=NAME." },
+          advice = { "Install the " .. (opts.label or "service") .. ", or give its name with --param service=NAME." },
           evidence = seen,
         }
       end
