@@ -43,10 +43,12 @@ let package = Package(
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua", "LuaShim"]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "LuaHost", "BundledChecks"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Reactor"], resources: [.copy("Fixtures")]),
-        // Runs the real binary: exit codes, formats, usage errors.
-        .testTarget(name: "portdoctorTests", dependencies: ["portdoctor"]),
-        // The network lab: namespaces, veth, nftables (root only; required under CI).
-        .testTarget(name: "LabTests", dependencies: ["portdoctor"], path: "Tests/Lab"),
+        // Finds the release binary that the CLI and lab tests run (`swift build -c release` first).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Runs the real release binary: exit codes, formats, usage errors.
+        .testTarget(name: "portdoctorTests", dependencies: ["TestSupport"]),
+        // The network lab: namespaces, veth, nftables (root only; required under CI), on the release binary.
+        .testTarget(name: "LabTests", dependencies: ["TestSupport"], path: "Tests/Lab"),
     ],
     swiftLanguageModes: [.v6]
 )

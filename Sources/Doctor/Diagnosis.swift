@@ -19,6 +19,8 @@ public struct DiagnosisRequest {
     /// Overlay folders (or overlay.lua files) the person gave.
     public var userOverlays: [String] = []
     public var options = RunOptions()
+    /// Told what slow work happens before the checks start ("asking the router …"), for a status line.
+    public var announce: ((String) -> Void)?
 
     public init(pack: String) { self.pack = pack }
 }
@@ -129,6 +131,7 @@ public final class Diagnosis {
         }
         var vendor = request.vendor
         if vendor == nil, request.discoverVendor, (pack.overlays + overlays).contains(where: { $0.vendor != nil }) {
+            request.announce?("asking the router who made it (UPnP discovery, up to 1 s) …")
             vendor = VendorDiscovery.discover()
         }
         var plan = Planner.plan(

@@ -43,6 +43,10 @@ struct ListenCommand: ParsableCommand {
         reflector.log = { Terminal.writeError($0 + "\n") }
         Terminal.writeError(
             "portdoctor reflector listening on \(reflector.address) (protocol \(ReflectorProtocol.version))\n")
-        while true { loop.turn(until: EventLoop.now() + 60_000_000_000) }
+        // The loop only holds the reflector's callbacks weakly: without this, an optimised build ends
+        // the reflector's lifetime after the print above and its deinit closes the listening socket.
+        withExtendedLifetime(reflector) {
+            while true { loop.turn(until: EventLoop.now() + 60_000_000_000) }
+        }
     }
 }

@@ -34,16 +34,19 @@ struct PortDoctor: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let code as ExitCode {
+            exit(withError: code)
         } catch {
-            if let failure = error as? Failure {
-                Terminal.writeError("portdoctor: \(failure.description)\n")
-                exit(withError: ExitCode(2))
-            }
-            if exitCode(for: error) == .validationFailure {
+            switch exitCode(for: error) {
+            case .success: exit(withError: error)  // --help, --version
+            case .validationFailure:
                 Terminal.writeError((fullMessage(for: error) + "\n"))
-                exit(withError: ExitCode(2))
+            default:
+                // Every other way of not getting a diagnosis (a missing path, an unreadable file, a
+                // pack that is not one) is the same kind of answer: one line, exit code 2.
+                Terminal.writeError("portdoctor: \(error)\n")
             }
-            exit(withError: error)
+            exit(withError: ExitCode(2))
         }
     }
 }

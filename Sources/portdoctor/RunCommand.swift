@@ -108,6 +108,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        let started = ContinuousClock.now
         let environment = ProcessInfo.processInfo.environment
         var request = selection.request()
         request.discoverVendor = true
@@ -117,17 +118,7 @@ struct RunCommand: ParsableCommand {
             return (String($0[..<eq]), String($0[$0.index(after: eq)...]))
         }
         request.parameters.peer = peer
-        let configPath =
-            config
-            ?? ((environment["XDG_CONFIG_HOME"] ?? (environment["HOME"].map { $0 + "/.config" } ?? ""))
-                + "/portdoctor/config")
-        if let text = try? String(contentsOfFile: configPath, encoding: .utf8) {
-            request.parameters.config = ParameterSources.readConfig(
-                text, pack: URL(fileURLWithPath: selection.pack).lastPathComponent)
-            request.parameters.configFile = configPath
-        } else if config != nil {
-            throw Failure("cannot read the config file \(configPath)")
-        }
+        request.parameters.config = try ConfigFile.read(explicit: config, environment: environment)
         request.options.limits = limits.limits
         request.options.fix = fix
         request.options.assumeYes = yes
@@ -143,7 +134,10 @@ struct RunCommand: ParsableCommand {
             request.options.progress = Terminal.showProgress
         }
 
-        let report: Report
+        if format == .text && isatty(STDERR_FILENO) != 0 {
+            request.announce = { Terminal.showStatus($0) }
+        }
+        var report: Report
         var plan: [(id: String, title: String, origin: String)] = []
         do {
             switch try Diagnosis.prepare(request, catalog: PackCatalog.discover(environment: environment)) {
@@ -156,8 +150,14 @@ struct RunCommand: ParsableCommand {
         } catch let error as DiagnosisError {
             throw Failure(error.description)
         }
+        Terminal.clearProgress()
+        // The footer's time is the person's wait: loading, asking the router and every check.
+        let elapsed = ContinuousClock.now - started
+        report.durationMilliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         switch format {
-        case .text: print(TextReporter(color: Terminal.color, showTracebacks: traceback).render(report), terminator: "")
+        case .text:
+            let reporter = TextReporter(color: Terminal.color, showTracebacks: traceback, width: Terminal.width)
+            print(reporter.render(report), terminator: "")
         case .json: print(JSONReporter.render(report), terminator: "")
         case .junit: print(JUnitReporter.render(report), terminator: "")
         case .markdown: print(MarkdownReporter.render(report, plan: plan), terminator: "")
@@ -170,4 +170,24 @@ struct RunCommand: ParsableCommand {
 struct Failure: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
+}
+
+extension ConfigFile {
+    /// The file given with --config (which must exist), or ~/.config/portdoctor/config if there is one.
+    static func read(explicit: String?, environment: [String: String]) throws -> ConfigFile? {
+        let base = environment["XDG_CONFIG_HOME"] ?? environment["HOME"].map { $0 + "/.config" }
+        guard let path = explicit ?? base.map({ $0 + "/portdoctor/config" }) else { return nil }
+        if explicit == nil && !FileManager.default.fileExists(atPath: path) { return nil }
+        guard FileManager.default.fileExists(atPath: path) else { throw Failure("no config file at \(path)") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Failure("cannot read the config file \(path): permission denied")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw Failure("cannot read the config file \(path): it is not UTF-8 text")
+        }
+        switch ConfigFile.parse(text, path: path) {
+        case .success(let file): return file
+        case .failure(let e): throw Failure(e.reason)
+        }
+    }
 }

@@ -43,6 +43,22 @@ enum Terminal {
         progressShown = true
     }
 
+    /// One status line on stderr while something slow happens before the checks start.
+    static func showStatus(_ text: String) {
+        writeError("\r\u{1B}[K" + text)
+        progressShown = true
+    }
+
+    /// Columns to wrap the report at: the terminal's width when standard output is one, else
+    /// COLUMNS if set; nil (no wrapping) for pipes and files, so scripts see whole lines.
+    static var width: Int? {
+        var size = winsize()
+        if isatty(STDOUT_FILENO) != 0, ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 {
+            return Int(size.ws_col)
+        }
+        return ProcessInfo.processInfo.environment["COLUMNS"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+    }
+
     static func clearProgress() {
         if progressShown { writeError("\r\u{1B}[K") }
         progressShown = false

@@ -42,7 +42,7 @@ import Testing
     @Test func commandLineBeatsEnvironmentBeatsConfigBeatsDefault() throws {
         #expect(
             try summary { r in
-                r.parameters.config = ["port": "1000", "role": "source", "retries": "7"]
+                r.parameters.config = try! config("port = 1000\nrole = source\nretries = 7")
                 r.parameters.environment = ["PORTDOCTOR_PARAM_PORT": "2000", "PORTDOCTOR_PARAM_RETRIES": "8"]
                 r.parameters.commandLine = [("port", "3000")]
             } == "3000 none source false 8")
@@ -99,14 +99,68 @@ import Testing
         }
     }
 
-    @Test func configFileLinesCanBeScopedToAPack() {
+    private func config(_ text: String) throws -> ConfigFile {
+        try ConfigFile.parse(text, path: "/home/me/.config/portdoctor/config").get()
+    }
+
+    @Test func configFileLinesCanBeScopedToAPack() throws {
         let text = """
             # settings
             peer = a.example
             demo.port = 4243
             other.port = 1
+            other.nonsense = 1
             """
-        #expect(ParameterSources.readConfig(text, pack: "demo") == ["peer": "a.example", "port": "4243"])
+        #expect(try summary { $0.parameters.config = try! config(text) } == "4243 a.example:nil destination false 3")
+    }
+
+    @Test func valuesAreTrimmedAndUnquoted() throws {
+        #expect(
+            try summary {
+                $0.parameters.config = try! config("  port =  \" 4243 \"  \r\nrole\t=\t'source'\t")
+                $0.parameters.commandLine = [(" retries ", " 5 ")]
+            } == "4243 none source false 5")
+    }
+
+    @Test(arguments: [
+        ("prot = 5", "/home/me/.config/portdoctor/config:2: pack 'demo' has no parameter 'prot' (did you mean 'port'?)"),
+        ("demo.rol = source", "config:2: pack 'demo' has no parameter 'rol' (a line for pack 'demo') (did you mean 'role'?)"),
+        ("port 4243", "config:2: expected 'key = value' (or 'pack.key = value'), got 'port 4243'"),
+        ("= 4243", "config:2: '' is not a parameter name"),
+        ("port = http", "config:2: 'http' is not a TCP port"),
+    ])
+    func aBadConfigLineNamesTheFileAndLine(_ line: String, _ expected: String) {
+        let message: String? = {
+            switch ConfigFile.parse("# mine\n\(line)\n", path: "/home/me/.config/portdoctor/config") {
+            case .failure(let e): return e.reason
+            case .success(let file): return rejection { $0.parameters.config = file }
+            }
+        }()
+        #expect(message?.contains(expected) == true, "\(message ?? "accepted")")
+    }
+
+    @Test func anUnknownEnvironmentParameterIsAnError() {
+        #expect(
+            rejection { $0.parameters.environment = ["PORTDOCTOR_PARAM_PROT": "22", "HOME": "/root"] }?
+                .hasPrefix(
+                    "environment variable PORTDOCTOR_PARAM_PROT: pack 'demo' has no such parameter (did you mean 'PORTDOCTOR_PARAM_PORT'?)"
+                ) == true)
+    }
+
+    @Test(arguments: ["::::", ":::1::", "1.2.3.256", "999.1.1.1", "fe80::1%", "[::::]:4242", "g::1"])
+    func malformedAddressesAreRejected(_ peer: String) {
+        let message = rejection { $0.parameters.peer = peer }
+        #expect(message?.contains("is not a valid IPv") == true, "\(message ?? "accepted")")
+    }
+
+    @Test func endpointsPrintIPv6InBrackets() {
+        #expect(ParameterValue.endpointText(host: "::1", port: 4242) == "[::1]:4242")
+        #expect(ParameterValue.endpointText(host: "192.0.2.1", port: 4242) == "192.0.2.1:4242")
+        #expect(ParameterValue.endpointText(host: "fe80::1%eth0", port: nil) == "fe80::1%eth0")
+        guard case .success(let v) = ParameterValue.parse("[2001:db8::7]:4243", as: ParameterSpec(name: "peer", type: .endpoint, defaultText: nil, doc: "", required: false))
+        else { Issue.record("rejected"); return }
+        guard case .table(let t) = v else { Issue.record("not a table"); return }
+        #expect(t["text"] == .text("[2001:db8::7]:4243"))
     }
 
     @Test func aBadValueInTheEnvironmentNamesTheVariable() {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -23,6 +24,7 @@ final class NetworkLab {
         if geteuid() != 0 { return "the network lab needs root (network namespaces)" }
         if ip == nil { return "the network lab needs iproute2 (`ip`): run .ci/install-deps --test" }
         if nft == nil { return "the network lab needs nftables (`nft`): run .ci/install-deps --test" }
+        if let problem = ReleaseBinary.problem { return problem }
         return nil
     }
 
@@ -294,6 +296,5 @@ final class NetworkLab {
     }
 }
 
-/// The built portdoctor binary, next to the test bundle.
-let portdoctorBinary = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
-    .appendingPathComponent("portdoctor").path
+/// The release binary, as the README's first command builds it.
+let portdoctorBinary = ReleaseBinary.path

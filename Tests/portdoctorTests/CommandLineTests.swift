@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The command line is a contract: these run the built `portdoctor` as a person or a script would.
@@ -9,18 +10,19 @@ import Testing
         var stderr: String
     }
 
-    static var binary: URL {
-        URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent().appendingPathComponent(
-            "portdoctor")
-    }
+    static var binary: URL { ReleaseBinary.url }
 
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    func portdoctor(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> Run {
+    /// Runs the release binary (or, for tests that change the user, `executable` with the binary
+    /// among `arguments`) with a fresh HOME.
+    func portdoctor(
+        _ arguments: [String], environment: [String: String] = [:], input: String? = nil, executable: String? = nil
+    ) throws -> Run {
         let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
+        process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? Self.binary
+        process.arguments = executable == nil ? arguments : Array(arguments.dropFirst())
         var env = ProcessInfo.processInfo.environment
         env["HOME"] = NSTemporaryDirectory() + "portdoctor-home-\(UUID().uuidString)"  // no user config or packs
         env["XDG_CONFIG_HOME"] = nil
@@ -59,8 +61,8 @@ import Testing
         """
     static func check(_ body: String) -> String { "return check { title = 'A', run = function(ctx) \(body) end }" }
 
-    @Test func theBinaryWasBuilt() {
-        #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "expected \(Self.binary.path)")
+    @Test func theReleaseBinaryIsBuiltAndCurrent() {
+        #expect(ReleaseBinary.problem == nil, "\(ReleaseBinary.problem ?? "")")
     }
 
     @Test func exitCodeZeroOneTwo() throws {

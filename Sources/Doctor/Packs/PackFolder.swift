@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -44,13 +49,46 @@ public struct PackFolder: Sendable {
 
     func displayName(_ file: String) -> String { "\(name)/\(file)" }
 
-    /// Reads a folder from disk: every `.lua` file, recursively (lib/, overlays/).
+    /// Reads a folder from disk: every `.lua` file, recursively (lib/, overlays/). Symbolic links are
+    /// followed, files and folders alike (a pack under development is usually linked into the search
+    /// path); a link back into a folder already being read is not followed again.
     public static func read(directory: URL, name: String? = nil, origin: PackOrigin) throws -> PackFolder {
         var files: [String: String] = [:]
-        for path in try FileManager.default.subpathsOfDirectory(atPath: directory.path) where path.hasSuffix(".lua") {
-            files[path] = try String(contentsOf: directory.appendingPathComponent(path), encoding: .utf8)
+        var visiting: Set<String> = []
+        func walk(_ dir: URL, prefix: String) throws {
+            let real = dir.resolvingSymlinksInPath().path
+            guard visiting.insert(real).inserted else { return }
+            defer { visiting.remove(real) }
+            let entries: [String]
+            do {
+                entries = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            } catch {
+                throw PackReadError(path: dir.path, reason: Self.reason(error, reading: dir.path))
+            }
+            for entry in entries.sorted() where !entry.hasPrefix(".") {
+                let url = dir.appendingPathComponent(entry)
+                // stat follows links: a dangling link is skipped like a missing file.
+                var info = stat()
+                guard stat(url.path, &info) == 0 else { continue }
+                if info.st_mode & S_IFMT == S_IFDIR {
+                    try walk(url, prefix: prefix + entry + "/")
+                } else if entry.hasSuffix(".lua") {
+                    do {
+                        files[prefix + entry] = try String(contentsOf: url, encoding: .utf8)
+                    } catch {
+                        throw PackReadError(path: url.path, reason: Self.reason(error, reading: url.path))
+                    }
+                }
+            }
         }
+        try walk(directory, prefix: "")
         return PackFolder(name: name ?? directory.lastPathComponent, origin: origin, files: files)
+    }
+
+    private static func reason(_ error: Error, reading path: String) -> String {
+        if !FileManager.default.isReadableFile(atPath: path) { return "permission denied" }
+        if (try? Data(contentsOf: URL(fileURLWithPath: path))) != nil { return "not UTF-8 text" }
+        return "cannot be read"
     }
 
     /// The folders below `prefix/` inside this one, as folders of their own (a pack's overlays).
@@ -65,4 +103,11 @@ public struct PackFolder: Sendable {
             PackFolder(name: "\(name)/\(prefix)/\($0)", origin: origin, files: grouped[$0]!)
         }
     }
+}
+
+/// A pack file or folder that exists but cannot be read.
+public struct PackReadError: Error, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "cannot read \(path): \(reason)" }
 }

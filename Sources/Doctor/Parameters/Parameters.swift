@@ -1,5 +1,11 @@
 import LuaHost
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -27,7 +33,7 @@ public enum ParameterValue {
             default: return .failure(.init(reason: "'\(t)' is not true or false (yes/no, on/off, 1/0 work too)"))
             }
         case .string:
-            return .success(.text(text))
+            return .success(.text(t))
         case .choice(let choices):
             guard choices.contains(t) else {
                 return .failure(
@@ -41,6 +47,7 @@ public enum ParameterValue {
                 var table = LuaTable()
                 table["host"] = .text(host)
                 if let port { table["port"] = .integer(Int64(port)) }
+                table["text"] = .text(Self.endpointText(host: host, port: port))
                 return .table(table)
             }
         }
@@ -58,16 +65,31 @@ public enum ParameterValue {
         guard t.count <= 253, !t.contains(where: { $0.isWhitespace || $0 == "/" || $0 == "@" }) else {
             return .failure(.init(reason: "'\(t)' is not a host name or address"))
         }
-        if t.contains(":") {  // an IPv6 address
-            let ok = t.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." || $0 == "%" }
+        if t.contains(":") {  // an IPv6 address, perhaps with a zone (fe80::1%eth0)
+            let address = t.split(separator: "%", maxSplits: 1, omittingEmptySubsequences: false)
+            var bytes = in6_addr()
+            let ok = inet_pton(AF_INET6, String(address[0]), &bytes) == 1 && (address.count == 1 || !address[1].isEmpty)
             return ok ? .success(t) : .failure(.init(reason: "'\(t)' is not a valid IPv6 address"))
         }
         let labels = t.split(separator: ".", omittingEmptySubsequences: false)
+        if labels.count == 4, labels.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) {
+            var bytes = in_addr()
+            guard inet_pton(AF_INET, t, &bytes) == 1 else {
+                return .failure(.init(reason: "'\(t)' is not a valid IPv4 address"))
+            }
+            return .success(t)
+        }
         let valid = labels.allSatisfy { label in
             !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
                 && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
         }
         return valid ? .success(t) : .failure(.init(reason: "'\(t)' is not a host name or address"))
+    }
+
+    /// How an endpoint is written back to a person: `[::1]:4242` for IPv6, `host:4242` otherwise.
+    public static func endpointText(host: String, port: Int?) -> String {
+        guard let port else { return host }
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// "host", "host:port", "[v6]:port" or a bare IPv6 address.
@@ -102,29 +124,65 @@ public enum ParameterValue {
 /// Where parameter values come from, lowest precedence first: the pack's defaults, the user's
 /// config file, `PORTDOCTOR_PARAM_<NAME>` environment variables, then `--param` and `--peer`.
 public struct ParameterSources: Sendable {
-    public var config: [String: String] = [:]
-    public var configFile: String?
+    public var config: ConfigFile?
     public var environment: [String: String] = [:]
     public var commandLine: [(key: String, value: String)] = []
     public var peer: String?
 
     public init() {}
 
-    /// The config file's `key = value` lines; `pack.key` lines apply to that pack only.
-    public static func readConfig(_ text: String, pack: String) -> [String: String] {
-        var values: [String: String] = [:]
-        for raw in text.split(separator: "\n") {
+    static let environmentPrefix = "PORTDOCTOR_PARAM_"
+}
+
+/// The config file: `key = value` lines, `#` comments, and `pack.key = value` for one pack only.
+/// A line that is not one of those is an error naming the file and line: a setting the person
+/// wrote must never be silently ignored.
+public struct ConfigFile: Sendable {
+    public struct Entry: Sendable, Equatable {
+        /// The pack the line is scoped to (`crashplan.port`), or nil for every pack.
+        public var pack: String?
+        public var key: String
+        public var value: String
+        public var line: Int
+    }
+
+    public var path: String
+    public var entries: [Entry]
+
+    public init(path: String, entries: [Entry]) {
+        self.path = path
+        self.entries = entries
+    }
+
+    public static func parse(_ text: String, path: String) -> Result<ConfigFile, ParameterError> {
+        var entries: [Entry] = []
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = String(raw).trimmed
-            guard !line.isEmpty, !line.hasPrefix("#"), let eq = line.firstIndex(of: "=") else { continue }
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let at = "\(path):\(index + 1)"
+            guard let eq = line.firstIndex(of: "=") else {
+                return .failure(.init(reason: "\(at): expected 'key = value' (or 'pack.key = value'), got '\(line)'"))
+            }
             var key = String(line[..<eq]).trimmed
-            let value = String(line[line.index(after: eq)...]).trimmed
+            let value = unquoted(String(line[line.index(after: eq)...]).trimmed)
+            var pack: String?
             if let dot = key.firstIndex(of: ".") {
-                guard key[..<dot] == pack else { continue }
+                pack = String(key[..<dot])
                 key = String(key[key.index(after: dot)...])
             }
-            values[key] = value
+            let name = { (s: String) in !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } }
+            guard name(key), pack.map(name) ?? true else {
+                return .failure(.init(reason: "\(at): '\(String(line[..<eq]).trimmed)' is not a parameter name"))
+            }
+            entries.append(Entry(pack: pack, key: key, value: value, line: index + 1))
         }
-        return values
+        return .success(ConfigFile(path: path, entries: entries))
+    }
+
+    /// `"a b"` and `'a b'` are the text inside: people quote values out of habit.
+    static func unquoted(_ v: String) -> String {
+        guard v.count >= 2, let first = v.first, first == "\"" || first == "'", v.last == first else { return v }
+        return String(v.dropFirst().dropLast())
     }
 }
 
@@ -146,20 +204,41 @@ public enum ParameterResolver {
         for spec in manifest.parameters {
             if let d = spec.defaultText { chosen[spec.name] = (d, "default") }
         }
-        for (k, v) in sources.config where specs[k] != nil {
-            chosen[k] = (v, "config file \(sources.configFile ?? "")")
+        let known = manifest.parameters.map(\.name)
+        let listing = known.isEmpty ? "it has no parameters" : "its parameters are \(known.joined(separator: ", "))"
+        if let config = sources.config {
+            for entry in config.entries where entry.pack == nil || entry.pack == manifest.id {
+                guard specs[entry.key] != nil else {
+                    let scope = entry.pack == nil ? "" : " (a line for pack '\(manifest.id)')"
+                    return .failure(
+                        .init(
+                            reason:
+                                "\(config.path):\(entry.line): pack '\(manifest.id)' has no parameter '\(entry.key)'\(scope)"
+                                + "\(Suggest.hint(entry.key, known)); \(listing)"))
+                }
+                chosen[entry.key] = (entry.value, "\(config.path):\(entry.line)")
+            }
         }
-        for spec in manifest.parameters {
-            let variable = "PORTDOCTOR_PARAM_" + spec.name.uppercased().replacing("-", with: "_")
-            if let v = sources.environment[variable] { chosen[spec.name] = (v, variable) }
-        }
-        for (k, v) in sources.commandLine {
-            guard specs[k] != nil else {
-                let known = manifest.parameters.map(\.name)
+        let variables = Dictionary(
+            uniqueKeysWithValues: manifest.parameters.map {
+                (ParameterSources.environmentPrefix + $0.name.uppercased().replacing("-", with: "_"), $0.name)
+            })
+        for (variable, value) in sources.environment.sorted(by: { $0.key < $1.key })
+        where variable.hasPrefix(ParameterSources.environmentPrefix) {
+            guard let name = variables[variable] else {
                 return .failure(
                     .init(
-                        reason: "pack '\(manifest.id)' has no parameter '\(k)'\(Suggest.hint(k, known))"
-                            + (known.isEmpty ? "" : "; its parameters are \(known.joined(separator: ", "))")))
+                        reason:
+                            "environment variable \(variable): pack '\(manifest.id)' has no such parameter"
+                            + "\(Suggest.hint(variable, Array(variables.keys))); \(listing)"))
+            }
+            chosen[name] = (value, variable)
+        }
+        for (key, v) in sources.commandLine {
+            let k = key.trimmed
+            guard specs[k] != nil else {
+                return .failure(
+                    .init(reason: "pack '\(manifest.id)' has no parameter '\(k)'\(Suggest.hint(k, known)); \(listing)"))
             }
             chosen[k] = (v, "--param \(k)=\(v)")
         }
@@ -200,7 +279,7 @@ public enum ParameterResolver {
 
 extension String {
     /// Without leading and trailing spaces and tabs.
-    var trimmed: String {
+    public var trimmed: String {
         String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
     }
 }

@@ -3,10 +3,13 @@
 public struct TextReporter {
     public var color: Bool
     public var showTracebacks: Bool
+    /// The terminal's width: long lines wrap under their own text. nil: no wrapping (pipes, files).
+    public var width: Int?
 
-    public init(color: Bool, showTracebacks: Bool = false) {
+    public init(color: Bool, showTracebacks: Bool = false, width: Int? = nil) {
         self.color = color
         self.showTracebacks = showTracebacks
+        self.width = width
     }
 
     private func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
@@ -75,7 +78,8 @@ public struct TextReporter {
         }
         let seconds = (report.durationMilliseconds / 10).rounded() / 100
         out.append("\(counts.joined(separator: ", ")) in \(seconds) s")
-        return out.joined(separator: "\n") + "\n"
+        guard let columns = self.width else { return out.joined(separator: "\n") + "\n" }
+        return out.flatMap { TextWrap.wrap($0, width: columns) }.joined(separator: "\n") + "\n"
     }
 
     /// The one line that matters most.
@@ -95,4 +99,79 @@ public struct TextReporter {
                 + " \(p.summary)"
         }
     }
+}
+
+/// Wrapping for terminals: a long line continues under its own text (after the badge, the step
+/// number or "cause: "), and colour escapes take no room.
+enum TextWrap {
+    static func wrap(_ line: String, width: Int) -> [String] {
+        guard columns(line) > width, width >= 20 else { return [line] }
+        let hang = min(hangingIndent(stripped(line)), width / 2)
+        var rows: [String] = []
+        var row = ""
+        var used = 0
+        var atRowStart = true
+        for word in line.split(separator: " ", omittingEmptySubsequences: false) {
+            let w = columns(String(word))
+            if !atRowStart && used > hang && w > 0 && used + 1 + w > width {
+                rows.append(row)
+                row = String(repeating: " ", count: hang)
+                used = hang
+                atRowStart = true
+            }
+            if atRowStart && !rows.isEmpty && word.isEmpty { continue }
+            if !atRowStart {
+                row += " "
+                used += 1
+            }
+            row += word
+            used += w
+            atRowStart = false
+        }
+        rows.append(row)
+        return rows
+    }
+
+    /// Where the text of a line starts: after its leading spaces, then after a badge and check id
+    /// ("✔ pass  listener  "), a step number ("1. ") or a label ("cause: ").
+    static func hangingIndent(_ line: String) -> Int {
+        let chars = Array(line)
+        var i = 0
+        while i < chars.count, chars[i] == " " { i += 1 }
+        let rest = String(chars[i...])
+        for label in ["cause: ", "fix available with --fix: ", "repaired: ", "repair did not help: ", "repair failed: "]
+        where rest.hasPrefix(label) {
+            return i + label.count
+        }
+        if let dot = rest.firstIndex(of: "."), rest[..<dot].allSatisfy(\.isNumber), !rest[..<dot].isEmpty,
+            rest[rest.index(after: dot)...].hasPrefix(" ")
+        {
+            return i + rest.distance(from: rest.startIndex, to: dot) + 2
+        }
+        if i == 0, let badge = ["✔ pass ", "! warn ", "✘ FAIL ", "✘ ERROR", "– skip "].first(where: rest.hasPrefix) {
+            // The badge, a space, then the id padded to the column where summaries start.
+            var j = badge.count + 1
+            while j < chars.count, chars[j] != " " { j += 1 }
+            while j < chars.count, chars[j] == " " { j += 1 }
+            return j
+        }
+        return i
+    }
+
+    static func stripped(_ s: String) -> String {
+        var out = ""
+        var inEscape = false
+        for c in s {
+            if inEscape {
+                if c.isLetter { inEscape = false }
+            } else if c == "\u{1B}" {
+                inEscape = true
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    static func columns(_ s: String) -> Int { stripped(s).count }
 }
