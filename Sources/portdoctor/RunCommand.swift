@@ -89,6 +89,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "How to print the report.")
     var format: OutputFormat = .text
 
+    /// The older spelling of `--format json`, as on every other command.
+    @Flag(help: .hidden) var json = false
+
+    var reportFormat: OutputFormat { json ? .json : format }
+
     @Flag(help: "Apply the repairs checks offer, asking before each one (with --yes, without asking).")
     var fix = false
 
@@ -139,7 +144,7 @@ struct RunCommand: ParsableCommand {
                 )
             }
         }
-        if format == .text && isatty(STDERR_FILENO) != 0 {
+        if reportFormat == .text && isatty(STDERR_FILENO) != 0 {
             request.options.progress = Terminal.showProgress
         }
 
@@ -156,7 +161,7 @@ struct RunCommand: ParsableCommand {
         } catch let error as DiagnosisError {
             throw Failure(error.description)
         }
-        switch format {
+        switch reportFormat {
         case .text: print(TextReporter(color: Terminal.color, showTracebacks: traceback).render(report), terminator: "")
         case .json: print(JSONReporter.render(report), terminator: "")
         case .junit: print(JUnitReporter.render(report), terminator: "")

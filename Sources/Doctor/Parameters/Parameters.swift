@@ -130,28 +130,42 @@ public struct ParameterSources: Sendable {
 
 public struct ResolvedParameters: Sendable {
     public var values: [String: LuaValue]
-    /// The value as text, and where it came from, for reports.
+    /// The value as text, for reports; a secret parameter's value is masked.
     public var texts: [String: String]
+    /// Where each value came from, for reports: `default`, `config`, `environment` or `command-line`.
+    public var sources: [String: String] = [:]
+    /// Required parameters that have no value (only when resolving for a plan, not a run).
+    public var missing: [String] = []
     public var table: LuaValue {
         .table(LuaTable(fields: Dictionary(uniqueKeysWithValues: values.map { (.text($0.key), $0.value) })))
     }
 }
 
 public enum ParameterResolver {
-    public static func resolve(_ manifest: PackManifest, _ sources: ParameterSources) -> Result<
-        ResolvedParameters, ParameterError
-    > {
+    /// The values for a run. With `allowMissing` (`show`, which only plans), a required parameter
+    /// without a value is listed in `missing` instead of being an error.
+    public static func resolve(_ manifest: PackManifest, _ sources: ParameterSources, allowMissing: Bool = false)
+        -> Result<ResolvedParameters, ParameterError>
+    {
         let specs = Dictionary(uniqueKeysWithValues: manifest.parameters.map { ($0.name, $0) })
         var chosen: [String: (text: String, from: String)] = [:]
+        var kinds: [String: String] = [:]
         for spec in manifest.parameters {
-            if let d = spec.defaultText { chosen[spec.name] = (d, "default") }
+            if let d = spec.defaultText {
+                chosen[spec.name] = (d, "default")
+                kinds[spec.name] = "default"
+            }
         }
         for (k, v) in sources.config where specs[k] != nil {
             chosen[k] = (v, "config file \(sources.configFile ?? "")")
+            kinds[k] = "config"
         }
         for spec in manifest.parameters {
             let variable = "PORTDOCTOR_PARAM_" + spec.name.uppercased().replacing("-", with: "_")
-            if let v = sources.environment[variable] { chosen[spec.name] = (v, variable) }
+            if let v = sources.environment[variable] {
+                chosen[spec.name] = (v, variable)
+                kinds[spec.name] = "environment"
+            }
         }
         for (k, v) in sources.commandLine {
             guard specs[k] != nil else {
@@ -161,7 +175,8 @@ public enum ParameterResolver {
                         reason: "pack '\(manifest.id)' has no parameter '\(k)'\(Suggest.hint(k, known))"
                             + (known.isEmpty ? "" : "; its parameters are \(known.joined(separator: ", "))")))
             }
-            chosen[k] = (v, "--param \(k)=\(v)")
+            chosen[k] = (v, "--param \(k)=\(specs[k]!.secret ? "…" : v)")
+            kinds[k] = "command-line"
         }
         if let peer = sources.peer {
             guard specs["peer"] != nil else {
@@ -169,12 +184,16 @@ public enum ParameterResolver {
                     .init(reason: "pack '\(manifest.id)' does not take --peer (it has no 'peer' parameter)"))
             }
             chosen["peer"] = (peer, "--peer \(peer)")
+            kinds["peer"] = "command-line"
         }
         var values: [String: LuaValue] = [:]
         var texts: [String: String] = [:]
+        var missing: [String] = []
         for spec in manifest.parameters {
             guard let (text, from) = chosen[spec.name] else {
-                if spec.required {
+                if spec.required && allowMissing {
+                    missing.append(spec.name)
+                } else if spec.required {
                     return .failure(
                         .init(
                             reason:
@@ -186,15 +205,18 @@ public enum ParameterResolver {
             switch ParameterValue.parse(text, as: spec) {
             case .success(let v):
                 values[spec.name] = v
-                texts[spec.name] = text
+                texts[spec.name] = spec.secret ? "(secret)" : text
             case .failure(let e):
+                let reason = spec.secret ? "not a valid \(spec.type)" : e.reason
                 return .failure(
                     .init(
-                        reason: "\(from): \(e.reason). '\(spec.name)' (\(spec.type)): \(spec.doc)"
+                        reason: "\(from): \(reason). '\(spec.name)' (\(spec.type)): \(spec.doc)"
                             + (spec.defaultText.map { " (default \($0))" } ?? "")))
             }
         }
-        return .success(ResolvedParameters(values: values, texts: texts))
+        return .success(
+            ResolvedParameters(
+                values: values, texts: texts, sources: kinds.filter { values[$0.key] != nil }, missing: missing))
     }
 }
 
