@@ -37,8 +37,10 @@ struct ListCommand: ParsableCommand {
             }
             packs.append(
                 .object([
-                    "id": .string(pack.manifest?.id ?? id), "version": pack.manifest.map { .string($0.version) } ?? .null,
-                    "title": pack.manifest.map { .string($0.title) } ?? .null, "origin": .string(folder.origin.description),
+                    "id": .string(pack.manifest?.id ?? id),
+                    "version": pack.manifest.map { .string($0.version) } ?? .null,
+                    "title": pack.manifest.map { .string($0.title) } ?? .null,
+                    "origin": .string(folder.origin.description),
                     "error": pack.manifest == nil
                         ? pack.diagnostics.first.map { JSONReporter.error($0.error) }
                             ?? .object(["kind": .string("load"), "message": .string("no manifest")]) : .null,
@@ -61,7 +63,8 @@ struct ListCommand: ParsableCommand {
                 }
                 overlays.append(
                     .object([
-                        "id": .string(overlay?.id ?? folder.name), "extends": overlay.map { .string($0.extends) } ?? .null,
+                        "id": .string(overlay?.id ?? folder.name),
+                        "extends": overlay.map { .string($0.extends) } ?? .null,
                         "platforms": overlay?.platforms.map { .array($0.map { .string($0.rawValue) }) } ?? .null,
                         "vendor": overlay?.vendor.map { .object($0.mapValues(JSONValue.string)) } ?? .null,
                         "origin": .string(folder.origin.description),

@@ -298,11 +298,13 @@ import Testing
             #expect(alias.status == formatted.status, "\(command)")
             let again = try JSONSerialization.jsonObject(with: Data(alias.stdout.utf8))
             #expect(
-                NSDictionary(dictionary: ["v": Self.stable(again)]) == NSDictionary(dictionary: ["v": Self.stable(document)]),
+                NSDictionary(dictionary: ["v": Self.stable(again)])
+                    == NSDictionary(dictionary: ["v": Self.stable(document)]),
                 "\(command): --json and --format json differ")
             #expect(try portdoctor(command).stdout != formatted.stdout, "\(command): text by default")
         }
-        let bindResult = try Self.json(try portdoctor(["probe", "bind", held, "--address", "127.0.0.1", "--format", "json"]))
+        let bindResult = try Self.json(
+            try portdoctor(["probe", "bind", held, "--address", "127.0.0.1", "--format", "json"]))
         #expect(bindResult["status"] as? String == "in-use", "\(bindResult)")
         let entries = try #require(
             try JSONSerialization.jsonObject(
@@ -334,7 +336,10 @@ import Testing
         #expect(parameters["role"]?["choices"] as? [String] == ["destination", "source"])
         #expect((parameters["port"]?["doc"] as? String)?.isEmpty == false)
         let steps = try #require(root["steps"] as? [[String: Any]])
-        #expect(steps.map { $0["id"] as? String } == ["service", "listener", "firewall", "reach-peer", "port-forward", "listen-port"])
+        #expect(
+            steps.map { $0["id"] as? String } == [
+                "service", "listener", "firewall", "reach-peer", "port-forward", "listen-port",
+            ])
         // A run still needs the value.
         let run = try portdoctor(["run", "tcp-service"])
         #expect(run.status == 2)

@@ -7,7 +7,9 @@ import Probes
 public enum Observation {
     public static func json(_ r: ConnectResult) -> JSONValue { JSONValue(Convert.table(r)) }
     public static func json(_ r: BindProbe.Result) -> JSONValue { JSONValue(Convert.table(r)) }
-    public static func json(_ entries: [SocketEntry]) -> JSONValue { .array(entries.map { JSONValue(Convert.table($0)) }) }
+    public static func json(_ entries: [SocketEntry]) -> JSONValue {
+        .array(entries.map { JSONValue(Convert.table($0)) })
+    }
     public static func json(_ v: FirewallVerdict) -> JSONValue { JSONValue(FirewallModule.table(v)) }
     public static func json(_ s: ServiceStatus) -> JSONValue { JSONValue(ServiceModule.table(s)) }
     public static func json(_ o: ReflectorClient.Outcome) -> JSONValue { JSONValue(PortForwardModule.table(o)) }
