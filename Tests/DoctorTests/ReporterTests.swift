@@ -155,6 +155,8 @@ import Testing
         #expect(md.hasPrefix("# portdoctor report: demo 1.2.3"))
         #expect(md.contains("## Environment"))
         #expect(md.contains("| platform | linux |"))
+        #expect(md.contains("| portdoctor | \(portdoctorVersion) |"))
+        #expect(md.contains("| port | `4242` (default) |"))
         #expect(md.contains("## Plan\n\n1. `listener` — Listener _(demo)_"))
         #expect(md.contains("| `firewall` | fail | incoming TCP 4242 is dropped <by> \"nftables\" & co |"))
         #expect(md.contains("```json\n{\n  \"counters\": [\n    1,\n    2,\n    3\n  ],"))
