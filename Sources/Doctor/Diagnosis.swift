@@ -21,6 +21,8 @@ public struct DiagnosisRequest {
     public var options = RunOptions()
     /// Told what slow work happens before the checks start ("asking the router …"), for a status line.
     public var announce: ((String) -> Void)?
+    /// Only the plan is wanted (`show`): a required parameter without a value is not an error.
+    public var planOnly = false
 
     public init(pack: String) { self.pack = pack }
 }
@@ -98,13 +100,14 @@ public final class Diagnosis {
             let findings = pack.diagnostics.filter { $0.step == nil }.map { d in
                 Finding(
                     id: "load:\(d.file)", title: "Load \(d.file)", status: .error, summary: d.description,
-                    origin: d.file)
+                    origin: d.file, error: d.error)
             }
             return .unloadable(
                 Report(
                     packID: folder.name, packVersion: "?", packTitle: "pack that could not be loaded",
                     platform: request.platform.rawValue, vendor: request.vendor?["manufacturer"],
-                    parameters: [:], findings: findings, durationMilliseconds: 0))
+                    parameters: [:], findings: findings, durationMilliseconds: 0,
+                    startedAt: WallClock.secondsSince1970()))
         }
 
         var overlays: [OverlayDefinition] = []
@@ -138,7 +141,7 @@ public final class Diagnosis {
             pack, manifest: manifest, extraOverlays: overlays, platform: request.platform, vendor: vendor)
         plan.diagnostics += overlayProblems
 
-        switch ParameterResolver.resolve(manifest, request.parameters) {
+        switch ParameterResolver.resolve(manifest, request.parameters, allowMissing: request.planOnly) {
         case .failure(let e): throw DiagnosisError(e.reason)
         case .success(let parameters):
             return .ready(

@@ -8,6 +8,9 @@ public struct LuaError: Error, Sendable, Equatable, CustomStringConvertible {
         case instructionLimit = "instruction-limit"
         case memoryLimit = "memory-limit"
         case timeLimit = "time-limit"
+        /// Never raised by Lua: a definition file that runs but defines something wrong (a missing
+        /// field, an unknown step), as the pack loader reports it.
+        case load
     }
 
     public var kind: Kind

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Doctor
 
 #if canImport(Glibc)
     import Glibc
@@ -20,7 +21,7 @@ struct PortDoctor: ParsableCommand {
             The troubleshooting knowledge lives in Lua check packs. Run the bundled pack with
             `portdoctor run crashplan`.
             """,
-        version: "0.1.0",
+        version: portdoctorVersion,
         subcommands: [
             RunCommand.self, ListCommand.self, ShowCommand.self, ListenCommand.self, ProbeCommand.self,
             SelfTestCommand.self,

@@ -9,7 +9,7 @@ import Reactor
     import Foundation
 #endif
 
-/// Each primitive from the shell: JSON for scripts (`--json`), a line for people.
+/// Each primitive from the shell: JSON for scripts (`--format json`), a line for people.
 struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
@@ -19,18 +19,6 @@ struct ProbeCommand: ParsableCommand {
             ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, UPnPProbe.self, STUNProbe.self, NATProbe.self,
         ]
     )
-}
-
-enum ProbeOutput {
-    static func print<T: Encodable>(_ value: T, json: Bool, text: () -> String) throws {
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
-        } else {
-            Swift.print(text())
-        }
-    }
 }
 
 struct ConnectProbe: ParsableCommand {
@@ -44,13 +32,11 @@ struct ConnectProbe: ParsableCommand {
     @Argument(help: "Host name or address.") var host: String
     @Argument(help: "TCP port (1–65535).") var port: Int
     @Option(help: "Seconds to wait for each address.") var timeout: Double = 3
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
-        guard timeout > 0, timeout <= 300 else {
-            throw ValidationError("--timeout must be more than 0 and at most 300 seconds")
-        }
+        try Validate.port(port)
+        try Validate.seconds(timeout, "--timeout", max: 300)
         guard !host.isEmpty else { throw ValidationError("the host is empty") }
     }
 
@@ -63,7 +49,7 @@ struct ConnectProbe: ParsableCommand {
         ) { result, _ in outcome = result }
         while outcome == nil { loop.turn(until: nil) }
         let r = outcome!
-        try ProbeOutput.print(r, json: json) {
+        output.print(Observation.json(r)) {
             var lines = [
                 "\(r.host):\(r.port): \(r.status.rawValue)"
                     + (r.rttMilliseconds.map { " in \(Int($0.rounded())) ms" } ?? "")
@@ -90,16 +76,16 @@ struct BindProbeCommand: ParsableCommand {
     @Argument(help: "Port (1–65535).") var port: Int
     @Option(help: "Address to bind (0.0.0.0, ::, 127.0.0.1, …).") var address = "0.0.0.0"
     @Option(help: "tcp or udp.") var proto = "tcp"
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
+        try Validate.port(port)
         guard SocketEntry.Proto(rawValue: proto) != nil else { throw ValidationError("--proto must be tcp or udp") }
     }
 
     func run() throws {
         let r = BindProbe.test(port: UInt16(port), address: address, proto: SocketEntry.Proto(rawValue: proto)!)
-        try ProbeOutput.print(r, json: json) {
+        output.print(Observation.json(r)) {
             var line =
                 "\(proto) \(r.address): \(r.status.rawValue)"
                 + (r.error.map { r.status == .free ? "" : " — \($0)" } ?? "")
@@ -123,10 +109,10 @@ struct NetstatProbe: ParsableCommand {
     @Option(help: "tcp or udp.") var proto: String?
     @Option(help: "Only this state (LISTEN, ESTABLISHED, UNCONN, …).") var state: String?
     @Flag(help: "Leave out owners (faster).") var noOwners = false
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        if let port, !(1...65535).contains(port) { throw ValidationError("port must be 1 to 65535, got \(port)") }
+        try Validate.port(port)
         if let proto, SocketEntry.Proto(rawValue: proto) == nil { throw ValidationError("--proto must be tcp or udp") }
     }
 
@@ -136,7 +122,7 @@ struct NetstatProbe: ParsableCommand {
         if let state { query.states = [state.uppercased()] }
         if let port { query.port = UInt16(port) }
         let entries = SocketTable.list(query)
-        try ProbeOutput.print(entries, json: json) {
+        output.print(Observation.json(entries)) {
             entries.map { e in
                 "\(e.proto) \(e.state.padding(11)) \(e.local.description.padding(28)) \((e.remote?.description ?? "*").padding(28)) "
                     + "\(e.scope.rawValue)\(e.dualStack == true ? "+ipv4" : "")  \(e.owner.map { "\($0.program)/\($0.pid)" } ?? "")"
@@ -157,24 +143,30 @@ struct UDPProbe: ParsableCommand {
     @Option(help: "What to send, as text (\\xNN escapes allowed).") var send = ""
     @Option(help: "Hop limit (the multicast TTL for a multicast address).") var ttl: Int?
     @Option(help: "Seconds to wait for a reply.") var timeout: Double = 2
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
-    struct Outcome: Encodable {
+    struct Outcome {
         var sent: Int
         var status: String
         var reply: String?
         var from: SocketAddress?
+
+        /// As `sock:receivefrom` gives it to checks, in one table.
+        var json: JSONValue {
+            var o: [String: JSONValue] = ["sent": .int(Int64(sent)), "status": .string(status)]
+            if let reply { o["reply"] = .string(reply) }
+            if let from { o["from"] = Observation.json(from) }
+            return .object(o)
+        }
     }
 
     func validate() throws {
-        guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
+        try Validate.port(port)
         guard SocketAddress(numeric: ip, port: 1) != nil else {
             throw ValidationError("'\(ip)' is not a numeric address")
         }
         if let ttl, !(1...255).contains(ttl) { throw ValidationError("--ttl must be 1 to 255") }
-        guard timeout > 0, timeout <= 300 else {
-            throw ValidationError("--timeout must be more than 0 and at most 300 seconds")
-        }
+        try Validate.seconds(timeout, "--timeout", max: 300)
     }
 
     /// "\x00\x00" and plain text alike.
@@ -213,7 +205,7 @@ struct UDPProbe: ParsableCommand {
         } else if case .failure(let f)? = got {
             outcome.status = f.rawValue
         }
-        try ProbeOutput.print(outcome, json: json) {
+        output.print(outcome.json) {
             "sent \(sent) bytes to \(to): "
                 + (outcome.reply.map { "reply from \(outcome.from!): \($0)" } ?? outcome.status)
         }
@@ -235,10 +227,10 @@ struct FirewallProbe: ParsableCommand {
     @Option(help: "The other computer's address, when a rule depends on it.") var remote: String?
     @Option(help: "The interface the connection uses (default: not loopback).") var interface: String?
     @Option(help: "The program that listens (macOS and Windows decide per program).") var program: String?
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
+        try Validate.port(port)
         guard ["in", "out"].contains(direction) else { throw ValidationError("--direction must be in or out") }
         guard SocketEntry.Proto(rawValue: proto) != nil else { throw ValidationError("--proto must be tcp or udp") }
     }
@@ -248,7 +240,7 @@ struct FirewallProbe: ParsableCommand {
             direction: direction == "in" ? .inbound : .outbound, proto: SocketEntry.Proto(rawValue: proto)!,
             port: UInt16(port), remote: remote, interface: interface, program: program)
         let v = Firewall.verdict(for: q)
-        try ProbeOutput.print(v, json: json) {
+        output.print(Observation.json(v)) {
             var lines = [
                 "\(proto) \(direction == "in" ? "inbound to" : "outbound to") port \(port): \(v.decision.rawValue) (\(v.tool))"
             ]
@@ -277,7 +269,7 @@ struct ServiceProbe: ParsableCommand {
     @Argument(help: "The service name (or, for runit, its directory).") var name: String
     @Option(help: "Use this manager instead of detecting one.") var manager: String?
     @Flag(help: "Print the exact restart command instead (a dry run).") var restartCommand = false
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         if let manager, ServiceManager(rawValue: manager) == nil {
@@ -292,13 +284,19 @@ struct ServiceProbe: ParsableCommand {
             guard let chosen = m ?? Services.status(name)?.manager ?? Services.detect().first else {
                 throw Failure("no service manager found on this computer")
             }
-            print(Services.restartCommands(name, chosen).map { $0.joined(separator: " ") }.joined(separator: " && "))
+            let command = Services.restartCommands(name, chosen).map { $0.joined(separator: " ") }
+                .joined(separator: " && ")
+            output.print(
+                .object([
+                    "name": .string(name), "manager": .string(chosen.rawValue), "restart_command": .string(command),
+                ])
+            ) { command }
             return
         }
         guard let s = Services.status(name, manager: m) else {
             throw Failure("no service manager found on this computer")
         }
-        try ProbeOutput.print(s, json: json) {
+        output.print(Observation.json(s)) {
             "\(s.name) (\(s.manager.rawValue)): "
                 + (s.installed ? (s.running ? "running" : "not running") : "not installed")
                 + " — \(s.state)" + (s.pid.map { ", pid \($0)" } ?? "")
@@ -322,15 +320,11 @@ struct ReflectProbe: ParsableCommand {
     @Option(help: "Ask it to connect back to this port on this computer.") var connectBack: Int?
     @Option(help: "The reflector's shared token.") var token: String?
     @Option(help: "Seconds to wait.") var timeout: Double = 5
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        if let connectBack, !(1...65535).contains(connectBack) {
-            throw ValidationError("--connect-back must be 1 to 65535")
-        }
-        guard timeout > 0, timeout <= 60 else {
-            throw ValidationError("--timeout must be more than 0 and at most 60 seconds")
-        }
+        try Validate.port(connectBack, "--connect-back")
+        try Validate.seconds(timeout, "--timeout", max: 60)
     }
 
     func run() throws {
@@ -356,7 +350,7 @@ struct ReflectProbe: ParsableCommand {
         while outcome == nil { loop.turn(until: nil) }
         switch outcome! {
         case .reply(let r):
-            try ProbeOutput.print(r, json: json) {
+            output.print(Observation.json(outcome!)) {
                 guard r.ok else { return "the reflector refused: \(r.error ?? "?")" }
                 var line = "the reflector sees this computer as \(r.seen ?? "?")"
                 if let cb = r.connect_back { line += "; connecting back to port \(cb.port): \(cb.status)" }
@@ -364,7 +358,7 @@ struct ReflectProbe: ParsableCommand {
             }
             if !r.ok || (r.connect_back.map { $0.status != "connected" } ?? false) { throw ExitCode(1) }
         case .unreachable(let c):
-            try ProbeOutput.print(c, json: json) {
+            output.print(Observation.json(outcome!)) {
                 "cannot reach the reflector at \(host):\(port): \(c.status.rawValue)"
             }
             throw ExitCode(1)
@@ -385,10 +379,10 @@ struct NATPMPProbe: ParsableCommand {
     @Option(help: "The gateway (default: this computer's default IPv4 gateway).") var gateway: String?
     @Option(help: "Ask the router to forward this TCP port (same number outside) to this computer.") var map: Int?
     @Option(help: "With --map: seconds the mapping lasts (0 removes it).") var lifetime = 3600
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        if let map, !(1...65535).contains(map) { throw ValidationError("--map must be 1 to 65535") }
+        try Validate.port(map, "--map")
         guard (0...604_800).contains(lifetime) else { throw ValidationError("--lifetime must be 0 to 604800 seconds") }
     }
 
@@ -412,7 +406,7 @@ struct NATPMPProbe: ParsableCommand {
         }
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
-        try ProbeOutput.print(a, json: json) {
+        output.print(Observation.json(a)) {
             guard a.status == "answered" else { return "\(gw) does not answer NAT-PMP (\(a.status))" }
             if let ext = a.externalPort, a.result == 0 {
                 return "\(gw) forwards TCP \(ext) to port \(a.internalPort ?? 0) here for \(a.lifetime ?? 0) s"
@@ -438,9 +432,9 @@ struct UPnPProbe: ParsableCommand {
     @Option(help: "With --add: forward to this address instead of this computer.") var to: String?
     @Option(help: "Ask the router to remove the forward of this TCP port.") var delete: Int?
     @Option(help: "Seconds to wait for answers to the search.") var wait: Double = 2
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
-    struct Report: Encodable {
+    struct Report {
         var gateway: UPnP.Gateway?
         var externalAddress: String?
         var mapping: UPnP.Mapping?
@@ -448,17 +442,24 @@ struct UPnPProbe: ParsableCommand {
         var change: String?
         var error: String?
 
-        enum CodingKeys: String, CodingKey {
-            case gateway, mapping, mappings, change, error
-            case externalAddress = "external_address"
+        /// The gateway and mappings as `upnp.discover` and `upnp.mapping` give them to checks.
+        var json: JSONValue {
+            var o: [String: JSONValue] = [:]
+            if let gateway { o["gateway"] = Observation.json(gateway) }
+            if let externalAddress { o["external_address"] = .string(externalAddress) }
+            if let mapping { o["mapping"] = Observation.json(mapping) }
+            if let mappings { o["mappings"] = .array(mappings.map { Observation.json($0) }) }
+            if let change { o["change"] = .string(change) }
+            if let error { o["error"] = .string(error) }
+            return .object(o)
         }
     }
 
     func validate() throws {
-        for p in [port, add, delete].compactMap({ $0 }) where !(1...65535).contains(p) {
-            throw ValidationError("ports must be 1 to 65535, got \(p)")
-        }
-        guard wait > 0, wait <= 30 else { throw ValidationError("--wait must be more than 0 and at most 30 seconds") }
+        try Validate.port(port, "--port")
+        try Validate.port(add, "--add")
+        try Validate.port(delete, "--delete")
+        try Validate.seconds(wait, "--wait", max: 30)
     }
 
     func run() throws {
@@ -489,7 +490,7 @@ struct UPnPProbe: ParsableCommand {
         }
         while report == nil { loop.turn(until: nil) }
         let r = report!
-        try ProbeOutput.print(r, json: json) {
+        output.print(r.json) {
             guard let g = r.gateway else { return r.error ?? "no gateway" }
             var lines = [
                 "gateway: \(g.manufacturer ?? "?") \(g.model ?? "") (\(g.friendlyName ?? g.location))",
@@ -563,7 +564,7 @@ struct STUNProbe: ParsableCommand {
     )
 
     @Argument(help: "The STUN server: a numeric address, optionally with :port (default 3478).") var server: String
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         var host = server
@@ -586,7 +587,7 @@ struct STUNProbe: ParsableCommand {
         STUN.binding(server: host, port: port, on: loop) { answer = $0 }
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
-        try ProbeOutput.print(a, json: json) {
+        output.print(Observation.json(a)) {
             a.mapped.map { "\(a.server) sees this computer as \($0)" } ?? "\(a.server) did not answer (\(a.status))"
         }
         if a.mapped == nil { throw ExitCode(1) }
@@ -606,11 +607,11 @@ struct NATProbe: ParsableCommand {
     @Option(help: "A reflector (portdoctor listen) outside your network, as a numeric address.") var reflector: String?
     @Option(help: "The reflector's port.") var reflectorPort = Int(ReflectorProtocol.defaultPort)
     @Option(help: "The reflector's token.") var token: String?
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
-        guard (1...65535).contains(reflectorPort) else { throw ValidationError("--reflector-port must be 1 to 65535") }
+        try Validate.port(port, "--port")
+        try Validate.port(reflectorPort, "--reflector-port")
     }
 
     func run() throws {
@@ -623,7 +624,7 @@ struct NATProbe: ParsableCommand {
         }
         while result == nil { loop.turn(until: nil) }
         let r = result!
-        try ProbeOutput.print(r, json: json) {
+        output.print(Observation.json(r)) {
             var lines = [
                 "\(r.verdict.kind.rawValue)" + (r.verdict.cause.map { " (\($0))" } ?? "") + ": \(r.verdict.explanation)"
             ]

@@ -89,6 +89,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "How to print the report.")
     var format: OutputFormat = .text
 
+    /// The older spelling of `--format json`, as on every other command.
+    @Flag(help: .hidden) var json = false
+
+    var reportFormat: OutputFormat { json ? .json : format }
+
     @Flag(help: "Apply the repairs checks offer, asking before each one (with --yes, without asking).")
     var fix = false
 
@@ -130,7 +135,7 @@ struct RunCommand: ParsableCommand {
                 )
             }
         }
-        if format == .text && isatty(STDERR_FILENO) != 0 {
+        if reportFormat == .text && isatty(STDERR_FILENO) != 0 {
             request.options.progress = Terminal.showProgress
         }
 
@@ -154,7 +159,7 @@ struct RunCommand: ParsableCommand {
         // The footer's time is the person's wait: loading, asking the router and every check.
         let elapsed = ContinuousClock.now - started
         report.durationMilliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        switch format {
+        switch reportFormat {
         case .text:
             let reporter = TextReporter(color: Terminal.color, showTracebacks: traceback, width: Terminal.width)
             print(reporter.render(report), terminator: "")

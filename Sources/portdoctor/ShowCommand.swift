@@ -20,6 +20,9 @@ struct ShowCommand: ParsableCommand {
               portdoctor show crashplan
               portdoctor show crashplan --platform macos --vendor OpenWrt
               portdoctor show crashplan --graph dot | dot -Tsvg > crashplan.svg
+              portdoctor show tcp-service --format json
+
+            Parameters a run needs (those marked required) are listed, not asked for: show only plans.
             """
     )
 
@@ -27,13 +30,26 @@ struct ShowCommand: ParsableCommand {
 
     @Option(help: "Draw the flow as a graph instead.") var graph: GraphFormat?
 
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if graph != nil && output.isJSON { throw ValidationError("--graph and --format json do not go together") }
+    }
+
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         let diagnosis: Diagnosis
+        var request = selection.request()
+        request.planOnly = true
         do {
-            switch try Diagnosis.prepare(selection.request(), catalog: PackCatalog.discover(environment: environment)) {
+            switch try Diagnosis.prepare(request, catalog: PackCatalog.discover(environment: environment)) {
             case .unloadable(let report):
-                for f in report.findings { print(f.summary) }
+                output.print(
+                    .object([
+                        "pack": .string(report.packID),
+                        "problems": .array(report.findings.compactMap { $0.error.map(JSONReporter.error) }),
+                    ])
+                ) { report.findings.map(\.summary).joined(separator: "\n") }
                 throw ExitCode(2)
             case .ready(let d): diagnosis = d
             }
@@ -44,7 +60,10 @@ struct ShowCommand: ParsableCommand {
         switch graph {
         case .dot?: print(FlowGraph.dot(plan), terminator: "")
         case .mermaid?: print(FlowGraph.mermaid(plan), terminator: "")
-        case nil: print(PlanText.render(plan, origin: diagnosis.origin), terminator: "")
+        case nil:
+            output.print(PlanJSON.object(plan, origin: diagnosis.origin)) {
+                PlanText.render(plan, origin: diagnosis.origin).dropLast().description
+            }
         }
         if plan.steps.contains(where: { $0.diagnostic != nil }) || !plan.diagnostics.isEmpty { throw ExitCode(2) }
     }
@@ -89,5 +108,38 @@ enum PlanText {
         }
         for d in plan.diagnostics { out.append("PROBLEM: \(d)") }
         return out.joined(separator: "\n") + "\n"
+    }
+}
+
+/// `show --format json`: the plan and the parameters a run takes.
+enum PlanJSON {
+    static func object(_ plan: Plan, origin: PackOrigin) -> JSONValue {
+        let m = plan.manifest
+        func strings(_ a: [String]) -> JSONValue { .array(a.map(JSONValue.string)) }
+        func text(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
+        let steps: [JSONValue] = plan.steps.map { s in
+            .object([
+                "id": .string(s.id), "title": .string(s.title), "origin": .string(s.origin),
+                "needs": strings(s.needs), "next": strings(s.next), "skipped": text(s.skipReason),
+                "replaces": text(s.replaces), "error": s.diagnostic.map { JSONReporter.error($0.error) } ?? .null,
+            ])
+        }
+        var parameters: [String: JSONValue] = [:]
+        for p in m.parameters {
+            var choices: JSONValue = .null
+            if case .choice(let c) = p.type { choices = strings(c) }
+            parameters[p.name] = .object([
+                "type": .string(p.type.description), "choices": choices, "default": text(p.defaultText),
+                "required": .bool(p.required), "secret": .bool(p.secret), "doc": .string(p.doc),
+            ])
+        }
+        return .object([
+            "pack": .string(m.id), "version": .string(m.version), "title": .string(m.title),
+            "description": .string(m.description), "origin": .string(origin.description),
+            "platform": .string(plan.platform.rawValue), "vendor": text(plan.vendor?["manufacturer"]),
+            "steps": .array(steps), "parameters": .object(parameters),
+            "overlays": .array(plan.overlays.map { .object(["id": .string($0.id), "file": .string($0.file)]) }),
+            "problems": .array(plan.diagnostics.map { JSONReporter.error($0.error) }),
+        ])
     }
 }

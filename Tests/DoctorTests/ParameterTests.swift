@@ -168,4 +168,58 @@ import Testing
             rejection { $0.parameters.environment = ["PORTDOCTOR_PARAM_PORT": "http"] }?
                 .hasPrefix("PORTDOCTOR_PARAM_PORT: 'http' is not a TCP port") == true)
     }
+
+    /// Reports say where each value came from (schema 2's `parameter_sources`).
+    @Test func theReportSaysWhereEachValueCameFrom() throws {
+        let out = try diagnose(Self.pack) { r in
+            r.parameters.config = try! self.config("role = source\nretries = 7")
+            r.parameters.environment = ["PORTDOCTOR_PARAM_RETRIES": "8"]
+            r.parameters.commandLine = [("port", "3000")]
+            r.parameters.peer = "a.example"
+        }
+        #expect(
+            out.report.parameterSources == [
+                "port": "command-line", "peer": "command-line", "role": "config", "retries": "environment",
+                "verbose": "default",
+            ])
+        #expect(out.report.parameters["retries"] == "8")
+    }
+
+    /// A secret's value reaches the check, and no report or message.
+    @Test func secretValuesStayOutOfReportsAndMessages() throws {
+        let pack = folder([
+            "pack.lua": manifest(
+                steps: ["a"],
+                params:
+                    "token = { type = 'string', secret = true, doc = 't' }, pin = { type = 'integer', secret = true, doc = 'p' }"
+            ),
+            "a.lua": passing(body: "return pass(ctx.params.token == 'hunter2' and 'got it' or 'missing')"),
+        ])
+        let out = try diagnose(pack) { $0.parameters.commandLine = [("token", "hunter2")] }
+        #expect(out.finding("a")?.summary == "got it")
+        #expect(out.report.parameters == ["token": "(secret)"])
+        for render in [JSONReporter.render, { TextReporter(color: false).render($0) }] {
+            #expect(!render(out.report).contains("hunter2"))
+        }
+        #expect {
+            _ = try diagnose(pack) { $0.parameters.commandLine = [("pin", "hunter2")] }
+        } throws: { !"\($0)".contains("hunter2") && "\($0)".contains("'pin'") }
+    }
+
+    /// `show` plans without values: a required parameter is listed as missing, not an error.
+    @Test func planningNeedsNoRequiredValues() throws {
+        let pack = folder([
+            "pack.lua": manifest(
+                steps: ["a"], params: "service = { type = 'string', required = true, doc = 'the service to check' }"),
+            "a.lua": passing(),
+        ])
+        var request = DiagnosisRequest(pack: pack.name)
+        request.planOnly = true
+        let catalog = PackCatalog(packs: [pack], overlays: [])
+        guard case .ready(let d) = try Diagnosis.prepare(request, catalog: catalog) else {
+            Issue.record("the pack did not load")
+            return
+        }
+        #expect(d.parameters.missing == ["service"])
+    }
 }

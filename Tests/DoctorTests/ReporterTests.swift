@@ -40,6 +40,19 @@ import Testing
         let report = try Self.sampleReport()
         let data = Data(JSONReporter.render(report).utf8)
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let top: [String: (Any) -> Bool] = [
+            "schema": { $0 as? Int == 2 }, "portdoctor_version": { $0 as? String == portdoctorVersion },
+            "started_at": { ($0 as? String)?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/) != nil },
+            "system": { ($0 as? [String: Any])?["os"] as? String == Platform.current.rawValue },
+            "pack": { $0 is String }, "version": { $0 is String }, "title": { $0 is String },
+            "platform": { $0 is String }, "vendor": { $0 is String || $0 is NSNull },
+            "parameters": { $0 as? [String: String] == ["port": "4242"] },
+            "parameter_sources": { $0 as? [String: String] == ["port": "default"] },
+            "checks": { $0 is [Any] }, "summary": { $0 is [String: Int] }, "exit_code": { $0 is Int },
+            "primary": { $0 is [String: Any] || $0 is NSNull }, "duration_ms": { $0 is Int },
+        ]
+        #expect(Set(root.keys) == Set(top.keys), "\(root.keys.sorted())")
+        for (key, valid) in top { #expect(valid(root[key] as Any), "\(key): \(root[key] ?? "missing")") }
         #expect(root["pack"] as? String == "demo")
         #expect(root["version"] as? String == "1.2.3")
         #expect(root["exit_code"] as? Int == 2)
@@ -65,6 +78,35 @@ import Testing
         #expect(error["kind"] as? String == "runtime")
         #expect(error["line"] as? Int == 5)
         #expect((root["primary"] as? [String: Any])?["cause"] as? String == "firewall-blocks-inbound")
+    }
+
+    @Test func startedAtIsISO8601InUTC() {
+        #expect(Timestamp.iso8601(0) == "1970-01-01T00:00:00Z")
+        #expect(Timestamp.iso8601(951_782_400) == "2000-02-29T00:00:00Z")
+        #expect(Timestamp.iso8601(1_795_664_529.9) == "2026-11-26T03:42:09Z")
+        #expect(Timestamp.iso8601(-1) == "1969-12-31T23:59:59Z")
+    }
+
+    /// A check file that does not compile, and one that defines something wrong: both become error
+    /// findings whose `error` says what kind of problem, in which file, on which line.
+    @Test func loadProblemsCarryKindFileAndLine() throws {
+        let out = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["syntax", "wrong"]),
+                "syntax.lua": "return check { title = 'S',\n  run = function(ctx) return pass( end }\n",
+                "wrong.lua": "return check {\n  title = 'W',\n  needs = 'x',\n  run = function(ctx) end }\n",
+            ]))
+        let syntax = try #require(out.finding("syntax")?.error)
+        #expect(syntax.kind == .syntax)
+        #expect(syntax.chunk == "demo/syntax.lua" && syntax.line == 2)
+        let wrong = try #require(out.finding("wrong")?.error)
+        #expect(wrong.kind == .load)
+        #expect(wrong.chunk == "demo/wrong.lua")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(JSONReporter.render(out.report).utf8)) as? [String: Any])
+        let errors = (json["checks"] as? [[String: Any]])?.map { $0["error"] as? [String: Any] }
+        #expect(errors?.map { $0?["kind"] as? String } == ["syntax", "load"])
+        #expect(errors?.first??["line"] as? Int == 2)
     }
 
     @Test func textStartsWithTheCauseAndTheFirstThingToDo() throws {
@@ -113,6 +155,8 @@ import Testing
         #expect(md.hasPrefix("# portdoctor report: demo 1.2.3"))
         #expect(md.contains("## Environment"))
         #expect(md.contains("| platform | linux |"))
+        #expect(md.contains("| portdoctor | \(portdoctorVersion) |"))
+        #expect(md.contains("| port | `4242` (default) |"))
         #expect(md.contains("## Plan\n\n1. `listener` — Listener _(demo)_"))
         #expect(md.contains("| `firewall` | fail | incoming TCP 4242 is dropped <by> \"nftables\" & co |"))
         #expect(md.contains("```json\n{\n  \"counters\": [\n    1,\n    2,\n    3\n  ],"))

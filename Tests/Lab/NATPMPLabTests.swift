@@ -42,6 +42,6 @@ struct NATPMPLabTests {
         let home = try lab.homeNetwork(miniupnpd: true, natpmp: false)
         let (status, out) = try lab.exec(home.lan, [portdoctorBinary, "probe", "natpmp", "--json"])
         #expect(status == 1)
-        #expect(out.contains("\"status\" : \"timeout\""))
+        #expect(out.contains("\"status\": \"timeout\""))
     }
 }

@@ -2,6 +2,10 @@ import Foundation
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The command line is a contract: these run the built `portdoctor` as a person or a script would.
 @Suite struct CommandLineTests {
     struct Run {
@@ -201,12 +205,190 @@ import Testing
             "probe", "udp", "127.0.0.1", "9", "--send", "\\x00\\x00", "--timeout", "0.2", "--json",
         ])
         #expect(quiet.status == 1)
-        #expect(quiet.stdout.contains("\"status\" : \"timeout\""))
+        #expect(try Self.json(quiet)["status"] as? String == "timeout")
         #expect(try portdoctor(["probe", "udp", "example.net", "53"]).status == 2)
         let table = try portdoctor(["probe", "netstat", "--state", "listen", "--json"])
         #expect(table.status == 0)
         #expect(try JSONSerialization.jsonObject(with: Data(table.stdout.utf8)) is [Any])
         #expect(try portdoctor(["probe", "bind", "0"]).status == 2)
+    }
+
+    static func json(_ run: Run) throws -> [String: Any] {
+        try #require(
+            try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
+            "not a JSON object: \(run.stdout) \(run.stderr)")
+    }
+
+    /// Every key of a JSON document, with its path; a report's `evidence` is the check's own data.
+    static func keys(_ value: Any, path: String = "") -> [String] {
+        if let object = value as? [String: Any] {
+            return object.flatMap { k, v in [path + k] + (k == "evidence" ? [] : keys(v, path: path + k + ".")) }
+        }
+        if let array = value as? [Any] { return array.flatMap { keys($0, path: path) } }
+        return []
+    }
+
+    static func isSnakeCase(_ path: String) -> Bool {
+        let key = path.split(separator: ".").last.map(String.init) ?? path
+        return !key.isEmpty && key.first!.isLetter
+            && key.allSatisfy { ($0.isLowercase && $0.isASCII) || $0.isNumber || $0 == "_" }
+    }
+
+    /// Values that differ from one run to the next (times, counters), left out when comparing two runs.
+    static func stable(_ value: Any) -> Any {
+        if let object = value as? [String: Any] {
+            return object.filter { !["duration_ms", "started_at", "rtt_ms", "seconds"].contains($0.key) }
+                .mapValues(stable)
+        }
+        if let array = value as? [Any] { return array.map(stable) }
+        return value
+    }
+
+    /// `--format json` everywhere: one JSON document with snake_case keys, and `--json` (the older
+    /// spelling) prints the same document.
+    @Test func formatJSONOnEveryCommand() throws {
+        // A port this test holds, so the socket table and the bind test have something fixed to say.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(holder >= 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(holder, $0, length) == 0 && listen(holder, 1) == 0 && getsockname(holder, $0, &length) == 0
+            }
+        }
+        try #require(bound)
+        let held = String(UInt16(bigEndian: address.sin_port))
+        // A port that was free a moment ago: nothing listens there.
+        let closed = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var free = sockaddr_in()
+        free.sin_family = sa_family_t(AF_INET)
+        free.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var freeLength = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &free) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(closed, $0, freeLength) == 0 && getsockname(closed, $0, &freeLength) == 0
+            }
+        }
+        close(closed)
+        let closedPort = String(UInt16(bigEndian: free.sin_port))
+
+        let commands: [[String]] = [
+            ["run", Self.example],
+            ["list"],
+            ["show", "crashplan"],
+            ["probe", "connect", "127.0.0.1", closedPort, "--timeout", "2"],
+            ["probe", "bind", held, "--address", "127.0.0.1"],
+            ["probe", "netstat", "--port", held, "--proto", "tcp"],
+            ["probe", "firewall", "--port", "4242"],
+            ["probe", "service", "portdoctor-no-such-service"],
+            ["probe", "service", "portdoctor-no-such-service", "--restart-command", "--manager", "systemd"],
+            ["probe", "udp", "127.0.0.1", closedPort, "--timeout", "0.2"],
+        ]
+        for command in commands {
+            let formatted = try portdoctor(command + ["--format", "json"])
+            let document = try #require(
+                try? JSONSerialization.jsonObject(with: Data(formatted.stdout.utf8)),
+                "\(command): \(formatted.stdout) \(formatted.stderr)")
+            let keys = Self.keys(document)
+            #expect(!keys.isEmpty, "\(command)")
+            #expect(keys.filter { !Self.isSnakeCase($0) } == [], "\(command)")
+            let alias = try portdoctor(command + ["--json"])
+            #expect(alias.status == formatted.status, "\(command)")
+            let again = try JSONSerialization.jsonObject(with: Data(alias.stdout.utf8))
+            #expect(
+                NSDictionary(dictionary: ["v": Self.stable(again)])
+                    == NSDictionary(dictionary: ["v": Self.stable(document)]),
+                "\(command): --json and --format json differ")
+            #expect(try portdoctor(command).stdout != formatted.stdout, "\(command): text by default")
+        }
+        let bindResult = try Self.json(
+            try portdoctor(["probe", "bind", held, "--address", "127.0.0.1", "--format", "json"]))
+        #expect(bindResult["status"] as? String == "in-use", "\(bindResult)")
+        let entries = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(try portdoctor(["probe", "netstat", "--port", held, "--format", "json"]).stdout.utf8))
+                as? [[String: Any]])
+        #expect(entries.count == 1)
+        // The same table a check gets from netstat.list: `local` is an address table, the owner is this test.
+        #expect((entries.first?["local"] as? [String: Any])?["port"] as? Int == Int(held))
+        #expect((entries.first?["owner"] as? [String: Any])?["pid"] as? Int == Int(getpid()))
+        #expect(try portdoctor(["probe", "connect", "127.0.0.1", "1", "--format", "yaml"]).status == 2)
+        #expect(try portdoctor(["show", "crashplan", "--graph", "dot", "--format", "json"]).status == 2)
+    }
+
+    /// `show` is how a person learns a pack's parameters: it needs no values for them.
+    @Test func showListsRequiredParametersWithoutValues() throws {
+        let show = try portdoctor(["show", "tcp-service"])
+        #expect(show.status == 0, "\(show.stderr)")
+        let port = show.stdout.split(separator: "\n").first { $0.hasPrefix("  port ") }
+        #expect(port?.contains("[required]") == true, "\(show.stdout)")
+        let json = try portdoctor(["show", "tcp-service", "--format", "json"])
+        #expect(json.status == 0)
+        let root = try Self.json(json)
+        #expect(root["pack"] as? String == "tcp-service")
+        let parameters = try #require(root["parameters"] as? [String: [String: Any]])
+        #expect(parameters["port"]?["required"] as? Bool == true)
+        #expect(parameters["port"]?["type"] as? String == "port")
+        #expect(parameters["port"]?["default"] is NSNull)
+        #expect(parameters["role"]?["default"] as? String == "destination")
+        #expect(parameters["role"]?["choices"] as? [String] == ["destination", "source"])
+        #expect((parameters["port"]?["doc"] as? String)?.isEmpty == false)
+        let steps = try #require(root["steps"] as? [[String: Any]])
+        #expect(
+            steps.map { $0["id"] as? String } == [
+                "service", "listener", "firewall", "reach-peer", "port-forward", "listen-port",
+            ])
+        // A run still needs the value.
+        let run = try portdoctor(["run", "tcp-service"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("parameter 'port' is required"))
+    }
+
+    /// Docs/report-format.md, schema 2: the run's context at the top, load errors with kind, file and line.
+    @Test func jsonReportCarriesItsContextAndLoadErrors() throws {
+        let broken = try pack([
+            "pack.lua": """
+            return pack { id = "demo", version = "1.0.0", title = "Demo", steps = { "a" },
+                          params = { port = { type = "port", default = 4242, doc = "the port" },
+                                     token = { type = "string", secret = true, doc = "a shared token" } } }
+            """,
+            "a.lua": "return check { title = 'A',\n  run = function(ctx) return pass( end }\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: broken.deletingLastPathComponent()) }
+        let run = try portdoctor(
+            ["run", broken.path, "--format", "json", "--param", "port=4243"],
+            environment: ["PORTDOCTOR_PARAM_TOKEN": "hunter2"])
+        #expect(run.status == 2)
+        #expect(!run.stdout.contains("hunter2"))
+        let root = try Self.json(run)
+        let check = try #require((root["checks"] as? [[String: Any]])?.first)
+        let error = try #require(check["error"] as? [String: Any], "\(check)")
+        #expect(error["kind"] as? String == "syntax")
+        #expect(error["file"] as? String == "demo/a.lua")
+        #expect(error["line"] as? Int == 2)
+        #expect((error["message"] as? String)?.contains("near 'end'") == true)
+
+        #expect(root["schema"] as? Int == 2)
+        let version = try portdoctor(["--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!version.isEmpty && root["portdoctor_version"] as? String == version)
+        let started = try #require(root["started_at"] as? String)
+        #expect(started.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/) != nil, "\(started)")
+        let system = try #require(root["system"] as? [String: Any])
+        #expect(system["os"] as? String == "linux")
+        #expect(root["parameters"] as? [String: String] == ["port": "4243", "token": "(secret)"])
+        #expect(root["parameter_sources"] as? [String: String] == ["port": "command-line", "token": "environment"])
+
+        // A broken definition (not a Lua error) is a `load` error, with the file.
+        let wrong = try pack(["pack.lua": Self.manifest, "a.lua": "return check { title = 'A' }"])
+        defer { try? FileManager.default.removeItem(at: wrong.deletingLastPathComponent()) }
+        let load = try Self.json(try portdoctor(["run", wrong.path, "--format", "json"]))
+        let loadError = try #require((load["checks"] as? [[String: Any]])?.first?["error"] as? [String: Any])
+        #expect(loadError["kind"] as? String == "load")
+        #expect(loadError["file"] as? String == "demo/a.lua")
     }
 
     @Test func selfTestPasses() throws {

@@ -107,10 +107,17 @@ public struct Report: Sendable {
     public var packTitle: String
     public var platform: String
     public var vendor: String?
+    /// Each parameter's value as text (secret ones masked).
     public var parameters: [String: String]
+    /// Where each value came from: `default`, `config`, `environment` or `command-line`.
+    public var parameterSources: [String: String] = [:]
     public var findings: [Finding]
     /// Problems found before anything ran (a broken check or overlay): reported as `error` findings.
     public var durationMilliseconds: Double
+    /// When the run started, in seconds since 1970 (UTC).
+    public var startedAt: Double = 0
+    /// The computer this ran on (the planned `platform` may differ with `--platform`).
+    public var system: SystemInfo = .current
 
     public func count(_ status: CheckStatus) -> Int { findings.filter { $0.status == status }.count }
 

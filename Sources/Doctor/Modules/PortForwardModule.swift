@@ -63,6 +63,7 @@ enum PortForwardModule {
         ] {
             if let v { ev[k] = .text(v) }
         }
+        if let p = e.mappingPort { ev["mapping_port"] = .integer(Int64(p)) }
         if let u = e.upnpAnswered { ev["upnp"] = .boolean(u) }
         if let n = e.natpmpAnswered { ev["natpmp"] = .boolean(n) }
         t["evidence"] = .table(ev)

@@ -10,6 +10,13 @@ public struct PackDiagnostic: Error, Sendable, Equatable, CustomStringConvertibl
     public var message: String
     /// The step this problem belongs to, when it is one check's problem (it becomes that step's error finding).
     public var step: String?
+    /// `syntax`, `runtime` or a limit when Lua stopped the file; `load` for a definition that is wrong.
+    public var kind: LuaError.Kind = .load
+
+    /// The problem as a finding's `error`, so reports give its kind, file and line.
+    public var error: LuaError {
+        LuaError(kind: kind, message: (subject.map { "\($0): " } ?? "") + message, chunk: file, line: line)
+    }
 
     public var description: String {
         var s = file
@@ -59,6 +66,8 @@ public struct ParameterSpec: Sendable, Equatable {
     public var defaultText: String?
     public var doc: String
     public var required: Bool
+    /// A password or token: reports show that it was given, never its value.
+    public var secret = false
 }
 
 /// Lower limits a pack or a check asks for; the user's limits still cap them.

@@ -139,7 +139,7 @@ public final class PackLoader {
             diagnostics.append(
                 PackDiagnostic(
                     file: file, line: error.line, subject: nil,
-                    message: LuaRuntime.stripPosition(error.message, chunk: file)))
+                    message: LuaRuntime.stripPosition(error.message, chunk: file), kind: error.kind))
             return
         }
         let task = runtime.spawn(chunk, name: file, limits: PackLoader.definitionLimits)
@@ -148,7 +148,7 @@ public final class PackLoader {
             diagnostics.append(
                 PackDiagnostic(
                     file: file, line: error.line, subject: nil,
-                    message: LuaRuntime.stripPosition(error.message, chunk: file)))
+                    message: LuaRuntime.stripPosition(error.message, chunk: file), kind: error.kind))
         }
     }
 
@@ -206,7 +206,7 @@ public final class PackLoader {
     static func parameter(_ name: String, _ p: inout DefinitionReader) -> ParameterSpec? {
         let before = p.diagnostics.count
         p.subject = p.subject + ": parameter '\(name)'"
-        p.rejectUnknownFields(["type", "default", "doc", "choices", "required"])
+        p.rejectUnknownFields(["type", "default", "doc", "choices", "required", "secret"])
         let typeName = p.string("type", required: true) ?? "string"
         var type: ParameterType
         switch typeName {
@@ -239,7 +239,7 @@ public final class PackLoader {
         }
         let spec = ParameterSpec(
             name: name, type: type, defaultText: defaultText, doc: doc,
-            required: p.boolean("required") ?? false)
+            required: p.boolean("required") ?? false, secret: p.boolean("secret") ?? false)
         if let defaultText, case .failure(let e) = ParameterValue.parse(defaultText, as: spec) {
             p.problem("default", "is not a valid \(type): \(e.reason)")
         }

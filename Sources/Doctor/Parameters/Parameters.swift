@@ -188,21 +188,31 @@ public struct ConfigFile: Sendable {
 
 public struct ResolvedParameters: Sendable {
     public var values: [String: LuaValue]
-    /// The value as text, and where it came from, for reports.
+    /// The value as text, for reports; a secret parameter's value is masked.
     public var texts: [String: String]
+    /// Where each value came from, for reports: `default`, `config`, `environment` or `command-line`.
+    public var sources: [String: String] = [:]
+    /// Required parameters that have no value (only when resolving for a plan, not a run).
+    public var missing: [String] = []
     public var table: LuaValue {
         .table(LuaTable(fields: Dictionary(uniqueKeysWithValues: values.map { (.text($0.key), $0.value) })))
     }
 }
 
 public enum ParameterResolver {
-    public static func resolve(_ manifest: PackManifest, _ sources: ParameterSources) -> Result<
-        ResolvedParameters, ParameterError
-    > {
+    /// The values for a run. With `allowMissing` (`show`, which only plans), a required parameter
+    /// without a value is listed in `missing` instead of being an error.
+    public static func resolve(_ manifest: PackManifest, _ sources: ParameterSources, allowMissing: Bool = false)
+        -> Result<ResolvedParameters, ParameterError>
+    {
         let specs = Dictionary(uniqueKeysWithValues: manifest.parameters.map { ($0.name, $0) })
         var chosen: [String: (text: String, from: String)] = [:]
+        var kinds: [String: String] = [:]
         for spec in manifest.parameters {
-            if let d = spec.defaultText { chosen[spec.name] = (d, "default") }
+            if let d = spec.defaultText {
+                chosen[spec.name] = (d, "default")
+                kinds[spec.name] = "default"
+            }
         }
         let known = manifest.parameters.map(\.name)
         let listing = known.isEmpty ? "it has no parameters" : "its parameters are \(known.joined(separator: ", "))"
@@ -217,6 +227,7 @@ public enum ParameterResolver {
                                 + "\(Suggest.hint(entry.key, known)); \(listing)"))
                 }
                 chosen[entry.key] = (entry.value, "\(config.path):\(entry.line)")
+                kinds[entry.key] = "config"
             }
         }
         let variables = Dictionary(
@@ -233,6 +244,7 @@ public enum ParameterResolver {
                             + "\(Suggest.hint(variable, Array(variables.keys))); \(listing)"))
             }
             chosen[name] = (value, variable)
+            kinds[name] = "environment"
         }
         for (key, v) in sources.commandLine {
             let k = key.trimmed
@@ -240,7 +252,8 @@ public enum ParameterResolver {
                 return .failure(
                     .init(reason: "pack '\(manifest.id)' has no parameter '\(k)'\(Suggest.hint(k, known)); \(listing)"))
             }
-            chosen[k] = (v, "--param \(k)=\(v)")
+            chosen[k] = (v, "--param \(k)=\(specs[k]!.secret ? "…" : v)")
+            kinds[k] = "command-line"
         }
         if let peer = sources.peer {
             guard specs["peer"] != nil else {
@@ -248,12 +261,16 @@ public enum ParameterResolver {
                     .init(reason: "pack '\(manifest.id)' does not take --peer (it has no 'peer' parameter)"))
             }
             chosen["peer"] = (peer, "--peer \(peer)")
+            kinds["peer"] = "command-line"
         }
         var values: [String: LuaValue] = [:]
         var texts: [String: String] = [:]
+        var missing: [String] = []
         for spec in manifest.parameters {
             guard let (text, from) = chosen[spec.name] else {
-                if spec.required {
+                if spec.required && allowMissing {
+                    missing.append(spec.name)
+                } else if spec.required {
                     return .failure(
                         .init(
                             reason:
@@ -265,15 +282,18 @@ public enum ParameterResolver {
             switch ParameterValue.parse(text, as: spec) {
             case .success(let v):
                 values[spec.name] = v
-                texts[spec.name] = text
+                texts[spec.name] = spec.secret ? "(secret)" : text
             case .failure(let e):
+                let reason = spec.secret ? "not a valid \(spec.type)" : e.reason
                 return .failure(
                     .init(
-                        reason: "\(from): \(e.reason). '\(spec.name)' (\(spec.type)): \(spec.doc)"
+                        reason: "\(from): \(reason). '\(spec.name)' (\(spec.type)): \(spec.doc)"
                             + (spec.defaultText.map { " (default \($0))" } ?? "")))
             }
         }
-        return .success(ResolvedParameters(values: values, texts: texts))
+        return .success(
+            ResolvedParameters(
+                values: values, texts: texts, sources: kinds.filter { values[$0.key] != nil }, missing: missing))
     }
 }
 

@@ -1,7 +1,13 @@
+import LuaHost
+
 /// **Contract**: `{ "pack", "version", "checks": [ { "id", "title", "status", "summary", "cause", "advice",
 /// "evidence", "repairs", "duration_ms", … } ], "summary": { counts by status } }`. Fields are only
 /// ever added. Every key is always present (null or empty when there is nothing to say).
 public enum JSONReporter {
+    /// The report format's version (`schema`): raised when keys are added, with the change listed in
+    /// Docs/report-format.md.
+    public static let schema = 2
+
     public static func render(_ report: Report) -> String {
         object(report).encoded(pretty: true) + "\n"
     }
@@ -10,7 +16,15 @@ public enum JSONReporter {
         var summary: [String: JSONValue] = [:]
         for status in CheckStatus.allCases { summary[status.rawValue] = .int(Int64(report.count(status))) }
         let primary = report.primary
+        var system: [String: JSONValue] = ["os": .string(report.system.os)]
+        system["version"] = report.system.version.map(JSONValue.string) ?? .null
+        system["arch"] = report.system.architecture.map(JSONValue.string) ?? .null
         return .object([
+            "schema": .int(Int64(schema)),
+            "portdoctor_version": .string(portdoctorVersion),
+            "started_at": .string(Timestamp.iso8601(report.startedAt)),
+            "system": .object(system),
+            "parameter_sources": .object(report.parameterSources.mapValues(JSONValue.string)),
             "pack": .string(report.packID),
             "version": .string(report.packVersion),
             "title": .string(report.packTitle),
@@ -50,13 +64,16 @@ public enum JSONReporter {
             "next": f.next.map(JSONValue.string) ?? .null,
             "origin": .string(f.origin),
             "duration_ms": .int(Int64(f.durationMilliseconds.rounded())),
-            "error": f.error.map { e in
-                .object([
-                    "kind": .string(e.kind.rawValue), "message": .string(e.description),
-                    "file": e.chunk.map(JSONValue.string) ?? .null, "line": e.line.map { .int(Int64($0)) } ?? .null,
-                    "traceback": e.traceback.map(JSONValue.string) ?? .null,
-                ])
-            } ?? .null,
+            "error": f.error.map(error) ?? .null,
+        ])
+    }
+
+    /// `{ kind, message, file, line, traceback }`: a check's error, a pack's load problem (`show`, `list`).
+    public static func error(_ e: LuaError) -> JSONValue {
+        .object([
+            "kind": .string(e.kind.rawValue), "message": .string(e.description),
+            "file": e.chunk.map(JSONValue.string) ?? .null, "line": e.line.map { .int(Int64($0)) } ?? .null,
+            "traceback": e.traceback.map(JSONValue.string) ?? .null,
         ])
     }
 }

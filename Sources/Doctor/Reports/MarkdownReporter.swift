@@ -12,10 +12,15 @@ public enum MarkdownReporter {
         md.append("")
         md.append("| | |")
         md.append("| --- | --- |")
+        md.append("| portdoctor | \(cell(portdoctorVersion)) |")
+        md.append("| started | \(Timestamp.iso8601(report.startedAt)) |")
+        let system = [report.system.os, report.system.version, report.system.architecture].compactMap { $0 }
+        md.append("| system | \(cell(system.joined(separator: " "))) |")
         md.append("| platform | \(cell(report.platform)) |")
         if let vendor = report.vendor { md.append("| router | \(cell(vendor)) |") }
         for key in report.parameters.keys.sorted() {
-            md.append("| \(cell(key)) | `\(cell(report.parameters[key]!))` |")
+            let source = report.parameterSources[key].map { " (\($0))" } ?? ""
+            md.append("| \(cell(key)) | `\(cell(report.parameters[key]!))`\(source) |")
         }
         md.append("| took | \(Int(report.durationMilliseconds.rounded())) ms |")
         md.append("")

@@ -52,6 +52,7 @@ public final class Runner {
 
     public func run() -> Report {
         let start = EventLoop.now()
+        let began = WallClock.secondsSince1970()
         if options.progress != nil {
             progressTicker = runtime.loop.schedule(after: .seconds(1)) { [unowned self] in self.tick() }
         }
@@ -69,13 +70,15 @@ public final class Runner {
 
         var findings = plan.diagnostics.map { d in
             Finding(
-                id: "load:\(d.file)", title: "Load \(d.file)", status: .error, summary: d.description, origin: d.file)
+                id: "load:\(d.file)", title: "Load \(d.file)", status: .error, summary: d.description, origin: d.file,
+                error: d.error)
         }
         for state in states { if case .done(let f) = state { findings.append(f) } }
         return Report(
             packID: plan.manifest.id, packVersion: plan.manifest.version, packTitle: plan.manifest.title,
             platform: plan.platform.rawValue, vendor: plan.vendor?["manufacturer"], parameters: parameters.texts,
-            findings: findings, durationMilliseconds: Double(EventLoop.now() - start) / 1e6)
+            parameterSources: parameters.sources, findings: findings,
+            durationMilliseconds: Double(EventLoop.now() - start) / 1e6, startedAt: began)
     }
 
     private var progressTicker: EventLoop.Token?
@@ -112,7 +115,7 @@ public final class Runner {
                         i,
                         Finding(
                             id: step.id, title: step.title, status: .error, summary: d.description,
-                            origin: step.origin))
+                            origin: step.origin, error: d.error))
                     progress = true
                     continue
                 }
