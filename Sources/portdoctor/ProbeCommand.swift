@@ -51,7 +51,7 @@ struct ConnectProbe: ParsableCommand {
         let r = outcome!
         output.print(Observation.json(r)) {
             var lines = [
-                "\(r.host):\(r.port): \(r.status.rawValue)"
+                "\(SocketAddress.text(host: r.host, port: Int(r.port))): \(r.status.rawValue)"
                     + (r.rttMilliseconds.map { " in \(Int($0.rounded())) ms" } ?? "")
                     + (r.local.map { " (from \($0))" } ?? "") + (r.error.map { " — \($0)" } ?? "")
             ]
@@ -359,11 +359,11 @@ struct ReflectProbe: ParsableCommand {
             if !r.ok || (r.connect_back.map { $0.status != "connected" } ?? false) { throw ExitCode(1) }
         case .unreachable(let c):
             output.print(Observation.json(outcome!)) {
-                "cannot reach the reflector at \(host):\(port): \(c.status.rawValue)"
+                "cannot reach the reflector at \(SocketAddress.text(host: host, port: Int(port))): \(c.status.rawValue)"
             }
             throw ExitCode(1)
         case .garbled(let text):
-            throw Failure("\(host):\(port) is not a portdoctor reflector (it said: \(text))")
+            throw Failure("\(SocketAddress.text(host: host, port: Int(port))) is not a portdoctor reflector (it said: \(text))")
         }
     }
 }

@@ -95,6 +95,11 @@ import Testing
         #expect(run.stderr.hasPrefix("portdoctor: --peer \(peer): "), "\(run.stderr)")
     }
 
+    @Test func ipv6EndpointsPrintInBrackets() throws {
+        let run = try cli.portdoctor(["probe", "connect", "::1", "1"])
+        #expect(run.stdout.hasPrefix("[::1]:1: "), "\(run.stdout)")
+    }
+
     @Test func packsOnTheSearchPathMayBeSymlinks() throws {
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }

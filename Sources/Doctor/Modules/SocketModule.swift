@@ -137,7 +137,7 @@ enum SocketModule {
                     let keep = options["keep"].isTruthy
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
-                        pending.waitingFor = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+                        pending.waitingFor = SocketAddress.text(host: host, port: Int(port))
                         let cancellation = TCPProbe.connect(
                             host: host, port: port, options: .init(timeout: timeout, keepOpen: keep), on: loop
                         ) { result, connection in

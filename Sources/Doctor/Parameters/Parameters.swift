@@ -1,4 +1,5 @@
 import LuaHost
+import Probes
 
 #if canImport(Glibc)
     import Glibc
@@ -89,7 +90,7 @@ public enum ParameterValue {
     /// How an endpoint is written back to a person: `[::1]:4242` for IPv6, `host:4242` otherwise.
     public static func endpointText(host: String, port: Int?) -> String {
         guard let port else { return host }
-        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        return SocketAddress.text(host: host, port: port)
     }
 
     /// "host", "host:port", "[v6]:port" or a bare IPv6 address.

@@ -54,7 +54,7 @@ public enum MiniHTTP {
         TCPProbe.connect(host: host, port: port, options: .init(timeout: timeout, keepOpen: true), on: loop) {
             result, conn in
             guard let conn else { return completion(.failure(.connect(result.status))) }
-            var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+            var head = "\(method) \(path) HTTP/1.1\r\nHost: \(SocketAddress.text(host: host, port: Int(port)))\r\nConnection: close\r\n"
             for (k, v) in headers { head += "\(k): \(v)\r\n" }
             head += "Content-Length: \(body.count)\r\n\r\n"
             conn.send(Array(head.utf8) + body, timeout: timeout) { sent in

@@ -35,7 +35,13 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible, Encoda
     }
 
     /// "127.0.0.1:4242", "[::1]:4242".
-    public var description: String { family == .ipv6 ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
+    public var description: String { SocketAddress.text(host: ip, port: Int(port)) }
+
+    /// A host (name, IPv4 or IPv6 address) and port as a person writes them: `[::1]:4242` for IPv6,
+    /// so the port cannot be mistaken for part of the address.
+    public static func text(host: String, port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
 
     public init?(storage: UnsafeRawPointer) {
         let family = storage.load(as: sockaddr.self).sa_family
