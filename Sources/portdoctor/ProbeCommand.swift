@@ -413,6 +413,7 @@ struct NATPMPProbe: ParsableCommand {
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
         try ProbeOutput.print(a, json: json) {
+            if a.status == "garbled" { return "\(gw) answers on NAT-PMP's port, but not with NAT-PMP" }
             guard a.status == "answered" else { return "\(gw) does not answer NAT-PMP (\(a.status))" }
             if let ext = a.externalPort, a.result == 0 {
                 return "\(gw) forwards TCP \(ext) to port \(a.internalPort ?? 0) here for \(a.lifetime ?? 0) s"
@@ -512,7 +513,11 @@ struct UPnPProbe: ParsableCommand {
         if let p = add {
             let me = to ?? UPnP.localAddress(toward: g) ?? ""
             UPnP.addMapping(g, externalPort: UInt16(p), internalClient: me, internalPort: UInt16(p), on: loop) { r in
-                done(r.map { "added: TCP \(p) → \(me):\(p)" }.description(or: "adding TCP \(p)"))
+                done(
+                    r.map { m in
+                        "added: TCP \(p) → \(me):\(p), "
+                            + (m.lease == 0 ? "permanent" : "for \(m.lease) s (the router's longest)")
+                    }.description(or: "adding TCP \(p)"))
             }
         } else if let p = delete {
             UPnP.deleteMapping(g, externalPort: UInt16(p), on: loop) { r in
@@ -587,7 +592,9 @@ struct STUNProbe: ParsableCommand {
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
         try ProbeOutput.print(a, json: json) {
-            a.mapped.map { "\(a.server) sees this computer as \($0)" } ?? "\(a.server) did not answer (\(a.status))"
+            if a.status == "garbled" { return "\(a.server) answers, but not with STUN: another service on that port?" }
+            return a.mapped.map { "\(a.server) sees this computer as \($0)" }
+                ?? "\(a.server) did not answer (\(a.status))"
         }
         if a.mapped == nil { throw ExitCode(1) }
     }
