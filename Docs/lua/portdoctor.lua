@@ -324,7 +324,9 @@ function upnp.mappings(g) end
 ---Only inside a repair's apply function.
 ---@param g portdoctor.Gateway
 ---@param port integer
----@return boolean|nil ok, string? what_or_why, integer? code
+---Asks for a permanent forward first, then the longest lease the router takes; the mapping read
+---back says what it granted (lease 0: no time limit).
+---@return boolean|nil ok, string? what_or_why, portdoctor.Mapping|integer|nil mapping_or_code
 function upnp.add_mapping(g, port) end
 ---Only inside a repair's apply function.
 ---@param g portdoctor.Gateway

@@ -163,7 +163,9 @@ enum RouterModules {
                     return try call.suspend { pending in
                         UPnP.addMapping(g, externalPort: port, internalClient: me, internalPort: port, on: loop) { r in
                             switch r {
-                            case .success: pending.resume(with: [true, .text("TCP \(port) → \(me):\(port)")])
+                            case .success(let m):
+                                let how = m.lease == 0 ? "permanent" : "lease \(m.lease) s"
+                                pending.resume(with: [true, .text("TCP \(port) → \(me):\(port) (\(how))"), table(m)])
                             case .failure(let e): pending.resume(with: failure(e))
                             }
                         }
