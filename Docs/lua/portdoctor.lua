@@ -2,7 +2,7 @@
 -- LuaLS stubs for portdoctor check packs. Add Docs/lua to "workspace.library" in .luarc.json.
 
 ---@alias portdoctor.Status "pass"|"warn"|"fail"|"skip"
----@alias portdoctor.Cause "peer-unresolvable"|"peer-unreachable"|"no-listener"|"listener-loopback-only"|"port-in-use"|"firewall-blocks-inbound"|"firewall-blocks-outbound"|"port-forward-missing"|"port-forward-wrong-target"|"double-nat"|"cgnat"|"upnp-unavailable"|"service-not-running"|"service-not-installed"|"filtered-upstream"|"manual-step"|string
+---@alias portdoctor.Cause "peer-unresolvable"|"peer-unreachable"|"no-listener"|"listener-loopback-only"|"port-in-use"|"firewall-blocks-inbound"|"firewall-blocks-outbound"|"port-forward-missing"|"port-forward-wrong-target"|"double-nat"|"cgnat"|"upnp-unavailable"|"service-not-running"|"service-not-installed"|"filtered-upstream"|"no-default-route"|"manual-step"|string
 ---@alias portdoctor.Platform "linux"|"macos"|"windows"
 
 ---@class portdoctor.Param

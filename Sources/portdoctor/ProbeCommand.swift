@@ -606,7 +606,7 @@ struct NATProbe: ParsableCommand {
         abstract:
             "Where does a connection from outside to PORT stop? Asks the router, the reflector, and the first hops.",
         discussion:
-            "Concludes one of: no-nat, forward-ok, forward-missing, forward-wrong-target, double-nat, cgnat, upnp-unavailable, filtered-upstream, unknown — with the evidence. Exit status 0 for no-nat and forward-ok, 1 otherwise."
+            "Concludes one of: no-nat, forward-ok, forward-missing, forward-wrong-target, double-nat, cgnat, upnp-unavailable, filtered-upstream, no-default-route, unknown — with the evidence. Exit status 0 for no-nat and forward-ok, 1 otherwise."
     )
 
     @Option(help: "The port that should be reachable from outside.") var port: Int

@@ -60,9 +60,11 @@ enum PortForwardModule {
         for (k, v) in [
             ("router_wan", e.routerWAN), ("router_wan_refused", e.routerWANRefused),
             ("public_address", e.publicAddress), ("mapping_client", e.mappingClient), ("connect_back", e.connectBack),
+            ("default_gateway", e.defaultGateway),
         ] {
             if let v { ev[k] = .text(v) }
         }
+        if let d = e.defaultRoute { ev["default_route"] = .boolean(d) }
         if let u = e.upnpAnswered { ev["upnp"] = .boolean(u) }
         if let n = e.natpmpAnswered { ev["natpmp"] = .boolean(n) }
         t["evidence"] = .table(ev)

@@ -134,6 +134,16 @@ public enum NATPMP {
 
 /// This computer's default IPv4 gateway (Linux: /proc/net/route).
 public enum Gateway {
+    /// Whether this computer has an IPv4 default route at all (through a gateway or straight out of
+    /// an interface); nil where the route table cannot be read.
+    public static func hasDefaultIPv4Route(routeTable: String? = nil) -> Bool? {
+        guard let text = routeTable ?? SocketTable.readFile("/proc/net/route") else { return nil }
+        return text.split(separator: "\n").dropFirst().contains { line in
+            let f = line.split(separator: "\t").map { $0.trimmingWhitespace }
+            return f.count >= 8 && f[1] == "00000000" && f[7] == "00000000"
+        }
+    }
+
     public static func defaultIPv4(routeTable: String? = nil) -> String? {
         let text = routeTable ?? SocketTable.readFile("/proc/net/route") ?? ""
         for line in text.split(separator: "\n").dropFirst() {
