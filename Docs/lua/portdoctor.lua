@@ -2,7 +2,7 @@
 -- LuaLS stubs for portdoctor check packs. Add Docs/lua to "workspace.library" in .luarc.json.
 
 ---@alias portdoctor.Status "pass"|"warn"|"fail"|"skip"
----@alias portdoctor.Cause "peer-unresolvable"|"peer-unreachable"|"no-listener"|"listener-loopback-only"|"port-in-use"|"firewall-blocks-inbound"|"firewall-blocks-outbound"|"port-forward-missing"|"port-forward-wrong-target"|"double-nat"|"cgnat"|"upnp-unavailable"|"service-not-running"|"service-not-installed"|"filtered-upstream"|"manual-step"|string
+---@alias portdoctor.Cause "peer-unresolvable"|"peer-unreachable"|"no-listener"|"listener-loopback-only"|"port-in-use"|"firewall-blocks-inbound"|"firewall-blocks-outbound"|"port-forward-missing"|"port-forward-wrong-target"|"double-nat"|"cgnat"|"upnp-unavailable"|"service-not-running"|"service-not-installed"|"filtered-upstream"|"no-default-route"|"manual-step"|string
 ---@alias portdoctor.Platform "linux"|"macos"|"windows"
 
 ---@class portdoctor.Param
@@ -324,7 +324,9 @@ function upnp.mappings(g) end
 ---Only inside a repair's apply function.
 ---@param g portdoctor.Gateway
 ---@param port integer
----@return boolean|nil ok, string? what_or_why, integer? code
+---Asks for a permanent forward first, then the longest lease the router takes; the mapping read
+---back says what it granted (lease 0: no time limit).
+---@return boolean|nil ok, string? what_or_why, portdoctor.Mapping|integer|nil mapping_or_code
 function upnp.add_mapping(g, port) end
 ---Only inside a repair's apply function.
 ---@param g portdoctor.Gateway

@@ -407,6 +407,7 @@ struct NATPMPProbe: ParsableCommand {
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
         output.print(Observation.json(a)) {
+            if a.status == "garbled" { return "\(gw) answers on NAT-PMP's port, but not with NAT-PMP" }
             guard a.status == "answered" else { return "\(gw) does not answer NAT-PMP (\(a.status))" }
             if let ext = a.externalPort, a.result == 0 {
                 return "\(gw) forwards TCP \(ext) to port \(a.internalPort ?? 0) here for \(a.lifetime ?? 0) s"
@@ -513,7 +514,11 @@ struct UPnPProbe: ParsableCommand {
         if let p = add {
             let me = to ?? UPnP.localAddress(toward: g) ?? ""
             UPnP.addMapping(g, externalPort: UInt16(p), internalClient: me, internalPort: UInt16(p), on: loop) { r in
-                done(r.map { "added: TCP \(p) → \(me):\(p)" }.description(or: "adding TCP \(p)"))
+                done(
+                    r.map { m in
+                        "added: TCP \(p) → \(me):\(p), "
+                            + (m.lease == 0 ? "permanent" : "for \(m.lease) s (the router's longest)")
+                    }.description(or: "adding TCP \(p)"))
             }
         } else if let p = delete {
             UPnP.deleteMapping(g, externalPort: UInt16(p), on: loop) { r in
@@ -588,7 +593,9 @@ struct STUNProbe: ParsableCommand {
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
         output.print(Observation.json(a)) {
-            a.mapped.map { "\(a.server) sees this computer as \($0)" } ?? "\(a.server) did not answer (\(a.status))"
+            if a.status == "garbled" { return "\(a.server) answers, but not with STUN: another service on that port?" }
+            return a.mapped.map { "\(a.server) sees this computer as \($0)" }
+                ?? "\(a.server) did not answer (\(a.status))"
         }
         if a.mapped == nil { throw ExitCode(1) }
     }
@@ -600,7 +607,7 @@ struct NATProbe: ParsableCommand {
         abstract:
             "Where does a connection from outside to PORT stop? Asks the router, the reflector, and the first hops.",
         discussion:
-            "Concludes one of: no-nat, forward-ok, forward-missing, forward-wrong-target, double-nat, cgnat, upnp-unavailable, filtered-upstream, unknown — with the evidence. Exit status 0 for no-nat and forward-ok, 1 otherwise."
+            "Concludes one of: no-nat, forward-ok, forward-missing, forward-wrong-target, double-nat, cgnat, upnp-unavailable, filtered-upstream, no-default-route, unknown — with the evidence. Exit status 0 for no-nat and forward-ok, 1 otherwise."
     )
 
     @Option(help: "The port that should be reachable from outside.") var port: Int

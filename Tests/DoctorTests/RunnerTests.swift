@@ -171,4 +171,29 @@ import Testing
         #expect(f.repairs.first?.outcome == .notFixed)
         #expect(f.repairs.first?.detail == "the check still reports: the service is stopped")
     }
+
+    @Test func whatARepairSaysItDidIsKeptInTheReport() throws {
+        let pack = folder([
+            "pack.lua": manifest(steps: ["forward"]),
+            "forward.lua": """
+            return check {
+              title = "Forward",
+              repairs = { add = { title = "Add the forward", changes = "adds a forward",
+                                  apply = function() state.set("added", true)
+                                    return true, "the router keeps it for 1 day only" end } },
+              run = function(ctx)
+                if state.get("added") then return pass("forwarded") end
+                return fail { summary = "no forward", cause = "port-forward-missing", repairs = { "add" } }
+              end,
+            }
+            """,
+        ])
+        let out = try diagnose(pack) {
+            $0.options.fix = true
+            $0.options.assumeYes = true
+        }
+        let repair = try #require(out.finding("forward")?.repairs.first)
+        #expect(repair.outcome == .fixed)
+        #expect(repair.detail == "the check passes now; the router keeps it for 1 day only")
+    }
 }

@@ -21,6 +21,35 @@ struct ConnectBackLabTests {
             """
     }
 
+    /// `listen` on one computer, `probe reflect --connect-back` from another: the reflector answers
+    /// and connects back (the built binary, as a person runs it — a release build too).
+    @Test func listenAnswersAndConnectsBack() throws {
+        try NetworkLab.requireAvailable()
+        let lab = NetworkLab()
+        defer { lab.tearDown() }  // kills the reflector and the listener, even when an expectation fails
+        let here = try lab.namespace("h")
+        let there = try lab.namespace("t")
+        try lab.link(here, "10.231.42.2/24", there, "10.231.42.1/24")
+        try lab.start(there, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
+        try lab.listener(here, port: 4242)
+        func listening(_ ns: String, _ port: Int) -> Bool {
+            !((try? lab.exec(ns, ["/usr/bin/env", "ss", "-Htln", "sport = :\(port)"]))?.output ?? "").isEmpty
+        }
+        for _ in 0..<100 where !(listening(there, 4250) && listening(here, 4242)) { usleep(50_000) }
+        #expect(listening(there, 4250), "portdoctor listen is not listening")
+
+        let (status, out) = try lab.exec(
+            here,
+            [
+                portdoctorBinary, "probe", "reflect", "10.231.42.1:4250", "--connect-back", "4242", "--timeout", "3",
+                "--json",
+            ])
+        #expect(status == 0, "\(out)")
+        let r = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
+        #expect((r["seen"] as? String)?.hasPrefix("10.231.42.2:") == true, "\(r)")
+        #expect((r["connect_back"] as? [String: Any])?["status"] as? String == "connected", "\(r)")
+    }
+
     @Test func connectBackShowsWhetherTheForwardWorks() throws {
         try NetworkLab.requireAvailable()
         let lab = NetworkLab()

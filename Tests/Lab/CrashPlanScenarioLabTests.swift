@@ -303,6 +303,12 @@ struct CrashPlanScenarioLabTests {
         #expect(
             (fixed.check("port-forward")["summary"] as? String)?.contains("through a UPnP forward") == true, "\(fixed)")
         #expect((fixed.check("port-forward")["origin"] as? String)?.contains("overlay 'openwrt'") == true, "\(fixed)")
+        // The repair's outcome says how long the forward lasts and how to make it permanent.
+        let repair = (fixed.check("port-forward")["repairs"] as? [[String: Any]])?.first
+        let detail = repair?["detail"] as? String ?? ""
+        // miniupnpd, an IGD:2 router, keeps a forward asked for without a limit for a week.
+        #expect(detail.contains("forwards TCP 4242 here for 7 days only"), "\(String(describing: repair))")
+        #expect(detail.contains("a forward set in the router's admin page"), "\(detail)")
     }
 
     @Test func aNETGEARRouterGetsItsOwnInstructions() throws {

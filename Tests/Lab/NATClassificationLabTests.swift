@@ -60,6 +60,27 @@ struct NATClassificationLabTests {
         #expect(verdict(r) == "upnp-unavailable", "\(r)")
     }
 
+    @Test func aComputerWithoutADefaultRouteIsToldSo() throws {
+        try NetworkLab.requireAvailable()
+        let lab = NetworkLab()
+        defer { lab.tearDown() }
+        // An interface and an address on a local network, but no default route.
+        let alone = try lab.namespace("n")
+        let neighbour = try lab.namespace("m")
+        try lab.link(alone, "10.231.64.2/24", neighbour, "10.231.64.1/24")
+        let text = try lab.exec(alone, [portdoctorBinary, "probe", "nat", "--port", "4242"])
+        #expect(text.status == 1)
+        #expect(
+            text.output.hasPrefix("no-default-route (no-default-route): this computer has no default route: "),
+            "\(text.output)")
+        let (_, out) = try lab.exec(alone, [portdoctorBinary, "probe", "nat", "--port", "4242", "--json"])
+        let r = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
+        #expect(verdict(r) == "no-default-route", "\(r)")
+        let evidence = r["evidence"] as? [String: Any]
+        #expect(evidence?["defaultRoute"] as? Bool == false, "\(String(describing: evidence))")
+        #expect(evidence?["defaultGateway"] == nil)
+    }
+
     @Test func doubleNAT() throws {
         try NetworkLab.requireAvailable()
         let lab = NetworkLab()

@@ -19,8 +19,9 @@ struct PortForwardRepairLabTests {
               apply = function(ctx)
                 local g = upnp.discover(1)[1]
                 if not g then return false, "no UPnP gateway" end
-                local ok, why = upnp.add_mapping(g, ctx.params.port)
+                local ok, why, m = upnp.add_mapping(g, ctx.params.port)
                 if not ok then return false, why end
+                return true, "lease " .. m.lease .. ": " .. why
               end,
             },
           },
@@ -78,7 +79,21 @@ struct PortForwardRepairLabTests {
         #expect(fixed.status == 0, "\(fixed.output)")
         let r2 = try #require(try JSONSerialization.jsonObject(with: Data(fixed.output.utf8)) as? [String: Any])
         let checks2 = try #require(r2["checks"] as? [[String: Any]])
-        #expect(((checks2[0]["repairs"] as? [[String: Any]])?.first?["outcome"]) as? String == "fixed")
+        let repair = try #require((checks2[0]["repairs"] as? [[String: Any]])?.first)
+        #expect(repair["outcome"] as? String == "fixed")
+        // The repair asks for a permanent forward. miniupnpd is an IGD:2 router: IGD:2 has it keep a
+        // forward asked for without a limit for a week (604800 s) — and the repair reports that, not
+        // the lease it asked for.
+        let detail = repair["detail"] as? String ?? ""
+        let granted = detail.split(separator: " ").dropFirst(5).first.flatMap { Int($0.dropLast()) } ?? -1
+        #expect(detail.hasPrefix("the check passes now; lease "), "\(repair)")
+        #expect((604_000...604_800).contains(granted), "\(detail)")
+        #expect(detail.hasSuffix("TCP 4242 → \(home.lanAddress):4242 (lease \(granted) s)"), "\(detail)")
+        let (_, upnp) = try lab.exec(home.lan, [portdoctorBinary, "probe", "upnp", "--port", "4242", "--json"])
+        let mapping = try #require(
+            (try JSONSerialization.jsonObject(with: Data(upnp.utf8)) as? [String: Any])?["mapping"] as? [String: Any],
+            "\(upnp)")
+        #expect(((mapping["lease"] as? Int) ?? 0) > 600_000, "\(mapping)")
         #expect((checks2[0]["summary"] as? String)?.contains("goes to \(home.lanAddress):4242") == true)
         #expect(checks2[1]["status"] as? String == "pass")
         #expect((checks2[1]["summary"] as? String)?.contains("reached from \(home.routerWAN)") == true)

@@ -102,7 +102,7 @@ import Testing
         let g = UPnP.Gateway(
             location: "http://127.0.0.1:\(port)/", serviceType: "urn:schemas-upnp-org:service:WANIPConnection:1",
             controlURL: "http://127.0.0.1:\(port)/ctl/IPConn")
-        var result: Result<Void, UPnP.Failure>?
+        var result: Result<UPnP.Mapping, UPnP.Failure>?
         UPnP.addMapping(g, externalPort: 4242, internalClient: "10.0.0.2", internalPort: 4242, on: loop) { result = $0 }
         while result == nil { loop.turn(until: nil) }
         guard case .failure(let e)? = result else { Issue.record("expected a failure"); return }

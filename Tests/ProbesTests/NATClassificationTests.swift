@@ -75,4 +75,39 @@ import Testing
             } == .upnpUnavailable)
         #expect(evidence { _ in } == .unknown)
     }
+
+    @Test func noDefaultRouteIsSaidAsSuch() {
+        // What a survey sees then: neither UPnP nor NAT-PMP answers — but there is no router to ask.
+        var e = NATEvidence()
+        e.localAddresses = ["192.168.1.20"]
+        e.defaultRoute = false
+        e.upnpAnswered = false
+        e.natpmpAnswered = false
+        let v = NATClassifier.classify(e)
+        #expect(v.kind == .noDefaultRoute)
+        #expect(v.cause == "no-default-route")
+        #expect(v.explanation.hasPrefix("this computer has no default route: "))
+        // A reflector on the local network still reaches it directly: that is no NAT.
+        #expect(
+            evidence {
+                $0.defaultRoute = false; $0.publicAddress = "192.168.1.20:4000"; $0.connectBack = "connected"
+            } == .noNAT)
+        #expect(
+            evidence {
+                $0.defaultRoute = nil; $0.upnpAnswered = false; $0.natpmpAnswered = false
+            } == .upnpUnavailable)
+    }
+
+    @Test func theDefaultRouteIsReadFromTheRouteTable() {
+        let head = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+        let viaGateway = head + "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+        let onLink = head + "eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+        let pointToPoint = head + "ppp0\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0\n"
+        #expect(Gateway.hasDefaultIPv4Route(routeTable: viaGateway) == true)
+        #expect(Gateway.defaultIPv4(routeTable: viaGateway) == "192.0.2.1")
+        #expect(Gateway.hasDefaultIPv4Route(routeTable: onLink) == false)
+        #expect(Gateway.defaultIPv4(routeTable: onLink) == nil)
+        #expect(Gateway.hasDefaultIPv4Route(routeTable: pointToPoint) == true)
+        #expect(Gateway.defaultIPv4(routeTable: pointToPoint) == nil)
+    }
 }

@@ -117,6 +117,27 @@ import Testing
                 == [["powershell", "-NoProfile", "-Command", "Restart-Service -Name 'Code42Service' -Force"]])
         #expect(Services.restartCommands("/tmp/sv/x", .runit) == [["sv", "restart", "/tmp/sv/x"]])
     }
+
+    @Test func runitNamesAreLookedUpAsSvDoes() {
+        let svdir = ["SVDIR": "/srv/runit/"]
+        #expect(
+            Services.restartCommands("backupd", .runit, environment: svdir) == [
+                ["sv", "restart", "/srv/runit/backupd"]
+            ])
+        #expect(
+            Services.statusCommand("backupd", .runit, environment: ["SVDIR": "/srv/runit"]) == [
+                "sv", "status", "/srv/runit/backupd",
+            ])
+        // A relative SVDIR is relative to here; sv would look for "svdir/backupd" in SVDIR again.
+        #expect(Services.runitDirectory("backupd", environment: ["SVDIR": "svdir"]) == "./svdir/backupd")
+        // Paths are paths, with or without SVDIR (sv(8): a leading dot or slash, or a trailing slash).
+        for path in ["/etc/sv/backupd", "./backupd", "../sv/backupd", "backupd/"] {
+            #expect(Services.runitDirectory(path, environment: svdir) == path)
+        }
+        // Without SVDIR: where distributions keep services.
+        #expect(
+            Services.runitDirectory("no-such-service-here", environment: [:]) == "/etc/service/no-such-service-here")
+    }
 }
 
 /// runit, really: runsv supervises a service whose run script listens on a port.
@@ -173,5 +194,46 @@ struct RunitServiceTests {
         #expect(result?.listening == true)
         #expect(result?.status?.running == true)
         #expect(result?.detail == "sv restart \(dir.path)")
+    }
+
+    @Test func aBareNameIsLookedUpInSVDIR() throws {
+        let runsv = try #require(Services.tool("runsv"), "runit is missing: run .ci/install-deps --test")
+        let sv = try #require(Services.tool("sv"))
+        let svdir = FileManager.default.temporaryDirectory.appendingPathComponent("pd-svdir-\(UUID().uuidString)")
+        let dir = svdir.appendingPathComponent("backupd")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let run = dir.appendingPathComponent("run")
+        try "#!/bin/sh\nexec sleep 600\n".write(to: run, atomically: true, encoding: .utf8)
+        chmod(run.path, 0o755)
+        let supervisor = try ChildProcess.start([runsv, dir.path])
+        defer {
+            _ = ChildProcess.run([sv, "kill", dir.path])
+            _ = ChildProcess.run([sv, "exit", dir.path])
+            supervisor.kill()
+            _ = supervisor.wait()
+            try? FileManager.default.removeItem(at: svdir)
+        }
+        // Only in the call's environment: tests run in parallel, the process's own must not change.
+        let environment = ["SVDIR": svdir.path]
+        func status() -> ServiceStatus? { Services.status("backupd", manager: .runit, environment: environment) }
+        var up = status()
+        for _ in 0..<100 where up?.running != true {
+            usleep(50_000)
+            up = status()
+        }
+        #expect(up?.installed == true && up?.running == true, "\(String(describing: up))")
+        #expect((up?.pid ?? 0) > 0)
+        // Without SVDIR the bare name is not this service.
+        #expect(Services.status("backupd", manager: .runit, environment: [:])?.pid != up?.pid)
+
+        let loop = EventLoop()
+        var result: Services.RestartResult?
+        Services.restart(
+            "backupd", manager: .runit, port: nil, timeout: .seconds(10), environment: environment, on: loop
+        ) { result = $0 }
+        while result == nil { loop.turn(until: nil) }
+        #expect(result?.ok == true, "\(result?.detail ?? "")")
+        #expect(result?.detail == "sv restart \(dir.path)")
+        #expect(result?.status?.running == true)
     }
 }

@@ -32,6 +32,20 @@ end
 
 local function is_numeric(host) return host and (host:match("^%d+%.%d+%.%d+%.%d+$") or host:find(":")) ~= nil end
 
+-- "7 days", "1 day 2 hours", "45 minutes": how long a router keeps a forward.
+local function duration(seconds)
+  local parts = {}
+  for _, unit in ipairs { { 86400, "day" }, { 3600, "hour" }, { 60, "minute" } } do
+    local n = seconds // unit[1]
+    if n > 0 and #parts < 2 then
+      parts[#parts + 1] = n .. " " .. unit[2] .. (n == 1 and "" or "s")
+      seconds = seconds - n * unit[1]
+    end
+  end
+  if #parts == 0 then return seconds .. " seconds" end
+  return table.concat(parts, " ")
+end
+
 local function owner_text(sock)
   if sock.owner then return string.format("%s (pid %d)", sock.owner.program, sock.owner.pid) end
   return "another program"
@@ -235,8 +249,15 @@ function M.port_forward(opts)
         apply = function(ctx)
           local g = upnp.discover(1)[1]
           if not g then return false, "the router does not answer UPnP" end
-          local ok, why = upnp.add_mapping(g, ctx.params.port)
+          local ok, why, m = upnp.add_mapping(g, ctx.params.port)
           if not ok then return false, why end
+          local port = ctx.params.port
+          local admin = "a forward set in the router's admin page (TCP " .. port .. " to this computer) is permanent"
+          if m.lease == 0 then
+            return true, "the router forwards TCP " .. port .. " here with no time limit (though many routers drop UPnP forwards when they restart); " .. admin
+          end
+          return true, string.format("the router forwards TCP %d here for %s only (the longest it grants), then the forward expires; %s",
+                                     port, duration(m.lease), admin)
         end,
       },
     },

@@ -36,6 +36,7 @@ public enum RootCause {
         "service-not-running": "the service is not running",
         "service-not-installed": "the service is not installed",
         "filtered-upstream": "something beyond the router filters the port",
+        "no-default-route": "this computer has no default route: nothing beyond its own network gets an answer",
         "manual-step": "a step only the person can do",
     ]
 }

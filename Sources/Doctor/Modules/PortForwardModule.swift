@@ -60,10 +60,12 @@ enum PortForwardModule {
         for (k, v) in [
             ("router_wan", e.routerWAN), ("router_wan_refused", e.routerWANRefused),
             ("public_address", e.publicAddress), ("mapping_client", e.mappingClient), ("connect_back", e.connectBack),
+            ("default_gateway", e.defaultGateway),
         ] {
             if let v { ev[k] = .text(v) }
         }
         if let p = e.mappingPort { ev["mapping_port"] = .integer(Int64(p)) }
+        if let d = e.defaultRoute { ev["default_route"] = .boolean(d) }
         if let u = e.upnpAnswered { ev["upnp"] = .boolean(u) }
         if let n = e.natpmpAnswered { ev["natpmp"] = .boolean(n) }
         t["evidence"] = .table(ev)
@@ -164,7 +166,9 @@ enum RouterModules {
                     return try call.suspend { pending in
                         UPnP.addMapping(g, externalPort: port, internalClient: me, internalPort: port, on: loop) { r in
                             switch r {
-                            case .success: pending.resume(with: [true, .text("TCP \(port) → \(me):\(port)")])
+                            case .success(let m):
+                                let how = m.lease == 0 ? "permanent" : "lease \(m.lease) s"
+                                pending.resume(with: [true, .text("TCP \(port) → \(me):\(port) (\(how))"), table(m)])
                             case .failure(let e): pending.resume(with: failure(e))
                             }
                         }

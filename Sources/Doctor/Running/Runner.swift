@@ -353,11 +353,16 @@ public final class Runner {
         spawn(repair.apply, step: i, name: "\(step.id): repair \(id)", extra: [.text(id)], repair: true) {
             [unowned self] task in
             var failure: String?
+            // What the repair says it did (`return true, "note"`): the report keeps it, since only
+            // the repair knows such things as how long a router keeps a forward.
+            var note: String?
             switch task.outcome {
             case .failure(let e)?: failure = e.description
             case .success(let values)?:
                 if values.first == .boolean(false) {
                     failure = values.dropFirst().first?.stringValue ?? "the repair reported failure"
+                } else {
+                    note = values.dropFirst().first?.stringValue
                 }
             case nil: failure = "did not finish"
             }
@@ -373,13 +378,14 @@ public final class Runner {
                 rerun.durationMilliseconds = Double(EventLoop.now() - (self.startedAt[i] ?? again.startedAt)) / 1e6
                 if rerun.status == .pass {
                     report.outcome = .fixed
-                    report.detail = "the check passes now"
+                    report.detail = "the check passes now" + (note.map { "; \($0)" } ?? "")
                     rerun.repairs = reports + [report]
                     rerun.summary += " (after repair '\(id)')"
                     self.finish(i, rerun)
                 } else {
                     report.outcome = .notFixed
-                    report.detail = "the check still reports: \(rerun.summary)"
+                    report.detail =
+                        "the check still reports: \(rerun.summary)" + (note.map { "; the repair: \($0)" } ?? "")
                     self.attemptRepair(i, rerun, remaining: Array(remaining.dropFirst()), reports: reports + [report])
                 }
             }

@@ -3,6 +3,9 @@
 public struct NATEvidence: Sendable, Encodable {
     /// This computer's IPv4 addresses.
     public var localAddresses: [String] = []
+    /// Whether it has an IPv4 default route (nil: unknown), and the gateway that route goes through.
+    public var defaultRoute: Bool?
+    public var defaultGateway: String?
     /// The router's WAN address, from UPnP or NAT-PMP.
     public var routerWAN: String?
     /// Why the router did not give it (miniupnpd refuses to serve on a reserved WAN address — itself a sign).
@@ -32,6 +35,7 @@ public struct NATVerdict: Sendable, Encodable, Equatable {
         case cgnat
         case upnpUnavailable = "upnp-unavailable"
         case filteredUpstream = "filtered-upstream"
+        case noDefaultRoute = "no-default-route"
         case unknown
     }
 
@@ -65,6 +69,13 @@ public enum NATClassifier {
                     .filteredUpstream, "filtered-upstream",
                     "there is no NAT, yet the outside cannot connect (\(e.connectBack!)): something upstream filters the port"
                 )
+        }
+        // Without a default route no answer leaves the local network, and there is no router to ask.
+        if e.defaultRoute == false {
+            return v(
+                .noDefaultRoute, "no-default-route",
+                "this computer has no default route: it cannot answer anything beyond its own network, and there is no router to ask about forwarding. Check its network settings (DHCP, or the gateway address)"
+            )
         }
         // Beyond the home router: the provider's CGNAT or a second router.
         if let wan = e.routerWAN, isCGNAT(wan) {

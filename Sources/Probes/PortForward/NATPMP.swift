@@ -27,7 +27,8 @@ public enum NATPMP {
     }
 
     public struct Answer: Sendable, Encodable, Equatable {
-        /// "answered", or "timeout" when nothing came back after every retry.
+        /// "answered"; "timeout" when nothing came back after every retry; "garbled" when the
+        /// gateway's address answered, but never with a NAT-PMP response.
         public var status: String
         public var result: Int?
         public var resultWords: String?
@@ -74,58 +75,75 @@ public enum NATPMP {
         return a
     }
 
-    /// Sends `request` to the gateway, retrying as RFC 6886 says (250 ms, doubling), `tries` times.
+    /// Sends `request` to the gateway: `tries` requests in all, the next one only when the
+    /// previous one's wait (250 ms, doubling: RFC 6886 3.1) has passed without an answer. What is
+    /// not an answer — from another address (discarded, as 3.1 says), or not a response to `op` —
+    /// is ignored until that wait ends; it never causes a request of its own.
     static func exchange(
-        _ request: [UInt8], op: UInt8, gateway: String, tries: Int, on loop: EventLoop,
+        _ request: [UInt8], op: UInt8, gateway: String, gatewayPort: UInt16, tries: Int, on loop: EventLoop,
         _ completion: @escaping (Answer) -> Void
     ) {
-        guard let to = SocketAddress(numeric: gateway, port: port), let socket = try? UDPSocket(family: .ipv4, on: loop)
+        guard let to = SocketAddress(numeric: gateway, port: gatewayPort),
+            let socket = try? UDPSocket(family: .ipv4, on: loop)
         else {
             return completion(Answer(status: "failed", gateway: gateway))
         }
+        var strangeReplies = 0
         func attempt(_ n: Int, wait: Duration) {
             _ = socket.send(request, to: to)
-            socket.receive(max: 64, timeout: wait) { result in
-                switch result {
-                case .success(let (bytes, from)) where from.ip == gateway:
-                    if let a = parse(bytes, op: op, gateway: gateway) {
-                        socket.close()
-                        return completion(a)
-                    }
-                    attempt(n, wait: wait)  // not an answer to us: keep listening
-                default:
-                    if n + 1 < tries {
-                        attempt(n + 1, wait: wait * 2)
-                    } else {
-                        socket.close()
-                        completion(Answer(status: "timeout", gateway: gateway))
-                    }
+            socket.receive(max: 64, until: EventLoop.now() + nanoseconds(wait)) { bytes, from -> Answer? in
+                guard from.ip == gateway else { return nil }
+                let a = parse(bytes, op: op, gateway: gateway)
+                if a == nil { strangeReplies += 1 }
+                return a
+            } _: { answer in
+                if let answer {
+                    socket.close()
+                    return completion(answer)
                 }
+                if n + 1 < tries { return attempt(n + 1, wait: wait * 2) }
+                socket.close()
+                // The gateway answered, but never with NAT-PMP: another service on that port.
+                completion(Answer(status: strangeReplies > 0 ? "garbled" : "timeout", gateway: gateway))
             }
         }
         attempt(0, wait: .milliseconds(250))
     }
 
+    /// `gatewayPort` is NAT-PMP's own, but for a test's stand-in gateway.
     public static func externalAddress(
-        gateway: String, tries: Int = 4, on loop: EventLoop,
+        gateway: String, gatewayPort: UInt16 = port, tries: Int = 4, on loop: EventLoop,
         _ completion: @escaping (Answer) -> Void
     ) {
-        exchange(externalAddressRequest(), op: 0, gateway: gateway, tries: tries, on: loop, completion)
+        exchange(
+            externalAddressRequest(), op: 0, gateway: gateway, gatewayPort: gatewayPort, tries: tries, on: loop,
+            completion)
     }
 
     /// Asks for a mapping (lifetime 0 deletes it). A change to the router: repairs only.
     public static func map(
         tcp: Bool = true, internalPort: UInt16, externalPort: UInt16, lifetime: UInt32 = 7200,
-        gateway: String, tries: Int = 4, on loop: EventLoop, _ completion: @escaping (Answer) -> Void
+        gateway: String, gatewayPort: UInt16 = port, tries: Int = 4, on loop: EventLoop,
+        _ completion: @escaping (Answer) -> Void
     ) {
         exchange(
             mapRequest(tcp: tcp, internalPort: internalPort, externalPort: externalPort, lifetime: lifetime),
-            op: tcp ? 2 : 1, gateway: gateway, tries: tries, on: loop, completion)
+            op: tcp ? 2 : 1, gateway: gateway, gatewayPort: gatewayPort, tries: tries, on: loop, completion)
     }
 }
 
 /// This computer's default IPv4 gateway (Linux: /proc/net/route).
 public enum Gateway {
+    /// Whether this computer has an IPv4 default route at all (through a gateway or straight out of
+    /// an interface); nil where the route table cannot be read.
+    public static func hasDefaultIPv4Route(routeTable: String? = nil) -> Bool? {
+        guard let text = routeTable ?? SocketTable.readFile("/proc/net/route") else { return nil }
+        return text.split(separator: "\n").dropFirst().contains { line in
+            let f = line.split(separator: "\t").map { $0.trimmingWhitespace }
+            return f.count >= 8 && f[1] == "00000000" && f[7] == "00000000"
+        }
+    }
+
     public static func defaultIPv4(routeTable: String? = nil) -> String? {
         let text = routeTable ?? SocketTable.readFile("/proc/net/route") ?? ""
         for line in text.split(separator: "\n").dropFirst() {

@@ -16,6 +16,8 @@ public enum NATSurvey {
     ) {
         var e = NATEvidence()
         e.localAddresses = UPnP.interfaceAddresses()
+        e.defaultRoute = Gateway.hasDefaultIPv4Route()
+        e.defaultGateway = Gateway.defaultIPv4()
         var gateway: UPnP.Gateway?
         var hops: [HopProbe.Hop] = []
         func finish() {
@@ -43,7 +45,7 @@ public enum NATSurvey {
             gateway = gateways.first { $0.controlURL != nil }
             e.upnpAnswered = gateway != nil
             func natpmp() {
-                guard let gw = Gateway.defaultIPv4() else {
+                guard let gw = e.defaultGateway else {
                     e.natpmpAnswered = false
                     return outside()
                 }

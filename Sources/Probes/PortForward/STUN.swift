@@ -7,7 +7,8 @@ public enum STUN {
     static let magicCookie: UInt32 = 0x2112_A442
 
     public struct Answer: Sendable, Encodable, Equatable {
-        /// "answered" or "timeout".
+        /// "answered"; "timeout" when nothing came back after every retry; "garbled" when the server's
+        /// address answered, but never with a STUN response (another service on that port).
         public var status: String
         public var server: String
         /// The mapped address (XOR-MAPPED-ADDRESS, or MAPPED-ADDRESS from older servers).
@@ -57,7 +58,9 @@ public enum STUN {
         return fallback
     }
 
-    /// Asks `server` (numeric address) over UDP; retransmits at 500 ms, doubling, `tries` times.
+    /// Asks `server` (numeric address) over UDP: `tries` requests in all, the next one only when
+    /// the previous one's wait (500 ms, doubling) has passed without an answer — whatever else
+    /// arrives meanwhile.
     public static func binding(
         server: String, port: UInt16 = defaultPort, tries: Int = 4, on loop: EventLoop,
         _ completion: @escaping (Answer) -> Void
@@ -70,24 +73,22 @@ public enum STUN {
         var generator = SystemRandomNumberGenerator()
         let transaction = (0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let message = request(transaction: transaction)
+        var strangeReplies = 0
         func attempt(_ n: Int, wait: Duration) {
             _ = socket.send(message, to: to)
-            socket.receive(max: 512, timeout: wait) { result in
-                switch result {
-                case .success(let (bytes, _)):
-                    if let mapped = parse(bytes, transaction: transaction) {
-                        socket.close()
-                        return completion(Answer(status: "answered", server: to.description, mapped: mapped))
-                    }
-                    attempt(n, wait: wait)
-                default:
-                    if n + 1 < tries {
-                        attempt(n + 1, wait: wait * 2)
-                    } else {
-                        socket.close()
-                        completion(Answer(status: "timeout", server: to.description))
-                    }
+            socket.receive(max: 512, until: EventLoop.now() + nanoseconds(wait)) { bytes, from -> SocketAddress? in
+                let mapped = parse(bytes, transaction: transaction)
+                if mapped == nil, from.ip == to.ip { strangeReplies += 1 }
+                return mapped
+            } _: { mapped in
+                if let mapped {
+                    socket.close()
+                    return completion(Answer(status: "answered", server: to.description, mapped: mapped))
                 }
+                if n + 1 < tries { return attempt(n + 1, wait: wait * 2) }
+                socket.close()
+                // Something answered, but never with STUN: another service on that port.
+                completion(Answer(status: strangeReplies > 0 ? "garbled" : "timeout", server: to.description))
             }
         }
         attempt(0, wait: .milliseconds(500))

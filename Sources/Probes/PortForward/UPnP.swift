@@ -308,13 +308,31 @@ public enum UPnP {
         next(0)
     }
 
-    /// Adds a mapping (a change to the router: repairs only). Retries with lease 0 on error 725.
+    /// The leases `addMapping` asks for, in order: permanent (0) first, then the longest a router
+    /// may grant (IGD:2 caps leases at 604800 s), then shorter ones.
+    public static let preferredLeases = [0, 604_800, 86_400, 3_600]
+
+    /// Whether a refused AddPortMapping may be about the lease: IGD:1 has no error of its own for
+    /// "this lease is not acceptable" (725 is the opposite case), so routers that take no permanent
+    /// (or no long) lease answer the generic 402 Invalid Args or 501 Action Failed — or a bare
+    /// HTTP error without a UPnP error code. The other errors name something else (the ports,
+    /// the remote host, consent) that another lease would not change.
+    static func mayBeAboutTheLease(_ e: Failure) -> Bool {
+        e.code == 402 || e.code == 501 || (e.code == nil && e.message.hasPrefix("HTTP "))
+    }
+
+    /// Adds a mapping (a change to the router: repairs only), asking for each of `leases` in turn
+    /// while the router refuses one in a way that may be about the lease (and for a permanent one
+    /// on error 725). Then reads the mapping back, so that its `lease` is what the router granted
+    /// (0: permanent) — when the router will not say, the lease it accepted.
     public static func addMapping(
         _ g: Gateway, externalPort: UInt16, internalClient: String, internalPort: UInt16,
-        proto: String = "TCP", description: String = "portdoctor", lease: Int = 3600,
-        on loop: EventLoop, _ completion: @escaping (Result<Void, Failure>) -> Void
+        proto: String = "TCP", description: String = "portdoctor", leases: [Int] = preferredLeases,
+        on loop: EventLoop, _ completion: @escaping (Result<Mapping, Failure>) -> Void
     ) {
-        func attempt(_ lease: Int) {
+        var tried: [Int] = []
+        func attempt(_ lease: Int, rest: [Int]) {
+            tried.append(lease)
             call(
                 g, "AddPortMapping",
                 [
@@ -325,13 +343,30 @@ public enum UPnP {
                 ], on: loop
             ) { r in
                 switch r {
-                case .failure(let e) where e.code == 725 && lease != 0: attempt(0)
+                case .failure(let e) where e.code == 725 && !tried.contains(0): attempt(0, rest: [])
+                case .failure(let e) where mayBeAboutTheLease(e) && !rest.isEmpty:
+                    attempt(rest[0], rest: Array(rest.dropFirst()))
                 case .failure(let e): completion(.failure(e))
-                case .success: completion(.success(()))
+                case .success: readBack(granted: lease)
                 }
             }
         }
-        attempt(lease)
+        func readBack(granted lease: Int) {
+            mapping(g, externalPort: externalPort, proto: proto, on: loop) { r in
+                if case .success(let m) = r, m.internalClient == internalClient || internalClient.isEmpty {
+                    return completion(.success(m))
+                }
+                completion(
+                    .success(
+                        Mapping(
+                            externalPort: Int(externalPort), proto: proto, internalClient: internalClient,
+                            internalPort: Int(internalPort), enabled: true, description: description, lease: lease)))
+            }
+        }
+        guard let first = leases.first else {
+            return completion(.failure(Failure(code: nil, message: "no lease to ask for")))
+        }
+        attempt(first, rest: Array(leases.dropFirst()))
     }
 
     public static func deleteMapping(

@@ -31,43 +31,63 @@ public enum Services {
         #endif
     }
 
-    /// runit finds services by directory; a bare name is looked for where runit keeps them.
-    static func runitDirectory(_ name: String) -> String {
-        if name.hasPrefix("/") { return name }
+    /// The environment a lookup honours: this process's, unless a caller (a test) gives its own.
+    public typealias Environment = [String: String]
+
+    static func variable(_ name: String, in environment: Environment?) -> String? {
+        if let environment { return environment[name] }
+        return getenv(name).map { String(cString: $0) }
+    }
+
+    /// The service directory `sv` would use for `name` (runit's sv(8)): a name that starts with
+    /// "." or "/" or ends with "/" is a path; any other is in $SVDIR. Without SVDIR, the services
+    /// directory differs by distribution (/service upstream, /etc/service on Debian, /var/service
+    /// on Void), so the name is looked for in each. The result is always a path sv takes as one.
+    static func runitDirectory(_ name: String, environment: Environment? = nil) -> String {
+        if name.hasPrefix("/") || name.hasPrefix(".") || name.hasSuffix("/") { return name }
+        if let dir = variable("SVDIR", in: environment), !dir.isEmpty {
+            let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
+            // sv would look for a relative path in SVDIR again: "./" makes it relative to here.
+            return path.hasPrefix("/") || path.hasPrefix(".") ? path : "./" + path
+        }
         let dirs = ["/etc/service", "/var/service", "/service", "/etc/sv"]
         return dirs.map { "\($0)/\(name)" }.first { access($0, F_OK) == 0 } ?? "/etc/service/\(name)"
     }
 
-    public static func statusCommand(_ name: String, _ m: ServiceManager) -> [String] {
+    public static func statusCommand(_ name: String, _ m: ServiceManager, environment: Environment? = nil) -> [String] {
         switch m {
         case .systemd: ["systemctl", "show", name, "--property=LoadState,ActiveState,SubState,MainPID,UnitFileState"]
         case .launchd: ["launchctl", "print", "system/\(name)"]
         case .windowsSCM: ["sc", "queryex", name]
         case .openrc: ["rc-service", name, "status"]
-        case .runit: ["sv", "status", runitDirectory(name)]
+        case .runit: ["sv", "status", runitDirectory(name, environment: environment)]
         case .supervisord: ["supervisorctl", "status", name]
         }
     }
 
     /// The exact commands a restart runs (shown as the repair's dry run).
-    public static func restartCommands(_ name: String, _ m: ServiceManager) -> [[String]] {
+    public static func restartCommands(_ name: String, _ m: ServiceManager, environment: Environment? = nil)
+        -> [[String]]
+    {
         switch m {
         case .systemd: [["systemctl", "restart", name]]
         case .launchd: [["launchctl", "kickstart", "-k", "system/\(name)"]]
         // `sc stop` returns while the service is still stopping; Restart-Service waits for it.
         case .windowsSCM: [["powershell", "-NoProfile", "-Command", "Restart-Service -Name '\(name)' -Force"]]
         case .openrc: [["rc-service", name, "restart"]]
-        case .runit: [["sv", "restart", runitDirectory(name)]]
+        case .runit: [["sv", "restart", runitDirectory(name, environment: environment)]]
         case .supervisord: [["supervisorctl", "restart", name]]
         }
     }
 
     /// Asks the manager (the first detected that knows the service, unless one is given).
-    public static func status(_ name: String, manager: ServiceManager? = nil) -> ServiceStatus? {
+    public static func status(
+        _ name: String, manager: ServiceManager? = nil, environment: Environment? = nil
+    ) -> ServiceStatus? {
         let managers = manager.map { [$0] } ?? detect()
         var first: ServiceStatus?
         for m in managers {
-            let argv = statusCommand(name, m)
+            let argv = statusCommand(name, m, environment: environment)
             guard let path = tool(argv[0]), let text = ChildProcess.output([path] + argv.dropFirst()) else { continue }
             let s = parse(text, name: name, m)
             if s.installed { return s }
@@ -98,7 +118,7 @@ public enum Services {
     /// Restarts, then waits (polling, on the loop) until the service runs and, if asked, a socket
     /// listens on `port` — or `timeout` passes. Blocking commands run on a worker thread.
     public static func restart(
-        _ name: String, manager: ServiceManager, port: UInt16?, timeout: Duration,
+        _ name: String, manager: ServiceManager, port: UInt16?, timeout: Duration, environment: Environment? = nil,
         on loop: EventLoop, _ completion: @escaping (RestartResult) -> Void
     ) {
         let started = EventLoop.now()
@@ -112,7 +132,7 @@ public enum Services {
         Thread.detach {
             var ok = true
             var detail = ""
-            for argv in restartCommands(name, manager) where ok {
+            for argv in restartCommands(name, manager, environment: environment) where ok {
                 guard let path = tool(argv[0]) else {
                     ok = false
                     detail = "\(argv[0]) is not installed"
@@ -130,22 +150,22 @@ public enum Services {
                     return
                 }
                 poll(
-                    name, manager, port: port, deadline: deadline, started: started, detail: words, loop: loopRef.value,
-                    done.value)
+                    name, manager, port: port, deadline: deadline, started: started, detail: words,
+                    environment: environment, loop: loopRef.value, done.value)
             }
         }
     }
 
     private static func poll(
         _ name: String, _ manager: ServiceManager, port: UInt16?, deadline: Int64, started: Int64,
-        detail: String, loop: EventLoop, _ completion: @escaping (RestartResult) -> Void
+        detail: String, environment: Environment?, loop: EventLoop, _ completion: @escaping (RestartResult) -> Void
     ) {
         let mailbox = loop.mailbox
         let done = LoopCallback(completion)
         let loopRef = LoopBound(value: loop)
         mailbox.expectPost()
         Thread.detach {
-            let s = status(name, manager: manager)
+            let s = status(name, manager: manager, environment: environment)
             let listening = port.map { !SocketTable.list(.listening(port: $0), source: .automatic).isEmpty }
             mailbox.post {
                 let up = s?.running == true && (listening ?? true)
@@ -158,8 +178,8 @@ public enum Services {
                     let loop = loopRef.value
                     loop.schedule(after: .milliseconds(200)) {
                         poll(
-                            name, manager, port: port, deadline: deadline, started: started, detail: detail, loop: loop,
-                            done.value)
+                            name, manager, port: port, deadline: deadline, started: started, detail: detail,
+                            environment: environment, loop: loop, done.value)
                     }
                 }
             }

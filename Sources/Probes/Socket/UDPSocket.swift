@@ -106,6 +106,31 @@ public final class UDPSocket {
     }
 }
 
+extension UDPSocket {
+    /// Receives until `match` accepts a datagram (its answer) or `deadline` (`EventLoop.now()`
+    /// nanoseconds) passes (nil). A datagram that is not the answer neither ends the wait early
+    /// nor starts a new one: whoever answers a request with something else (a UDP echo, another
+    /// service on the port) must not make the caller send again, or the two would ping-pong for as
+    /// long as both run.
+    public func receive<T>(
+        max: Int, until deadline: Int64, match: @escaping (_ bytes: [UInt8], _ from: SocketAddress) -> T?,
+        _ completion: @escaping (T?) -> Void
+    ) {
+        func next() {
+            let left = deadline - EventLoop.now()
+            guard left > 0, fd >= 0 else { return completion(nil) }
+            receive(max: max, timeout: .nanoseconds(left)) { [loop] result in
+                guard case .success(let (bytes, from)) = result else { return completion(nil) }
+                if let answer = match(bytes, from) { return completion(answer) }
+                // Through the loop rather than directly: a queue full of strangers' datagrams must not
+                // deepen the stack one frame per datagram.
+                loop.schedule(at: EventLoop.now()) { next() }
+            }
+        }
+        next()
+    }
+}
+
 extension SocketAddress {
     /// 224.0.0.0/4 or ff00::/8.
     public var isMulticast: Bool {
