@@ -77,8 +77,8 @@ struct NATClassificationLabTests {
         let r = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
         #expect(verdict(r) == "no-default-route", "\(r)")
         let evidence = r["evidence"] as? [String: Any]
-        #expect(evidence?["defaultRoute"] as? Bool == false, "\(String(describing: evidence))")
-        #expect(evidence?["defaultGateway"] == nil)
+        #expect(evidence?["default_route"] as? Bool == false, "\(String(describing: evidence))")
+        #expect(evidence?["default_gateway"] == nil)
     }
 
     @Test func doubleNAT() throws {
