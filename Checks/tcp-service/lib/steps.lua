@@ -2,8 +2,11 @@
 -- by every pack about a TCP service (crashplan uses it through require("tcp-service:steps")).
 -- Each function returns a check definition; the pack's check files pass it to check { }.
 --
--- ctx.params used: port, peer (endpoint, optional), role ("destination" listens, "source"
--- connects), service (name or runit directory, optional), program (process name, optional).
+-- ctx.params used: port, peer (endpoint, optional: the other computer, and its port for the
+-- service — the port it listens on when this one sends, the port this one would connect to),
+-- reflector (endpoint, optional: where `portdoctor listen` runs, by default the peer on 4250),
+-- role ("destination" listens, "source" connects), service (name or runit directory, optional),
+-- program (process name, optional).
 local M = {}
 
 local function destination(ctx) return ctx.params.role ~= "source" end
@@ -30,6 +33,17 @@ local function peer(ctx)
   return p.host, p.port or ctx.params.port
 end
 
+-- `portdoctor listen`'s port when the reflector is given without one.
+local REFLECTOR_PORT = 4250
+
+-- Where to ask for the outside tests: --param reflector, else the peer's host on the reflector's port.
+local function reflector(ctx)
+  local r = ctx.params.reflector
+  if r then return r.host, r.port or REFLECTOR_PORT end
+  local host = peer(ctx)
+  if host then return host, REFLECTOR_PORT end
+end
+
 local function is_numeric(host) return host and (host:match("^%d+%.%d+%.%d+%.%d+$") or host:find(":")) ~= nil end
 
 local function owner_text(sock)
@@ -44,23 +58,41 @@ local function ours(ctx, sock)
   return sock.owner.program == want
 end
 
+-- The same question answered only from evidence: true, false, or nil when this computer does not
+-- say who owns the socket (another user's process, without administrator rights).
+local function identify(ctx, sock)
+  if not sock.owner then return nil end
+  local want = ctx.params.program
+  if not want or want == "" then return true end
+  return sock.owner.program == want
+end
+
+-- The command that shows who holds a port, for advice when this computer would not say.
+local function who_holds(ctx, port)
+  if ctx.platform == "macos" then return "sudo lsof -nP -iTCP:" .. port .. " -sTCP:LISTEN" end
+  if ctx.platform == "windows" then return "netstat -ano -p tcp | findstr :" .. port .. " (as administrator)" end
+  return "sudo ss -ltnp 'sport = :" .. port .. "'"
+end
+
+local function restart_repair(opts)
+  return {
+    title = "Restart the " .. (opts.label or "service"),
+    changes = "restarts it (connections pause for a few seconds)",
+    privileged = true,
+    apply = function(ctx)
+      local s = find_service(ctx, opts.names)
+      if not s then return false, "no installed service to restart" end
+      local ok, what = service.restart(s.name, { manager = s.manager, port = destination(ctx) and ctx.params.port or nil, timeout = 20 })
+      if not ok then return false, what end
+    end,
+  }
+end
+
 function M.service(opts)
   opts = opts or {}
   return {
     title = "The " .. (opts.label or "service") .. " is installed and running",
-    repairs = {
-      restart = {
-        title = "Restart the " .. (opts.label or "service"),
-        changes = "restarts it (connections pause for a few seconds)",
-        privileged = true,
-        apply = function(ctx)
-          local s = find_service(ctx, opts.names)
-          if not s then return false, "no installed service to restart" end
-          local ok, what = service.restart(s.name, { manager = s.manager, port = destination(ctx) and ctx.params.port or nil, timeout = 20 })
-          if not ok then return false, what end
-        end,
-      },
-    },
+    repairs = { restart = restart_repair(opts) },
     run = function(ctx)
       local names = candidates(ctx, opts.names)
       if #names == 0 then return skip("no service name for " .. ctx.platform .. ": give it with --param service=NAME") end
@@ -242,19 +274,34 @@ function M.port_forward(opts)
     },
     run = function(ctx)
       if not destination(ctx) then return skip("not needed on the computer that sends (role=source)") end
-      local host = peer(ctx)
-      local s = portforward.survey(ctx.params.port, { reflector = is_numeric(host) and host or nil })
+      local rhost, rport = reflector(ctx)
+      local s = portforward.survey(ctx.params.port, { reflector = rhost, reflector_port = rport })
+      -- Which reflector answered (or did not) is part of the finding: a person may have several.
+      local asked = ""
+      if rhost then
+        local at = s.evidence.reflector_address
+        asked = string.format(" (asked the reflector at %s:%d%s)", rhost:find(":") and ("[" .. rhost .. "]") or rhost, rport,
+                              (at and not is_numeric(rhost)) and (", " .. at) or "")
+      end
       local ok = { ["no-nat"] = true, ["forward-ok"] = true }
-      if ok[s.kind] then return pass { summary = s.explanation, evidence = s.evidence } end
+      if ok[s.kind] then return pass { summary = s.explanation .. asked, evidence = s.evidence } end
       if s.kind == "unknown" then
-        return skip { summary = s.explanation, advice = { "On the other computer run: portdoctor listen" } }
+        return skip { summary = s.explanation .. asked, advice = { "On the other computer run: portdoctor listen" },
+                      evidence = s.evidence }
+      end
+      if s.kind == "peer-unresolvable" then
+        return fail {
+          summary = s.explanation, cause = s.cause, evidence = s.evidence,
+          advice = { "Check the name " .. rhost .. " (is it spelt right, does this computer's DNS know it?), or give the other computer's address: "
+                       .. (ctx.params.reflector and "--param reflector=ADDRESS" or "--peer ADDRESS") },
+        }
       end
       local advice = { s.explanation }
       if s.gateway and s.gateway.manufacturer then
         advice[#advice + 1] = "Your router (" .. s.gateway.manufacturer .. ") can forward it in its admin page; forward TCP " .. ctx.params.port .. " to this computer."
       end
       return fail {
-        summary = s.explanation, cause = s.cause, advice = advice, evidence = s.evidence,
+        summary = s.explanation .. asked, cause = s.cause, advice = advice, evidence = s.evidence,
         repairs = (s.kind == "forward-missing" and s.evidence.upnp) and { "add-forward" } or nil,
       }
     end,
@@ -273,9 +320,28 @@ function M.listen_port(opts)
                       advice = { "Choose a port between " .. low .. " and " .. high .. "." } }
       end
       local b = socket.bind_test(port)
-      if b.status == "free" or b.status == "denied" then return pass("TCP %d is free (the service can listen on it)", port) end
+      if b.status == "free" then
+        return pass { summary = string.format("TCP %d is free (the service can listen on it)", port), evidence = b }
+      end
+      if b.status == "denied" then
+        return warn {
+          summary = string.format("cannot tell whether TCP %d is free: this computer denied the test (%s)", port, b.error or "denied"),
+          advice = { "Run portdoctor again with sudo: the test is then allowed, and says who holds the port." },
+          evidence = b,
+        }
+      end
+      if b.status ~= "in-use" then
+        return warn {
+          summary = string.format("cannot tell whether TCP %d is free: the test failed (%s)", port, b.error or b.status),
+          advice = { "See who listens on it yourself: " .. who_holds(ctx, port) },
+          evidence = b,
+        }
+      end
+      local unknown = #b.holders == 0
       for _, h in ipairs(b.holders) do
-        if not ours(ctx, h) then
+        local mine = identify(ctx, h)
+        if mine == nil then unknown = true end
+        if mine == false then
           local suggestion
           for candidate = low + 3000, high do
             if socket.bind_test(candidate).status == "free" and #netstat.listeners(candidate) == 0 then suggestion = candidate break end
@@ -284,10 +350,87 @@ function M.listen_port(opts)
             summary = string.format("TCP %d is taken by %s", port, owner_text(h)), cause = "port-in-use",
             advice = { suggestion and ("Choose another listen port, for example " .. suggestion .. " (free), in the app's settings.") or "Choose another listen port.",
                        "Forward the new port on your router too." },
+            evidence = b,
           }
         end
       end
-      return pass("TCP %d is used by the service itself", port)
+      if unknown then
+        return warn {
+          summary = string.format("TCP %d is in use, and this computer does not say by which program", port),
+          advice = { "Run portdoctor again with sudo to see who holds it, or look yourself: " .. who_holds(ctx, port) },
+          evidence = b,
+        }
+      end
+      local holder = owner_text(b.holders[1])
+      if ctx.params.program and ctx.params.program ~= "" then
+        return pass { summary = string.format("TCP %d is used by the service itself, %s", port, holder), evidence = b }
+      end
+      return pass { summary = string.format("TCP %d is held by %s", port, holder), evidence = b }
+    end,
+  }
+end
+
+-- Step 5 of the CrashPlan guide: when the connection works but the app does not, restart the
+-- service. What calls for a restart here: the service runs but nothing listens on its port (stuck),
+-- or it started moments ago (still starting, or restarted over and over by its manager).
+-- opts: label, names (per platform), app (the app's name for the advice), needs, settle (seconds).
+function M.restart_service(opts)
+  opts = opts or {}
+  local label = opts.label or "service"
+  local settle = opts.settle or 30
+  return {
+    title = "Restart the " .. label .. " if the app still cannot connect",
+    needs = opts.needs,
+    repairs = { restart = restart_repair(opts) },
+    run = function(ctx)
+      local s = find_service(ctx, opts.names)
+      if not s or not s.running then
+        return skip("the " .. label .. " is not running now: the service step says why")
+      end
+      local restart = service.restart_command(s.name, { manager = s.manager }) or ("restart the " .. label)
+      local evidence = { service = s }
+      local young = s.seconds and s.seconds < settle
+      local since = s.seconds and string.format(" for %d s", s.seconds) or ""
+      if destination(ctx) then
+        local port = ctx.params.port
+        local ls = netstat.listeners(port)
+        evidence.listeners = ls
+        for _, l in ipairs(ls) do
+          if identify(ctx, l) == false then
+            return skip(string.format("TCP %d is held by %s: restart the %s once that is fixed (see the listener step)",
+                                      port, owner_text(l), label))
+          end
+        end
+        if #ls == 0 and young then
+          return warn {
+            summary = string.format("%s has run only%s and does not listen on TCP %d yet: it may still be starting, or be restarting over and over",
+                                    s.name, since, port),
+            advice = { "Run portdoctor again in a minute. If the service has again run only a few seconds, it keeps failing: look at its log." },
+            evidence = evidence,
+          }
+        end
+        if #ls == 0 then
+          return fail {
+            summary = string.format("%s has run%s (pid %s) but nothing listens on TCP %d: it is stuck", s.name, since, tostring(s.pid), port),
+            cause = "no-listener",
+            advice = { "Restart it: " .. restart, "If it still does not listen, check the port in the app's settings." },
+            evidence = evidence, repairs = { "restart" },
+          }
+        end
+      elseif young then
+        return warn {
+          summary = string.format("%s has run only%s: it may still be starting, or be restarting over and over", s.name, since),
+          advice = { "Run portdoctor again in a minute. If the service has again run only a few seconds, it keeps failing: look at its log." },
+          evidence = evidence,
+        }
+      end
+      local listening = destination(ctx) and (" and TCP " .. ctx.params.port .. " is listened on") or ""
+      return pass {
+        summary = string.format("%s has run%s (pid %s)%s; if %s still cannot connect, restart it", s.name, since,
+                                tostring(s.pid), listening, opts.app or "the app"),
+        advice = { "Restart the " .. label .. " (on both computers), then try again: " .. restart },
+        evidence = evidence,
+      }
     end,
   }
 end
