@@ -11,8 +11,14 @@ struct SharedStepTests {
     final class World {
         var bindTest: LuaValue = ["status": "free", "holders": []]
         var listeners: LuaValue = []
-        var service: LuaValue = ["manager": "runit", "name": "crashplan", "installed": true, "running": true, "pid": 2690, "seconds": 3600, "state": "run"]
-        var survey: LuaValue = ["kind": "forward-ok", "explanation": "the port is forwarded to this computer and reachable from outside", "evidence": [:]]
+        var service: LuaValue = [
+            "manager": "runit", "name": "crashplan", "installed": true, "running": true, "pid": 2690, "seconds": 3600,
+            "state": "run",
+        ]
+        var survey: LuaValue = [
+            "kind": "forward-ok", "explanation": "the port is forwarded to this computer and reachable from outside",
+            "evidence": [:],
+        ]
         var surveyOptions: LuaTable?
     }
 
@@ -30,7 +36,8 @@ struct SharedStepTests {
     ) throws -> [String: Finding] {
         var sources = ["pack.lua": manifest(steps: files.map(\.step), params: Self.params)]
         for (step, file) in files + [("lib/app", "crashplan/lib/app.lua")] {
-            sources["\(step).lua"] = file.hasPrefix("return") ? file : try #require(BundledChecks.files[file], "\(file)")
+            sources["\(step).lua"] =
+                file.hasPrefix("return") ? file : try #require(BundledChecks.files[file], "\(file)")
         }
         var request = DiagnosisRequest(pack: "demo")
         request.platform = .linux
@@ -44,7 +51,8 @@ struct SharedStepTests {
                 module: "service",
                 [
                     "status": HostFunction { call in call.returning(world.service) },
-                    "restart_command": HostFunction { call in call.returning(.text("sv restart \(try call.string(1))")) },
+                    "restart_command": HostFunction { call in call.returning(.text("sv restart \(try call.string(1))"))
+                    },
                 ])
             runtime.register(
                 module: "portforward",
@@ -75,7 +83,10 @@ struct SharedStepTests {
     }
 
     static func inUse(_ holders: [LuaValue]) -> LuaValue {
-        ["status": "in-use", "errno": 98, "error": "Address already in use", "holders": .table(LuaTable(sequence: holders))]
+        [
+            "status": "in-use", "errno": 98, "error": "Address already in use",
+            "holders": .table(LuaTable(sequence: holders)),
+        ]
     }
 
     // MARK: listen-port, one test per answer of socket.bind_test
@@ -184,14 +195,19 @@ struct SharedStepTests {
 
     @Test func aServiceJustStartedThatDoesNotListenYetCannotBeJudged() throws {
         let w = World()
-        w.service = ["manager": "runit", "name": "crashplan", "installed": true, "running": true, "pid": 9, "seconds": 2, "state": "run"]
+        w.service = [
+            "manager": "runit", "name": "crashplan", "installed": true, "running": true, "pid": 9, "seconds": 2,
+            "state": "run",
+        ]
         let f = try Self.restart(w)
         #expect(f.status == .warn, "\(f.summary)")
-        #expect(f.summary.hasPrefix("crashplan has run only for 2 s and does not listen on TCP 4242 yet"), "\(f.summary)")
+        #expect(
+            f.summary.hasPrefix("crashplan has run only for 2 s and does not listen on TCP 4242 yet"), "\(f.summary)")
         // On the computer that sends, a short life is the only sign there is.
         let source = try Self.restart(w, params: [("role", "source")])
         #expect(source.status == .warn, "\(source.summary)")
-        #expect(source.summary.hasPrefix("crashplan has run only for 2 s: it may still be starting"), "\(source.summary)")
+        #expect(
+            source.summary.hasPrefix("crashplan has run only for 2 s: it may still be starting"), "\(source.summary)")
     }
 
     @Test func anotherProgramOnThePortLeavesTheRestartToTheListenerStep() throws {
@@ -218,9 +234,12 @@ struct SharedStepTests {
     static func portForward(_ world: World, params: [(String, String)] = [], peer: String? = nil) throws -> Finding {
         try #require(
             run(
-                [("listener", passingStep), ("firewall", passingStep), ("port-forward", "tcp-service/port-forward.lua")],
+                [
+                    ("listener", passingStep), ("firewall", passingStep),
+                    ("port-forward", "tcp-service/port-forward.lua"),
+                ],
                 world: world, params: params, peer: peer)[
-                "port-forward"])
+                    "port-forward"])
     }
 
     @Test func aPeerGivenByNameIsAskedForTheOutsideTest() throws {
@@ -265,7 +284,10 @@ struct SharedStepTests {
             "kind": "peer-unresolvable", "cause": "peer-unresolvable",
             "explanation":
                 "the reflector's name backup.example.invalid:4250 does not resolve (dns-not-found: Name or service not known): the test from outside could not be made",
-            "evidence": ["reflector": "backup.example.invalid:4250", "reflector_unresolved": "dns-not-found: Name or service not known"],
+            "evidence": [
+                "reflector": "backup.example.invalid:4250",
+                "reflector_unresolved": "dns-not-found: Name or service not known",
+            ],
         ]
         let f = try Self.portForward(w, peer: "backup.example.invalid")
         #expect(f.status == .fail, "\(f.summary)")
