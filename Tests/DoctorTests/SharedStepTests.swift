@@ -20,6 +20,9 @@ struct SharedStepTests {
             "evidence": [:],
         ]
         var surveyOptions: LuaTable?
+        /// socket.resolve's answers by name (others: dns-not-found).
+        var names: [String: [LuaValue]] = [:]
+        var firewallQuestion: LuaTable?
     }
 
     static let params = """
@@ -45,7 +48,25 @@ struct SharedStepTests {
         request.parameters.peer = peer
         let catalog = PackCatalog(packs: PackCatalog.discover(environment: [:]).packs + [folder(sources)])
         let prepared = try Diagnosis.prepare(request, catalog: catalog) { runtime in
-            runtime.register(module: "socket", ["bind_test": HostFunction { call in call.returning(world.bindTest) }])
+            runtime.register(
+                module: "socket",
+                [
+                    "bind_test": HostFunction { call in call.returning(world.bindTest) },
+                    "resolve": HostFunction { call in
+                        guard let a = world.names[try call.string(1)] else {
+                            return call.returning(["status": "dns-not-found", "addresses": [], "error": "not known"])
+                        }
+                        return call.returning(["status": "resolved", "addresses": .table(LuaTable(sequence: a))])
+                    },
+                ])
+            runtime.register(
+                module: "firewall",
+                [
+                    "check": HostFunction { call in
+                        world.firewallQuestion = try call.optionalTable(1)
+                        return call.returning(["decision": "allow", "tool": "nftables"])
+                    }
+                ])
             runtime.register(module: "netstat", ["listeners": HostFunction { call in call.returning(world.listeners) }])
             runtime.register(
                 module: "service",
@@ -294,6 +315,28 @@ struct SharedStepTests {
         #expect(f.cause == "peer-unresolvable")
         #expect(f.advice.first?.contains("Check the name backup.example.invalid") == true, "\(f.advice)")
         #expect(f.evidence["reflector_unresolved"] == .string("dns-not-found: Name or service not known"))
+    }
+
+    // MARK: firewall: rules on the other computer's address
+
+    static func firewall(_ world: World, params: [(String, String)] = [], peer: String?) throws -> LuaTable? {
+        _ = try run([("firewall", "tcp-service/firewall.lua")], world: world, params: params, peer: peer)
+        return world.firewallQuestion
+    }
+
+    @Test func aPeerGivenByNameIsAskedAboutByItsAddress() throws {
+        let w = World()
+        w.names["backup.example.net"] = ["2001:db8::7", "198.51.100.7"]
+        let inbound = try Self.firewall(w, peer: "backup.example.net")
+        #expect(inbound?["remote"] == "198.51.100.7", "it comes in through the router's IPv4 forward")
+        #expect(inbound?["port"] == .integer(4242))
+        let outbound = try Self.firewall(w, params: [("role", "source")], peer: "backup.example.net:4300")
+        #expect(outbound?["remote"] == "2001:db8::7", "the address a connect tries first")
+        #expect(outbound?["port"] == .integer(4300), "the other computer's port")
+        let unknown = try Self.firewall(World(), peer: "nowhere.example.net")
+        #expect(unknown?["remote"] == .nil)
+        let numeric = try Self.firewall(World(), peer: "203.0.113.5")
+        #expect(numeric?["remote"] == "203.0.113.5")
     }
 }
 

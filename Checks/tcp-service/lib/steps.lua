@@ -46,6 +46,19 @@ end
 
 local function is_numeric(host) return host and (host:match("^%d+%.%d+%.%d+%.%d+$") or host:find(":")) ~= nil end
 
+-- The peer's address for firewall rules that name it: a numeric peer as given, a name resolved.
+-- Inbound, the other computer comes through the router's IPv4 forward, so its IPv4 address; outbound,
+-- the address a connect tries first. nil when the name does not resolve (the port-forward and
+-- reach-peer steps say so).
+local function peer_address(ctx, host)
+  if not host or is_numeric(host) then return host end
+  local r = socket.resolve(host)
+  if destination(ctx) then
+    for _, a in ipairs(r.addresses) do if a:match("^%d+%.%d+%.%d+%.%d+$") then return a end end
+  end
+  return r.addresses[1]
+end
+
 local function owner_text(sock)
   if sock.owner then return string.format("%s (pid %d)", sock.owner.program, sock.owner.pid) end
   return "another program"
@@ -192,9 +205,11 @@ function M.firewall(opts)
         changes = "adds a rule allowing the port",
         privileged = true,
         apply = function(ctx)
-          local host = peer(ctx)
-          local ok, what = firewall.open { port = ctx.params.port, direction = destination(ctx) and "in" or "out",
-                                           remote = is_numeric(host) and host or nil, program = ctx.params.program }
+          local host, peer_port = peer(ctx)
+          local inbound = destination(ctx)
+          local ok, what = firewall.open { port = inbound and ctx.params.port or (peer_port or ctx.params.port),
+                                           direction = inbound and "in" or "out",
+                                           remote = peer_address(ctx, host), program = ctx.params.program }
           if not ok then return false, what end
         end,
       },
@@ -202,21 +217,23 @@ function M.firewall(opts)
     run = function(ctx)
       local host, peer_port = peer(ctx)
       local inbound = destination(ctx)
-      local v = firewall.check { port = inbound and ctx.params.port or (peer_port or ctx.params.port),
-                                 direction = inbound and "in" or "out", remote = is_numeric(host) and host or nil,
+      -- Inbound, the port this computer listens on; outbound, the other computer's (--peer HOST:PORT).
+      local port = inbound and ctx.params.port or (peer_port or ctx.params.port)
+      local v = firewall.check { port = port,
+                                 direction = inbound and "in" or "out", remote = peer_address(ctx, host),
                                  program = ctx.params.program }
       local dir = inbound and "incoming" or "outgoing"
-      if v.decision == "allow" then return pass { summary = dir .. " TCP " .. ctx.params.port .. " is allowed (" .. v.tool .. ")", evidence = v } end
+      if v.decision == "allow" then return pass { summary = dir .. " TCP " .. port .. " is allowed (" .. v.tool .. ")", evidence = v } end
       if v.decision == "unknown" then
         return warn { summary = "cannot tell what the firewall does: " .. (v.note or v.tool), evidence = v }
       end
-      local advice = { v.fix or ("Allow " .. dir .. " TCP " .. ctx.params.port .. " in " .. v.tool .. ".") }
+      local advice = { v.fix or ("Allow " .. dir .. " TCP " .. port .. " in " .. v.tool .. ".") }
       if v.tool:find("macOS") or v.tool:find("Windows") then
         advice[#advice + 1] = "An exception for the program can stop working after an upgrade; an exception for the port lasts."
       end
       advice[#advice + 1] = "Check the firewall on the other computer too."
       return fail {
-        summary = string.format("%s TCP %d is %s by %s (%s)", dir, ctx.params.port, v.decision == "drop" and "dropped" or "rejected", v.tool, v.rule or "?"),
+        summary = string.format("%s TCP %d is %s by %s (%s)", dir, port, v.decision == "drop" and "dropped" or "rejected", v.tool, v.rule or "?"),
         cause = inbound and "firewall-blocks-inbound" or "firewall-blocks-outbound",
         advice = advice, evidence = v, repairs = { "open-port" },
       }
