@@ -200,7 +200,7 @@ struct SharedStepTests {
         #expect(f.status == .pass, "\(f.summary)")
         #expect(
             f.summary
-                == "crashplan has run for 3600 s (pid 2690) and TCP 4242 is listened on; if CrashPlan still cannot connect, restart it"
+                == "crashplan has run for 60 min (pid 2690), and something listens on TCP 4242; if CrashPlan still cannot connect, restart it"
         )
         #expect(f.evidence["service"]?["seconds"] == .int(3600))
     }
@@ -209,7 +209,7 @@ struct SharedStepTests {
         let f = try Self.restart(World())
         #expect(f.status == .fail, "\(f.summary)")
         #expect(f.cause == "no-listener")
-        #expect(f.summary == "crashplan has run for 3600 s (pid 2690) but nothing listens on TCP 4242: it is stuck")
+        #expect(f.summary == "crashplan has run for 60 min (pid 2690) but nothing listens on TCP 4242: it is stuck")
         #expect(f.repairs.map(\.id) == ["restart"])
         #expect(f.advice.first == "Restart it: sv restart crashplan")
     }

@@ -387,6 +387,13 @@ function M.listen_port(opts)
   }
 end
 
+local function duration(seconds)
+  if seconds < 120 then return seconds .. " s" end
+  if seconds < 7200 then return (seconds // 60) .. " min" end
+  if seconds < 172800 then return (seconds // 3600) .. " h" end
+  return (seconds // 86400) .. " days"
+end
+
 -- Step 5 of the CrashPlan guide: when the connection works but the app does not, restart the
 -- service. What calls for a restart here: the service runs but nothing listens on its port (stuck),
 -- or it started moments ago (still starting, or restarted over and over by its manager).
@@ -407,7 +414,7 @@ function M.restart_service(opts)
       local restart = service.restart_command(s.name, { manager = s.manager }) or ("restart the " .. label)
       local evidence = { service = s }
       local young = s.seconds and s.seconds < settle
-      local since = s.seconds and string.format(" for %d s", s.seconds) or ""
+      local since = s.seconds and (" for " .. duration(s.seconds)) or ""
       if destination(ctx) then
         local port = ctx.params.port
         local ls = netstat.listeners(port)
@@ -441,7 +448,7 @@ function M.restart_service(opts)
           evidence = evidence,
         }
       end
-      local listening = destination(ctx) and (" and TCP " .. ctx.params.port .. " is listened on") or ""
+      local listening = destination(ctx) and (", and something listens on TCP " .. ctx.params.port) or ""
       return pass {
         summary = string.format("%s has run%s (pid %s)%s; if %s still cannot connect, restart it", s.name, since,
                                 tostring(s.pid), listening, opts.app or "the app"),
