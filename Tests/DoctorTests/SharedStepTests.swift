@@ -317,6 +317,16 @@ struct SharedStepTests {
         #expect(f.evidence["reflector_unresolved"] == .string("dns-not-found: Name or service not known"))
     }
 
+    // MARK: listener
+
+    @Test func aListenerWhoseOwnerIsHiddenIsNotCalledAnotherProgram() throws {
+        let w = World()
+        w.listeners = [Self.holder(.nil)]
+        let f = try #require(Self.run([("listener", "tcp-service/listener.lua")], world: w)["listener"])
+        #expect(f.status == .pass, "something listens where others can reach it: \(f.summary)")
+        #expect(f.summary == "a program this computer does not name listens on 0.0.0.0:4242")
+    }
+
     // MARK: firewall: rules on the other computer's address
 
     static func firewall(_ world: World, params: [(String, String)] = [], peer: String?) throws -> LuaTable? {

@@ -61,7 +61,7 @@ end
 
 local function owner_text(sock)
   if sock.owner then return string.format("%s (pid %d)", sock.owner.program, sock.owner.pid) end
-  return "another program"
+  return "a program this computer does not name"
 end
 
 -- Is the socket's owner the service itself?
