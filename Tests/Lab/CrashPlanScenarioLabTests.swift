@@ -418,6 +418,11 @@ struct CrashPlanScenarioLabTests {
         #expect(unknown.status == 1, "\(unknown)")
         #expect(unknown.cause("port-forward") == "peer-unresolvable", "not a missing forward: \(unknown)")
         #expect(unknown.primary == "peer-unresolvable", "\(unknown)")
+        let advice = unknown.check("port-forward")["advice"] as? [String] ?? []
+        #expect(
+            advice == [
+                "Check the name nowhere.lab.test (is it spelt right, does this computer's DNS know it?), or give the other computer's address: --peer ADDRESS"
+            ], "not the router's forwarding steps: \(advice)")
     }
 
     /// `--param reflector=HOST:PORT`: the reflector runs on a port of its own choosing, and the

@@ -468,7 +468,8 @@ function M.vendor_port_forward(vendor)
   local shared = def.run
   def.run = function(ctx)
     local r = shared(ctx)
-    if r.status == "fail" then
+    -- A reflector name that does not resolve is not the router's doing: its own advice stands.
+    if r.status == "fail" and r.cause ~= "peer-unresolvable" then
       local advice = { r.advice and r.advice[1] }
       for _, step in ipairs(vendor.forward_steps(ctx)) do advice[#advice + 1] = step end
       r.advice = advice
