@@ -6,7 +6,10 @@ return pack {
   description = "Why can't two computers back up to each other on TCP 4242?",
   params = {
     port = { type = "port", default = 4242, doc = "the TCP port the backup service listens on for other computers" },
-    peer = { type = "endpoint", doc = "the other computer, as host or host:port (run portdoctor listen there for the outside tests)" },
+    peer = { type = "endpoint",
+             doc = "the other computer, as HOST or HOST:PORT; PORT is its backup port, the one it listens on (default: port)" },
+    reflector = { type = "endpoint",
+                  doc = "where portdoctor listen runs for the outside tests, as HOST or HOST:PORT (default: the peer's host, port 4250)" },
     role = {
       type = "choice", choices = { "destination", "source" }, default = "destination",
       doc = "destination: this computer receives backups; source: it sends its backup to the other computer",

@@ -1,15 +1,8 @@
 -- Step 5 of the guide: after changing the forward, or when the connection works but the app does
--- not, restart the backup service. The service step offers the restart as a repair.
+-- not, restart the backup service. The check looks for what calls for a restart (a service that
+-- runs but does not listen, or one that keeps restarting) and offers the restart as a repair.
 local app = require("app")
 
-return check {
-  title = "Restart the backup service if the app still cannot connect",
-  needs = { "service" },
-  run = function(ctx)
-    local s = ctx.results.service
-    return pass {
-      summary = "the backup service runs; if " .. app.name .. " still cannot connect, restart it",
-      advice = { "Restart the backup service (on both computers), then try again." },
-    }
-  end,
-}
+return check(require("tcp-service:steps").restart_service {
+  label = "backup service", names = app.services, app = app.name, needs = { "service" },
+})

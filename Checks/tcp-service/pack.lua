@@ -6,7 +6,10 @@ return pack {
   description = "portdoctor run tcp-service --param port=22000 --param service=syncthing --peer other-computer",
   params = {
     port = { type = "port", required = true, doc = "the TCP port the service listens on" },
-    peer = { type = "endpoint", doc = "the other computer, as host or host:port (runs portdoctor listen for the outside tests)" },
+    peer = { type = "endpoint",
+             doc = "the other computer, as HOST or HOST:PORT; PORT is its port for the service, the one it listens on (default: port)" },
+    reflector = { type = "endpoint",
+                  doc = "where portdoctor listen runs for the outside tests, as HOST or HOST:PORT (default: the peer's host, port 4250)" },
     role = { type = "choice", choices = { "destination", "source" }, default = "destination",
              doc = "destination: this computer runs the service; source: this computer connects to it" },
     service = { type = "string", doc = "the service's name for the service manager (or a runit service directory)" },

@@ -212,6 +212,9 @@ function socket.connect(host, port, options) end
 ---@param proto? "tcp"|"udp"
 ---@return portdoctor.BindResult
 function socket.bind_test(port, address, proto) end
+---@param host string a name or a numeric address
+---@return { status: "resolved"|"dns-not-found"|"dns-temporary", addresses: string[], error?: string }
+function socket.resolve(host) end
 
 netstat = {}
 ---@param filter? { proto?: "tcp"|"udp", state?: string, port?: integer, owners?: boolean }
@@ -285,7 +288,7 @@ portforward = {}
 ---@return portdoctor.ReflectResult
 function portforward.reflect(host, options) end
 ---@param port integer
----@param options? { reflector?: string, token?: string }
+---@param options? { reflector?: string, reflector_port?: integer, token?: string } reflector: a name or an address
 ---@return { kind: string, cause?: string, explanation: string, evidence: table, gateway?: portdoctor.Gateway }
 function portforward.survey(port, options) end
 

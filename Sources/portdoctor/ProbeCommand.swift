@@ -607,11 +607,11 @@ struct NATProbe: ParsableCommand {
         abstract:
             "Where does a connection from outside to PORT stop? Asks the router, the reflector, and the first hops.",
         discussion:
-            "Concludes one of: no-nat, forward-ok, forward-missing, forward-wrong-target, double-nat, cgnat, upnp-unavailable, filtered-upstream, no-default-route, unknown — with the evidence. Exit status 0 for no-nat and forward-ok, 1 otherwise."
+            "Concludes one of: no-nat, forward-ok, forward-missing, forward-wrong-target, double-nat, cgnat, upnp-unavailable, filtered-upstream, no-default-route, peer-unresolvable, unknown — with the evidence. Exit status 0 for no-nat and forward-ok, 1 otherwise."
     )
 
     @Option(help: "The port that should be reachable from outside.") var port: Int
-    @Option(help: "A reflector (portdoctor listen) outside your network, as a numeric address.") var reflector: String?
+    @Option(help: "A reflector (portdoctor listen) outside your network, by name or address.") var reflector: String?
     @Option(help: "The reflector's port.") var reflectorPort = Int(ReflectorProtocol.defaultPort)
     @Option(help: "The reflector's token.") var token: String?
     @OptionGroup var output: OutputOptions
@@ -638,6 +638,12 @@ struct NATProbe: ParsableCommand {
             if let g = r.gateway { lines.append("  router: \(g.manufacturer ?? "?") \(g.model ?? "")") }
             if let w = r.evidence.routerWAN { lines.append("  router's WAN address: \(w)") }
             if let w = r.evidence.routerWANRefused { lines.append("  router's WAN address refused: \(w)") }
+            if let a = r.evidence.reflector {
+                lines.append(
+                    "  reflector: \(a)"
+                        + (r.evidence.reflectorAddress.map { " (\($0))" } ?? "")
+                        + (r.evidence.reflectorUnresolved.map { " does not resolve: \($0)" } ?? ""))
+            }
             if let p = r.evidence.publicAddress { lines.append("  seen from outside: \(p)") }
             if let c = r.evidence.connectBack { lines.append("  connect-back to \(port): \(c)") }
             if !r.evidence.hops.isEmpty { lines.append("  first hops: \(r.evidence.hops.joined(separator: " → "))") }

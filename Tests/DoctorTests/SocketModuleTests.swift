@@ -56,6 +56,25 @@ import Testing
         #expect(refused.summary == "refused 111 Connection refused")
     }
 
+    /// Names this computer knows without asking DNS (no query leaves it), and numeric addresses.
+    @Test func resolveReturnsTheAddresses() throws {
+        let numeric = try run(
+            """
+            local r = socket.resolve("127.0.0.1")
+            return pass("%s %s %d", r.status, r.addresses[1], #r.addresses)
+            """, port: 1)
+        #expect(numeric.summary == "resolved 127.0.0.1 1")
+        let name = try run(
+            """
+            local r = socket.resolve("localhost")
+            local seen = {}
+            for _, a in ipairs(r.addresses) do seen[#seen + 1] = a end
+            return pass("%s %s", r.status, table.concat(seen, " "))
+            """, port: 1)
+        #expect(name.summary.hasPrefix("resolved "), "\(name.summary)")
+        #expect(name.summary.contains("127.0.0.1") || name.summary.contains("::1"), "\(name.summary)")
+    }
+
     static let misuse: [(String, String)] = [
         (
             "socket.connect('127.0.0.1', 70000)",

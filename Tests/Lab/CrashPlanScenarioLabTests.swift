@@ -18,6 +18,10 @@ struct CrashPlanScenarioLabTests {
         let lab = NetworkLab()
         var home: NetworkLab.HomeNetwork!
         let serviceDir: URL
+        /// `--peer` for `run`: the WAN computer's address unless a scenario names it otherwise.
+        var peer: String?
+        /// Per-namespace /etc files made by `names`, removed by `tearDown`.
+        var etcDirs: [URL] = []
 
         init() {
             serviceDir = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -27,7 +31,7 @@ struct CrashPlanScenarioLabTests {
         /// Builds the network, the supervised backup service (listening on `address`), the reflector.
         func build(
             network: (NetworkLab) throws -> NetworkLab.HomeNetwork = { try $0.homeNetwork(miniupnpd: true) },
-            address: String = "0.0.0.0", serviceUp: Bool = true
+            address: String = "0.0.0.0", serviceUp: Bool = true, reflectorPort: Int = 4250
         ) throws {
             try NetworkLab.requireAvailable()
             home = try network(lab)
@@ -46,7 +50,7 @@ struct CrashPlanScenarioLabTests {
                     atPath: serviceDir.appendingPathComponent("down").path, contents: nil)
             }
             try lab.start(home.lan, [runsv, serviceDir.path])
-            try lab.start(home.wan, [portdoctorBinary, "listen", "--per-minute", "1000"])
+            try lab.start(home.wan, [portdoctorBinary, "listen", "--per-minute", "1000", "--port", "\(reflectorPort)"])
             try waitFor {
                 (try? self.lab.exec(self.home.lan, ["/usr/bin/sv", "status", self.serviceDir.path]))?.output.hasPrefix(
                     serviceUp ? "run:" : "down:") == true
@@ -57,6 +61,20 @@ struct CrashPlanScenarioLabTests {
         func tearDown() {
             lab.tearDown()
             try? FileManager.default.removeItem(at: serviceDir.deletingLastPathComponent())
+            for dir in etcDirs { try? FileManager.default.removeItem(at: dir) }
+            if !etcDirs.isEmpty { rmdir("/etc/netns") }  // only when empty: another lab may be using it
+        }
+
+        /// Host names known inside `ns`, from its own hosts file and nothing else (no DNS query leaves
+        /// the lab): `ip netns exec` bind-mounts /etc/netns/NS/FILE over /etc/FILE.
+        func names(_ ns: String, _ entries: [(address: String, name: String)]) throws {
+            let dir = URL(fileURLWithPath: "/etc/netns/\(ns)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            etcDirs.append(dir)
+            let hosts = (["127.0.0.1 localhost"] + entries.map { "\($0.address) \($0.name)" }).joined(separator: "\n")
+            try (hosts + "\n").write(to: dir.appendingPathComponent("hosts"), atomically: true, encoding: .utf8)
+            try "hosts: files\n".write(
+                to: dir.appendingPathComponent("nsswitch.conf"), atomically: true, encoding: .utf8)
         }
 
         func listening(_ port: Int) -> Bool {
@@ -93,7 +111,8 @@ struct CrashPlanScenarioLabTests {
         /// `portdoctor run PACK` for this LAN computer, its runit service and the reflector outside.
         func arguments(_ pack: String = "crashplan") -> [String] {
             [
-                portdoctorBinary, "run", pack, "--peer", home.wanAddress, "--param", "service=\(serviceDir.path)",
+                portdoctorBinary, "run", pack, "--peer", peer ?? home.wanAddress, "--param",
+                "service=\(serviceDir.path)",
                 "--param", "program=portdoctor",
             ]
         }
@@ -380,6 +399,52 @@ struct CrashPlanScenarioLabTests {
         #expect(o.status == 1)
         #expect(o.cause("port-forward") == cause, "\(o)")
         #expect(o.primary == cause, "the report opens with it: \(o)")
+    }
+
+    /// `--peer NAME`: the name is resolved (here from the LAN computer's own hosts file) and its
+    /// reflector does the connect-back; a name that does not resolve is said to be one.
+    @Test func aPeerGivenByName() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build()
+        try s.staticForward()
+        try s.names(s.home.lan, [(s.home.wanAddress, "backup.lab.test")])
+        s.peer = "backup.lab.test"
+        let o = try s.run()
+        #expect(o.status == 0, "\(o)")
+        #expect(o.status("port-forward") == "pass", "the forward made in the admin page is found from outside: \(o)")
+        #expect(
+            (o.check("port-forward")["summary"] as? String)?.hasSuffix(
+                "(asked the reflector at backup.lab.test:4250, \(s.home.wanAddress):4250)") == true, "\(o)")
+        let evidence = o.check("port-forward")["evidence"] as? [String: Any] ?? [:]
+        #expect(evidence["connect_back"] as? String == "connected", "\(evidence)")
+
+        s.peer = "nowhere.lab.test"
+        let unknown = try s.run()
+        #expect(unknown.status == 1, "\(unknown)")
+        #expect(unknown.cause("port-forward") == "peer-unresolvable", "not a missing forward: \(unknown)")
+        #expect(unknown.primary == "peer-unresolvable", "\(unknown)")
+        let advice = unknown.check("port-forward")["advice"] as? [String] ?? []
+        #expect(
+            advice == [
+                "Check the name nowhere.lab.test (is it spelt right, does this computer's DNS know it?), or give the other computer's address: --peer ADDRESS"
+            ], "not the router's forwarding steps: \(advice)")
+    }
+
+    /// `--param reflector=HOST:PORT`: the reflector runs on a port of its own choosing, and the
+    /// report says which one was asked; the peer's port stays the other computer's backup port.
+    @Test func aReflectorOnAnotherPort() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build(reflectorPort: 4999)
+        try s.staticForward()
+        s.peer = "\(s.home.wanAddress):4242"
+        let o = try s.run(["--param", "reflector=\(s.home.wanAddress):4999"])
+        #expect(o.status == 0, "\(o)")
+        #expect(o.status("port-forward") == "pass", "\(o)")
+        #expect(
+            (o.check("port-forward")["summary"] as? String)?.hasSuffix(
+                "(asked the reflector at \(s.home.wanAddress):4999)") == true, "\(o)")
     }
 
     /// The same diagnosis for any TCP service, through the steps crashplan shares with tcp-service.

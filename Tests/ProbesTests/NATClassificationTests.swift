@@ -110,4 +110,27 @@ import Testing
         #expect(Gateway.hasDefaultIPv4Route(routeTable: pointToPoint) == true)
         #expect(Gateway.defaultIPv4(routeTable: pointToPoint) == nil)
     }
+
+    /// A reflector name that does not resolve leaves no outside test: a forward made in the router's
+    /// admin page (which UPnP does not show) must not be reported missing.
+    @Test func anUnresolvableReflectorIsNotAMissingForward() {
+        let e = {
+            var e = NATEvidence()
+            e.localAddresses = ["192.168.1.20"]
+            e.routerWAN = "203.0.113.9"
+            e.upnpAnswered = true
+            e.reflector = "backup.example.invalid:4250"
+            e.reflectorUnresolved = "dns-not-found: Name or service not known"
+            return e
+        }()
+        let v = NATClassifier.classify(e)
+        #expect(v.kind == .peerUnresolvable)
+        #expect(v.cause == "peer-unresolvable")
+        #expect(v.explanation.contains("backup.example.invalid:4250 does not resolve"), "\(v.explanation)")
+        // What the router says on its own still stands.
+        #expect(
+            evidence {
+                $0.routerWAN = "100.64.3.2"; $0.reflectorUnresolved = "dns-not-found: Name or service not known"
+            } == .cgnat)
+    }
 }

@@ -2,8 +2,11 @@
 -- by every pack about a TCP service (crashplan uses it through require("tcp-service:steps")).
 -- Each function returns a check definition; the pack's check files pass it to check { }.
 --
--- ctx.params used: port, peer (endpoint, optional), role ("destination" listens, "source"
--- connects), service (name or runit directory, optional), program (process name, optional).
+-- ctx.params used: port, peer (endpoint, optional: the other computer, and its port for the
+-- service — the port it listens on when this one sends, the port this one would connect to),
+-- reflector (endpoint, optional: where `portdoctor listen` runs, by default the peer on 4250),
+-- role ("destination" listens, "source" connects), service (name or runit directory, optional),
+-- program (process name, optional).
 local M = {}
 
 local function destination(ctx) return ctx.params.role ~= "source" end
@@ -30,6 +33,23 @@ local function peer(ctx)
   return p.host, p.port or ctx.params.port
 end
 
+-- `portdoctor listen`'s port when the reflector is given without one.
+local REFLECTOR_PORT = 4250
+
+-- Where to ask for the outside tests: --param reflector, else the peer's host on the reflector's port.
+local function reflector(ctx)
+  local r = ctx.params.reflector
+  if r then return r.host, r.port or REFLECTOR_PORT end
+  local host = peer(ctx)
+  if host then return host, REFLECTOR_PORT end
+end
+
+-- "host:port", or "[v6]:port" so that the port cannot be read as part of the address.
+local function hostport(host, port)
+  if host:find(":") then return "[" .. host .. "]:" .. port end
+  return host .. ":" .. port
+end
+
 local function is_numeric(host) return host and (host:match("^%d+%.%d+%.%d+%.%d+$") or host:find(":")) ~= nil end
 
 -- "7 days", "1 day 2 hours", "45 minutes": how long a router keeps a forward.
@@ -46,9 +66,22 @@ local function duration(seconds)
   return table.concat(parts, " ")
 end
 
+-- The peer's address for firewall rules that name it: a numeric peer as given, a name resolved.
+-- Inbound, the other computer comes through the router's IPv4 forward, so its IPv4 address; outbound,
+-- the address a connect tries first. nil when the name does not resolve (the port-forward and
+-- reach-peer steps say so).
+local function peer_address(ctx, host)
+  if not host or is_numeric(host) then return host end
+  local r = socket.resolve(host)
+  if destination(ctx) then
+    for _, a in ipairs(r.addresses) do if a:match("^%d+%.%d+%.%d+%.%d+$") then return a end end
+  end
+  return r.addresses[1]
+end
+
 local function owner_text(sock)
   if sock.owner then return string.format("%s (pid %d)", sock.owner.program, sock.owner.pid) end
-  return "another program"
+  return "a program this computer does not name"
 end
 
 -- Is the socket's owner the service itself?
@@ -58,23 +91,41 @@ local function ours(ctx, sock)
   return sock.owner.program == want
 end
 
+-- The same question answered only from evidence: true, false, or nil when this computer does not
+-- say who owns the socket (another user's process, without administrator rights).
+local function identify(ctx, sock)
+  if not sock.owner then return nil end
+  local want = ctx.params.program
+  if not want or want == "" then return true end
+  return sock.owner.program == want
+end
+
+-- The command that shows who holds a port, for advice when this computer would not say.
+local function who_holds(ctx, port)
+  if ctx.platform == "macos" then return "sudo lsof -nP -iTCP:" .. port .. " -sTCP:LISTEN" end
+  if ctx.platform == "windows" then return "netstat -ano -p tcp | findstr :" .. port .. " (as administrator)" end
+  return "sudo ss -ltnp 'sport = :" .. port .. "'"
+end
+
+local function restart_repair(opts)
+  return {
+    title = "Restart the " .. (opts.label or "service"),
+    changes = "restarts it (connections pause for a few seconds)",
+    privileged = true,
+    apply = function(ctx)
+      local s = find_service(ctx, opts.names)
+      if not s then return false, "no installed service to restart" end
+      local ok, what = service.restart(s.name, { manager = s.manager, port = destination(ctx) and ctx.params.port or nil, timeout = 20 })
+      if not ok then return false, what end
+    end,
+  }
+end
+
 function M.service(opts)
   opts = opts or {}
   return {
     title = "The " .. (opts.label or "service") .. " is installed and running",
-    repairs = {
-      restart = {
-        title = "Restart the " .. (opts.label or "service"),
-        changes = "restarts it (connections pause for a few seconds)",
-        privileged = true,
-        apply = function(ctx)
-          local s = find_service(ctx, opts.names)
-          if not s then return false, "no installed service to restart" end
-          local ok, what = service.restart(s.name, { manager = s.manager, port = destination(ctx) and ctx.params.port or nil, timeout = 20 })
-          if not ok then return false, what end
-        end,
-      },
-    },
+    repairs = { restart = restart_repair(opts) },
     run = function(ctx)
       local names = candidates(ctx, opts.names)
       if #names == 0 then return skip("no service name for " .. ctx.platform .. ": give it with --param service=NAME") end
@@ -174,9 +225,11 @@ function M.firewall(opts)
         changes = "adds a rule allowing the port",
         privileged = true,
         apply = function(ctx)
-          local host = peer(ctx)
-          local ok, what = firewall.open { port = ctx.params.port, direction = destination(ctx) and "in" or "out",
-                                           remote = is_numeric(host) and host or nil, program = ctx.params.program }
+          local host, peer_port = peer(ctx)
+          local inbound = destination(ctx)
+          local ok, what = firewall.open { port = inbound and ctx.params.port or (peer_port or ctx.params.port),
+                                           direction = inbound and "in" or "out",
+                                           remote = peer_address(ctx, host), program = ctx.params.program }
           if not ok then return false, what end
         end,
       },
@@ -184,21 +237,23 @@ function M.firewall(opts)
     run = function(ctx)
       local host, peer_port = peer(ctx)
       local inbound = destination(ctx)
-      local v = firewall.check { port = inbound and ctx.params.port or (peer_port or ctx.params.port),
-                                 direction = inbound and "in" or "out", remote = is_numeric(host) and host or nil,
+      -- Inbound, the port this computer listens on; outbound, the other computer's (--peer HOST:PORT).
+      local port = inbound and ctx.params.port or (peer_port or ctx.params.port)
+      local v = firewall.check { port = port,
+                                 direction = inbound and "in" or "out", remote = peer_address(ctx, host),
                                  program = ctx.params.program }
       local dir = inbound and "incoming" or "outgoing"
-      if v.decision == "allow" then return pass { summary = dir .. " TCP " .. ctx.params.port .. " is allowed (" .. v.tool .. ")", evidence = v } end
+      if v.decision == "allow" then return pass { summary = dir .. " TCP " .. port .. " is allowed (" .. v.tool .. ")", evidence = v } end
       if v.decision == "unknown" then
         return warn { summary = "cannot tell what the firewall does: " .. (v.note or v.tool), evidence = v }
       end
-      local advice = { v.fix or ("Allow " .. dir .. " TCP " .. ctx.params.port .. " in " .. v.tool .. ".") }
+      local advice = { v.fix or ("Allow " .. dir .. " TCP " .. port .. " in " .. v.tool .. ".") }
       if v.tool:find("macOS") or v.tool:find("Windows") then
         advice[#advice + 1] = "An exception for the program can stop working after an upgrade; an exception for the port lasts."
       end
       advice[#advice + 1] = "Check the firewall on the other computer too."
       return fail {
-        summary = string.format("%s TCP %d is %s by %s (%s)", dir, ctx.params.port, v.decision == "drop" and "dropped" or "rejected", v.tool, v.rule or "?"),
+        summary = string.format("%s TCP %d is %s by %s (%s)", dir, port, v.decision == "drop" and "dropped" or "rejected", v.tool, v.rule or "?"),
         cause = inbound and "firewall-blocks-inbound" or "firewall-blocks-outbound",
         advice = advice, evidence = v, repairs = { "open-port" },
       }
@@ -228,7 +283,7 @@ function M.reach_peer(opts)
         ["dns-not-found"] = "The name " .. host .. " does not resolve: check the spelling, or use the address.",
       }
       return fail {
-        summary = string.format("could not connect to %s:%d: %s", host, port, r.status),
+        summary = string.format("could not connect to %s: %s", hostport(host, port), r.status),
         cause = causes[r.status] or "peer-unreachable",
         advice = { advice[r.status] or ("Check that " .. host .. " is on and reachable from here.") },
         evidence = r, next = opts.on_failure,
@@ -263,19 +318,34 @@ function M.port_forward(opts)
     },
     run = function(ctx)
       if not destination(ctx) then return skip("not needed on the computer that sends (role=source)") end
-      local host = peer(ctx)
-      local s = portforward.survey(ctx.params.port, { reflector = is_numeric(host) and host or nil })
+      local rhost, rport = reflector(ctx)
+      local s = portforward.survey(ctx.params.port, { reflector = rhost, reflector_port = rport })
+      -- Which reflector answered (or did not) is part of the finding: a person may have several.
+      local asked = ""
+      if rhost then
+        local at = s.evidence.reflector_address
+        asked = string.format(" (asked the reflector at %s%s)", hostport(rhost, rport),
+                              (at and not is_numeric(rhost)) and (", " .. at) or "")
+      end
       local ok = { ["no-nat"] = true, ["forward-ok"] = true }
-      if ok[s.kind] then return pass { summary = s.explanation, evidence = s.evidence } end
+      if ok[s.kind] then return pass { summary = s.explanation .. asked, evidence = s.evidence } end
       if s.kind == "unknown" then
-        return skip { summary = s.explanation, advice = { "On the other computer run: portdoctor listen" } }
+        return skip { summary = s.explanation .. asked, advice = { "On the other computer run: portdoctor listen" },
+                      evidence = s.evidence }
+      end
+      if s.kind == "peer-unresolvable" then
+        return fail {
+          summary = s.explanation, cause = s.cause, evidence = s.evidence,
+          advice = { "Check the name " .. rhost .. " (is it spelt right, does this computer's DNS know it?), or give the other computer's address: "
+                       .. (ctx.params.reflector and "--param reflector=ADDRESS" or "--peer ADDRESS") },
+        }
       end
       local advice = { s.explanation }
       if s.gateway and s.gateway.manufacturer then
         advice[#advice + 1] = "Your router (" .. s.gateway.manufacturer .. ") can forward it in its admin page; forward TCP " .. ctx.params.port .. " to this computer."
       end
       return fail {
-        summary = s.explanation, cause = s.cause, advice = advice, evidence = s.evidence,
+        summary = s.explanation .. asked, cause = s.cause, advice = advice, evidence = s.evidence,
         repairs = (s.kind == "forward-missing" and s.evidence.upnp) and { "add-forward" } or nil,
       }
     end,
@@ -294,9 +364,28 @@ function M.listen_port(opts)
                       advice = { "Choose a port between " .. low .. " and " .. high .. "." } }
       end
       local b = socket.bind_test(port)
-      if b.status == "free" or b.status == "denied" then return pass("TCP %d is free (the service can listen on it)", port) end
+      if b.status == "free" then
+        return pass { summary = string.format("TCP %d is free (the service can listen on it)", port), evidence = b }
+      end
+      if b.status == "denied" then
+        return warn {
+          summary = string.format("cannot tell whether TCP %d is free: this computer denied the test (%s)", port, b.error or "denied"),
+          advice = { "Run portdoctor again with sudo: the test is then allowed, and says who holds the port." },
+          evidence = b,
+        }
+      end
+      if b.status ~= "in-use" then
+        return warn {
+          summary = string.format("cannot tell whether TCP %d is free: the test failed (%s)", port, b.error or b.status),
+          advice = { "See who listens on it yourself: " .. who_holds(ctx, port) },
+          evidence = b,
+        }
+      end
+      local unknown = #b.holders == 0
       for _, h in ipairs(b.holders) do
-        if not ours(ctx, h) then
+        local mine = identify(ctx, h)
+        if mine == nil then unknown = true end
+        if mine == false then
           local suggestion
           for candidate = low + 3000, high do
             if socket.bind_test(candidate).status == "free" and #netstat.listeners(candidate) == 0 then suggestion = candidate break end
@@ -305,10 +394,94 @@ function M.listen_port(opts)
             summary = string.format("TCP %d is taken by %s", port, owner_text(h)), cause = "port-in-use",
             advice = { suggestion and ("Choose another listen port, for example " .. suggestion .. " (free), in the app's settings.") or "Choose another listen port.",
                        "Forward the new port on your router too." },
+            evidence = b,
           }
         end
       end
-      return pass("TCP %d is used by the service itself", port)
+      if unknown then
+        return warn {
+          summary = string.format("TCP %d is in use, and this computer does not say by which program", port),
+          advice = { "Run portdoctor again with sudo to see who holds it, or look yourself: " .. who_holds(ctx, port) },
+          evidence = b,
+        }
+      end
+      local holder = owner_text(b.holders[1])
+      if ctx.params.program and ctx.params.program ~= "" then
+        return pass { summary = string.format("TCP %d is used by the service itself, %s", port, holder), evidence = b }
+      end
+      return pass { summary = string.format("TCP %d is held by %s", port, holder), evidence = b }
+    end,
+  }
+end
+
+local function duration(seconds)
+  if seconds < 120 then return seconds .. " s" end
+  if seconds < 7200 then return (seconds // 60) .. " min" end
+  if seconds < 172800 then return (seconds // 3600) .. " h" end
+  return (seconds // 86400) .. " days"
+end
+
+-- Step 5 of the CrashPlan guide: when the connection works but the app does not, restart the
+-- service. What calls for a restart here: the service runs but nothing listens on its port (stuck),
+-- or it started moments ago (still starting, or restarted over and over by its manager).
+-- opts: label, names (per platform), app (the app's name for the advice), needs, settle (seconds).
+function M.restart_service(opts)
+  opts = opts or {}
+  local label = opts.label or "service"
+  local settle = opts.settle or 30
+  return {
+    title = "Restart the " .. label .. " if the app still cannot connect",
+    needs = opts.needs,
+    repairs = { restart = restart_repair(opts) },
+    run = function(ctx)
+      local s = find_service(ctx, opts.names)
+      if not s or not s.running then
+        return skip("the " .. label .. " is not running now: the service step says why")
+      end
+      local restart = service.restart_command(s.name, { manager = s.manager }) or ("restart the " .. label)
+      local evidence = { service = s }
+      local young = s.seconds and s.seconds < settle
+      local since = s.seconds and (" for " .. duration(s.seconds)) or ""
+      if destination(ctx) then
+        local port = ctx.params.port
+        local ls = netstat.listeners(port)
+        evidence.listeners = ls
+        for _, l in ipairs(ls) do
+          if identify(ctx, l) == false then
+            return skip(string.format("TCP %d is held by %s: restart the %s once that is fixed (see the listener step)",
+                                      port, owner_text(l), label))
+          end
+        end
+        if #ls == 0 and young then
+          return warn {
+            summary = string.format("%s has run only%s and does not listen on TCP %d yet: it may still be starting, or be restarting over and over",
+                                    s.name, since, port),
+            advice = { "Run portdoctor again in a minute. If the service has again run only a few seconds, it keeps failing: look at its log." },
+            evidence = evidence,
+          }
+        end
+        if #ls == 0 then
+          return fail {
+            summary = string.format("%s has run%s (pid %s) but nothing listens on TCP %d: it is stuck", s.name, since, tostring(s.pid), port),
+            cause = "no-listener",
+            advice = { "Restart it: " .. restart, "If it still does not listen, check the port in the app's settings." },
+            evidence = evidence, repairs = { "restart" },
+          }
+        end
+      elseif young then
+        return warn {
+          summary = string.format("%s has run only%s: it may still be starting, or be restarting over and over", s.name, since),
+          advice = { "Run portdoctor again in a minute. If the service has again run only a few seconds, it keeps failing: look at its log." },
+          evidence = evidence,
+        }
+      end
+      local listening = destination(ctx) and (", and something listens on TCP " .. ctx.params.port) or ""
+      return pass {
+        summary = string.format("%s has run%s (pid %s)%s; if %s still cannot connect, restart it", s.name, since,
+                                tostring(s.pid), listening, opts.app or "the app"),
+        advice = { "Restart the " .. label .. " (on both computers), then try again: " .. restart },
+        evidence = evidence,
+      }
     end,
   }
 end
@@ -322,7 +495,8 @@ function M.vendor_port_forward(vendor)
   local shared = def.run
   def.run = function(ctx)
     local r = shared(ctx)
-    if r.status == "fail" then
+    -- A reflector name that does not resolve is not the router's doing: its own advice stands.
+    if r.status == "fail" and r.cause ~= "peer-unresolvable" then
       local advice = { r.advice and r.advice[1] }
       for _, step in ipairs(vendor.forward_steps(ctx)) do advice[#advice + 1] = step end
       r.advice = advice

@@ -25,7 +25,7 @@ enum PortForwardModule {
                     let token = o["token"].stringValue
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
-                        pending.waitingFor = "the reflector at \(host):\(reflectorPort)"
+                        pending.waitingFor = "the reflector at \(SocketAddress.text(host: host, port: Int(reflectorPort)))"
                         ReflectorClient.ask(
                             host: host, port: reflectorPort, connectBack: connectBack, token: token, timeout: timeout,
                             on: loop
@@ -36,11 +36,20 @@ enum PortForwardModule {
                     let port = try SocketModule.port(call, 1)
                     let o = try call.optionalTable(2) ?? LuaTable()
                     let reflector = o["reflector"].stringValue
+                    var reflectorPort = ReflectorProtocol.defaultPort
+                    if o["reflector_port"] != .nil {
+                        guard let p = o["reflector_port"].intValue, (1...65535).contains(p) else {
+                            throw call.argumentError(2, "'reflector_port' must be 1 to 65535")
+                        }
+                        reflectorPort = UInt16(p)
+                    }
                     let token = o["token"].stringValue
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
                         pending.waitingFor = "the router, the reflector and the first hops"
-                        NATSurvey.run(port: port, reflector: reflector, token: token, on: loop) { r in
+                        NATSurvey.run(
+                            port: port, reflector: reflector, reflectorPort: reflectorPort, token: token, on: loop
+                        ) { r in
                             pending.resume(with: [survey(r)])
                         }
                     }
@@ -61,6 +70,8 @@ enum PortForwardModule {
             ("router_wan", e.routerWAN), ("router_wan_refused", e.routerWANRefused),
             ("public_address", e.publicAddress), ("mapping_client", e.mappingClient), ("connect_back", e.connectBack),
             ("default_gateway", e.defaultGateway),
+            ("reflector", e.reflector), ("reflector_address", e.reflectorAddress),
+            ("reflector_unresolved", e.reflectorUnresolved),
         ] {
             if let v { ev[k] = .text(v) }
         }

@@ -154,6 +154,27 @@ enum SocketModule {
                         pending.onCancel { cancellation.cancel() }
                     }
                 },
+                "resolve": HostFunction { call in
+                    let host = try call.string(1)
+                    guard !host.isEmpty else { throw call.argumentError(1, "host name is empty") }
+                    let loop = call.runtime.loop
+                    return try call.suspend { pending in
+                        pending.waitingFor = "the addresses of \(host)"
+                        Resolver.resolve(host, port: 0, on: loop) { resolution in
+                            var t = LuaTable()
+                            switch resolution {
+                            case .addresses(let a):
+                                t["status"] = "resolved"
+                                t["addresses"] = .table(LuaTable(sequence: a.map { .text($0.ip) }))
+                            case .failure(let status, let words):
+                                t["status"] = .text(status.rawValue)
+                                t["addresses"] = .table(LuaTable())
+                                t["error"] = .text(words)
+                            }
+                            pending.resume(with: [.table(t)])
+                        }
+                    }
+                },
                 "bind_test": HostFunction { call in
                     let port = try self.port(call, 1)
                     let address = try call.optionalString(2) ?? "0.0.0.0"

@@ -21,6 +21,12 @@ public struct NATEvidence: Sendable, Encodable {
     public var connectBack: String?
     /// The routers on the way out, nearest first (TTL-limited probes).
     public var hops: [String] = []
+    /// The reflector asked, as given ("backup.example.net:4250").
+    public var reflector: String?
+    /// The address it was asked at, once resolved ("198.51.100.7:4250").
+    public var reflectorAddress: String?
+    /// Why the reflector's name did not resolve ("dns-not-found: Name or service not known").
+    public var reflectorUnresolved: String?
 
     public init() {}
 }
@@ -36,6 +42,8 @@ public struct NATVerdict: Sendable, Encodable, Equatable {
         case upnpUnavailable = "upnp-unavailable"
         case filteredUpstream = "filtered-upstream"
         case noDefaultRoute = "no-default-route"
+        /// The reflector was given by a name that does not resolve: the outside test could not be made.
+        case peerUnresolvable = "peer-unresolvable"
         case unknown
     }
 
@@ -101,6 +109,15 @@ public enum NATClassifier {
         }
         if e.routerWAN == nil, let hop = e.hops.dropFirst().first(where: isPrivate) {
             return v(.doubleNAT, "double-nat", "the next router past yours (\(hop)) has a private address: double NAT")
+        }
+        // Everything below rests on the outside test, which a reflector name that does not resolve
+        // prevents: without it a forward made in the router's admin page (invisible to UPnP) would
+        // be reported missing.
+        if let why = e.reflectorUnresolved {
+            return v(
+                .peerUnresolvable, "peer-unresolvable",
+                "the reflector's name \(e.reflector ?? "?") does not resolve (\(why)): the test from outside could not be made"
+            )
         }
         // One NAT: the forward.
         if let client = e.mappingClient, !e.localAddresses.contains(client) {

@@ -1,7 +1,8 @@
 import Reactor
 
 /// Gathers the NAT evidence for a port: the router (UPnP, then NAT-PMP), the reflector's view and
-/// connect-back, and the first hops toward the reflector — then classifies.
+/// connect-back, and the first hops toward the reflector — then classifies. The reflector may be
+/// given by name: it is resolved here, and a name that does not resolve is evidence of its own.
 public enum NATSurvey {
     public struct Result: Sendable, Encodable {
         public var evidence: NATEvidence
@@ -24,17 +25,34 @@ public enum NATSurvey {
             completion(Result(evidence: e, verdict: NATClassifier.classify(e), gateway: gateway, hops: hops))
         }
         func outside() {
-            guard let reflector else { return finish() }
+            guard let reflector, !reflector.isEmpty else { return finish() }
+            e.reflector = reflector.contains(":") ? "[\(reflector)]:\(reflectorPort)" : "\(reflector):\(reflectorPort)"
+            Resolver.resolve(reflector, port: reflectorPort, on: loop) { resolution in
+                let addresses: [SocketAddress]
+                switch resolution {
+                case .addresses(let a): addresses = a
+                case .failure(let status, let words):
+                    e.reflectorUnresolved = "\(status.rawValue): \(words)"
+                    return finish()
+                }
+                // Port forwarding is an IPv4 matter: ask over IPv4 when the name has such an address, so the
+                // reflector sees the router's public address and its connect-back goes through the forward.
+                let address = addresses.first { $0.family == .ipv4 } ?? addresses[0]
+                e.reflectorAddress = address.description
+                ask(address)
+            }
+        }
+        func ask(_ address: SocketAddress) {
             ReflectorClient.ask(
-                host: reflector, port: reflectorPort, connectBack: port, token: token, timeout: .seconds(3),
+                host: address.ip, port: reflectorPort, connectBack: port, token: token, timeout: .seconds(3),
                 on: loop
             ) { outcome in
                 if case .reply(let r) = outcome, r.ok {
                     e.publicAddress = r.seen
                     e.connectBack = r.connect_back?.status
                 }
-                guard SocketAddress(numeric: reflector, port: 1)?.family == .ipv4 else { return finish() }
-                HopProbe.hops(toward: reflector, count: 3, timeout: .milliseconds(800), on: loop) { h in
+                guard address.family == .ipv4 else { return finish() }
+                HopProbe.hops(toward: address.ip, count: 3, timeout: .milliseconds(800), on: loop) { h in
                     hops = h
                     e.hops = h.compactMap(\.address)
                     finish()

@@ -1,6 +1,6 @@
 -- On Windows, Hyper-V, WSL 2 and Docker reserve blocks of ports ("excluded port ranges"); binding
--- one fails with access denied although no program shows up in netstat. The shared step treats
--- "denied" as fine (elsewhere it means "needs administrator rights"), so this platform checks it.
+-- one fails with access denied although no program shows up in netstat. The shared step can only
+-- say it cannot tell (elsewhere "denied" means "needs administrator rights"); here it is the answer.
 local def = require("tcp-service:steps").listen_port { low = 1024, high = 5999 }
 local shared = def.run
 def.run = function(ctx)

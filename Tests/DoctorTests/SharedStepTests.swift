@@ -1,0 +1,358 @@
+import BundledChecks
+import Doctor
+import LuaHost
+import Testing
+
+/// The bundled steps that reach a verdict from what the primitives say (listen-port, restart-service,
+/// port-forward), run with the primitives answering each way they can: every answer must lead to a
+/// verdict that rests on it, and "cannot tell" when it tells nothing.
+struct SharedStepTests {
+    /// What the primitives answer, and what the port-forward step asked the survey.
+    final class World {
+        var bindTest: LuaValue = ["status": "free", "holders": []]
+        var listeners: LuaValue = []
+        var service: LuaValue = [
+            "manager": "runit", "name": "crashplan", "installed": true, "running": true, "pid": 2690, "seconds": 3600,
+            "state": "run",
+        ]
+        var survey: LuaValue = [
+            "kind": "forward-ok", "explanation": "the port is forwarded to this computer and reachable from outside",
+            "evidence": [:],
+        ]
+        var surveyOptions: LuaTable?
+        /// socket.resolve's answers by name (others: dns-not-found).
+        var names: [String: [LuaValue]] = [:]
+        var firewallQuestion: LuaTable?
+    }
+
+    static let params = """
+        port = { type = "port", default = 4242, doc = "p" }, program = { type = "string", doc = "p" },
+        service = { type = "string", doc = "s" }, peer = { type = "endpoint", doc = "p" },
+        reflector = { type = "endpoint", doc = "r" },
+        role = { type = "choice", choices = { "destination", "source" }, default = "destination", doc = "r" }
+        """
+
+    /// Runs bundled check files as the steps of a pack (with crashplan's lib/app.lua, which they may
+    /// require), next to the bundled packs; `files` maps step → bundled file, or → Lua source.
+    static func run(
+        _ files: [(step: String, file: String)], world: World, params: [(String, String)] = [], peer: String? = nil
+    ) throws -> [String: Finding] {
+        var sources = ["pack.lua": manifest(steps: files.map(\.step), params: Self.params)]
+        for (step, file) in files + [("lib/app", "crashplan/lib/app.lua")] {
+            sources["\(step).lua"] =
+                file.hasPrefix("return") ? file : try #require(BundledChecks.files[file], "\(file)")
+        }
+        var request = DiagnosisRequest(pack: "demo")
+        request.platform = .linux
+        request.parameters.commandLine = params
+        request.parameters.peer = peer
+        let catalog = PackCatalog(packs: PackCatalog.discover(environment: [:]).packs + [folder(sources)])
+        let prepared = try Diagnosis.prepare(request, catalog: catalog) { runtime in
+            runtime.register(
+                module: "socket",
+                [
+                    "bind_test": HostFunction { call in call.returning(world.bindTest) },
+                    "resolve": HostFunction { call in
+                        guard let a = world.names[try call.string(1)] else {
+                            return call.returning(["status": "dns-not-found", "addresses": [], "error": "not known"])
+                        }
+                        return call.returning(["status": "resolved", "addresses": .table(LuaTable(sequence: a))])
+                    },
+                ])
+            runtime.register(
+                module: "firewall",
+                [
+                    "check": HostFunction { call in
+                        world.firewallQuestion = try call.optionalTable(1)
+                        return call.returning(["decision": "allow", "tool": "nftables"])
+                    }
+                ])
+            runtime.register(module: "netstat", ["listeners": HostFunction { call in call.returning(world.listeners) }])
+            runtime.register(
+                module: "service",
+                [
+                    "status": HostFunction { call in call.returning(world.service) },
+                    "restart_command": HostFunction { call in call.returning(.text("sv restart \(try call.string(1))"))
+                    },
+                ])
+            runtime.register(
+                module: "portforward",
+                [
+                    "survey": HostFunction { call in
+                        world.surveyOptions = try call.optionalTable(2)
+                        return call.returning(world.survey)
+                    }
+                ])
+        }
+        guard case .ready(let diagnosis) = prepared else { throw PlatformOverlayTests.Failure("the pack did not load") }
+        return Dictionary(uniqueKeysWithValues: diagnosis.run().findings.map { ($0.id, $0) })
+    }
+
+    static func listenPort(_ world: World, program: String? = "CrashPlanService") throws -> Finding {
+        try #require(
+            run(
+                [("listen-port", "crashplan/listen-port.lua")], world: world,
+                params: program.map { [("program", $0)] } ?? [])["listen-port"])
+    }
+
+    static func holder(_ owner: LuaValue) -> LuaValue {
+        var t: [LuaValue: LuaValue] = [
+            "proto": "tcp", "family": "ipv4", "state": "LISTEN", "scope": "wildcard", "local": ["text": "0.0.0.0:4242"],
+        ]
+        if owner != .nil { t["owner"] = owner }
+        return .table(LuaTable(fields: t))
+    }
+
+    static func inUse(_ holders: [LuaValue]) -> LuaValue {
+        [
+            "status": "in-use", "errno": 98, "error": "Address already in use",
+            "holders": .table(LuaTable(sequence: holders)),
+        ]
+    }
+
+    // MARK: listen-port, one test per answer of socket.bind_test
+
+    @Test func aFreePortPassesWithTheTestAsEvidence() throws {
+        let f = try Self.listenPort(World())
+        #expect(f.status == .pass, "\(f.summary)")
+        #expect(f.summary == "TCP 4242 is free (the service can listen on it)")
+        #expect(f.evidence["status"] == .string("free"))
+    }
+
+    @Test func aDeniedTestCannotTellWhetherThePortIsFree() throws {
+        let w = World()
+        w.bindTest = ["status": "denied", "errno": 13, "error": "Permission denied", "holders": []]
+        let f = try Self.listenPort(w)
+        #expect(f.status == .warn, "a denied test is no evidence that the port is free: \(f.summary)")
+        #expect(f.summary == "cannot tell whether TCP 4242 is free: this computer denied the test (Permission denied)")
+        #expect(f.advice.first?.contains("sudo") == true)
+    }
+
+    @Test(arguments: [
+        ("failed", "Too many open files"), ("unavailable", "Cannot assign requested address"),
+    ])
+    func aTestThatFailedCannotTell(status: String, error: String) throws {
+        let w = World()
+        w.bindTest = ["status": .text(status), "errno": 24, "error": .text(error), "holders": []]
+        let f = try Self.listenPort(w)
+        #expect(f.status == .warn, "\(f.summary)")
+        #expect(f.summary == "cannot tell whether TCP 4242 is free: the test failed (\(error))")
+        #expect(f.advice.first == "See who listens on it yourself: sudo ss -ltnp 'sport = :4242'")
+    }
+
+    @Test func aPortInUseWithNoHolderNamedCannotTellWho() throws {
+        let w = World()
+        w.bindTest = Self.inUse([])
+        let f = try Self.listenPort(w)
+        #expect(f.status == .warn, "an unknown holder is not the service itself: \(f.summary)")
+        #expect(f.summary == "TCP 4242 is in use, and this computer does not say by which program")
+        #expect(f.advice.first?.hasPrefix("Run portdoctor again with sudo to see who holds it") == true)
+    }
+
+    @Test func aHolderWhoseOwnerIsHiddenCannotBeTakenForTheService() throws {
+        let w = World()
+        w.bindTest = Self.inUse([Self.holder(.nil)])
+        let f = try Self.listenPort(w)
+        #expect(f.status == .warn, "\(f.summary)")
+        #expect(f.summary == "TCP 4242 is in use, and this computer does not say by which program")
+        let bare = try Self.listenPort(w, program: nil)
+        #expect(bare.status == .warn, "without --param program too: \(bare.summary)")
+    }
+
+    @Test func anotherProgramHoldingThePortFails() throws {
+        let w = World()
+        w.bindTest = Self.inUse([Self.holder(["program": "python3", "pid": 77])])
+        let f = try Self.listenPort(w)
+        #expect(f.status == .fail, "\(f.summary)")
+        #expect(f.cause == "port-in-use")
+        #expect(f.summary == "TCP 4242 is taken by python3 (pid 77)")
+    }
+
+    @Test func theServiceItselfHoldingThePortPassesNamingIt() throws {
+        let w = World()
+        w.bindTest = Self.inUse([Self.holder(["program": "CrashPlanService", "pid": 2690])])
+        let f = try Self.listenPort(w)
+        #expect(f.status == .pass, "\(f.summary)")
+        #expect(f.summary == "TCP 4242 is used by the service itself, CrashPlanService (pid 2690)")
+        // Without --param program the holder is named, not claimed to be the service.
+        let bare = try Self.listenPort(w, program: nil)
+        #expect(bare.status == .pass)
+        #expect(bare.summary == "TCP 4242 is held by CrashPlanService (pid 2690)")
+    }
+
+    // MARK: restart-service
+
+    static let passingStep = "return check { title = 'stub', run = function() return pass('fine') end }"
+
+    static func restart(_ world: World, service: String = passingStep, params: [(String, String)] = []) throws
+        -> Finding
+    {
+        try #require(
+            run(
+                [("service", service), ("restart-service", "crashplan/restart-service.lua")], world: world,
+                params: params)["restart-service"])
+    }
+
+    @Test func aSettledServiceThatListensPassesOnThatEvidence() throws {
+        let w = World()
+        w.listeners = [Self.holder(["program": "CrashPlanService", "pid": 2690])]
+        let f = try Self.restart(w)
+        #expect(f.status == .pass, "\(f.summary)")
+        #expect(
+            f.summary
+                == "crashplan has run for 60 min (pid 2690), and something listens on TCP 4242; if CrashPlan still cannot connect, restart it"
+        )
+        #expect(f.evidence["service"]?["seconds"] == .int(3600))
+    }
+
+    @Test func aServiceThatRunsButDoesNotListenFailsAndOffersTheRestart() throws {
+        let f = try Self.restart(World())
+        #expect(f.status == .fail, "\(f.summary)")
+        #expect(f.cause == "no-listener")
+        #expect(f.summary == "crashplan has run for 60 min (pid 2690) but nothing listens on TCP 4242: it is stuck")
+        #expect(f.repairs.map(\.id) == ["restart"])
+        #expect(f.advice.first == "Restart it: sv restart crashplan")
+    }
+
+    @Test func aServiceJustStartedThatDoesNotListenYetCannotBeJudged() throws {
+        let w = World()
+        w.service = [
+            "manager": "runit", "name": "crashplan", "installed": true, "running": true, "pid": 9, "seconds": 2,
+            "state": "run",
+        ]
+        let f = try Self.restart(w)
+        #expect(f.status == .warn, "\(f.summary)")
+        #expect(
+            f.summary.hasPrefix("crashplan has run only for 2 s and does not listen on TCP 4242 yet"), "\(f.summary)")
+        // On the computer that sends, a short life is the only sign there is.
+        let source = try Self.restart(w, params: [("role", "source")])
+        #expect(source.status == .warn, "\(source.summary)")
+        #expect(
+            source.summary.hasPrefix("crashplan has run only for 2 s: it may still be starting"), "\(source.summary)")
+    }
+
+    @Test func anotherProgramOnThePortLeavesTheRestartToTheListenerStep() throws {
+        let w = World()
+        w.listeners = [Self.holder(["program": "python3", "pid": 77])]
+        let f = try Self.restart(w, params: [("program", "CrashPlanService")])
+        #expect(f.status == .skip, "\(f.summary)")
+        #expect(f.summary.hasPrefix("TCP 4242 is held by python3 (pid 77)"), "\(f.summary)")
+    }
+
+    @Test func noServiceStepNoRestartVerdict() throws {
+        let failing = "return check { title = 'service', run = function() return fail('stopped') end }"
+        let f = try Self.restart(World(), service: failing)
+        #expect(f.status == .skip)
+        #expect(f.summary == "skipped because 'service' failed")
+        let w = World()
+        w.service = ["manager": "runit", "name": "crashplan", "installed": true, "running": false, "state": "down"]
+        let stopped = try Self.restart(w)
+        #expect(stopped.status == .skip, "stopped after the service step looked: \(stopped.summary)")
+    }
+
+    // MARK: port-forward: the reflector asked
+
+    static func portForward(_ world: World, params: [(String, String)] = [], peer: String? = nil) throws -> Finding {
+        try #require(
+            run(
+                [
+                    ("listener", passingStep), ("firewall", passingStep),
+                    ("port-forward", "tcp-service/port-forward.lua"),
+                ],
+                world: world, params: params, peer: peer)[
+                    "port-forward"])
+    }
+
+    @Test func aPeerGivenByNameIsAskedForTheOutsideTest() throws {
+        let w = World()
+        w.survey = [
+            "kind": "forward-ok", "explanation": "the port is forwarded to this computer and reachable from outside",
+            "evidence": ["reflector": "backup.example.net:4250", "reflector_address": "198.51.100.7:4250"],
+        ]
+        let f = try Self.portForward(w, peer: "backup.example.net")
+        #expect(w.surveyOptions?["reflector"] == "backup.example.net", "the name goes to the survey")
+        #expect(w.surveyOptions?["reflector_port"] == .integer(4250))
+        #expect(f.status == .pass, "\(f.summary)")
+        #expect(
+            f.summary
+                == "the port is forwarded to this computer and reachable from outside (asked the reflector at backup.example.net:4250, 198.51.100.7:4250)"
+        )
+    }
+
+    @Test func thePeersPortIsItsServicePortNotTheReflectors() throws {
+        let w = World()
+        let f = try Self.portForward(w, peer: "198.51.100.7:4300")
+        #expect(w.surveyOptions?["reflector"] == "198.51.100.7")
+        #expect(w.surveyOptions?["reflector_port"] == .integer(4250))
+        #expect(f.summary.hasSuffix("(asked the reflector at 198.51.100.7:4250)"), "\(f.summary)")
+    }
+
+    @Test func theReflectorParameterSaysWhereItRuns() throws {
+        let w = World()
+        let f = try Self.portForward(w, params: [("reflector", "198.51.100.9:4999")], peer: "198.51.100.7")
+        #expect(w.surveyOptions?["reflector"] == "198.51.100.9")
+        #expect(w.surveyOptions?["reflector_port"] == .integer(4999))
+        #expect(f.summary.hasSuffix("(asked the reflector at 198.51.100.9:4999)"), "\(f.summary)")
+        let noPort = World()
+        _ = try Self.portForward(noPort, params: [("reflector", "reflector.example.net")])
+        #expect(noPort.surveyOptions?["reflector"] == "reflector.example.net")
+        #expect(noPort.surveyOptions?["reflector_port"] == .integer(4250))
+    }
+
+    @Test func aNameThatDoesNotResolveIsReportedAsSuch() throws {
+        let w = World()
+        w.survey = [
+            "kind": "peer-unresolvable", "cause": "peer-unresolvable",
+            "explanation":
+                "the reflector's name backup.example.invalid:4250 does not resolve (dns-not-found: Name or service not known): the test from outside could not be made",
+            "evidence": [
+                "reflector": "backup.example.invalid:4250",
+                "reflector_unresolved": "dns-not-found: Name or service not known",
+            ],
+        ]
+        let f = try Self.portForward(w, peer: "backup.example.invalid")
+        #expect(f.status == .fail, "\(f.summary)")
+        #expect(f.cause == "peer-unresolvable")
+        #expect(f.advice.first?.contains("Check the name backup.example.invalid") == true, "\(f.advice)")
+        #expect(f.evidence["reflector_unresolved"] == .string("dns-not-found: Name or service not known"))
+    }
+
+    // MARK: listener
+
+    @Test func aListenerWhoseOwnerIsHiddenIsNotCalledAnotherProgram() throws {
+        let w = World()
+        w.listeners = [Self.holder(.nil)]
+        let f = try #require(Self.run([("listener", "tcp-service/listener.lua")], world: w)["listener"])
+        #expect(f.status == .pass, "something listens where others can reach it: \(f.summary)")
+        #expect(f.summary == "a program this computer does not name listens on 0.0.0.0:4242")
+    }
+
+    // MARK: firewall: rules on the other computer's address
+
+    static func firewall(_ world: World, params: [(String, String)] = [], peer: String?) throws -> LuaTable? {
+        _ = try run([("firewall", "tcp-service/firewall.lua")], world: world, params: params, peer: peer)
+        return world.firewallQuestion
+    }
+
+    @Test func aPeerGivenByNameIsAskedAboutByItsAddress() throws {
+        let w = World()
+        w.names["backup.example.net"] = ["2001:db8::7", "198.51.100.7"]
+        let inbound = try Self.firewall(w, peer: "backup.example.net")
+        #expect(inbound?["remote"] == "198.51.100.7", "it comes in through the router's IPv4 forward")
+        #expect(inbound?["port"] == .integer(4242))
+        let outbound = try Self.firewall(w, params: [("role", "source")], peer: "backup.example.net:4300")
+        #expect(outbound?["remote"] == "2001:db8::7", "the address a connect tries first")
+        #expect(outbound?["port"] == .integer(4300), "the other computer's port")
+        let unknown = try Self.firewall(World(), peer: "nowhere.example.net")
+        #expect(unknown?["remote"] == .nil)
+        let numeric = try Self.firewall(World(), peer: "203.0.113.5")
+        #expect(numeric?["remote"] == "203.0.113.5")
+    }
+}
+
+extension JSONValue {
+    fileprivate subscript(_ key: String) -> JSONValue? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+}
