@@ -23,8 +23,11 @@ public final class LuaRuntime {
     public struct Options {
         /// Limits applied to every task unless its spawn call tightens them.
         public var limits: LuaLimits = .default
-        /// Where `print` from checks goes.
-        public var print: (String) -> Void = { _ in }
+        /// Where `print` goes, as soon as it is called: the text (arguments joined by tabs) and the
+        /// task that printed it (nil outside any task).
+        public var print: (_ text: String, _ task: LuaTask?) -> Void = { _, _ in }
+        /// How many printed lines each task keeps in `LuaTask.printed`, for reports; 0 keeps none.
+        public var keepPrinted = 0
         /// The budget for the pattern-cost guard (see `PatternCost`).
         public var patternBudget: Double = PatternCost.defaultBudget
 
@@ -115,8 +118,13 @@ public final class LuaRuntime {
         lua_setfield(L, -2, "pattern_cost")
         pushFunction(
             named: "print",
-            HostFunction { [print = options.print] call in
-                print(try call.string(1))
+            HostFunction { call in
+                let text = try call.string(1)
+                let runtime = call.runtime
+                runtime.options.print(text, runtime.currentTask)
+                if runtime.options.keepPrinted > 0 {
+                    runtime.currentTask?.keep(printed: text, atMost: runtime.options.keepPrinted)
+                }
                 return .none
             })
         lua_setfield(L, -2, "print")

@@ -6,7 +6,7 @@ import LuaHost
 func makeRuntime(limits: LuaLimits = .default, printed: PrintedLines? = nil) throws -> LuaRuntime {
     var options = LuaRuntime.Options()
     options.limits = limits
-    if let printed { options.print = { printed.lines.append($0) } }
+    if let printed { options.print = { text, _ in printed.lines.append(text) } }
     let runtime = try LuaRuntime(options: options)
     runtime.register(
         module: "clock",

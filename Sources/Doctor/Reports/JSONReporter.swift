@@ -57,6 +57,7 @@ public enum JSONReporter {
                     "traceback": e.traceback.map(JSONValue.string) ?? .null,
                 ])
             } ?? .null,
+            "output": f.output.map { .array($0.map(JSONValue.string)) } ?? .null,
         ])
     }
 }
