@@ -117,6 +117,18 @@ public final class LuaRuntime {
             })
         lua_setfield(L, -2, "pattern_cost")
         pushFunction(
+            named: "pattern_shape",
+            HostFunction { call in
+                let use = try call.optionalString(2).flatMap(PatternCost.Use.init(rawValue:)) ?? .find
+                guard let shape = PatternCost.shape(pattern: try call.bytes(1), use: use) else { return .values(0) }
+                return call.returning(
+                    .boolean(shape.plain), .integer(Int64(shape.branching)), .integer(Int64(shape.optional)),
+                    .integer(Int64(shape.items)), .number(shape.perStep))
+            })
+        lua_setfield(L, -2, "pattern_shape")
+        LuaStack(L).push(LuaValue.number(options.patternBudget))
+        lua_setfield(L, -2, "pattern_budget")
+        pushFunction(
             named: "print",
             HostFunction { call in
                 let text = try call.string(1)

@@ -43,6 +43,42 @@ public enum PatternCost {
             + "anchor it with '^', make it more specific, or split the text into lines first"
     }
 
+    /// What the cheap first bound of `estimate` needs, which depends on the pattern alone: the sandbox
+    /// keeps it per pattern, so most calls (short text, simple patterns) never reach the host.
+    /// Nil for a malformed pattern.
+    public struct Shape: Equatable, Sendable {
+        /// Searched for as plain text: the bound is n + n·m/16.
+        public var plain: Bool
+        /// Items that may walk the subject (quantified with '*', '+' or '-', %b, back references).
+        public var branching: Int
+        /// Items quantified with '?'.
+        public var optional: Int
+        public var items: Int
+        public var perStep: Double
+
+        /// The same bound `estimate` and `plainSearchCost` start from, for a subject of n bytes.
+        public func crudeBound(subjectLength n: Int, patternLength m: Int) -> Double {
+            let n = Double(n)
+            if plain { return n + n * Double(m) / 16 }
+            return PatternCost.pow(n + 1, Double(branching + 1)) * PatternCost.pow(2, Double(optional))
+                * Double(items + 1) * perStep
+        }
+    }
+
+    public static func shape(pattern: [UInt8], use: Use) -> Shape? {
+        if use == .plainFind || (use == .find && !hasSpecials(pattern)) {
+            return Shape(plain: true, branching: 0, optional: 0, items: 0, perStep: 1)
+        }
+        guard let parsed = ParsedPattern(pattern, caretIsLiteral: use == .gmatch) else { return nil }
+        let items = parsed.items
+        return Shape(
+            plain: false,
+            branching: items.filter { $0.quantifier.branches || $0.kind == .balance || $0.kind == .backReference }
+                .count,
+            optional: items.filter { $0.quantifier == .optional }.count, items: items.count,
+            perStep: max(1, Double(parsed.longestSet) / 16))
+    }
+
     /// Lua's `nospecials`: a pattern without these bytes is searched for as plain text by `find`.
     static func hasSpecials(_ pattern: [UInt8]) -> Bool {
         pattern.contains { "^$*+?.([%-".utf8.contains($0) }
@@ -66,17 +102,19 @@ public enum PatternCost {
         subject: UnsafeRawBufferPointer, pattern: [UInt8], caretIsLiteral: Bool = false,
         budget: Double = defaultBudget
     ) -> Double? {
-        guard let parsed = ParsedPattern(pattern, caretIsLiteral: caretIsLiteral) else { return nil }
+        guard let parsed = ParsedPattern(pattern, caretIsLiteral: caretIsLiteral),
+            let shape = shape(pattern: pattern, use: caretIsLiteral ? .gmatch : .match)
+        else { return nil }
         let n = Double(subject.count)
         let items = parsed.items
         // A cheap bound first: most calls are short subjects or simple patterns. Every start pays at
         // most one walk of up to n + 1 bytes for each branching item (and for each %b or back
         // reference), times the ways the items before it could have stopped.
-        let branching = items.filter { $0.quantifier.branches || $0.kind == .balance || $0.kind == .backReference }
-            .count
-        let optional = items.filter { $0.quantifier == .optional }.count
-        let crude = pow(n + 1, Double(branching + 1)) * pow(2, Double(optional)) * Double(items.count + 1)
+        let crude = shape.crudeBound(subjectLength: subject.count, patternLength: pattern.count)
         if crude <= budget { return crude }
+        // Lua tests a byte against a set ('[...]') by reading the set's text: a long set makes every
+        // step slower in proportion.
+        let perStep = shape.perStep
 
         var starts = n + 1
         var scan = 0.0  // steps spent where a literal prefix matches only in part
@@ -132,7 +170,7 @@ public enum PatternCost {
             ways *= stops
             if work > 1e30 || ways > 1e30 { return 1e30 }
         }
-        return n + scan + consumed + starts * work
+        return (n + scan + consumed + starts * work) * perStep
     }
 
     /// Over the first `positions` positions of `s`: the sum of how many leading bytes of `needle`
@@ -196,7 +234,7 @@ public enum PatternCost {
         return best
     }
 
-    private static func pow(_ x: Double, _ y: Double) -> Double {
+    static func pow(_ x: Double, _ y: Double) -> Double {
         var r = 1.0
         for _ in 0..<Int(y) {
             r *= x
@@ -314,6 +352,8 @@ struct ParsedPattern {
     var anchored = false
     var anchoredAtEnd = false
     var items: [Item] = []
+    /// The length of the longest '[...]' in the pattern (frontiers included).
+    var longestSet = 0
 
     init?(_ p: [UInt8], caretIsLiteral: Bool = false) {
         var i = 0
@@ -344,6 +384,7 @@ struct ParsedPattern {
                 if e == UInt8(ascii: "f") {
                     guard i + 2 < p.count, p[i + 2] == UInt8(ascii: "["), let end = ParsedPattern.setEnd(p, i + 2)
                     else { return nil }
+                    longestSet = max(longestSet, end - i - 1)
                     items.append(Item(kind: .marker, set: ByteSet(), quantifier: .one))
                     i = end + 1
                     continue
@@ -358,6 +399,7 @@ struct ParsedPattern {
                 items.append(Item(kind: .single, set: set, quantifier: .one))
             case UInt8(ascii: "["):
                 guard let end = ParsedPattern.setEnd(p, i) else { return nil }
+                longestSet = max(longestSet, end - i + 1)
                 items.append(Item(kind: .single, set: ParsedPattern.bracket(Array(p[i...end])), quantifier: .one))
                 i = end + 1
             case UInt8(ascii: "."):

@@ -4,7 +4,8 @@
 let sandboxPrelude = #"""
     local host = ...
     local MARKER, rethrow, tripped = host.marker, host.rethrow, host.tripped
-    local pattern_cost, host_print, check_deadline = host.pattern_cost, host.print, host.check_deadline
+    local pattern_cost, pattern_shape, pattern_budget = host.pattern_cost, host.pattern_shape, host.pattern_budget
+    local host_print, check_deadline = host.print, host.check_deadline
 
     local type, error, select, tostring, tonumber = type, error, select, tostring, tonumber
     local next, pairs, ipairs, rawget, rawset, rawequal, rawlen = next, pairs, ipairs, rawget, rawset, rawequal, rawlen
@@ -53,12 +54,39 @@ let sandboxPrelude = #"""
     for k, v in next, string do S[k] = v end
     S.dump = nil
     local find, match, gmatch, gsub, rep = string.find, string.match, string.gmatch, string.gsub, string.rep
+    -- The part of the cost that depends on the pattern alone, per use and pattern: with it, the
+    -- cheap bound needs no host call (PatternCost.Shape.crudeBound; false: malformed).
+    local shapes, shaped = { find = {}, plain = {}, match = {}, gmatch = {}, gsub = {} }, 0
+    local function shape_of(use, p)
+      local known = shapes[use][p]
+      if known ~= nil then return known end
+      if shaped >= 512 then
+        for _, t in next, shapes do for k in next, t do t[k] = nil end end
+        shaped = 0
+      end
+      local plain, branching, optional, items, per_step = pattern_shape(p, use)
+      known = plain ~= nil and { plain, branching, optional, items, per_step } or false
+      shapes[use][p] = known
+      shaped = shaped + 1
+      return known
+    end
     local function guard(name, use, s, p, init)
       local ts, tp = type(s), type(p)
       if (ts == "string" or ts == "number") and (tp == "string" or tp == "number") then
         check_deadline()
+        s, p = tostring(s), tostring(p)
+        local shape = shape_of(use, p)
+        if not shape then return end  -- Lua reports the malformed pattern itself
+        local n = #s
+        local bound
+        if shape[1] then
+          bound = n + n * #p / 16
+        else
+          bound = (n + 1.0) ^ (shape[2] + 1) * 2.0 ^ shape[3] * (shape[4] + 1) * shape[5]
+        end
+        if bound <= pattern_budget then return end
         if math_type(init) ~= "integer" then init = nil end
-        local why = pattern_cost(tostring(s), tostring(p), init, use)
+        local why = pattern_cost(s, p, init, use)
         if why then error(format("string.%s: %s", name, why), 3) end
       end
     end

@@ -32,6 +32,22 @@ import Testing
         try expectRefused(#"local found = string.find(string.rep("a", 40), string.rep("a?", 40) .. string.rep("a", 40))"#)
     }
 
+    /// The sandbox keeps each pattern's shape: a refusal must not depend on what is cached.
+    @Test func refusalsSurviveTheShapeCache() throws {
+        try expectEnds(
+            """
+            local s, bomb = ('a'):rep(40), ('a?'):rep(40) .. ('a'):rep(40)
+            for round = 1, 3 do
+              for i = 1, 600 do assert(('x' .. i):find('^x' .. i .. '$')) end
+              for _, use in ipairs({ 'find', 'match', 'gmatch', 'gsub' }) do
+                local ok, err = pcall(string[use], s, bomb, use == 'gsub' and '' or nil)
+                assert(not ok and err:find('could take too long'), use .. ': ' .. tostring(err))
+              end
+            end
+            error('all refused')
+            """, with: { $0.message.hasSuffix("all refused") })
+    }
+
     static let backtracking: [String] = {
         var scripts: [String] = []
         for n in [24, 32, 40, 60] {
@@ -54,6 +70,8 @@ import Testing
                 "local r = ('a'):rep(60):find(('(.-)'):rep(\(k)) .. 'x')",
             ]
         }
+        // not backtracking: each byte tested against a 100,000-byte set
+        scripts.append("local r = ('b'):rep(100000):find('[' .. ('a'):rep(100000) .. 'b]+')")
         return scripts
     }()
 

@@ -56,6 +56,14 @@ import Testing
         #expect(captured > bare && captured <= 3 * Double(text.utf8.count) + 2 * bare)
     }
 
+    @Test func aLongSetMakesEveryStepSlower() throws {
+        let text = String(repeating: "b", count: 100_000)
+        let short = try #require(cost(text, "[ab]+"))
+        let long = try #require(cost(text, "[" + String(repeating: "a", count: 100_000) + "b]+"))
+        #expect(short <= 3e5 + 10)
+        #expect(long >= short * 5000)  // Lua reads the 100,000-byte set for each byte it tests
+    }
+
     @Test func plainSearchCountsTheBytesItCompares() {
         let subject = Array(String(repeating: "a", count: 1_000_000).utf8)
         let needle = Array((String(repeating: "a", count: 100_000) + "b").utf8)
