@@ -29,7 +29,8 @@ import Testing
     }
 
     @Test func theShortPatternBomb() throws {
-        try expectRefused(#"local found = string.find(string.rep("a", 40), string.rep("a?", 40) .. string.rep("a", 40))"#)
+        try expectRefused(
+            #"local found = string.find(string.rep("a", 40), string.rep("a?", 40) .. string.rep("a", 40))"#)
     }
 
     /// The sandbox keeps each pattern's shape: a refusal must not depend on what is cached.
