@@ -81,6 +81,11 @@ public final class Diagnosis {
 
         var runtimeOptions = LuaRuntime.Options()
         runtimeOptions.limits = request.options.limits
+        runtimeOptions.print = { [printed = request.options.printed] text, task in
+            let who = task?.name ?? "portdoctor"
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) { printed("[\(who)] \(line)") }
+        }
+        runtimeOptions.keepPrinted = request.options.debug ? RunOptions.keptLines : 0
         let runtime = try LuaRuntime(options: runtimeOptions)
         SocketModule.install(runtime)
         NetstatModule.install(runtime)

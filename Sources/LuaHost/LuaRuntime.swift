@@ -23,8 +23,11 @@ public final class LuaRuntime {
     public struct Options {
         /// Limits applied to every task unless its spawn call tightens them.
         public var limits: LuaLimits = .default
-        /// Where `print` from checks goes.
-        public var print: (String) -> Void = { _ in }
+        /// Where `print` goes, as soon as it is called: the text (arguments joined by tabs) and the
+        /// task that printed it (nil outside any task).
+        public var print: (_ text: String, _ task: LuaTask?) -> Void = { _, _ in }
+        /// How many printed lines each task keeps in `LuaTask.printed`, for reports; 0 keeps none.
+        public var keepPrinted = 0
         /// The budget for the pattern-cost guard (see `PatternCost`).
         public var patternBudget: Double = PatternCost.defaultBudget
 
@@ -96,13 +99,17 @@ public final class LuaRuntime {
         lua_setfield(L, -2, "rethrow")
         lua_pushcclosure(L, pd_is_tripped, 0)
         lua_setfield(L, -2, "tripped")
+        lua_pushcclosure(L, pd_check_deadline, 0)
+        lua_setfield(L, -2, "check_deadline")
         pushFunction(
             named: "pattern_cost",
             HostFunction { [budget = options.patternBudget] call in
                 let pattern = try call.bytes(2)
                 let initial = try call.optionalInteger(3)
+                let use = try call.optionalString(4).flatMap(PatternCost.Use.init(rawValue:)) ?? .find
                 let refusal = call.stack.withBytes(at: 1) {
-                    PatternCost.refusal(subject: $0, pattern: pattern, initialPosition: initial, budget: budget)
+                    PatternCost.refusal(
+                        subject: $0, pattern: pattern, initialPosition: initial, use: use, budget: budget)
                 }
                 guard let reason = refusal ?? nil else { return .values(0) }
                 call.push(reason)
@@ -110,9 +117,26 @@ public final class LuaRuntime {
             })
         lua_setfield(L, -2, "pattern_cost")
         pushFunction(
+            named: "pattern_shape",
+            HostFunction { call in
+                let use = try call.optionalString(2).flatMap(PatternCost.Use.init(rawValue:)) ?? .find
+                guard let shape = PatternCost.shape(pattern: try call.bytes(1), use: use) else { return .values(0) }
+                return call.returning(
+                    .boolean(shape.plain), .integer(Int64(shape.branching)), .integer(Int64(shape.optional)),
+                    .integer(Int64(shape.items)), .number(shape.perStep))
+            })
+        lua_setfield(L, -2, "pattern_shape")
+        LuaStack(L).push(LuaValue.number(options.patternBudget))
+        lua_setfield(L, -2, "pattern_budget")
+        pushFunction(
             named: "print",
-            HostFunction { [print = options.print] call in
-                print(try call.string(1))
+            HostFunction { call in
+                let text = try call.string(1)
+                let runtime = call.runtime
+                runtime.options.print(text, runtime.currentTask)
+                if runtime.options.keepPrinted > 0 {
+                    runtime.currentTask?.keep(printed: text, atMost: runtime.options.keepPrinted)
+                }
                 return .none
             })
         lua_setfield(L, -2, "print")
@@ -475,12 +499,23 @@ public final class LuaRuntime {
         pd_describe_error(L, task.thread, -1, 1, &chunk, chunk.count, &line)
         let stack = LuaStack(L)
         let traceback = stack.bytes(at: -1).map { String(decoding: $0, as: UTF8.self) }
-        let described = stack.bytes(at: -2).map { String(decoding: $0, as: UTF8.self) } ?? "unknown error"
+        let described = LuaRuntime.withoutHostPosition(
+            stack.bytes(at: -2).map { String(decoding: $0, as: UTF8.self) } ?? "unknown error")
         stack.pop(2)
         let chunkName = chunk.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         return LuaError(
             kind: .runtime, message: message ?? described, chunk: chunkName.isEmpty ? nil : chunkName,
             line: line > 0 ? Int(line) : nil, traceback: traceback)
+    }
+
+    /// A library function called from the sandbox's own wrappers reports the wrapper's line
+    /// ("portdoctor:sandbox:72: …"); the check's position is added from the stack instead.
+    static func withoutHostPosition(_ message: String) -> String {
+        guard message.hasPrefix("portdoctor:") else { return message }
+        let afterChunk = message.drop { $0 != ":" }.dropFirst().drop { $0 != ":" }.dropFirst()
+        let afterLine = afterChunk.drop { $0.isNumber }
+        guard afterLine.count < afterChunk.count, afterLine.hasPrefix(": ") else { return message }
+        return String(afterLine.dropFirst(2))
     }
 
     /// Ends a suspended task because a limit ran out while it waited.

@@ -20,6 +20,10 @@ public final class LuaTask {
     /// Set by the engine for a repair's `apply`: only then may privileged host functions change
     /// the system (the person has consented to exactly this).
     public var mayChangeSystem = false
+    /// What the task printed, line by line, when the runtime keeps it (`Options.keepPrinted`).
+    public internal(set) var printed: [String] = []
+    /// Lines printed past the number kept.
+    public internal(set) var printedDropped = 0
 
     let thread: OpaquePointer
     let threadRef: Int32
@@ -41,6 +45,12 @@ public final class LuaTask {
         self.startedAt = EventLoop.now()
         self.deadline = startedAt + limits.wallClockNanoseconds
         self.instructionsLeft = limits.instructions
+    }
+
+    func keep(printed text: String, atMost limit: Int) {
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if printed.count < limit { printed.append(String(line)) } else { printedDropped += 1 }
+        }
     }
 
     /// How long the task ran (or has been running), in milliseconds.

@@ -14,61 +14,143 @@ public enum PatternCost {
     /// `.-b` over 14,142 bytes: 1e8 steps, 0.47 s).
     public static let defaultBudget: Double = 1e8
 
+    /// How the string library will use the pattern: the functions differ in what '^' means and in
+    /// whether a pattern without special characters is searched for as plain text.
+    public enum Use: String, Sendable {
+        /// `string.find` with `plain` set (or a pattern without special characters).
+        case plainFind = "plain"
+        case find, match, gsub
+        /// `string.gmatch` treats a leading '^' as a literal byte, not as an anchor.
+        case gmatch
+    }
+
     /// A reason to refuse, or nil when the pattern may run.
     public static func refusal(
-        subject: UnsafeRawBufferPointer, pattern: [UInt8], initialPosition: Int64?,
+        subject: UnsafeRawBufferPointer, pattern: [UInt8], initialPosition: Int64?, use: Use = .find,
         budget: Double = defaultBudget
     ) -> String? {
         let start = startOffset(initialPosition, length: subject.count)
         let body = UnsafeRawBufferPointer(rebasing: subject[start...])
-        guard let cost = estimate(subject: body, pattern: pattern, budget: budget), cost > budget else { return nil }
+        let cost: Double?
+        if use == .plainFind || (use == .find && !hasSpecials(pattern)) {
+            cost = plainSearchCost(subject: body, needle: pattern, budget: budget)
+        } else {
+            cost = estimate(subject: body, pattern: pattern, caretIsLiteral: use == .gmatch, budget: budget)
+        }
+        guard let cost, cost > budget else { return nil }
         return "pattern '\(String(decoding: pattern.prefix(60), as: UTF8.self))' could take too long on a "
             + "\(body.count)-byte subject (about \(formatted(cost)) matching steps, limit \(formatted(budget))); "
             + "anchor it with '^', make it more specific, or split the text into lines first"
     }
 
+    /// What the cheap first bound of `estimate` needs, which depends on the pattern alone: the sandbox
+    /// keeps it per pattern, so most calls (short text, simple patterns) never reach the host.
+    /// Nil for a malformed pattern.
+    public struct Shape: Equatable, Sendable {
+        /// Searched for as plain text: the bound is n + n·m/16.
+        public var plain: Bool
+        /// Items that may walk the subject (quantified with '*', '+' or '-', %b, back references).
+        public var branching: Int
+        /// Items quantified with '?'.
+        public var optional: Int
+        public var items: Int
+        public var perStep: Double
+
+        /// The same bound `estimate` and `plainSearchCost` start from, for a subject of n bytes.
+        public func crudeBound(subjectLength n: Int, patternLength m: Int) -> Double {
+            let n = Double(n)
+            if plain { return n + n * Double(m) / 16 }
+            return PatternCost.pow(n + 1, Double(branching + 1)) * PatternCost.pow(2, Double(optional))
+                * Double(items + 1) * perStep
+        }
+    }
+
+    public static func shape(pattern: [UInt8], use: Use) -> Shape? {
+        if use == .plainFind || (use == .find && !hasSpecials(pattern)) {
+            return Shape(plain: true, branching: 0, optional: 0, items: 0, perStep: 1)
+        }
+        guard let parsed = ParsedPattern(pattern, caretIsLiteral: use == .gmatch) else { return nil }
+        let items = parsed.items
+        return Shape(
+            plain: false,
+            branching: items.filter { $0.quantifier.branches || $0.kind == .balance || $0.kind == .backReference }
+                .count,
+            optional: items.filter { $0.quantifier == .optional }.count, items: items.count,
+            perStep: max(1, Double(parsed.longestSet) / 16))
+    }
+
+    /// Lua's `nospecials`: a pattern without these bytes is searched for as plain text by `find`.
+    static func hasSpecials(_ pattern: [UInt8]) -> Bool {
+        pattern.contains { "^$*+?.([%-".utf8.contains($0) }
+    }
+
+    /// Plain search (`lmemfind`) compares the needle at every position where its first byte occurs:
+    /// quadratic when subject and needle share long runs. memcmp is far cheaper than a matcher step,
+    /// so compared bytes count a sixteenth of a step each.
+    static func plainSearchCost(subject s: UnsafeRawBufferPointer, needle: [UInt8], budget: Double) -> Double {
+        let n = Double(s.count)
+        guard needle.count > 1, needle.count <= s.count else { return n }
+        let candidates = UnsafeRawBufferPointer(rebasing: s[...(s.count - needle.count)])
+        let quick = Double(count(ByteSet(needle[0]), in: candidates)) * Double(needle.count) / 16
+        if n + quick <= budget { return n + quick }
+        return n + Double(prefixMatches(needle, in: s, positions: candidates.count).total) / 16
+    }
+
     /// Worst-case steps, or nil for a malformed pattern (Lua then reports the error itself).
+    /// `caretIsLiteral` is for `gmatch`, where a leading '^' is an ordinary byte.
     public static func estimate(
-        subject: UnsafeRawBufferPointer, pattern: [UInt8],
+        subject: UnsafeRawBufferPointer, pattern: [UInt8], caretIsLiteral: Bool = false,
         budget: Double = defaultBudget
     ) -> Double? {
-        guard let parsed = ParsedPattern(pattern) else { return nil }
+        guard let parsed = ParsedPattern(pattern, caretIsLiteral: caretIsLiteral),
+            let shape = shape(pattern: pattern, use: caretIsLiteral ? .gmatch : .match)
+        else { return nil }
         let n = Double(subject.count)
         let items = parsed.items
-        // A cheap bound first: most calls are short subjects or simple patterns.
-        let branching = items.filter { $0.quantifier.branches || $0.kind == .balance }.count
-        let optional = items.filter { $0.quantifier == .optional }.count
-        let crude = pow(n + 1, Double(branching + 1)) * pow(2, Double(optional)) * Double(items.count + 1)
+        // A cheap bound first: most calls are short subjects or simple patterns. Every start pays at
+        // most one walk of up to n + 1 bytes for each branching item (and for each %b or back
+        // reference), times the ways the items before it could have stopped.
+        let crude = shape.crudeBound(subjectLength: subject.count, patternLength: pattern.count)
         if crude <= budget { return crude }
+        // Lua tests a byte against a set ('[...]') by reading the set's text: a long set makes every
+        // step slower in proportion.
+        let perStep = shape.perStep
 
         var starts = n + 1
+        var scan = 0.0  // steps spent where a literal prefix matches only in part
         if parsed.anchored {
             starts = 1
         } else {
-            let prefix = items.prefix { $0.kind == .single && $0.quantifier == .one }.compactMap(\.set.single)
-            if !prefix.isEmpty
-                && prefix.count == items.prefix(while: { $0.kind == .single && $0.quantifier == .one }).count
+            let literals = items.prefix { $0.kind == .single && $0.quantifier == .one }
+            let prefix = literals.compactMap(\.set.single)
+            if !prefix.isEmpty && prefix.count == literals.count {
+                let matches = prefixMatches(prefix, in: subject, positions: subject.count)
+                starts = Double(matches.full) + 1
+                scan = Double(matches.total)
+            } else if let first = items.first, first.kind == .balance || !first.quantifier.allowsEmpty,
+                first.kind != .backReference && first.kind != .marker
             {
-                starts = Double(occurrences(of: prefix, in: subject)) + 1
-            } else if let first = items.first, first.kind == .single, !first.quantifier.allowsEmpty {
+                // a start fails at once where the first byte is not one the item needs (%b: its opener)
                 starts = Double(count(first.set, in: subject)) + 1
             }
         }
+        // Captures and frontiers are zero-width: past the last real item the match has succeeded.
+        let last = items.lastIndex { $0.kind != .marker }
         var ways = 1.0  // ways the items so far could have stopped
         var work = 0.0  // steps per start
         var consumed = 0.0  // steps that successful matches spend, n at most in all
         for (i, item) in items.enumerated() {
-            if i == items.count - 1, !parsed.anchoredAtEnd, item.kind == .single, item.quantifier.branches {
+            if i == last, !parsed.anchoredAtEnd, item.kind == .single, item.quantifier.branches {
                 // Reaching the last item means the match succeeds: a greedy one walks bytes the
                 // match then consumes, a lazy one stops at once.
                 consumed = n
                 work += ways
-                break
+                continue
             }
             let walk: Double
             var stops = 1.0
             switch (item.kind, item.quantifier) {
-            case (.balance, _):
+            case (.balance, _), (.backReference, _):
                 walk = n + 1
             case (.single, .optional):
                 walk = 2
@@ -76,11 +158,10 @@ public enum PatternCost {
             case (.single, let q) where q.branches:
                 walk = Double(longestRun(item.set, in: subject)) + 1
                 stops = walk
-                if i + 1 < items.count {
-                    let next = items[i + 1]
-                    if next.kind == .single, !next.quantifier.allowsEmpty, let literal = next.set.single {
-                        stops = min(stops, Double(count(ByteSet(literal), in: subject)) + 1)
-                    }
+                if let next = items[(i + 1)...].first(where: { $0.kind != .marker }), next.kind == .single,
+                    !next.quantifier.allowsEmpty, let literal = next.set.single
+                {
+                    stops = min(stops, Double(count(ByteSet(literal), in: subject)) + 1)
                 }
             default:
                 walk = 1
@@ -89,23 +170,41 @@ public enum PatternCost {
             ways *= stops
             if work > 1e30 || ways > 1e30 { return 1e30 }
         }
-        return n + consumed + starts * work
+        return (n + scan + consumed + starts * work) * perStep
     }
 
-    private static func occurrences(of needle: [UInt8], in s: UnsafeRawBufferPointer) -> Int {
-        guard let first = needle.first, needle.count <= s.count else { return 0 }
-        var found = 0
-        var i = 0
-        let last = s.count - needle.count
-        while i <= last {
-            if s[i] == first {
-                var j = 1
-                while j < needle.count && s[i + j] == needle[j] { j += 1 }
-                if j == needle.count { found += 1 }
-            }
-            i += 1
+    /// Over the first `positions` positions of `s`: the sum of how many leading bytes of `needle`
+    /// match there (what comparing the needle at every position costs), and how many positions hold
+    /// all of it. Linear time (Z-algorithm), so the estimate never costs what the search would.
+    static func prefixMatches(_ needle: [UInt8], in s: UnsafeRawBufferPointer, positions: Int) -> (
+        total: Int, full: Int
+    ) {
+        let m = needle.count
+        guard m > 0 else { return (0, 0) }
+        var z = [Int](repeating: 0, count: m)
+        z[0] = m
+        var l = 0
+        var r = 0
+        for i in 1..<max(m, 1) {
+            var k = i < r ? min(z[i - l], r - i) : 0
+            while i + k < m && needle[k] == needle[i + k] { k += 1 }
+            z[i] = k
+            if i + k > r { (l, r) = (i, i + k) }
         }
-        return found
+        var total = 0
+        var full = 0
+        l = 0
+        r = 0
+        for i in 0..<min(positions, s.count) {
+            var k = i < r ? min(z[i - l], r - i) : 0
+            if i + k >= r {
+                while k < m && i + k < s.count && s[i + k] == needle[k] { k += 1 }
+                if i + k > r { (l, r) = (i, i + k) }
+            }
+            total += k
+            if k == m { full += 1 }
+        }
+        return (total, full)
     }
 
     static func startOffset(_ initial: Int64?, length: Int) -> Int {
@@ -135,7 +234,7 @@ public enum PatternCost {
         return best
     }
 
-    private static func pow(_ x: Double, _ y: Double) -> Double {
+    static func pow(_ x: Double, _ y: Double) -> Double {
         var r = 1.0
         for _ in 0..<Int(y) {
             r *= x
@@ -241,7 +340,8 @@ struct ParsedPattern {
         var allowsEmpty: Bool { self == .star || self == .lazy || self == .optional }
     }
 
-    enum Kind { case single, balance, other }
+    /// `marker`: a capture's '(' or ')', or a frontier: zero-width, one step each time it is reached.
+    enum Kind { case single, balance, backReference, marker }
 
     struct Item {
         var kind: Kind
@@ -252,10 +352,12 @@ struct ParsedPattern {
     var anchored = false
     var anchoredAtEnd = false
     var items: [Item] = []
+    /// The length of the longest '[...]' in the pattern (frontiers included).
+    var longestSet = 0
 
-    init?(_ p: [UInt8]) {
+    init?(_ p: [UInt8], caretIsLiteral: Bool = false) {
         var i = 0
-        if p.first == UInt8(ascii: "^") {
+        if p.first == UInt8(ascii: "^"), !caretIsLiteral {
             anchored = true
             i = 1
         }
@@ -263,6 +365,7 @@ struct ParsedPattern {
             let c = p[i]
             switch c {
             case UInt8(ascii: "("), UInt8(ascii: ")"):
+                items.append(Item(kind: .marker, set: ByteSet(), quantifier: .one))
                 i += 1
                 continue
             case UInt8(ascii: "$") where i == p.count - 1:
@@ -281,11 +384,13 @@ struct ParsedPattern {
                 if e == UInt8(ascii: "f") {
                     guard i + 2 < p.count, p[i + 2] == UInt8(ascii: "["), let end = ParsedPattern.setEnd(p, i + 2)
                     else { return nil }
-                    i = end + 1  // zero-width frontier
+                    longestSet = max(longestSet, end - i - 1)
+                    items.append(Item(kind: .marker, set: ByteSet(), quantifier: .one))
+                    i = end + 1
                     continue
                 }
                 if (48...57).contains(e) {
-                    items.append(Item(kind: .other, set: ByteSet(), quantifier: .one))
+                    items.append(Item(kind: .backReference, set: ByteSet(), quantifier: .one))
                     i += 2
                     continue
                 }
@@ -294,6 +399,7 @@ struct ParsedPattern {
                 items.append(Item(kind: .single, set: set, quantifier: .one))
             case UInt8(ascii: "["):
                 guard let end = ParsedPattern.setEnd(p, i) else { return nil }
+                longestSet = max(longestSet, end - i + 1)
                 items.append(Item(kind: .single, set: ParsedPattern.bracket(Array(p[i...end])), quantifier: .one))
                 i = end + 1
             case UInt8(ascii: "."):

@@ -99,6 +99,14 @@ int pd_rethrow_if_tripped(lua_State *L) {
     return lua_gettop(L);
 }
 
+int pd_check_deadline(lua_State *L) {
+    pd_budget *b = pd_budget_of(L);
+    if (!b->enforcing) return 0;
+    if (!b->tripped && b->deadline_ns && pd_now_ns() > b->deadline_ns) b->tripped = PD_LIMIT_TIME;
+    if (b->tripped) return pd_raise_limit(L, b);
+    return 0;
+}
+
 int pd_is_tripped(lua_State *L) {
     pd_budget *b = pd_budget_of(L);
     lua_pushboolean(L, b->enforcing && (b->tripped || b->memory_refusals));

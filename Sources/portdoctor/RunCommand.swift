@@ -103,6 +103,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Show Lua tracebacks for checks that failed to run.")
     var traceback = false
 
+    @Flag(help: "Keep what checks print (always shown on standard error) in the report, as each check's output.")
+    var debug = false
+
     @OptionGroup(title: "Limits per check") var limits: LimitOptions
 
     func validate() throws {
@@ -127,6 +130,7 @@ struct RunCommand: ParsableCommand {
         request.options.limits = limits.limits
         request.options.fix = fix
         request.options.assumeYes = yes
+        request.options.debug = debug
         let interactive = isatty(STDIN_FILENO) != 0 && isatty(STDERR_FILENO) != 0
         if fix && !yes && interactive {
             request.options.confirm = { step, repair in

@@ -65,6 +65,7 @@ import Testing
             "cause": { $0 is String || $0 is NSNull }, "advice": { $0 is [String] }, "evidence": { _ in true },
             "repairs": { $0 is [Any] }, "duration_ms": { $0 is Int }, "next": { $0 is String || $0 is NSNull },
             "origin": { $0 is String }, "error": { $0 is [String: Any] || $0 is NSNull },
+            "output": { $0 is [String] || $0 is NSNull },
         ]
         for check in checks {
             #expect(Set(check.keys) == Set(required.keys), "\(check.keys.sorted())")

@@ -196,4 +196,47 @@ import Testing
         #expect(repair.outcome == .fixed)
         #expect(repair.detail == "the check passes now; the router keeps it for 1 day only")
     }
+
+    // MARK: print
+
+    static let chatty = folder([
+        "pack.lua": "print('loading the pack')\n" + manifest(steps: ["a", "b"]),
+        "a.lua": "print('defining a')\n"
+            + passing(body: "print('hello', 42) trace.mark('printed') print('two\\nlines') error('boom')"),
+        "b.lua": passing(body: "return pass('quiet')"),
+    ])
+
+    @Test func printGoesOutAtOnceNamingTheCheckOrTheFile() throws {
+        let host = TestHost()
+        final class Lines: @unchecked Sendable { var lines: [String] = [] }
+        let printed = Lines()
+        let out = try diagnose(Self.chatty, host: host) {
+            $0.options.printed = { line in printed.lines.append("\(line) (marks: \(host.marks.count))") }
+        }
+        #expect(
+            printed.lines == [
+                "[demo/pack.lua] loading the pack (marks: 0)", "[demo/a.lua] defining a (marks: 0)",
+                "[a] hello\t42 (marks: 0)",  // before the check went on
+                "[a] two (marks: 1)", "[a] lines (marks: 1)",
+            ])
+        #expect(out.status("a") == .error)
+        #expect(out.finding("a")?.output == nil)  // kept only with debug
+    }
+
+    @Test func withDebugEachFindingKeepsWhatItsCheckPrinted() throws {
+        let out = try diagnose(Self.chatty) {
+            $0.options.printed = { _ in }
+            $0.options.debug = true
+        }
+        #expect(out.finding("a")?.output == ["hello\t42", "two", "lines"])  // the check crashed: nothing lost
+        #expect(out.finding("b")?.output == [])
+        let json = JSONReporter.object(out.report)
+        guard case .object(let root) = json, case .array(let checks)? = root["checks"],
+            case .object(let a)? = checks.first
+        else {
+            Issue.record("unexpected report shape \(json)")
+            return
+        }
+        #expect(a["output"] == .array([.string("hello\t42"), .string("two"), .string("lines")]))
+    }
 }

@@ -127,4 +127,19 @@ final class Other {}
         _ = runtime.run("print('listener', 4242, nil, true)", name: "p.lua")
         #expect(printed.lines == ["listener\t4242\tnil\ttrue"])
     }
+
+    @Test func printNamesTheTaskAndKeepsItsLinesWhenAsked() throws {
+        let seen = PrintedLines()
+        var options = LuaRuntime.Options()
+        options.print = { text, task in seen.lines.append("\(task?.name ?? "-"): \(text)") }
+        options.keepPrinted = 3
+        let runtime = try LuaRuntime(options: options)
+        let chunk = try runtime.load("print('one\\ntwo') error('boom')", name: "c.lua")
+        let failing = runtime.spawn(chunk, name: "listener")
+        let chatty = runtime.spawn(try runtime.load("for i = 1, 5 do print(i) end", name: "d.lua"), name: "chatty")
+        runtime.run()
+        #expect(seen.lines.first == "listener: one\ntwo")
+        #expect(failing.outcome?.error != nil && failing.printed == ["one", "two"])
+        #expect(chatty.printed == ["1", "2", "3"] && chatty.printedDropped == 2)
+    }
 }

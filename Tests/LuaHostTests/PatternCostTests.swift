@@ -20,7 +20,7 @@ import Testing
     @Test func aLiteralPrefixLimitsTheStarts() throws {
         let xml = String(repeating: "<item>x</item>", count: 1000) + "<controlURL>/ctl</controlURL>"
         let c = try #require(cost(xml, "<controlURL>(.-)</controlURL>"))
-        #expect(c < 1e5)  // one start where the prefix occurs
+        #expect(c < 2e5)  // one start where the prefix occurs (n starts would be about 1e8)
     }
 
     @Test func aTrailingGreedyItemIsPaidForOnce() throws {
@@ -36,6 +36,54 @@ import Testing
         let free = try #require(cost(s, "a-b"))
         let anchored = try #require(cost(s, "^a-b"))
         #expect(anchored * 1000 < free)
+    }
+
+    @Test func aLongLiteralPrefixPaysForItsPartialMatches() throws {
+        // every start compares up to 1,000 bytes before the 'b' fails it
+        let c = try #require(cost(String(repeating: "a", count: 100_000), String(repeating: "a", count: 1000) + "b"))
+        #expect(c >= 5e7)
+    }
+
+    @Test func aBackReferenceWalksTheSubject() throws {
+        let c = try #require(cost(String(repeating: "a", count: 1000), "(.*)%1x"))
+        #expect(c >= 1e9)  // n starts × n ends of the capture × n bytes compared
+    }
+
+    @Test func capturesAreCountedButDoNotHideTheLastItem() throws {
+        let text = String(repeating: "x", count: 100_000)
+        let bare = try #require(cost(text, "x+"))
+        let captured = try #require(cost(text, "(x+)"))
+        #expect(captured > bare && captured <= 3 * Double(text.utf8.count) + 2 * bare)
+    }
+
+    @Test func aLongSetMakesEveryStepSlower() throws {
+        let text = String(repeating: "b", count: 100_000)
+        let short = try #require(cost(text, "[ab]+"))
+        let long = try #require(cost(text, "[" + String(repeating: "a", count: 100_000) + "b]+"))
+        #expect(short <= 3e5 + 10)
+        #expect(long >= short * 5000)  // Lua reads the 100,000-byte set for each byte it tests
+    }
+
+    @Test func plainSearchCountsTheBytesItCompares() {
+        let subject = Array(String(repeating: "a", count: 1_000_000).utf8)
+        let needle = Array((String(repeating: "a", count: 100_000) + "b").utf8)
+        let refusal = subject.withUnsafeBytes {
+            PatternCost.refusal(subject: $0, pattern: needle, initialPosition: nil, use: .plainFind)
+        }
+        #expect(refusal != nil)
+        let ordinary = subject.withUnsafeBytes {
+            PatternCost.refusal(subject: $0, pattern: Array("ab".utf8), initialPosition: nil, use: .plainFind)
+        }
+        #expect(ordinary == nil)
+        #expect(!PatternCost.hasSpecials(Array("LISTEN 0.0".utf8.filter { $0 != UInt8(ascii: ".") })))
+        #expect(PatternCost.hasSpecials(Array("a-b".utf8)))
+    }
+
+    @Test func gmatchTakesACaretLiterally() throws {
+        let anchored = try #require(ParsedPattern(Array("^a".utf8)))
+        let literal = try #require(ParsedPattern(Array("^a".utf8), caretIsLiteral: true))
+        #expect(anchored.anchored && anchored.items.count == 1)
+        #expect(!literal.anchored && literal.items.first?.set.single == UInt8(ascii: "^"))
     }
 
     @Test func classesAndSetsFollowLuaRules() {

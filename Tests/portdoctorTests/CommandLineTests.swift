@@ -85,6 +85,28 @@ import Testing
         #expect(error.stdout.contains("demo/a.lua:1:"))
     }
 
+    @Test func printGoesToStandardErrorAndWithDebugIntoTheReport() throws {
+        let dir = try pack([
+            "pack.lua": "print('loading')\n" + Self.manifest,
+            "a.lua": Self.check("print('hello') print('two\\nlines') return pass('ok')"),
+        ])
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+        let plain = try portdoctor(["run", dir.path])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(plain.stderr.contains("[a] hello\n"), "\(plain.stderr)")
+        #expect(plain.stderr.contains("[a] two\n[a] lines\n") && plain.stderr.contains("[demo/pack.lua] loading\n"))
+        #expect(!plain.stdout.contains("hello"))
+
+        for (flags, expected) in [([], nil), (["--debug"], ["hello", "two", "lines"])] as [([String], [String]?)] {
+            let run = try portdoctor(["run", dir.path, "--format", "json"] + flags)
+            #expect(run.status == 0 && run.stderr.contains("[a] hello\n"), "\(run.stderr)")
+            let root = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            let check = try #require((root["checks"] as? [[String: Any]])?.first)
+            #expect(check.keys.contains("output"))
+            #expect(check["output"] as? [String] == expected, "\(flags): \(check["output"] ?? "missing")")
+        }
+    }
+
     @Test func usageErrorsExitTwoWithAMessage() throws {
         let unknownPack = try portdoctor(["run", "crashplna"])
         #expect(unknownPack.status == 2)

@@ -80,6 +80,8 @@ public struct Finding: Sendable {
     public var origin: String
     /// For `error` findings: file, line and traceback when known.
     public var error: LuaError?
+    /// What the check printed, line by line, when the run keeps it (`--debug`); nil otherwise.
+    public var output: [String]?
 
     public init(
         id: String, title: String, status: CheckStatus, summary: String, cause: String? = nil,

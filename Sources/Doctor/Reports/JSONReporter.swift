@@ -65,6 +65,7 @@ public enum JSONReporter {
             "origin": .string(f.origin),
             "duration_ms": .int(Int64(f.durationMilliseconds.rounded())),
             "error": f.error.map(error) ?? .null,
+            "output": f.output.map { .array($0.map(JSONValue.string)) } ?? .null,
         ])
     }
 

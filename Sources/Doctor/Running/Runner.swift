@@ -1,6 +1,12 @@
 import LuaHost
 import Reactor
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 public struct RunOptions {
     /// The user's limits; packs and checks may only lower them.
     public var limits: LuaLimits = .default
@@ -11,8 +17,27 @@ public struct RunOptions {
     public var confirm: ((_ step: String, _ repair: RepairDefinition) -> Bool)?
     /// Called about once a second with the checks still running, for a progress line.
     public var progress: (([RunningCheck]) -> Void)?
+    /// Where `print` in checks and pack files goes, one line at a time and as soon as it is printed,
+    /// prefixed with who printed it: "[check-id] text" (or "[pack/file.lua] text" while the pack loads).
+    public var printed: (String) -> Void = RunOptions.standardError
+    /// Also keep what each check printed in its finding (`output`), for the report.
+    public var debug = false
+    /// At most this many printed lines are kept per check (with `debug`).
+    public static let keptLines = 1000
 
     public init() {}
+
+    /// Unbuffered, so a line is out before a check that printed it crashes or hangs.
+    public static func standardError(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            offset += n
+        }
+    }
 }
 
 /// A check that is still running, for progress lines ("waiting for 203.0.113.7:4242 … 2 s").
@@ -39,6 +64,8 @@ public final class Runner {
     /// Each finished check's result as Lua data, for later checks' `ctx.results`.
     private var results: [String: LuaValue] = [:]
     private let aliases: [String: String]
+    /// What each step's tasks (the check, its repairs, its runs after a repair) printed, with `debug`.
+    private var printed: [Int: [String]] = [:]
 
     public init(runtime: LuaRuntime, plan: Plan, parameters: ResolvedParameters, options: RunOptions) {
         self.runtime = runtime
@@ -201,11 +228,17 @@ public final class Runner {
         tasks[i] = task
         task.onFinish = { [unowned self] t in
             self.tasks[i] = nil
+            if self.options.debug {
+                self.printed[i, default: []] += t.printed
+                if t.printedDropped > 0 { self.printed[i]!.append("… \(t.printedDropped) more lines not kept") }
+            }
             done(t)
         }
     }
 
     private func finish(_ i: Int, _ finding: Finding) {
+        var finding = finding
+        if options.debug { finding.output = printed[i] ?? [] }
         states[i] = .done(finding)
         var result = LuaTable()
         result["status"] = .text(finding.status.rawValue)

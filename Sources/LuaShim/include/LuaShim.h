@@ -76,6 +76,8 @@ int pd_rethrow_if_tripped(lua_State *L);
 /// Lua-callable: true when a limit has tripped in the running check. Used by the sandbox's xpcall:
 /// a limit error raised from the instruction hook runs the message handler with hooks disabled,
 /// so the user's handler must not run at all then.
+/* Raises the time limit if the deadline has passed: for C work between hooks (pattern calls). */
+int pd_check_deadline(lua_State *L);
 int pd_is_tripped(lua_State *L);
 /// Lua-callable no-op, registered the same way as host functions, for the bridge benchmark.
 int pd_noop(lua_State *L);
