@@ -131,6 +131,11 @@ struct RunCommand: ParsableCommand {
         request.options.fix = fix
         request.options.assumeYes = yes
         request.options.debug = debug
+        // A printed line must not land in the middle of the progress line.
+        request.options.printed = { line in
+            Terminal.clearProgress()
+            Terminal.writeError(line + "\n")
+        }
         let interactive = isatty(STDIN_FILENO) != 0 && isatty(STDERR_FILENO) != 0
         if fix && !yes && interactive {
             request.options.confirm = { step, repair in
