@@ -42,7 +42,8 @@ let package = Package(
         ),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua", "LuaShim"]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "LuaHost", "BundledChecks"]),
-        .testTarget(name: "ProbesTests", dependencies: ["Probes", "Reactor"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "ProbesTests", dependencies: ["Probes", "Reactor", "TestSupport"], resources: [.copy("Fixtures")]),
         // Finds the release binary that the CLI and lab tests run (`swift build -c release` first).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Runs the real release binary: exit codes, formats, usage errors.

@@ -1,6 +1,6 @@
 import Foundation
 import Reactor
-import Synchronization
+import TestSupport
 import Testing
 
 @testable import Probes
@@ -8,65 +8,6 @@ import Testing
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// A UDP service on loopback that answers every datagram with something that is not the answer
-/// a STUN or NAT-PMP client waits for, and counts what it received.
-final class UDPStranger: Sendable {
-    enum Reply: Sendable { case garbage, echo }
-
-    let fd: Int32
-    let port: UInt16
-    private let received = Atomic<Int>(0)
-    private let stopping = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(false)
-
-    var count: Int { received.load(ordering: .sequentiallyConsistent) }
-
-    init(_ reply: Reply) throws {
-        let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        let local = SocketAddress(family: .ipv4, ip: "127.0.0.1", port: 0)
-        guard s >= 0, local.withSockaddr({ bind(s, $0, $1) }) == 0, let bound = SocketAddress.of(s, peer: false)
-        else {
-            if s >= 0 { close(s) }
-            throw Listener.SetupError(description: "cannot bind a UDP socket on loopback")
-        }
-        fd = s
-        port = bound.port
-        Thread.detachNewThread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 2048)
-            while !stopping.load(ordering: .sequentiallyConsistent) {
-                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                guard poll(&p, 1, 50) > 0 else { continue }
-                var from = sockaddr_storage()
-                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                let n = withUnsafeMutablePointer(to: &from) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        recvfrom(fd, &buffer, buffer.count, 0, $0, &length)
-                    }
-                }
-                guard n >= 0 else { continue }
-                received.add(1, ordering: .sequentiallyConsistent)
-                let answer: [UInt8] =
-                    switch reply {
-                    case .garbage: Array("\u{1}\u{2}not what you asked for".utf8)
-                    case .echo: Array(buffer.prefix(n))
-                    }
-                _ = withUnsafePointer(to: &from) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(fd, answer, answer.count, 0, $0, length)
-                    }
-                }
-            }
-            close(fd)
-            stopped.store(true, ordering: .sequentiallyConsistent)
-        }
-    }
-
-    func stop() {
-        stopping.store(true, ordering: .sequentiallyConsistent)
-        for _ in 0..<200 where !stopped.load(ordering: .sequentiallyConsistent) { usleep(10_000) }
-    }
-}
 
 /// STUN and NAT-PMP retransmit on their schedule only: whatever else answers on the port (a UDP
 /// echo, another service) must neither make them send again nor keep them going.
