@@ -156,7 +156,27 @@ public final class Diagnosis {
         }
     }
 
+    /// Runs the plan. When a repair changed this computer, the other checks' findings may describe
+    /// the computer as it was (a port seen free before the service it belongs to was restarted), so
+    /// the whole plan runs once more without repairs, and the report is that second run's, with
+    /// what the repairs did kept on their checks.
     public func run() -> Report {
-        Runner(runtime: runtime, plan: plan, parameters: parameters, options: options).run()
+        let first = Runner(runtime: runtime, plan: plan, parameters: parameters, options: options).run()
+        let applied = first.findings.filter { f in f.repairs.contains { $0.outcome == .fixed || $0.outcome == .notFixed } }
+        guard !applied.isEmpty else { return first }
+        var again = options
+        again.fix = false
+        again.confirm = nil
+        var second = Runner(runtime: runtime, plan: plan, parameters: parameters, options: again).run()
+        // A repaired check's own finding already is its run after the repair, with what the repair did.
+        let repaired = Dictionary(
+            first.findings.filter { f in f.repairs.contains { $0.outcome != .offered } }.map { ($0.id, $0) },
+            uniquingKeysWith: { a, _ in a })
+        for i in second.findings.indices {
+            if let before = repaired[second.findings[i].id] { second.findings[i] = before }
+        }
+        second.durationMilliseconds += first.durationMilliseconds
+        second.startedAt = first.startedAt
+        return second
     }
 }

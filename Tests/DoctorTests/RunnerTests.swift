@@ -121,7 +121,8 @@ import Testing
             $0.options.assumeYes = true
         }
         let f = try #require(out.finding("service"))
-        #expect(out.host.marks == ["check", "repair start", "check"])
+        // The check, the repair, the check again; then the whole plan once more without repairs.
+        #expect(out.host.marks == ["check", "repair start", "check", "check"])
         #expect(f.status == .pass)
         #expect(f.summary == "the service is running (after repair 'start')")
         #expect(f.repairs.map(\.outcome) == [.fixed])
@@ -166,7 +167,7 @@ import Testing
             r.options.assumeYes = true
         }
         let f = try #require(stubborn.finding("service"))
-        #expect(stubborn.host.marks == ["check", "repair start", "check"])
+        #expect(stubborn.host.marks == ["check", "repair start", "check", "check"])
         #expect(f.status == .fail)
         #expect(f.repairs.first?.outcome == .notFixed)
         #expect(f.repairs.first?.detail == "the check still reports: the service is stopped")
