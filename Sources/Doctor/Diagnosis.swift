@@ -146,7 +146,20 @@ public final class Diagnosis {
             pack, manifest: manifest, extraOverlays: overlays, platform: request.platform, vendor: vendor)
         plan.diagnostics += overlayProblems
 
-        switch ParameterResolver.resolve(manifest, request.parameters, allowMissing: request.planOnly) {
+        var sources = request.parameters
+        // Settings in the config file and the environment may be meant for other packs: which
+        // packs exist, and what they take, tells those from typos.
+        let settings =
+            !(sources.config?.entries.isEmpty ?? true)
+            || sources.environment.keys.contains { $0.hasPrefix(ParameterSources.environmentPrefix) }
+        if settings {
+            for other in catalog.packs {
+                let id = other.name.split(separator: "/").last.map(String.init) ?? other.name
+                guard id != manifest.id else { continue }
+                sources.otherPacks[id] = Set(loader.loadManifest(other)?.parameters.map(\.name) ?? [])
+            }
+        }
+        switch ParameterResolver.resolve(manifest, sources, allowMissing: request.planOnly) {
         case .failure(let e): throw DiagnosisError(e.reason)
         case .success(let parameters):
             return .ready(

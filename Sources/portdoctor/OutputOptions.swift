@@ -33,6 +33,14 @@ enum Validate {
         guard (1...65535).contains(value) else { throw ValidationError("\(name) must be 1 to 65535, got \(value)") }
     }
 
+    /// "host", "host:port", "[v6]:port" or a bare IPv6 address, checked as `--peer` is.
+    static func endpoint(_ text: String, defaultPort: UInt16) throws -> (host: String, port: UInt16) {
+        switch ParameterValue.endpoint(text.trimmed) {
+        case .failure(let e): throw ValidationError(e.reason)
+        case .success(let (host, port)): return (host, port.map(UInt16.init) ?? defaultPort)
+        }
+    }
+
     static func seconds(_ value: Double, _ option: String, max: Double) throws {
         guard value > 0, value <= max else {
             throw ValidationError("\(option) must be more than 0 and at most \(Int(max)) seconds")

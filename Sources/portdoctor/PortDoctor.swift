@@ -41,7 +41,10 @@ struct PortDoctor: ParsableCommand {
             switch exitCode(for: error) {
             case .success: exit(withError: error)  // --help, --version
             case .validationFailure:
-                Terminal.writeError((fullMessage(for: error) + "\n"))
+                // One style for every refusal: "portdoctor: what is wrong", then how to ask right.
+                var message = fullMessage(for: error)
+                if message.hasPrefix("Error: ") { message = "portdoctor: " + message.dropFirst(7) }
+                Terminal.writeError(message + "\n")
             default:
                 // Every other way of not getting a diagnosis (a missing path, an unreadable file, a
                 // pack that is not one) is the same kind of answer: one line, exit code 2.

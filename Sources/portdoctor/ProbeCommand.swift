@@ -281,16 +281,24 @@ struct ServiceProbe: ParsableCommand {
     func run() throws {
         let m = manager.flatMap(ServiceManager.init(rawValue:))
         if restartCommand {
-            guard let chosen = m ?? Services.status(name)?.manager ?? Services.detect().first else {
+            let status = Services.status(name, manager: m)
+            guard let chosen = m ?? status?.manager ?? Services.detect().first else {
                 throw Failure("no service manager found on this computer")
             }
             let command = Services.restartCommands(name, chosen).map { $0.joined(separator: " ") }
                 .joined(separator: " && ")
+            let installed = status?.installed ?? false
             output.print(
                 .object([
                     "name": .string(name), "manager": .string(chosen.rawValue), "restart_command": .string(command),
+                    "installed": .bool(installed),
                 ])
-            ) { command }
+            ) {
+                installed
+                    ? command : "\(name) is not installed (\(chosen.rawValue)); once it is, this restarts it: \(command)"
+            }
+            // The same exit status as without --restart-command: a command for nothing is no answer.
+            if !installed { throw ExitCode(2) }
             return
         }
         guard let s = Services.status(name, manager: m) else {
@@ -323,24 +331,13 @@ struct ReflectProbe: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        _ = try Validate.endpoint(reflector, defaultPort: ReflectorProtocol.defaultPort)
         try Validate.port(connectBack, "--connect-back")
         try Validate.seconds(timeout, "--timeout", max: 60)
     }
 
     func run() throws {
-        // "host", "host:port", "[v6]:port" or a bare IPv6 address.
-        var host = reflector
-        var port = ReflectorProtocol.defaultPort
-        if reflector.hasPrefix("["), let close = reflector.firstIndex(of: "]") {
-            host = String(reflector[reflector.index(after: reflector.startIndex)..<close])
-            if let p = UInt16(reflector[close...].dropFirst(2)) { port = p }
-        } else if reflector.filter({ $0 == ":" }).count == 1, let colon = reflector.firstIndex(of: ":") {
-            host = String(reflector[..<colon])
-            guard let p = UInt16(reflector[reflector.index(after: colon)...]) else {
-                throw ValidationError("'\(reflector)' is not host:port")
-            }
-            port = p
-        }
+        let (host, port) = try Validate.endpoint(reflector, defaultPort: ReflectorProtocol.defaultPort)
         let loop = EventLoop()
         var outcome: ReflectorClient.Outcome?
         ReflectorClient.ask(
@@ -571,22 +568,15 @@ struct STUNProbe: ParsableCommand {
     @Argument(help: "The STUN server: a numeric address, optionally with :port (default 3478).") var server: String
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
-        var host = server
-        var port = STUN.defaultPort
-        if server.filter({ $0 == ":" }).count == 1, let colon = server.firstIndex(of: ":") {
-            host = String(server[..<colon])
-            guard let p = UInt16(server[server.index(after: colon)...]) else {
-                throw ValidationError("'\(server)' is not host:port")
-            }
-            port = p
-        } else if server.hasPrefix("["), let close = server.firstIndex(of: "]") {
-            host = String(server[server.index(after: server.startIndex)..<close])
-            port = UInt16(server[close...].dropFirst(2)) ?? port
-        }
+    func validate() throws {
+        let (host, port) = try Validate.endpoint(server, defaultPort: STUN.defaultPort)
         guard SocketAddress(numeric: host, port: port) != nil else {
             throw ValidationError("give the STUN server as a numeric address (names are not looked up here)")
         }
+    }
+
+    func run() throws {
+        let (host, port) = try Validate.endpoint(server, defaultPort: STUN.defaultPort)
         let loop = EventLoop()
         var answer: STUN.Answer?
         STUN.binding(server: host, port: port, on: loop) { answer = $0 }

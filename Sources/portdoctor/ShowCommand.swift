@@ -7,7 +7,7 @@ import Doctor
     import Foundation
 #endif
 
-enum GraphFormat: String, ExpressibleByArgument {
+enum GraphFormat: String, ExpressibleByArgument, CaseIterable {
     case dot, mermaid
 }
 
@@ -28,7 +28,8 @@ struct ShowCommand: ParsableCommand {
 
     @OptionGroup var selection: PackSelection
 
-    @Option(help: "Draw the flow as a graph instead.") var graph: GraphFormat?
+    @Option(help: ArgumentHelp("Draw the flow as a graph instead: Graphviz dot or Mermaid.", valueName: "dot|mermaid"))
+    var graph: GraphFormat?
 
     @OptionGroup var output: OutputOptions
 

@@ -111,7 +111,46 @@ import Testing
             other.port = 1
             other.nonsense = 1
             """
-        #expect(try summary { $0.parameters.config = try! config(text) } == "4243 a.example:nil destination false 3")
+        #expect(
+            try summary {
+                $0.parameters.config = try! config(text)
+                $0.parameters.otherPacks = ["other": ["port", "nonsense"]]
+            } == "4243 a.example:nil destination false 3")
+    }
+
+    @Test func linesForOtherPacksAreCheckedAgainstThemAndSkippedHere() throws {
+        let others: [String: Set<String>] = ["crashplan": ["port", "peer", "reflector"], "lab": ["router"]]
+        #expect(
+            try summary {
+                $0.parameters.config = try! config("router = 192.0.2.1\ncrashplan.reflector = a.example\nport = 4300")
+                $0.parameters.environment = ["PORTDOCTOR_PARAM_ROUTER": "192.0.2.1"]
+                $0.parameters.otherPacks = others
+            } == "4300 none destination false 3")
+        let typoInThePack = rejection {
+            $0.parameters.config = try! config("crashpaln.port = 4243")
+            $0.parameters.otherPacks = others
+        }
+        #expect(typoInThePack?.hasSuffix("config:1: there is no pack named 'crashpaln' (did you mean 'crashplan'?)") == true)
+        let typoInTheirKey = rejection {
+            $0.parameters.config = try! config("crashplan.reflecter = x")
+            $0.parameters.otherPacks = others
+        }
+        #expect(typoInTheirKey?.contains("pack 'crashplan' has no parameter 'reflecter' (did you mean 'reflector'?)") == true)
+        let nobodysKey = rejection {
+            $0.parameters.config = try! config("routr = 192.0.2.1")
+            $0.parameters.otherPacks = others
+        }
+        #expect(nobodysKey?.contains("has no parameter 'routr' (did you mean 'router'?)") == true, "\(nobodysKey ?? "")")
+    }
+
+    @Test func aCommentMayFollowAValue() throws {
+        #expect(
+            try summary {
+                $0.parameters.config = try! config("port = 4300  # the new one\nrole = 'source' # quoted\nretries = \"#1\"")
+                $0.parameters.commandLine = [("retries", "4")]
+            } == "4300 none source false 4")
+        #expect(ConfigFile.withoutComment("\"a # b\"  # c") == "\"a # b\"")
+        #expect(ConfigFile.withoutComment("a#b # c") == "a#b")
     }
 
     @Test func valuesAreTrimmedAndUnquoted() throws {
@@ -143,7 +182,7 @@ import Testing
         #expect(
             rejection { $0.parameters.environment = ["PORTDOCTOR_PARAM_PROT": "22", "HOME": "/root"] }?
                 .hasPrefix(
-                    "environment variable PORTDOCTOR_PARAM_PROT: pack 'demo' has no such parameter (did you mean 'PORTDOCTOR_PARAM_PORT'?)"
+                    "environment variable PORTDOCTOR_PARAM_PROT: no pack takes such a parameter (did you mean 'PORTDOCTOR_PARAM_PORT'?)"
                 ) == true)
     }
 

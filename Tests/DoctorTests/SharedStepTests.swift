@@ -10,6 +10,7 @@ struct SharedStepTests {
     /// What the primitives answer, and what the port-forward step asked the survey.
     final class World {
         var bindTest: LuaValue = ["status": "free", "holders": []]
+        var connect: LuaValue = ["status": "connected", "rtt_ms": 1, "remote": ["ip": "192.0.2.7", "text": "192.0.2.7:4242"]]
         var listeners: LuaValue = []
         var service: LuaValue = [
             "manager": "runit", "name": "crashplan", "installed": true, "running": true, "pid": 2690, "seconds": 3600,
@@ -52,6 +53,7 @@ struct SharedStepTests {
                 module: "socket",
                 [
                     "bind_test": HostFunction { call in call.returning(world.bindTest) },
+                    "connect": HostFunction { call in call.returning(world.connect) },
                     "resolve": HostFunction { call in
                         guard let a = world.names[try call.string(1)] else {
                             return call.returning(["status": "dns-not-found", "addresses": [], "error": "not known"])

@@ -77,14 +77,24 @@ import Testing
         // The default file is found through XDG_CONFIG_HOME, and its values are trimmed and unquoted.
         try FileManager.default.createDirectory(
             at: dir.appendingPathComponent("portdoctor"), withIntermediateDirectories: true)
-        try "listen-port.port =  \"4300\"  \nother-pack.whatever = 1\n".write(
+        try "listen-port.port =  \"4300\"  \ncrashplan.reflector = 198.51.100.7\n".write(
             to: dir.appendingPathComponent("portdoctor/config"), atomically: true, encoding: .utf8)
         let run = try cli.portdoctor(["run", example, "--format", "json"], environment: ["XDG_CONFIG_HOME": dir.path])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("port 4300 is in the recommended range"), "\(run.stdout)")
         expectCouldNotDiagnose(
             try cli.portdoctor(["run", example], environment: ["PORTDOCTOR_PARAM_PROT": "4243"]),
-            saying: "environment variable PORTDOCTOR_PARAM_PROT: pack 'listen-port' has no such parameter")
+            saying: "environment variable PORTDOCTOR_PARAM_PROT: no pack takes such a parameter")
+        // What other packs take is for them: `peer` (crashplan's) does not stop a pack without one.
+        try "peer = backup.example.net\nport = 4300   # my port\ncrashplan.port = 4243\n".write(
+            to: config, atomically: true, encoding: .utf8)
+        let shared = try cli.portdoctor(["run", example, "--config", config.path])
+        #expect(shared.status == 0, "\(shared.stderr)")
+        #expect(shared.stdout.contains("port=4300"), "\(shared.stdout)")
+        try "crashpaln.port = 4243\n".write(to: config, atomically: true, encoding: .utf8)
+        expectCouldNotDiagnose(
+            try cli.portdoctor(["run", example, "--config", config.path]),
+            saying: "\(config.path):1: there is no pack named 'crashpaln' (did you mean 'crashplan'?)")
     }
 
     @Test(arguments: ["::::", "[::::]:4242", "300.1.2.3", "[::1"])
@@ -93,6 +103,35 @@ import Testing
         #expect(run.status == 2)
         #expect(run.stdout.isEmpty)
         #expect(run.stderr.hasPrefix("portdoctor: --peer \(peer): "), "\(run.stderr)")
+    }
+
+    @Test func debugKeepsWhatChecksPrintInTheTextReportToo() throws {
+        let pack = try cli.pack([
+            "pack.lua": CommandLineTests.manifest,
+            "a.lua": CommandLineTests.check("print('trying', ctx.params.port) return pass('ok')"),
+        ])
+        defer { try? FileManager.default.removeItem(at: pack.deletingLastPathComponent()) }
+        let plain = try cli.portdoctor(["run", pack.path])
+        #expect(plain.stderr.contains("[a] trying\t4242"))
+        #expect(!plain.stdout.contains("printed:"))
+        let debug = try cli.portdoctor(["run", pack.path, "--debug"])
+        #expect(debug.stdout.contains("printed: trying\t4242"), "\(debug.stdout)")
+    }
+
+    @Test func aRestartCommandForAServiceThatIsNotInstalledSaysSo() throws {
+        let run = try cli.portdoctor(
+            ["probe", "service", "portdoctor-no-such-service", "--restart-command", "--manager", "runit"])
+        #expect(run.status == 2)
+        #expect(run.stdout.contains("portdoctor-no-such-service is not installed (runit)"), "\(run.stdout)")
+    }
+
+    @Test func refusalsShareOneStyleAndNameTheSubcommand() throws {
+        for args in [["probe", "reflect", "127.0.0.1:70000"], ["probe", "stun", "192.0.2.1:99999"], ["run", "--frob"]] {
+            let run = try cli.portdoctor(args)
+            #expect(run.status == 2)
+            #expect(run.stderr.hasPrefix("portdoctor: "), "\(run.stderr)")
+            #expect(run.stderr.contains("Usage: portdoctor \(args[0] == "probe" ? "probe \(args[1])" : args[0])"), "\(run.stderr)")
+        }
     }
 
     @Test func ipv6EndpointsPrintInBrackets() throws {

@@ -50,6 +50,17 @@ local function hostport(host, port)
   return host .. ":" .. port
 end
 
+-- An address that only exists on local networks (RFC 1918, link-local, IPv6 ULA and link-local).
+local function private_address(ip)
+  local a, b = ip:match("^(%d+)%.(%d+)%.%d+%.%d+$")
+  if a then
+    a, b = tonumber(a), tonumber(b)
+    return a == 10 or (a == 172 and b >= 16 and b <= 31) or (a == 192 and b == 168) or (a == 169 and b == 254)
+  end
+  local lower = ip:lower()
+  return lower:match("^f[cd]") ~= nil or lower:match("^fe[89ab]") ~= nil
+end
+
 local function is_numeric(host) return host and (host:match("^%d+%.%d+%.%d+%.%d+$") or host:find(":")) ~= nil end
 
 -- "7 days", "1 day 2 hours", "45 minutes": how long a router keeps a forward.
@@ -281,7 +292,14 @@ function M.reach_peer(opts)
         refused = "The other computer answered but nothing listens on " .. port .. " there (or its firewall rejects): check the service and firewall on that side.",
         timeout = "Nothing answered: a firewall drops it, or the router in front of the other computer does not forward " .. port .. ".",
         ["dns-not-found"] = "The name " .. host .. " does not resolve: check the spelling, or use the address.",
+        ["dns-temporary"] = "The name " .. host .. " could not be looked up: no DNS server answered. Check this computer's network connection and DNS settings, or use the other computer's address.",
       }
+      -- Silence from an address on a local network is no router's doing: no forward is involved there.
+      local tried = r.remote or (r.attempts and r.attempts[1] and r.attempts[1].remote)
+      if r.status == "timeout" and tried and private_address(tried.ip) then
+        causes.timeout = "peer-unreachable"
+        advice.timeout = "Nothing answered from " .. tried.ip .. ", an address on a local network: the other computer is off or asleep, has another address now, or its firewall drops TCP " .. port .. "."
+      end
       return fail {
         summary = string.format("could not connect to %s: %s", hostport(host, port), r.status),
         cause = causes[r.status] or "peer-unreachable",

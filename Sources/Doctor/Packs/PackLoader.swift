@@ -69,6 +69,16 @@ public final class PackLoader {
             diagnostics: packDiagnostics)
     }
 
+    /// Only a pack's manifest (its pack.lua), for what other packs declare; nil if it does not load.
+    public func loadManifest(_ folder: PackFolder) -> PackManifest? {
+        folders[folder.name] = folder
+        diagnostics = []
+        manifest = nil
+        evaluate(folder, "pack.lua")
+        defer { manifest = nil }
+        return diagnostics.isEmpty ? manifest : nil
+    }
+
     /// An overlay folder (overlay.lua plus the checks it brings).
     public func loadOverlay(_ folder: PackFolder, isUserOverlay: Bool) -> (OverlayDefinition?, [PackDiagnostic]) {
         loadOverlayFolder(folder, isUserOverlay: isUserOverlay)

@@ -94,7 +94,7 @@ public enum ParameterValue {
     }
 
     /// "host", "host:port", "[v6]:port" or a bare IPv6 address.
-    static func endpoint(_ t: String) -> Result<(String, Int?), ParameterError> {
+    public static func endpoint(_ t: String) -> Result<(String, Int?), ParameterError> {
         var hostPart = t
         var portPart: String?
         if t.hasPrefix("[") {
@@ -129,10 +129,13 @@ public struct ParameterSources: Sendable {
     public var environment: [String: String] = [:]
     public var commandLine: [(key: String, value: String)] = []
     public var peer: String?
+    /// The other packs there are, with their parameters: a config line or an environment variable
+    /// for one of them is not a mistake in this run, a name no pack takes is.
+    public var otherPacks: [String: Set<String>] = [:]
 
     public init() {}
 
-    static let environmentPrefix = "PORTDOCTOR_PARAM_"
+    public static let environmentPrefix = "PORTDOCTOR_PARAM_"
 }
 
 /// The config file: `key = value` lines, `#` comments, and `pack.key = value` for one pack only.
@@ -165,7 +168,7 @@ public struct ConfigFile: Sendable {
                 return .failure(.init(reason: "\(at): expected 'key = value' (or 'pack.key = value'), got '\(line)'"))
             }
             var key = String(line[..<eq]).trimmed
-            let value = unquoted(String(line[line.index(after: eq)...]).trimmed)
+            let value = unquoted(withoutComment(String(line[line.index(after: eq)...]).trimmed))
             var pack: String?
             if let dot = key.firstIndex(of: ".") {
                 pack = String(key[..<dot])
@@ -178,6 +181,23 @@ public struct ConfigFile: Sendable {
             entries.append(Entry(pack: pack, key: key, value: value, line: index + 1))
         }
         return .success(ConfigFile(path: path, entries: entries))
+    }
+
+    /// `port = 4243  # the new one`: a `#` after a space starts a comment, outside quotes.
+    static func withoutComment(_ v: String) -> String {
+        if let quote = v.first, quote == "\"" || quote == "'",
+            let close = v.dropFirst().firstIndex(of: quote)
+        {
+            let rest = String(v[v.index(after: close)...]).trimmed
+            if rest.isEmpty || rest.hasPrefix("#") { return String(v[...close]) }
+            return v
+        }
+        var previous: Character = " "
+        for i in v.indices {
+            if v[i] == "#" && (previous == " " || previous == "\t") { return String(v[..<i]).trimmed }
+            previous = v[i]
+        }
+        return v
     }
 
     /// `"a b"` and `'a b'` are the text inside: people quote values out of habit.
@@ -217,17 +237,35 @@ public enum ParameterResolver {
         }
         let known = manifest.parameters.map(\.name)
         let listing = known.isEmpty ? "it has no parameters" : "its parameters are \(known.joined(separator: ", "))"
+        let elsewhere = sources.otherPacks.values.reduce(into: Set<String>()) { $0.formUnion($1) }
         if let config = sources.config {
-            for entry in config.entries where entry.pack == nil || entry.pack == manifest.id {
+            let packs = Array(sources.otherPacks.keys) + [manifest.id]
+            for entry in config.entries {
+                let at = "\(config.path):\(entry.line)"
+                if let pack = entry.pack, pack != manifest.id {
+                    guard let theirs = sources.otherPacks[pack] else {
+                        return .failure(.init(reason: "\(at): there is no pack named '\(pack)'\(Suggest.hint(pack, packs))"))
+                    }
+                    guard theirs.contains(entry.key) else {
+                        return .failure(
+                            .init(
+                                reason:
+                                    "\(at): pack '\(pack)' has no parameter '\(entry.key)'\(Suggest.hint(entry.key, Array(theirs)))"
+                            ))
+                    }
+                    continue
+                }
                 guard specs[entry.key] != nil else {
+                    // A line for every pack that some other pack takes (`peer = …`) does not apply here.
+                    if entry.pack == nil && elsewhere.contains(entry.key) { continue }
                     let scope = entry.pack == nil ? "" : " (a line for pack '\(manifest.id)')"
                     return .failure(
                         .init(
                             reason:
-                                "\(config.path):\(entry.line): pack '\(manifest.id)' has no parameter '\(entry.key)'\(scope)"
-                                + "\(Suggest.hint(entry.key, known)); \(listing)"))
+                                "\(at): pack '\(manifest.id)' has no parameter '\(entry.key)'\(scope)"
+                                + "\(Suggest.hint(entry.key, known + elsewhere.sorted())); \(listing)"))
                 }
-                chosen[entry.key] = (entry.value, "\(config.path):\(entry.line)")
+                chosen[entry.key] = (entry.value, at)
                 kinds[entry.key] = "config"
             }
         }
@@ -235,14 +273,17 @@ public enum ParameterResolver {
             uniqueKeysWithValues: manifest.parameters.map {
                 (ParameterSources.environmentPrefix + $0.name.uppercased().replacing("-", with: "_"), $0.name)
             })
+        let variablesElsewhere = Set(
+            elsewhere.map { ParameterSources.environmentPrefix + $0.uppercased().replacing("-", with: "_") })
         for (variable, value) in sources.environment.sorted(by: { $0.key < $1.key })
         where variable.hasPrefix(ParameterSources.environmentPrefix) {
             guard let name = variables[variable] else {
+                if variablesElsewhere.contains(variable) { continue }
                 return .failure(
                     .init(
                         reason:
-                            "environment variable \(variable): pack '\(manifest.id)' has no such parameter"
-                            + "\(Suggest.hint(variable, Array(variables.keys))); \(listing)"))
+                            "environment variable \(variable): no pack takes such a parameter"
+                            + "\(Suggest.hint(variable, Array(variables.keys))); pack '\(manifest.id)': \(listing)"))
             }
             chosen[name] = (value, variable)
             kinds[name] = "environment"

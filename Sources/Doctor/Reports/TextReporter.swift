@@ -45,6 +45,8 @@ public struct TextReporter {
         for f in report.findings {
             let name = f.id.count >= width ? f.id + " " : f.id + String(repeating: " ", count: width - f.id.count)
             out.append("\(badge(f.status)) \(name)\(f.summary)")
+            // What the check printed, kept with `run --debug`: under its own line, whatever its status.
+            for line in f.output ?? [] { out.append(indent + paint("printed: ", "2") + line) }
             guard f.status != .pass, f.status != .skip || !f.advice.isEmpty else { continue }
             if let cause = f.cause {
                 let words = RootCause.vocabulary[cause].map { "\($0) (\(cause))" } ?? cause
@@ -139,7 +141,7 @@ enum TextWrap {
         var i = 0
         while i < chars.count, chars[i] == " " { i += 1 }
         let rest = String(chars[i...])
-        for label in ["cause: ", "fix available with --fix: ", "repaired: ", "repair did not help: ", "repair failed: "]
+        for label in ["cause: ", "printed: ", "fix available with --fix: ", "repaired: ", "repair did not help: ", "repair failed: "]
         where rest.hasPrefix(label) {
             return i + label.count
         }

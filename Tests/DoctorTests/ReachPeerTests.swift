@@ -1,0 +1,51 @@
+import LuaHost
+import Testing
+
+@testable import Doctor
+
+/// The telnet test from the computer that sends: what a failed connect says depends on how it
+/// failed and where the other computer is.
+struct ReachPeerTests {
+    func reach(_ connect: LuaValue, peer: String) throws -> Finding {
+        let world = SharedStepTests.World()
+        world.connect = connect
+        return try #require(
+            SharedStepTests.run(
+                [
+                    ("reach-peer", "crashplan/reach-peer.lua"),
+                    ("port-forward", "return check { title = 'P', run = function() return skip('-') end }"),
+                    ("restart-service", "return check { title = 'R', run = function() return skip('-') end }"),
+                ], world: world, params: [("role", "source")], peer: peer
+            )["reach-peer"])
+    }
+
+    @Test func silenceFromALocalAddressIsTheOtherComputerNotARouter() throws {
+        let f = try reach(
+            ["status": "timeout", "attempts": [["remote": ["ip": "192.168.1.50"], "status": "timeout"]]],
+            peer: "192.168.1.50")
+        #expect(f.status == .fail)
+        #expect(f.cause == "peer-unreachable")
+        #expect(f.advice.first?.contains("off or asleep") == true, "\(f.advice)")
+        #expect(f.advice.first?.contains("forward") == false, "\(f.advice)")
+    }
+
+    @Test func silenceFromAPublicAddressMayBeItsRouter() throws {
+        let f = try reach(
+            ["status": "timeout", "attempts": [["remote": ["ip": "198.51.100.7"], "status": "timeout"]]],
+            peer: "198.51.100.7")
+        #expect(f.cause == "filtered-upstream")
+        #expect(f.advice.first?.contains("does not forward") == true, "\(f.advice)")
+    }
+
+    @Test func aNameThatCouldNotBeLookedUpIsADNSProblemNotAMisspelling() throws {
+        let f = try reach(["status": "dns-temporary", "attempts": []], peer: "backup.example.net")
+        #expect(f.cause == "peer-unresolvable")
+        #expect(f.advice.first?.contains("no DNS server answered") == true, "\(f.advice)")
+        #expect(f.summary == "could not connect to backup.example.net:4242: dns-temporary")
+    }
+
+    @Test func anIPv6PeerIsWrittenInBrackets() throws {
+        let f = try reach(["status": "refused", "attempts": []], peer: "[2001:db8::7]:4243")
+        #expect(f.summary == "could not connect to [2001:db8::7]:4243: refused")
+    }
+}
