@@ -62,8 +62,9 @@ struct RunCommand: ParsableCommand {
             prints the most likely cause and the first thing to do, then each check.
 
             Parameters come from the pack's defaults, then the config file (~/.config/portdoctor/config, \
-            lines like `peer = backup.example.net` or `crashplan.port = 4243`), then environment variables \
-            (PORTDOCTOR_PARAM_PORT=4243), then --param and --peer.
+            lines like `peer = backup.example.net` for every pack that takes it, or `crashplan.port = 4243` \
+            for one pack; `#` starts a comment), then environment variables (PORTDOCTOR_PARAM_PORT=4243), \
+            then --param and --peer. A setting no pack takes is an error, never ignored.
 
             Exit status: 0 nothing failed, 1 a problem was found, 2 the diagnosis could not be made.
 
