@@ -7,7 +7,7 @@ return pack {
   params = {
     port = { type = "port", default = 4242, doc = "the TCP port the backup service listens on for other computers" },
     peer = { type = "endpoint",
-             doc = "the other computer, as HOST or HOST:PORT; PORT is its backup port, the one it listens on (default: port)" },
+             doc = "the other computer, as HOST or HOST:PORT; PORT is the port its backup service listens on (default: the same as port)" },
     reflector = { type = "endpoint",
                   doc = "where portdoctor listen runs for the outside tests, as HOST or HOST:PORT (default: the peer's host, port 4250)" },
     role = {

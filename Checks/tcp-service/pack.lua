@@ -7,7 +7,7 @@ return pack {
   params = {
     port = { type = "port", required = true, doc = "the TCP port the service listens on" },
     peer = { type = "endpoint",
-             doc = "the other computer, as HOST or HOST:PORT; PORT is its port for the service, the one it listens on (default: port)" },
+             doc = "the other computer, as HOST or HOST:PORT; PORT is the port its service listens on (default: the same as port)" },
     reflector = { type = "endpoint",
                   doc = "where portdoctor listen runs for the outside tests, as HOST or HOST:PORT (default: the peer's host, port 4250)" },
     role = { type = "choice", choices = { "destination", "source" }, default = "destination",

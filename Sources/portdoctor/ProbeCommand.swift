@@ -584,6 +584,9 @@ struct STUNProbe: ParsableCommand {
         let a = answer!
         output.print(Observation.json(a)) {
             if a.status == "garbled" { return "\(a.server) answers, but not with STUN: another service on that port?" }
+            if a.status.hasSuffix("-unreachable") {
+                return "cannot reach \(a.server): this computer has no route to it (\(a.status))"
+            }
             return a.mapped.map { "\(a.server) sees this computer as \($0)" }
                 ?? "\(a.server) did not answer (\(a.status))"
         }

@@ -105,6 +105,15 @@ import Testing
         #expect(run.stderr.hasPrefix("portdoctor: --peer \(peer): "), "\(run.stderr)")
     }
 
+    @Test func aBrokenManifestIsSaidAsSuch() throws {
+        let pack = try cli.pack(["pack.lua": "return pack {", "a.lua": CommandLineTests.check("return pass('ok')")])
+        defer { try? FileManager.default.removeItem(at: pack.deletingLastPathComponent()) }
+        let run = try cli.portdoctor(["run", pack.path])
+        #expect(run.status == 2)
+        let verdict = run.stdout.split(separator: "\n").dropFirst(3).first ?? ""
+        #expect(verdict.hasPrefix("The pack could not be loaded. demo/pack.lua:1:"), "\(run.stdout)")
+    }
+
     @Test func debugKeepsWhatChecksPrintInTheTextReportToo() throws {
         let pack = try cli.pack([
             "pack.lua": CommandLineTests.manifest,

@@ -97,6 +97,9 @@ public struct TextReporter {
             let first = p.advice.first.map { " First: \($0)" } ?? ""
             return paint(what, p.status == .fail ? "1;31" : "1;33") + first
         default:
+            if p.id.hasPrefix("load:") {
+                return paint("The pack could not be loaded.", "1;35") + " \(p.summary)"
+            }
             return paint("The diagnosis is incomplete: check '\(p.id)' could not run.", "1;35")
                 + " \(p.summary)"
         }

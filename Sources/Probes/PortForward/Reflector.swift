@@ -190,7 +190,10 @@ public final class Reflector {
                         case .connectBack(_, _, let t): t
                         }
                     if let expected = options.token, token != expected {
-                        return fail("a token is required and this one does not match")
+                        return fail(
+                            token == nil
+                                ? "this reflector needs a token: ask with --token (the one given to portdoctor listen)"
+                                : "the token does not match the one this reflector was started with")
                     }
                     switch request {
                     case .hello:

@@ -8,7 +8,8 @@ public enum STUN {
 
     public struct Answer: Sendable, Encodable, Equatable {
         /// "answered"; "timeout" when nothing came back after every retry; "garbled" when the server's
-        /// address answered, but never with a STUN response (another service on that port).
+        /// address answered, but never with a STUN response (another service on that port);
+        /// "net-unreachable" or "host-unreachable" when this computer has no route to it.
         public var status: String
         public var server: String
         /// The mapped address (XOR-MAPPED-ADDRESS, or MAPPED-ADDRESS from older servers).
@@ -75,7 +76,11 @@ public enum STUN {
         let message = request(transaction: transaction)
         var strangeReplies = 0
         func attempt(_ n: Int, wait: Duration) {
-            _ = socket.send(message, to: to)
+            // No route from here: no answer can come, so there is nothing to wait for.
+            if case .failure(let f) = socket.send(message, to: to), f == .netUnreachable || f == .hostUnreachable {
+                socket.close()
+                return completion(Answer(status: f.rawValue, server: to.description))
+            }
             socket.receive(max: 512, until: EventLoop.now() + nanoseconds(wait)) { bytes, from -> SocketAddress? in
                 let mapped = parse(bytes, transaction: transaction)
                 if mapped == nil, from.ip == to.ip { strangeReplies += 1 }

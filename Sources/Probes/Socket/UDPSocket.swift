@@ -11,6 +11,9 @@ import Reactor
 public final class UDPSocket {
     public enum Failure: String, Sendable, Error {
         case timeout, closed, failed
+        /// The send was refused at once: no route to that network or host from here.
+        case netUnreachable = "net-unreachable"
+        case hostUnreachable = "host-unreachable"
     }
 
     public private(set) var fd: Int32
@@ -59,7 +62,12 @@ public final class UDPSocket {
         let n = destination.withSockaddr { address, length in
             bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, address, length) }
         }
-        return n >= 0 ? .success(n) : .failure(.failed)
+        if n >= 0 { return .success(n) }
+        switch errno {
+        case ENETUNREACH: return .failure(.netUnreachable)
+        case EHOSTUNREACH: return .failure(.hostUnreachable)
+        default: return .failure(.failed)
+        }
     }
 
     /// The next datagram (cut to `max` bytes) and who sent it.
