@@ -87,7 +87,7 @@ struct MonitoringOptions: ParsableArguments {
 
     func validate(format: OutputFormat) throws {
         for (option, values) in [("--only", only), ("--skip", skip)] {
-            for v in values where v.split(separator: ",").contains(where: { $0.allSatisfy(\.isWhitespace) }) {
+            for v in values where v.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.allSatisfy(\.isWhitespace) }) {
                 throw ValidationError("\(option) takes check ids separated by commas, got '\(v)'")
             }
         }
@@ -211,6 +211,13 @@ enum StopSignals {
             sigemptyset(&action.sa_mask)
             sigaction(s, &action, nil)
         }
+        // A parent may have started us with these blocked (Foundation's Process passes its thread's
+        // mask on): a monitor that cannot be stopped is worse than one that ignores the parent's wish.
+        var stop = sigset_t()
+        sigemptyset(&stop)
+        sigaddset(&stop, SIGINT)
+        sigaddset(&stop, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &stop, nil)
     }
 }
 

@@ -9,7 +9,8 @@ public enum TAPReporter {
         out += "# portdoctor \(portdoctorVersion): pack \(report.packID) \(report.packVersion) on \(report.platform)\n"
         for (n, f) in report.findings.enumerated() {
             let ok = f.status == .fail || f.status == .error ? "not ok" : "ok"
-            out += "\(ok) \(n + 1) - \(description(f.id + ": " + f.summary))"
+            // A skip's summary is its reason: it goes after the directive, not twice.
+            out += "\(ok) \(n + 1) - \(description(f.status == .skip ? f.id : f.id + ": " + f.summary))"
             if f.status == .skip { out += " # SKIP \(description(f.summary))" }
             out += "\n"
             guard f.status == .fail || f.status == .error || f.status == .warn else { continue }
