@@ -44,7 +44,9 @@ struct MonitoringOptions: ParsableArguments {
 
     var selection: CheckSelection {
         func ids(_ values: [String]) -> [String] {
-            values.flatMap { $0.split(separator: ",") }.map { String($0.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()) }
+            values.flatMap { $0.split(separator: ",") }.map {
+                String($0.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+            }
         }
         return CheckSelection(only: only.isEmpty ? nil : ids(only), skip: ids(skip))
     }
@@ -87,7 +89,10 @@ struct MonitoringOptions: ParsableArguments {
 
     func validate(format: OutputFormat) throws {
         for (option, values) in [("--only", only), ("--skip", skip)] {
-            for v in values where v.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.allSatisfy(\.isWhitespace) }) {
+            for v in values
+            where v.split(separator: ",", omittingEmptySubsequences: false).contains(where: {
+                $0.allSatisfy(\.isWhitespace)
+            }) {
                 throw ValidationError("\(option) takes check ids separated by commas, got '\(v)'")
             }
         }

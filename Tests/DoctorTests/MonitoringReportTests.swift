@@ -7,7 +7,9 @@ import Testing
     static func report(_ findings: [(String, CheckStatus, String?)]) -> Report {
         Report(
             packID: "demo", packVersion: "1", packTitle: "Demo", platform: "linux", vendor: nil, parameters: [:],
-            findings: findings.map { Finding(id: $0.0, title: $0.0, status: $0.1, summary: "s", cause: $0.2, origin: "demo") },
+            findings: findings.map {
+                Finding(id: $0.0, title: $0.0, status: $0.1, summary: "s", cause: $0.2, origin: "demo")
+            },
             durationMilliseconds: 1)
     }
 
@@ -23,9 +25,12 @@ import Testing
         // The same cause moving from one check to another is no change of cause.
         let c = Self.report([("x", .fail, "no-listener"), ("y", .pass, nil)])
         #expect(ReportChange.between(a, c).filter { $0.kind != .status }.isEmpty)
-        let cleared = ReportChange.between(a, Self.report([("x", .pass, nil), ("y", .pass, nil), ("gone", .pass, nil)]))
+        let cleared = ReportChange.between(
+            a, Self.report([("x", .pass, nil), ("y", .pass, nil), ("gone", .pass, nil)]))
         #expect(cleared.map(\.kind) == [.status, .causeCleared])
-        #expect(cleared[1].line(at: 0, pack: "demo") == "1970-01-01T00:00:00Z demo cause cleared: no-listener, which y had found")
+        #expect(
+            cleared[1].line(at: 0, pack: "demo")
+                == "1970-01-01T00:00:00Z demo cause cleared: no-listener, which y had found")
     }
 
     @Test func nagiosLabelsAreQuotedOnlyWhenNeeded() {
@@ -53,7 +58,8 @@ import Testing
         #expect(YAMLish.key("plain_key1") == "plain_key1")
         #expect(YAMLish.key("with space") == #""with space""#)
         var out = ""
-        YAMLish.entry("list", .array([.object(["a": .int(1), "b": .array([])]), .array([.bool(true)])]), indent: "  ", into: &out)
+        YAMLish.entry(
+            "list", .array([.object(["a": .int(1), "b": .array([])]), .array([.bool(true)])]), indent: "  ", into: &out)
         #expect(out == "  list:\n    - a: 1\n      b: []\n    -\n      - true\n")
     }
 }

@@ -14,7 +14,9 @@ import Testing
 
     /// A pack in a fresh folder (removed by the caller through `cleanUp`).
     func pack(_ files: [String: String]) throws -> URL { try cli.pack(files) }
-    func cleanUp(_ packs: URL...) { for p in packs { try? FileManager.default.removeItem(at: p.deletingLastPathComponent()) } }
+    func cleanUp(_ packs: URL...) {
+        for p in packs { try? FileManager.default.removeItem(at: p.deletingLastPathComponent()) }
+    }
 
     static func manifest(_ steps: [String], id: String = "demo") -> String {
         """
@@ -59,8 +61,10 @@ import Testing
 
     /// monitoring-plugins guidelines: `'label'=value[UOM];[warn];[crit];[min];[max]`, labels quoted
     /// when they hold anything but letters, digits, `_` and `.`; a quote inside doubled; `=` never.
-    static let perfItem = #"(?:'(?:[^'=]|'')+'|[A-Za-z0-9_.]+)=-?[0-9]+(?:\.[0-9]+)?(?:s|ms|us|%|B|KB|MB|TB|c)?(?:;-?[0-9.]*){0,4}"#
-    static let statusLine = #"^PORTDOCTOR (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]+ \| "# + perfItem + "(?: " + perfItem + ")*$"
+    static let perfItem =
+        #"(?:'(?:[^'=]|'')+'|[A-Za-z0-9_.]+)=-?[0-9]+(?:\.[0-9]+)?(?:s|ms|us|%|B|KB|MB|TB|c)?(?:;-?[0-9.]*){0,4}"#
+    static let statusLine =
+        #"^PORTDOCTOR (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]+ \| "# + perfItem + "(?: " + perfItem + ")*$"
 
     static func matches(_ text: String, _ pattern: String) -> Bool {
         text.range(of: pattern, options: .regularExpression) != nil
@@ -88,10 +92,14 @@ import Testing
         }
         // The other formats keep 0/1/2: a warning is not a problem, an error is "could not diagnose".
         let warn = try pack(["pack.lua": Self.manifest(["a"]), "a.lua": CommandLineTests.check("return warn('odd')")])
+        let failing = try pack([
+            "pack.lua": Self.manifest(["a"]), "a.lua": CommandLineTests.check("return fail('closed')"),
+        ])
         let broken = try pack(["pack.lua": Self.manifest(["a"]), "a.lua": CommandLineTests.check("error('boom')")])
-        defer { cleanUp(warn, broken) }
+        defer { cleanUp(warn, failing, broken) }
         for format in ["text", "json", "junit", "markdown", "prometheus", "tap"] {
             #expect(try cli.portdoctor(["run", warn.path, "--format", format]).status == 0, "\(format)")
+            #expect(try cli.portdoctor(["run", failing.path, "--format", format]).status == 1, "\(format)")
             #expect(try cli.portdoctor(["run", broken.path, "--format", format]).status == 2, "\(format)")
         }
     }
@@ -190,7 +198,9 @@ import Testing
         #expect(s["portdoctor_checks{pack=demo,status=fail}"] == 1)
         #expect(s["portdoctor_check_duration_seconds{check=reach,pack=demo}"] != nil)
         #expect(s["portdoctor_connect_rtt_seconds{check=reach,pack=demo,path=attempts.1}"] != nil)
-        #expect(s["portdoctor_connect_rtt_seconds{check=odd,pack=demo,path=we\"ird\\key\n}"] == 0.0125, "\(s.keys.sorted())")
+        #expect(
+            s["portdoctor_connect_rtt_seconds{check=odd,pack=demo,path=we\"ird\\key\n}"] == 0.0125, "\(s.keys.sorted())"
+        )
     }
 
     // MARK: TAP
@@ -309,7 +319,8 @@ import Testing
         ])
         #expect(run.status == 1)
         #expect(run.stdout.contains("Most likely cause"), "the text report still goes to standard output")
-        let root = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+        let root =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
         #expect(root?["exit_code"] as? Int == 1)
         #expect((try parseTAP(tap)["failed"] as? [Int]) == [2])
         #expect(try String(contentsOfFile: junit, encoding: .utf8).contains("<testsuites name=\"portdoctor\""))

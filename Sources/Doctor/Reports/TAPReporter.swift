@@ -106,7 +106,10 @@ enum YAMLish {
     }
 
     static func key(_ k: String) -> String {
-        !k.isEmpty && k.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") })
+        !k.isEmpty
+            && k.unicodeScalars.allSatisfy({
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_")
+            })
             ? k : quoted(k)
     }
 
