@@ -108,7 +108,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup(title: "Limits per check") var limits: LimitOptions
 
-    @OptionGroup(title: "Monitoring (see Docs/monitoring.md)") var monitoring: MonitoringOptions
+    @OptionGroup(title: "Monitoring") var monitoring: MonitoringOptions
 
     func validate() throws {
         for p in params where !p.contains("=") || p.hasPrefix("=") {
