@@ -23,6 +23,8 @@ public struct DiagnosisRequest {
     public var announce: ((String) -> Void)?
     /// Only the plan is wanted (`show`): a required parameter without a value is not an error.
     public var planOnly = false
+    /// `--only` / `--skip`: the checks to run.
+    public var selection = CheckSelection()
 
     public init(pack: String) { self.pack = pack }
 }
@@ -145,6 +147,7 @@ public final class Diagnosis {
         var plan = Planner.plan(
             pack, manifest: manifest, extraOverlays: overlays, platform: request.platform, vendor: vendor)
         plan.diagnostics += overlayProblems
+        try plan.choose(request.selection)
 
         var sources = request.parameters
         // Settings in the config file and the environment may be meant for other packs: which

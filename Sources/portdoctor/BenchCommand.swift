@@ -7,7 +7,8 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure portdoctor's own speed (build with -c release for meaningful numbers).",
         subcommands: [
-            BridgeBench.self, RunBench.self, SocketBench.self, HoldSockets.self, FanOut.self, HoldListener.self,
+            BridgeBench.self, RunBench.self, EveryBench.self, SocketBench.self, HoldSockets.self, FanOut.self,
+            HoldListener.self,
         ]
     )
 }

@@ -38,6 +38,12 @@ struct PortDoctor: ParsableCommand {
         } catch let code as ExitCode {
             exit(withError: code)
         } catch {
+            if exitCode(for: error) != .success, MonitoringOptions.nagiosRequested(CommandLine.arguments) {
+                // A Nagios plugin that cannot run says UNKNOWN on standard output (where Nagios reads it), exit 3.
+                print(NagiosReporter.unknown(message(for: error)), terminator: "")
+                Terminal.writeError("portdoctor: \(message(for: error))\n")
+                exit(withError: ExitCode(3))
+            }
             switch exitCode(for: error) {
             case .success: exit(withError: error)  // --help, --version
             case .validationFailure:

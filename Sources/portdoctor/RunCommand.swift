@@ -14,7 +14,7 @@ import LuaHost
 #endif
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, junit, markdown
+    case text, json, junit, markdown, nagios, prometheus, tap
 }
 
 /// Options shared by `run` and `show`: which pack, for which computer.
@@ -66,12 +66,15 @@ struct RunCommand: ParsableCommand {
             for one pack; `#` starts a comment), then environment variables (PORTDOCTOR_PARAM_PORT=4243), \
             then --param and --peer. A setting no pack takes is an error, never ignored.
 
-            Exit status: 0 nothing failed, 1 a problem was found, 2 the diagnosis could not be made.
+            Exit status: 0 nothing failed, 1 a problem was found, 2 the diagnosis could not be made. \
+            With --format nagios, the monitoring-plugins codes instead: 0 OK, 1 WARNING, 2 CRITICAL, \
+            3 UNKNOWN (could not diagnose, usage errors included). See Docs/monitoring.md.
 
             Examples:
               portdoctor run crashplan --peer backup.example.net
               portdoctor run crashplan --param port=4243 --format json
               portdoctor run ./my-pack --fix
+              portdoctor run crashplan --format prometheus --output /var/lib/node_exporter/portdoctor.prom
             """
     )
 
@@ -109,14 +112,20 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup(title: "Limits per check") var limits: LimitOptions
 
+    @OptionGroup(title: "Monitoring") var monitoring: MonitoringOptions
+
     func validate() throws {
         for p in params where !p.contains("=") || p.hasPrefix("=") {
             throw ValidationError("--param takes key=value, got '\(p)'")
         }
         if yes && !fix { throw ValidationError("--yes only means something with --fix") }
+        try monitoring.validate(format: reportFormat)
     }
 
-    func run() throws {
+    func run() throws { try Monitor(command: self).run() }
+
+    /// One diagnosis, start to finish: the report, and the plan's steps (for markdown).
+    func diagnose() throws -> (Report, [(id: String, title: String, origin: String)]) {
         let started = ContinuousClock.now
         let environment = ProcessInfo.processInfo.environment
         var request = selection.request()
@@ -129,6 +138,7 @@ struct RunCommand: ParsableCommand {
         request.parameters.peer = peer
         request.parameters.config = try ConfigFile.read(explicit: config, environment: environment)
         request.options.limits = limits.limits
+        request.selection = monitoring.selection
         request.options.fix = fix
         request.options.assumeYes = yes
         request.options.debug = debug
@@ -169,15 +179,25 @@ struct RunCommand: ParsableCommand {
         // The footer's time is the person's wait: loading, asking the router and every check.
         let elapsed = ContinuousClock.now - started
         report.durationMilliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        switch reportFormat {
+        return (report, plan)
+    }
+
+    /// The report in one format; `terminal`: for standard output (colour and wrapping when it is a terminal).
+    func render(
+        _ report: Report, as format: OutputFormat, plan: [(id: String, title: String, origin: String)], terminal: Bool
+    ) -> String {
+        switch format {
         case .text:
-            let reporter = TextReporter(color: Terminal.color, showTracebacks: traceback, width: Terminal.width)
-            print(reporter.render(report), terminator: "")
-        case .json: print(JSONReporter.render(report), terminator: "")
-        case .junit: print(JUnitReporter.render(report), terminator: "")
-        case .markdown: print(MarkdownReporter.render(report, plan: plan), terminator: "")
+            TextReporter(
+                color: terminal && Terminal.color, showTracebacks: traceback, width: terminal ? Terminal.width : nil
+            ).render(report)
+        case .json: JSONReporter.render(report)
+        case .junit: JUnitReporter.render(report)
+        case .markdown: MarkdownReporter.render(report, plan: plan)
+        case .nagios: NagiosReporter.render(report)
+        case .prometheus: PrometheusReporter.render(report)
+        case .tap: TAPReporter.render(report)
         }
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 }
 
