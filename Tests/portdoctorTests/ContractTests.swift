@@ -110,7 +110,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: pack.deletingLastPathComponent()) }
         let run = try cli.portdoctor(["run", pack.path])
         #expect(run.status == 2)
-        let verdict = run.stdout.split(separator: "\n").dropFirst(3).first ?? ""
+        let verdict = run.stdout.split(separator: "\n").dropFirst(2).first ?? ""
         #expect(verdict.hasPrefix("The pack could not be loaded. demo/pack.lua:1:"), "\(run.stdout)")
     }
 
