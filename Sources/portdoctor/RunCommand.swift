@@ -157,9 +157,6 @@ struct RunCommand: ParsableCommand {
         }
         if reportFormat == .text && isatty(STDERR_FILENO) != 0 {
             request.options.progress = Terminal.showProgress
-        }
-
-        if format == .text && isatty(STDERR_FILENO) != 0 {
             request.announce = { Terminal.showStatus($0) }
         }
         var report: Report
@@ -170,7 +167,6 @@ struct RunCommand: ParsableCommand {
             case .ready(let diagnosis):
                 plan = diagnosis.plan.steps.map { ($0.id, $0.title, $0.origin) }
                 report = diagnosis.run()
-                Terminal.clearProgress()
             }
         } catch let error as DiagnosisError {
             throw Failure(error.description)
