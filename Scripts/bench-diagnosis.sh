@@ -4,10 +4,10 @@
 #   healthy  — miniupnpd router, static forward, service up, reflector outside (target ≤ 0.3 s)
 #   silent   — the router answers neither UPnP nor NAT-PMP, and the peer drops everything from
 #              this network (target ≤ 3.5 s)
-# Usage: sudo Tests/Lab/bench-diagnosis.sh [BINARY] [RUNS]
+# Usage: sudo Scripts/bench-diagnosis.sh [BINARY] [RUNS]
 # A bench, not a test: it prints numbers and asserts nothing.
 set -eu
-BIN=${1:-$(cd "$(dirname "$0")/../.." && pwd)/.build/release/portdoctor}
+BIN=${1:-$(cd "$(dirname "$0")/.." && pwd)/.build/release/portdoctor}
 RUNS=${2:-7}
 P=pdb$$
 L=${P}l R=${P}r W=${P}w
@@ -92,9 +92,10 @@ measure() {
     ip netns exec $L "$BIN" run crashplan --peer 11.231.71.2 --param "service=$TMP/svc" --format json "$@" >"$TMP/out.json" 2>/dev/null || true
     end=$(date +%s.%N)
     times="$times $(echo "$end - $start" | bc)"
+    [ -n "${DEBUG:-}" ] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r.get("duration_ms"), [(c["id"], round(c["duration_ms"])) for c in r["checks"] if c["duration_ms"] > 50], [c["evidence"].get("hop_probes") for c in r["checks"] if c["id"]=="port-forward"])' "$TMP/out.json"
   done
   median=$(echo $times | tr ' ' '\n' | sort -n | sed -n "$(((RUNS + 1) / 2))p")
-  statuses=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(" ".join(c["id"]+"="+c["status"] for c in r["checks"])); [print("   ", c["id"], c["summary"]) for c in r["checks"] if c["status"] not in ("pass","skip")]' "$TMP/out.json" 2>&1 || true)
+  statuses=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(" ".join(c["id"]+"="+c["status"]+"/"+str(round(c.get("duration_ms",0))) for c in r["checks"])); [print("   ", c["id"], c["summary"]) for c in r["checks"] if c["status"] not in ("pass","skip")]' "$TMP/out.json" 2>&1 || true)
   printf '%-8s median %ss of %s runs (%s)\n  %s\n' "$label" "$median" "$RUNS" "$times" "$statuses"
 }
 
