@@ -99,4 +99,37 @@ struct NATScenarioLabTests {
         #expect(o.status("port-forward") == "pass", "\(o)")
         #expect((o.check("port-forward")["summary"] as? String)?.contains("double NAT") == true, "\(o)")
     }
+
+    /// Vendor selection, the survey and the OpenWrt overlay's own look at the router all need UPnP
+    /// discovery: the router is asked once per run (each used to send its own M-SEARCH and wait).
+    @Test func theRouterIsAskedOncePerRun() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build()
+        try s.staticForward()
+        try s.lab.nft(
+            s.home.router,
+            """
+            table inet pdcount {
+              counter ssdp { }
+              counter natpmp { }
+              chain prerouting {
+                type filter hook prerouting priority -300; policy accept;
+                udp dport 1900 counter name "ssdp"
+                udp dport 5351 counter name "natpmp"
+              }
+            }
+
+            """)
+        let o = try s.run()
+        #expect(o.status == 0, "\(o)")
+        #expect(o.status("port-forward") == "pass", "\(o)")
+        func packets(_ counter: String) throws -> Int? {
+            let out = try s.lab.exec(s.home.router, [NetworkLab.nft!, "list", "counter", "inet", "pdcount", counter])
+            guard let r = out.output.range(of: "packets ") else { return nil }
+            return Int(out.output[r.upperBound...].prefix { $0.isNumber })
+        }
+        #expect(try packets("ssdp") == 1, "one M-SEARCH for the whole run")
+        #expect(try packets("natpmp") == 1, "one NAT-PMP request, answered at once")
+    }
 }
