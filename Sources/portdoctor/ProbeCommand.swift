@@ -654,10 +654,13 @@ struct NATProbe: ParsableCommand {
             lines += texts("advice").map { "  advice: \($0)" }
             if let g = e.gateway { lines.append("  router: \(g.manufacturer ?? "?") \(g.model ?? "")") }
             lines.append(
-                "  router answers: UPnP \(e.upnpAnswered == true ? "yes" : "no"), NAT-PMP \(e.natpmpStatus ?? "not asked")")
+                "  router answers: UPnP \(e.upnpAnswered == true ? "yes" : "no"), NAT-PMP \(e.natpmpStatus ?? "not asked")"
+            )
             if let w = e.routerWAN { lines.append("  router's WAN address: \(w)") }
             if let w = e.routerWANRefused { lines.append("  router's WAN address refused: \(w)") }
-            if let m = e.mapping { lines.append("  router's forward for \(port): \(m.internalClient):\(m.internalPort)") }
+            if let m = e.mapping {
+                lines.append("  router's forward for \(port): \(m.internalClient):\(m.internalPort)")
+            }
             if let a = e.reflector {
                 lines.append(
                     "  reflector: \(a)"

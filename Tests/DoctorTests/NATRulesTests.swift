@@ -34,17 +34,24 @@ struct NATRulesTests {
     }
 
     @Test func aWorkingForwardPasses() throws {
-        let v = try Self.decide(Self.home { $0["connect_back"] = "connected"; $0["mapping_client"] = "192.168.1.20" })
+        let v = try Self.decide(
+            Self.home {
+                $0["connect_back"] = "connected"; $0["mapping_client"] = "192.168.1.20"
+            })
         #expect((v.kind, v.status, v.cause) == ("forward-ok", "pass", nil))
         #expect(v.notes.isEmpty)
     }
 
     @Test func noNATAndFilteredUpstream() throws {
         let direct = try Self.decide(
-            Self.home { $0["local_addresses"] = ["203.0.113.5"]; $0["connect_back"] = "connected" })
+            Self.home {
+                $0["local_addresses"] = ["203.0.113.5"]; $0["connect_back"] = "connected"
+            })
         #expect((direct.kind, direct.status) == ("no-nat", "pass"))
         let filtered = try Self.decide(
-            Self.home { $0["local_addresses"] = ["203.0.113.5"]; $0["connect_back"] = "timeout" })
+            Self.home {
+                $0["local_addresses"] = ["203.0.113.5"]; $0["connect_back"] = "timeout"
+            })
         #expect((filtered.kind, filtered.cause) == ("filtered-upstream", "filtered-upstream"))
     }
 
@@ -98,14 +105,20 @@ struct NATRulesTests {
     }
 
     @Test func aForwardInTheTableToAnotherAddress() throws {
-        let v = try Self.decide(Self.home { $0["mapping_client"] = "192.168.1.99"; $0["connect_back"] = "timeout" })
+        let v = try Self.decide(
+            Self.home {
+                $0["mapping_client"] = "192.168.1.99"; $0["connect_back"] = "timeout"
+            })
         #expect((v.kind, v.cause) == ("forward-wrong-target", "port-forward-wrong-target"))
         #expect(v.explanation.contains("192.168.1.99"))
         #expect(v.repair == "add-forward")
     }
 
     @Test func aForwardHereThatTheOutsideCannotUseIsFilteredUpstream() throws {
-        let v = try Self.decide(Self.home { $0["mapping_client"] = "192.168.1.20"; $0["connect_back"] = "timeout" })
+        let v = try Self.decide(
+            Self.home {
+                $0["mapping_client"] = "192.168.1.20"; $0["connect_back"] = "timeout"
+            })
         #expect((v.kind, v.cause) == ("filtered-upstream", "filtered-upstream"))
     }
 
@@ -113,7 +126,9 @@ struct NATRulesTests {
         let v = try Self.decide(Self.home { $0["connect_back"] = "refused" })
         #expect((v.kind, v.cause, v.repair) == ("forward-missing", "port-forward-missing", "add-forward"))
         let untested = try Self.decide(
-            Self.home { $0["public_address"] = nil; $0["reflector"] = nil; $0["reflector_address"] = nil })
+            Self.home {
+                $0["public_address"] = nil; $0["reflector"] = nil; $0["reflector_address"] = nil
+            })
         #expect((untested.kind, untested.cause) == ("forward-missing", "port-forward-missing"))
     }
 
@@ -143,7 +158,9 @@ struct NATRulesTests {
 
     @Test func doubleNATFromTheHopsOrAMismatchedWAN() throws {
         let hops = try Self.decide(
-            Self.home { $0["router_wan"] = nil; $0["hops"] = ["192.168.1.1", "10.0.5.1"]; $0["upnp"] = false })
+            Self.home {
+                $0["router_wan"] = nil; $0["hops"] = ["192.168.1.1", "10.0.5.1"]; $0["upnp"] = false
+            })
         #expect(hops.kind == "double-nat")
         let mismatch = try Self.decide(Self.home { $0["public_address"] = "198.51.100.200:5000" })
         #expect(mismatch.kind == "double-nat")
@@ -151,10 +168,15 @@ struct NATRulesTests {
     }
 
     @Test func carrierGradeNAT() throws {
-        let wan = try Self.decide(Self.home { $0["router_wan"] = "100.64.3.9"; $0["connect_back"] = "refused" })
+        let wan = try Self.decide(
+            Self.home {
+                $0["router_wan"] = "100.64.3.9"; $0["connect_back"] = "refused"
+            })
         #expect((wan.kind, wan.cause) == ("cgnat", "cgnat"))
         let hop = try Self.decide(
-            Self.home { $0["router_wan"] = nil; $0["hops"] = ["192.168.1.1", "100.72.0.1"]; $0["upnp"] = false })
+            Self.home {
+                $0["router_wan"] = nil; $0["hops"] = ["192.168.1.1", "100.72.0.1"]; $0["upnp"] = false
+            })
         #expect(hop.kind == "cgnat")
         #expect(hop.explanation.contains("100.72.0.1"))
     }
@@ -214,9 +236,14 @@ struct NATRulesTests {
     @Test func mistakesInTheAPIAreSaidPlainly() throws {
         for (script, words) in [
             (#"M.rules:add({ id = "x" })"#, "a NAT rule is { id ="),
-            (#"M.rules:add({ id = "x", when = function() end, verdict = function() end }, { after = "nope" })"#,
-             "no NAT rule 'nope'"),
-            (#"M.rules:replace("nope", { when = function() end, verdict = function() end })"#, "no NAT rule 'nope' to replace"),
+            (
+                #"M.rules:add({ id = "x", when = function() end, verdict = function() end }, { after = "nope" })"#,
+                "no NAT rule 'nope'"
+            ),
+            (
+                #"M.rules:replace("nope", { when = function() end, verdict = function() end })"#,
+                "no NAT rule 'nope' to replace"
+            ),
             (#"M.rules:add({ id = "forward-ok", when = function() end, verdict = function() end })"#, "use replace"),
         ] {
             #expect(throws: LuaError.self, "\(script)") { try Self.decide(after: script, Self.home()) }
@@ -273,7 +300,9 @@ struct NATRulesTests {
         #expect(bundled.cause == "port-forward-wrong-target", "\(bundled.summary)")
         let mine = try Self.portForward(evidence: silent, overlay: true)
         #expect(mine.cause == "port-forward-missing", "\(mine.summary)")
-        #expect(mine.summary.hasPrefix("from outside the connection got no answer, and this router drops"), "\(mine.summary)")
+        #expect(
+            mine.summary.hasPrefix("from outside the connection got no answer, and this router drops"),
+            "\(mine.summary)")
         #expect(mine.origin.contains("overlay"), "\(mine.origin)")
         #expect(mine.repairs.map(\.id) == ["add-forward"], "UPnP answered: --fix can add it")
         // Evidence the rule does not cover still gets the bundled verdict.

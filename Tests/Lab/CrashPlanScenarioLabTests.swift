@@ -391,7 +391,8 @@ struct CrashPlanScenarioLabTests {
         #expect(o.cause("port-forward") == "port-forward-missing", "\(o)")
         #expect(o.primary == "port-forward-missing", "the report opens with it: \(o)")
         #expect(
-            (o.check("port-forward")["summary"] as? String)?.contains("answers neither UPnP nor NAT-PMP") == true, "\(o)")
+            (o.check("port-forward")["summary"] as? String)?.contains("answers neither UPnP nor NAT-PMP") == true,
+            "\(o)")
     }
 
     @Test(arguments: [("10.231.63", "double-nat"), ("100.64.63", "cgnat")])

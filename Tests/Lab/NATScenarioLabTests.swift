@@ -14,12 +14,16 @@ struct NATScenarioLabTests {
     /// `probe nat --json` from the LAN computer, toward the reflector on the WAN computer.
     func probe(_ s: Scenario) throws -> (status: Int32, json: [String: Any]) {
         let (status, out) = try s.lab.exec(
-            s.home.lan, [portdoctorBinary, "probe", "nat", "--port", "4242", "--reflector", s.home.wanAddress, "--json"])
-        return (status, try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)"))
+            s.home.lan,
+            [portdoctorBinary, "probe", "nat", "--port", "4242", "--reflector", s.home.wanAddress, "--json"])
+        return (
+            status, try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
+        )
     }
 
     /// A forward set up in the router's admin page: a DNAT rule on the router's WAN side.
-    func adminForward(_ s: Scenario, in ns: String, at wan: String, to address: String, table: String = "adminfwd") throws
+    func adminForward(_ s: Scenario, in ns: String, at wan: String, to address: String, table: String = "adminfwd")
+        throws
     {
         try s.lab.nft(
             ns,

@@ -153,7 +153,8 @@ public enum NATSurvey {
                     }
                 case .reply(let r): e.reflectorError = "the reflector refused: \(r.error ?? "no reason given")"
                 case .unreachable(let c):
-                    e.reflectorError = "cannot reach the reflector: \(c.status.rawValue)" + (c.error.map { " (\($0))" } ?? "")
+                    e.reflectorError =
+                        "cannot reach the reflector: \(c.status.rawValue)" + (c.error.map { " (\($0))" } ?? "")
                 case .garbled(let text): e.reflectorError = "not a portdoctor reflector: \(text)"
                 }
                 arrived()

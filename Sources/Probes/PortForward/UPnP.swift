@@ -147,8 +147,9 @@ public enum UPnP {
 
         public init() {}
 
-        public func discover(wait: Duration = .seconds(1), on loop: EventLoop, _ completion: @escaping ([Gateway]) -> Void)
-        {
+        public func discover(
+            wait: Duration = .seconds(1), on loop: EventLoop, _ completion: @escaping ([Gateway]) -> Void
+        ) {
             if let gateways { return completion(gateways) }
             if let running = self.loop, running !== loop {
                 return UPnP.discover(wait: wait, gateway: Probes.Gateway.defaultIPv4(), on: loop, completion)
