@@ -132,6 +132,30 @@ struct NATRulesTests {
         #expect((untested.kind, untested.cause) == ("forward-missing", "port-forward-missing"))
     }
 
+    /// Nothing listens here, or the firewall here blocks: the refused or silent connect-back is this
+    /// computer's doing, not evidence about the router. Only the router's own table still speaks.
+    @Test func aFailedStepHereKeepsTheConnectBackFromBlamingTheRouter() throws {
+        let blocked = Self.home {
+            $0["connect_back"] = "timeout"; $0["steps"] = ["listener": "pass", "firewall": "fail"]
+        }
+        let v = try Self.decide(blocked)
+        #expect((v.rule, v.kind, v.cause) == ("blocked-here", "forward-missing", "port-forward-missing"), "\(v)")
+        #expect(v.explanation.contains("while the firewall step here fails"), "\(v.explanation)")
+        var silentRouter = blocked.tableValue!
+        silentRouter["upnp"] = false
+        let unknown = try Self.decide(.table(silentRouter))
+        #expect((unknown.rule, unknown.status, unknown.cause) == ("blocked-here", "skip", nil), "\(unknown)")
+        var mapped = blocked.tableValue!
+        mapped["mapping_client"] = "192.168.1.20"
+        #expect(try Self.decide(.table(mapped)).status == "skip", "not 'filtered upstream'")
+        let noNAT = try Self.decide(
+            Self.home {
+                $0["local_addresses"] = ["203.0.113.5"]; $0["connect_back"] = "refused"
+                $0["steps"] = ["listener": "fail"]
+            })
+        #expect((noNAT.rule, noNAT.status) == ("blocked-here", "skip"), "\(noNAT)")
+    }
+
     @Test func aStaticForwardWhileUPnPIsOffPassesWithANote() throws {
         let v = try Self.decide(
             Self.home {
@@ -298,6 +322,10 @@ struct NATRulesTests {
         let silent = Self.home { $0["connect_back"] = "timeout" }
         let bundled = try Self.portForward(evidence: silent, overlay: false)
         #expect(bundled.cause == "port-forward-wrong-target", "\(bundled.summary)")
+        guard case .object(let evidence) = bundled.evidence else { throw DiagnosisError("no evidence") }
+        #expect(
+            evidence["steps"] == .object(["listener": .string("pass"), "firewall": .string("pass")]),
+            "the steps here, for the rules: \(evidence)")
         let mine = try Self.portForward(evidence: silent, overlay: true)
         #expect(mine.cause == "port-forward-missing", "\(mine.summary)")
         #expect(

@@ -51,8 +51,16 @@ end
 --   router_silent the router answered neither UPnP nor NAT-PMP
 --   mapped_here / mapped_elsewhere  the router's forward table points here / at another address
 --   outside       the connect-back's status ("connected", "refused", "timeout", …) or nil
+--   blocked_here  the steps on this computer that failed (e.steps: listener, firewall), as a list:
+--                 the connect-back cannot speak for the router then
 function M.facts(e)
   local f = {}
+  for _, id in ipairs { "listener", "firewall" } do
+    if e.steps and e.steps[id] == "fail" then
+      f.blocked_here = f.blocked_here or {}
+      f.blocked_here[#f.blocked_here + 1] = id
+    end
+  end
   f.seen = M.ip(e.public_address)
   f.local_public = f.seen ~= nil and contains(e.local_addresses, f.seen)
   f.outside = e.connect_back
@@ -123,7 +131,7 @@ M.default_rules = {
   },
   {
     id = "no-nat-filtered",
-    when = function(e, f) return f.local_public end,
+    when = function(e, f) return f.local_public and not f.blocked_here end,
     verdict = function(e, f)
       return { kind = "filtered-upstream", cause = "filtered-upstream",
                explanation = "there is no NAT, yet the outside cannot connect (" .. outcome(e) .. "): something upstream filters the port" }
@@ -191,6 +199,23 @@ M.default_rules = {
       local v = { kind = "forward-ok", explanation = "the port is forwarded to this computer and reachable from outside" }
       if f.router_silent then v.notes = { NO_FIX } end
       return v
+    end,
+  },
+  {
+    -- Nothing listens here, or the firewall here blocks: a refused or unanswered connect-back is
+    -- this computer's doing as much as the router's. Only the router's own table can still speak.
+    id = "blocked-here",
+    when = function(e, f) return f.outside ~= nil and f.blocked_here ~= nil end,
+    verdict = function(e, f)
+      local which = table.concat(f.blocked_here, " and ")
+      local why = "the test from outside (" .. outcome(e) .. ") cannot tell about the router while the " .. which
+        .. " step here fails"
+      if e.upnp and e.mapping_client == nil and not f.local_public then
+        return { kind = "forward-missing", cause = "port-forward-missing", repair = "add-forward",
+                 explanation = "the router has no UPnP forward for the port to this computer (a forward made in its admin page does not show there; " .. why .. ")" }
+      end
+      return { kind = "unknown", status = "skip", explanation = why .. ": fix that first, then run portdoctor again",
+               advice = { "See the " .. which .. " step." } }
     end,
   },
   {

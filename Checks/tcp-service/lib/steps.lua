@@ -324,6 +324,15 @@ function M.port_forward(opts)
       local rhost, rport = reflector(ctx)
       -- The survey observes; the NAT rules (lib/nat.lua, or the ones an overlay gave) decide.
       local e = portforward.survey(ctx.params.port, { reflector = rhost, reflector_port = rport })
+      -- What the steps here found, for the rules: a connect-back refused by this computer says
+      -- nothing about the router.
+      for _, id in ipairs { "listener", "firewall" } do
+        local r = ctx.results and ctx.results[id]
+        if r then
+          e.steps = e.steps or {}
+          e.steps[id] = r.status
+        end
+      end
       local v = (opts.rules or require("tcp-service:nat").rules):decide(e)
       -- Which reflector answered (or did not) is part of the finding: a person may have several.
       local asked = ""
