@@ -84,6 +84,16 @@ struct NATRulesTests {
                 $0["reflector"] = nil; $0["reflector_address"] = nil
             })
         #expect((v.kind, v.cause) == ("upnp-unavailable", "upnp-unavailable"))
+        #expect(v.explanation.contains("without a reflector outside"), "\(v.explanation)")
+        let dropped = try Self.decide(
+            Self.home {
+                $0["upnp"] = false; $0["natpmp"] = false; $0["router_wan"] = nil; $0["public_address"] = nil
+                $0["reflector_error"] = "cannot reach the reflector: timeout"
+            })
+        #expect(dropped.kind == "upnp-unavailable")
+        #expect(
+            dropped.explanation.contains("the reflector did not answer (cannot reach the reflector: timeout)"),
+            "\(dropped.explanation)")
     }
 
     /// No forward: the router's WAN answers the connect-back with a reset. A forward into the void:

@@ -262,8 +262,10 @@ M.default_rules = {
     id = "upnp-unavailable",
     when = function(e, f) return f.outside == nil and f.router_silent end,
     verdict = function(e)
+      local untested = e.reflector_error and ("the reflector did not answer (" .. e.reflector_error .. "), so")
+        or "without a reflector outside,"
       return { kind = "upnp-unavailable", cause = "upnp-unavailable",
-               explanation = "the router answers neither UPnP nor NAT-PMP: set the forward up by hand in its admin page (without a reflector outside, portdoctor cannot tell whether one is already there)",
+               explanation = "the router answers neither UPnP nor NAT-PMP: set the forward up by hand in its admin page (" .. untested .. " portdoctor cannot tell whether one is already there)",
                advice = { by_hand(e), "On the other computer run: portdoctor listen — then portdoctor can test the forward from outside." } }
     end,
   },
