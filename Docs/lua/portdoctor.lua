@@ -280,7 +280,7 @@ function service.restart(name, options) end
 ---@field seen? string
 ---@field error? string
 ---@field connect? portdoctor.ConnectResult
----@field connect_back? { port: integer, status: portdoctor.ConnectStatus, rtt_ms?: number, error?: string }
+---@field connect_back? { port: integer, status: portdoctor.ConnectStatus, rtt_ms?: number, error?: string, errno?: integer, address?: string }
 
 portforward = {}
 ---@param host string the reflector (portdoctor listen)
@@ -289,8 +289,36 @@ portforward = {}
 function portforward.reflect(host, options) end
 ---@param port integer
 ---@param options? { reflector?: string, reflector_port?: integer, token?: string } reflector: a name or an address
----@return { kind: string, cause?: string, explanation: string, evidence: table, gateway?: portdoctor.Gateway }
+---@return portdoctor.NATEvidence evidence only: require("tcp-service:nat").decide(e) gives the verdict
 function portforward.survey(port, options) end
+
+---@class portdoctor.NATEvidence
+---@field local_addresses string[]
+---@field default_route? boolean
+---@field default_gateway? string
+---@field upnp? boolean
+---@field gateway? portdoctor.Gateway
+---@field natpmp? boolean
+---@field natpmp_status? string
+---@field natpmp_result? integer
+---@field router_wan? string
+---@field router_wan_refused? string
+---@field mapping? table
+---@field mapping_client? string
+---@field mapping_port? integer
+---@field mapping_error? string
+---@field reflector? string
+---@field reflector_address? string
+---@field reflector_unresolved? string
+---@field reflector_error? string
+---@field public_address? string
+---@field connect_back? portdoctor.ConnectStatus
+---@field connect_back_errno? integer
+---@field connect_back_error? string
+---@field connect_back_to? string
+---@field connect_back_rtt_ms? number
+---@field hops string[]
+---@field hop_probes { ttl: integer, address?: string, kind?: string }[]
 
 ---@class portdoctor.Gateway
 ---@field location string

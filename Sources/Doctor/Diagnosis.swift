@@ -1,4 +1,5 @@
 import LuaHost
+import Probes
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -93,8 +94,10 @@ public final class Diagnosis {
         NetstatModule.install(runtime)
         FirewallModule.install(runtime)
         ServiceModule.install(runtime)
-        PortForwardModule.install(runtime)
-        RouterModules.install(runtime)
+        // The router is asked once per run: vendor selection, the survey and checks share the answer.
+        let discovery = UPnP.Discovery()
+        PortForwardModule.install(runtime, discovery: discovery)
+        RouterModules.install(runtime, discovery: discovery)
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         for other in catalog.packs {
@@ -142,7 +145,7 @@ public final class Diagnosis {
         var vendor = request.vendor
         if vendor == nil, request.discoverVendor, (pack.overlays + overlays).contains(where: { $0.vendor != nil }) {
             request.announce?("asking the router who made it (UPnP discovery, up to 1 s) …")
-            vendor = VendorDiscovery.discover()
+            vendor = VendorDiscovery.discover(discovery)
         }
         var plan = Planner.plan(
             pack, manifest: manifest, extraOverlays: overlays, platform: request.platform, vendor: vendor)

@@ -600,7 +600,7 @@ struct NATProbe: ParsableCommand {
         abstract:
             "Where does a connection from outside to PORT stop? Asks the router, the reflector, and the first hops.",
         discussion:
-            "Concludes one of: no-nat, forward-ok, forward-missing, forward-wrong-target, double-nat, cgnat, upnp-unavailable, filtered-upstream, no-default-route, peer-unresolvable, unknown — with the evidence. Exit status 0 for no-nat and forward-ok, 1 otherwise."
+            "Prints the evidence and the verdict of the bundled NAT rules (Checks/tcp-service/lib/nat.lua, the same rules the port-forward step uses): one of no-nat, forward-ok, forward-missing, forward-wrong-target, double-nat, cgnat, upnp-unavailable, filtered-upstream, no-default-route, peer-unresolvable, unknown. Exit status 0 when the verdict passes, 1 otherwise."
     )
 
     @Option(help: "The port that should be reachable from outside.") var port: Int
@@ -624,24 +624,52 @@ struct NATProbe: ParsableCommand {
         }
         while result == nil { loop.turn(until: nil) }
         let r = result!
-        output.print(Observation.json(r)) {
+        let evidence = Observation.json(r)
+        // The verdict's fields at the top, the survey's evidence (as checks get it) under "evidence".
+        var verdict: [String: JSONValue] = [:]
+        do {
+            if case .object(let v) = try NATRules.verdict(for: r) { verdict = v }
+        } catch {
+            verdict = ["kind": .string("unknown"), "status": .string("error"), "explanation": .string("\(error)")]
+        }
+        verdict["evidence"] = evidence
+        func text(_ key: String) -> String? { if case .string(let s)? = verdict[key] { s } else { nil } }
+        func texts(_ key: String) -> [String] {
+            guard case .array(let a)? = verdict[key] else { return [] }
+            return a.compactMap { if case .string(let s) = $0 { s } else { nil } }
+        }
+        output.print(.object(verdict)) {
+            let e = r.evidence
             var lines = [
-                "\(r.verdict.kind.rawValue)" + (r.verdict.cause.map { " (\($0))" } ?? "") + ": \(r.verdict.explanation)"
+                "\(text("kind") ?? "?")" + (text("cause").map { " (\($0))" } ?? "") + ": \(text("explanation") ?? "")"
             ]
-            if let g = r.gateway { lines.append("  router: \(g.manufacturer ?? "?") \(g.model ?? "")") }
-            if let w = r.evidence.routerWAN { lines.append("  router's WAN address: \(w)") }
-            if let w = r.evidence.routerWANRefused { lines.append("  router's WAN address refused: \(w)") }
-            if let a = r.evidence.reflector {
+            lines += texts("notes").map { "  note: \($0)" }
+            lines += texts("advice").map { "  advice: \($0)" }
+            if let g = e.gateway { lines.append("  router: \(g.manufacturer ?? "?") \(g.model ?? "")") }
+            lines.append(
+                "  router answers: UPnP \(e.upnpAnswered == true ? "yes" : "no"), NAT-PMP \(e.natpmpStatus ?? "not asked")"
+            )
+            if let w = e.routerWAN { lines.append("  router's WAN address: \(w)") }
+            if let w = e.routerWANRefused { lines.append("  router's WAN address refused: \(w)") }
+            if let m = e.mapping {
+                lines.append("  router's forward for \(port): \(m.internalClient):\(m.internalPort)")
+            }
+            if let a = e.reflector {
                 lines.append(
                     "  reflector: \(a)"
-                        + (r.evidence.reflectorAddress.map { " (\($0))" } ?? "")
-                        + (r.evidence.reflectorUnresolved.map { " does not resolve: \($0)" } ?? ""))
+                        + (e.reflectorAddress.map { " (\($0))" } ?? "")
+                        + (e.reflectorUnresolved.map { " does not resolve: \($0)" } ?? "")
+                        + (e.reflectorError.map { ": \($0)" } ?? ""))
             }
-            if let p = r.evidence.publicAddress { lines.append("  seen from outside: \(p)") }
-            if let c = r.evidence.connectBack { lines.append("  connect-back to \(port): \(c)") }
-            if !r.evidence.hops.isEmpty { lines.append("  first hops: \(r.evidence.hops.joined(separator: " → "))") }
+            if let p = e.publicAddress { lines.append("  seen from outside: \(p)") }
+            if let c = e.connectBack {
+                lines.append(
+                    "  connect-back to \(port): \(c)" + (e.connectBackError.map { " (\($0))" } ?? "")
+                        + (e.connectBackTo.map { ", \($0)" } ?? ""))
+            }
+            if !e.hops.isEmpty { lines.append("  first hops: \(e.hops.joined(separator: " → "))") }
             return lines.joined(separator: "\n")
         }
-        if r.verdict.kind != .noNAT && r.verdict.kind != .forwardOK { throw ExitCode(1) }
+        if text("status") != "pass" { throw ExitCode(1) }
     }
 }

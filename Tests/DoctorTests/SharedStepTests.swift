@@ -16,9 +16,11 @@ struct SharedStepTests {
             "manager": "runit", "name": "crashplan", "installed": true, "running": true, "pid": 2690, "seconds": 3600,
             "state": "run",
         ]
+        /// What `portforward.survey` saw (evidence only: the NAT rules decide). By default a forward
+        /// that works from outside.
         var survey: LuaValue = [
-            "kind": "forward-ok", "explanation": "the port is forwarded to this computer and reachable from outside",
-            "evidence": [:],
+            "local_addresses": ["192.168.1.20"], "default_route": true, "upnp": true, "router_wan": "203.0.113.5",
+            "public_address": "203.0.113.5:40112", "connect_back": "connected",
         ]
         var surveyOptions: LuaTable?
         /// socket.resolve's answers by name (others: dns-not-found).
@@ -268,8 +270,9 @@ struct SharedStepTests {
     @Test func aPeerGivenByNameIsAskedForTheOutsideTest() throws {
         let w = World()
         w.survey = [
-            "kind": "forward-ok", "explanation": "the port is forwarded to this computer and reachable from outside",
-            "evidence": ["reflector": "backup.example.net:4250", "reflector_address": "198.51.100.7:4250"],
+            "local_addresses": ["192.168.1.20"], "default_route": true, "upnp": true, "router_wan": "203.0.113.5",
+            "public_address": "203.0.113.5:40112", "connect_back": "connected",
+            "reflector": "backup.example.net:4250", "reflector_address": "198.51.100.7:4250",
         ]
         let f = try Self.portForward(w, peer: "backup.example.net")
         #expect(w.surveyOptions?["reflector"] == "backup.example.net", "the name goes to the survey")
@@ -304,13 +307,9 @@ struct SharedStepTests {
     @Test func aNameThatDoesNotResolveIsReportedAsSuch() throws {
         let w = World()
         w.survey = [
-            "kind": "peer-unresolvable", "cause": "peer-unresolvable",
-            "explanation":
-                "the reflector's name backup.example.invalid:4250 does not resolve (dns-not-found: Name or service not known): the test from outside could not be made",
-            "evidence": [
-                "reflector": "backup.example.invalid:4250",
-                "reflector_unresolved": "dns-not-found: Name or service not known",
-            ],
+            "local_addresses": ["192.168.1.20"], "default_route": true, "upnp": true, "router_wan": "203.0.113.5",
+            "reflector": "backup.example.invalid:4250",
+            "reflector_unresolved": "dns-not-found: Name or service not known",
         ]
         let f = try Self.portForward(w, peer: "backup.example.invalid")
         #expect(f.status == .fail, "\(f.summary)")

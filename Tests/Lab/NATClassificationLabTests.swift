@@ -50,6 +50,8 @@ struct NATClassificationLabTests {
         #expect((r["explanation"] as? String)?.contains("10.231.60.99") == true)
     }
 
+    /// The router answers neither protocol, and from outside its WAN address refuses the port: what
+    /// is wrong (and what to fix, by hand) is the missing forward, not the silent protocols.
     @Test func aRouterThatAnswersNeitherProtocol() throws {
         try NetworkLab.requireAvailable()
         let lab = NetworkLab()
@@ -57,7 +59,17 @@ struct NATClassificationLabTests {
         let home = try lab.homeNetwork(miniupnpd: true, upnp: false, natpmp: false)
         try listeners(lab, home)
         let r = try survey(lab, home)
-        #expect(verdict(r) == "upnp-unavailable", "\(r)")
+        #expect(verdict(r) == "forward-missing", "\(r)")
+        #expect(r["cause"] as? String == "port-forward-missing")
+        let evidence = r["evidence"] as? [String: Any] ?? [:]
+        #expect(evidence["upnp"] as? Bool == false && evidence["natpmp"] as? Bool == false, "\(evidence)")
+        #expect(evidence["connect_back"] as? String == "refused", "\(evidence)")
+        #expect(evidence["connect_back_to"] as? String == "\(home.routerWAN):4242", "the router refused: \(evidence)")
+        #expect((r["advice"] as? [String])?.first?.hasPrefix("Set up the forward in the router's admin page") == true)
+        // Without the outside test the silent router is all there is to say.
+        let (_, out) = try lab.exec(home.lan, [portdoctorBinary, "probe", "nat", "--port", "4242", "--json"])
+        let untested = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        #expect(verdict(untested) == "upnp-unavailable", "\(untested)")
     }
 
     @Test func aComputerWithoutADefaultRouteIsToldSo() throws {

@@ -310,6 +310,8 @@ function M.reach_peer(opts)
   }
 end
 
+-- opts: needs, rules (a ruleset from require("tcp-service:nat").ruleset(): the NAT/forward rules
+-- this step decides with; by default the bundled ones).
 function M.port_forward(opts)
   opts = opts or {}
   return {
@@ -320,6 +322,7 @@ function M.port_forward(opts)
         title = "Ask the router to forward the port (UPnP)",
         changes = "adds a port mapping on the router",
         apply = function(ctx)
+          -- The run's discovery, asked once: the survey (and vendor selection) already waited for it.
           local g = upnp.discover(1)[1]
           if not g then return false, "the router does not answer UPnP" end
           local ok, why, m = upnp.add_mapping(g, ctx.params.port)
@@ -337,34 +340,49 @@ function M.port_forward(opts)
     run = function(ctx)
       if not destination(ctx) then return skip("not needed on the computer that sends (role=source)") end
       local rhost, rport = reflector(ctx)
-      local s = portforward.survey(ctx.params.port, { reflector = rhost, reflector_port = rport })
+      -- The survey observes; the NAT rules (lib/nat.lua, or the ones an overlay gave) decide.
+      local e = portforward.survey(ctx.params.port, { reflector = rhost, reflector_port = rport })
+      -- What the steps here found, for the rules: a connect-back refused by this computer says
+      -- nothing about the router.
+      for _, id in ipairs { "listener", "firewall" } do
+        local r = ctx.results and ctx.results[id]
+        if r then
+          e.steps = e.steps or {}
+          e.steps[id] = r.status
+        end
+      end
+      local v = (opts.rules or require("tcp-service:nat").rules):decide(e)
       -- Which reflector answered (or did not) is part of the finding: a person may have several.
       local asked = ""
       if rhost then
-        local at = s.evidence.reflector_address
+        local at = e.reflector_address
         asked = string.format(" (asked the reflector at %s%s)", hostport(rhost, rport),
                               (at and not is_numeric(rhost)) and (", " .. at) or "")
       end
-      local ok = { ["no-nat"] = true, ["forward-ok"] = true }
-      if ok[s.kind] then return pass { summary = s.explanation .. asked, evidence = s.evidence } end
-      if s.kind == "unknown" then
-        return skip { summary = s.explanation .. asked, advice = { "On the other computer run: portdoctor listen" },
-                      evidence = s.evidence }
+      local notes = (v.notes and #v.notes > 0) and (" — note: " .. table.concat(v.notes, "; ")) or ""
+      if v.status == "pass" then
+        return pass { summary = v.explanation .. asked .. notes, advice = v.notes, evidence = e }
       end
-      if s.kind == "peer-unresolvable" then
+      if v.status == "skip" then
+        return skip { summary = v.explanation .. asked, advice = v.advice or { "On the other computer run: portdoctor listen" },
+                      evidence = e }
+      end
+      if v.kind == "peer-unresolvable" then
         return fail {
-          summary = s.explanation, cause = s.cause, evidence = s.evidence,
+          summary = v.explanation, cause = v.cause, evidence = e,
           advice = { "Check the name " .. rhost .. " (is it spelt right, does this computer's DNS know it?), or give the other computer's address: "
                        .. (ctx.params.reflector and "--param reflector=ADDRESS" or "--peer ADDRESS") },
         }
       end
-      local advice = { s.explanation }
-      if s.gateway and s.gateway.manufacturer then
-        advice[#advice + 1] = "Your router (" .. s.gateway.manufacturer .. ") can forward it in its admin page; forward TCP " .. ctx.params.port .. " to this computer."
+      local advice = { v.explanation }
+      for _, a in ipairs(v.advice or {}) do advice[#advice + 1] = a end
+      if e.gateway and e.gateway.manufacturer then
+        advice[#advice + 1] = "Your router (" .. e.gateway.manufacturer .. ") can forward it in its admin page; forward TCP " .. ctx.params.port .. " to this computer."
       end
-      return fail {
-        summary = s.explanation .. asked, cause = s.cause, advice = advice, evidence = s.evidence,
-        repairs = (s.kind == "forward-missing" and s.evidence.upnp) and { "add-forward" } or nil,
+      local result = v.status == "warn" and warn or fail
+      return result {
+        summary = v.explanation .. asked .. notes, cause = v.cause, advice = advice, evidence = e,
+        repairs = v.repair and { v.repair } or nil,
       }
     end,
   }
@@ -507,8 +525,9 @@ end
 -- A router vendor overlay's port-forward step: the shared one, with the vendor's own way to set up
 -- the forward in place of the generic advice, and the vendor's own check once the forward works.
 -- vendor = { name =, forward_steps = function(ctx) -> { step, … }, check = function(ctx, result) -> result? }
+-- vendor.rules: a ruleset (require("tcp-service:nat").ruleset()) with the vendor's own NAT rules.
 function M.vendor_port_forward(vendor)
-  local def = M.port_forward { needs = { "listener", "firewall" } }
+  local def = M.port_forward { needs = { "listener", "firewall" }, rules = vendor.rules }
   def.title = "The " .. vendor.name .. " router forwards the port to this computer"
   local shared = def.run
   def.run = function(ctx)

@@ -13,7 +13,9 @@ public enum Observation {
     public static func json(_ v: FirewallVerdict) -> JSONValue { JSONValue(FirewallModule.table(v)) }
     public static func json(_ s: ServiceStatus) -> JSONValue { JSONValue(ServiceModule.table(s)) }
     public static func json(_ o: ReflectorClient.Outcome) -> JSONValue { JSONValue(PortForwardModule.table(o)) }
-    public static func json(_ r: NATSurvey.Result) -> JSONValue { JSONValue(PortForwardModule.survey(r)) }
+    public static func json(_ r: NATSurvey.Result) -> JSONValue { JSONValue(lua(r)) }
+    /// The survey's evidence as `portforward.survey` gives it, for the NAT rules (`NATRules`).
+    public static func lua(_ r: NATSurvey.Result) -> LuaValue { PortForwardModule.survey(r) }
     public static func json(_ a: NATPMP.Answer) -> JSONValue { JSONValue(RouterModules.table(a)) }
     public static func json(_ g: UPnP.Gateway) -> JSONValue { JSONValue(RouterModules.table(g)) }
     public static func json(_ m: UPnP.Mapping) -> JSONValue { JSONValue(RouterModules.table(m)) }

@@ -4,7 +4,8 @@ import Probes
 /// `portforward`: the tests only the outside can do. `reflect` asks a reflector (`portdoctor listen`
 /// on the other computer) what address it sees and, optionally, to connect back to a port here.
 enum PortForwardModule {
-    static func install(_ runtime: LuaRuntime) {
+    /// `discovery`: the run's UPnP discovery, shared with vendor selection and `upnp.discover`.
+    static func install(_ runtime: LuaRuntime, discovery: UPnP.Discovery = UPnP.Discovery()) {
         runtime.register(
             module: "portforward",
             [
@@ -48,7 +49,8 @@ enum PortForwardModule {
                     return try call.suspend { pending in
                         pending.waitingFor = "the router, the reflector and the first hops"
                         NATSurvey.run(
-                            port: port, reflector: reflector, reflectorPort: reflectorPort, token: token, on: loop
+                            port: port, reflector: reflector, reflectorPort: reflectorPort, token: token,
+                            discovery: discovery, on: loop
                         ) { r in
                             pending.resume(with: [survey(r)])
                         }
@@ -57,31 +59,44 @@ enum PortForwardModule {
             ])
     }
 
+    /// The survey's evidence, as checks get it (and `probe nat` prints it): what was seen, no verdict.
     static func survey(_ r: NATSurvey.Result) -> LuaValue {
-        var t = LuaTable()
-        t["kind"] = .text(r.verdict.kind.rawValue)
-        if let c = r.verdict.cause { t["cause"] = .text(c) }
-        t["explanation"] = .text(r.verdict.explanation)
         var ev = LuaTable()
         let e = r.evidence
         ev["local_addresses"] = .table(LuaTable(sequence: e.localAddresses.map(LuaValue.text)))
         ev["hops"] = .table(LuaTable(sequence: e.hops.map(LuaValue.text)))
+        ev["hop_probes"] = .table(
+            LuaTable(
+                sequence: e.hopProbes.map { h in
+                    var t = LuaTable()
+                    t["ttl"] = .integer(Int64(h.ttl))
+                    if let a = h.address { t["address"] = .text(a) }
+                    if let k = h.kind { t["kind"] = .text(k) }
+                    return .table(t)
+                }))
         for (k, v) in [
             ("router_wan", e.routerWAN), ("router_wan_refused", e.routerWANRefused),
-            ("public_address", e.publicAddress), ("mapping_client", e.mappingClient), ("connect_back", e.connectBack),
-            ("default_gateway", e.defaultGateway),
+            ("public_address", e.publicAddress), ("mapping_client", e.mappingClient),
+            ("mapping_error", e.mappingError), ("connect_back", e.connectBack),
+            ("connect_back_error", e.connectBackError), ("connect_back_to", e.connectBackTo),
+            ("default_gateway", e.defaultGateway), ("natpmp_status", e.natpmpStatus),
             ("reflector", e.reflector), ("reflector_address", e.reflectorAddress),
-            ("reflector_unresolved", e.reflectorUnresolved),
+            ("reflector_unresolved", e.reflectorUnresolved), ("reflector_error", e.reflectorError),
         ] {
             if let v { ev[k] = .text(v) }
         }
-        if let p = e.mappingPort { ev["mapping_port"] = .integer(Int64(p)) }
+        if let m = e.mapping {
+            ev["mapping_port"] = .integer(Int64(m.internalPort))
+            ev["mapping"] = RouterModules.table(m)
+        }
+        if let n = e.connectBackErrno { ev["connect_back_errno"] = .integer(Int64(n)) }
+        if let t = e.connectBackRTT { ev["connect_back_rtt_ms"] = .number(t) }
+        if let n = e.natpmpResult { ev["natpmp_result"] = .integer(Int64(n)) }
         if let d = e.defaultRoute { ev["default_route"] = .boolean(d) }
         if let u = e.upnpAnswered { ev["upnp"] = .boolean(u) }
         if let n = e.natpmpAnswered { ev["natpmp"] = .boolean(n) }
-        t["evidence"] = .table(ev)
-        if let g = r.gateway { t["gateway"] = RouterModules.table(g) }
-        return .table(t)
+        if let g = e.gateway { ev["gateway"] = RouterModules.table(g) }
+        return .table(ev)
     }
 
     static func table(_ o: ReflectorClient.Outcome) -> LuaValue {
@@ -117,7 +132,7 @@ enum PortForwardModule {
 /// `upnp` and `natpmp`: asking the router. Reading is free; adding or removing a forward changes
 /// the router, so it works only inside a repair's apply.
 enum RouterModules {
-    static func install(_ runtime: LuaRuntime) {
+    static func install(_ runtime: LuaRuntime, discovery: UPnP.Discovery = UPnP.Discovery()) {
         runtime.register(
             module: "upnp",
             [
@@ -126,7 +141,8 @@ enum RouterModules {
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
                         pending.waitingFor = "routers to answer (UPnP)"
-                        UPnP.discover(wait: wait, on: loop) { gateways in
+                        // Asked once per run: later calls get the first answer at once.
+                        discovery.discover(wait: wait, on: loop) { gateways in
                             pending.resume(with: [.table(LuaTable(sequence: gateways.map(table)))])
                         }
                     }

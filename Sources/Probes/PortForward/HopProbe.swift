@@ -37,6 +37,51 @@ public enum HopProbe {
         next(1)
     }
 
+    /// The same, overlapped: the probe for TTL n+1 goes out as soon as TTL n is answered by a router,
+    /// or `stagger` after it went out unanswered — so silent hops cost one timeout together, not one
+    /// each, while a destination that answers at TTL n is not sent the probes past it (hosts
+    /// rate-limit their ICMP answers: a probe it need not answer may cost the next run its answer).
+    public static func hopsOverlapped(
+        toward destination: String, count: Int = 3, port: UInt16 = 33434, timeout: Duration = .seconds(1),
+        stagger: Duration = .milliseconds(150), on loop: EventLoop, _ completion: @escaping ([Hop]) -> Void
+    ) {
+        let count = max(1, count)
+        var found: [Int: Hop] = [:]
+        var sent = 0
+        var finished = false
+        func conclude() {
+            guard !finished else { return }
+            var hops: [Hop] = []
+            for ttl in 1...count {
+                guard let h = found[ttl] else { return }  // a nearer hop is still out, or not yet sent
+                hops.append(h)
+                if h.kind == "unreachable" { break }
+            }
+            finished = true
+            completion(hops)
+        }
+        func send(_ ttl: Int) {
+            guard ttl <= count, ttl > sent, !finished else { return }
+            sent = ttl
+            let next = loop.schedule(after: stagger) { send(ttl + 1) }
+            hop(toward: destination, ttl: ttl, port: port, timeout: timeout, on: loop) { h in
+                found[ttl] = h
+                if h.kind == "unreachable" {
+                    loop.cancel(next)
+                    // Probes past the destination are not needed: count them as not sent.
+                    for later in (ttl + 1)...max(ttl + 1, count) where found[later] == nil && later <= count {
+                        found[later] = Hop(ttl: later)
+                    }
+                } else if h.address != nil {
+                    loop.cancel(next)
+                    send(ttl + 1)
+                }
+                conclude()
+            }
+        }
+        send(1)
+    }
+
     public static func hop(
         toward destination: String, ttl: Int, port: UInt16 = 33434, timeout: Duration,
         on loop: EventLoop, _ completion: @escaping (Hop) -> Void

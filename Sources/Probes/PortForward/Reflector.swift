@@ -25,6 +25,10 @@ public enum ReflectorProtocol {
             public var status: String
             public var rtt_ms: Double?
             public var error: String?
+            /// connect(2)'s errno, and the address connected to (whoever refused, it refused from there).
+            /// Absent from older reflectors' replies.
+            public var errno: Int32?
+            public var address: String?
         }
 
         public var v: Int
@@ -210,7 +214,8 @@ public final class Reflector {
                                     connect_back: .init(
                                         port: Int(port), status: result.status.rawValue,
                                         rtt_ms: result.rttMilliseconds.map { ($0 * 10).rounded() / 10 },
-                                        error: result.error)))
+                                        error: result.error, errno: result.errno,
+                                        address: SocketAddress.text(host: peer.ip, port: Int(port)))))
                         }
                     }
                 }
@@ -230,9 +235,11 @@ public enum ReflectorClient {
         case garbled(String)
     }
 
+    /// `timeout` bounds the connect-back (and each exchange); `connectTimeout`, when given, reaching
+    /// the reflector at all (a peer that drops everything need not cost the connect-back's time too).
     public static func ask(
         host: String, port: UInt16 = ReflectorProtocol.defaultPort, connectBack: UInt16? = nil,
-        token: String? = nil, timeout: Duration = .seconds(5), on loop: EventLoop,
+        token: String? = nil, timeout: Duration = .seconds(5), connectTimeout: Duration? = nil, on loop: EventLoop,
         _ completion: @escaping (Outcome) -> Void
     ) {
         var line = "PORTDOCTOR/\(ReflectorProtocol.version) " + (connectBack.map { "CONNECT-BACK \($0)" } ?? "HELLO")
@@ -241,7 +248,9 @@ public enum ReflectorClient {
             line += " timeout=\(Double(s) + Double(a) / 1e18)"
         }
         if let token { line += " token=\(token)" }
-        TCPProbe.connect(host: host, port: port, options: .init(timeout: timeout, keepOpen: true), on: loop) {
+        TCPProbe.connect(
+            host: host, port: port, options: .init(timeout: connectTimeout ?? timeout, keepOpen: true), on: loop
+        ) {
             result, conn in
             guard let conn else { return completion(.unreachable(result)) }
             conn.send(Array((line + "\n").utf8), timeout: timeout) { _ in

@@ -76,9 +76,11 @@ public enum UPnP {
     static let searchTarget = "urn:schemas-upnp-org:device:InternetGatewayDevice:1"
 
     /// M-SEARCH on every IPv4 interface (TTL 2), gathering answers for `wait`, then reading each
-    /// distinct gateway's description.
+    /// distinct gateway's description. An answer from `gateway` (this computer's default gateway: the
+    /// router that matters) ends the wait early, so a healthy network costs a round trip, not `wait`.
     public static func discover(
-        wait: Duration = .seconds(2), on loop: EventLoop, _ completion: @escaping ([Gateway]) -> Void
+        wait: Duration = .seconds(2), gateway: String? = nil, on loop: EventLoop,
+        _ completion: @escaping ([Gateway]) -> Void
     ) {
         guard let socket = try? UDPSocket(family: .ipv4, on: loop) else { return completion([]) }
         let request = Array(
@@ -104,12 +106,13 @@ public enum UPnP {
             let left = deadline - EventLoop.now()
             guard left > 0 else { return finish() }
             socket.receive(max: 2048, timeout: .nanoseconds(left)) { result in
-                if case .success(let (bytes, _)) = result {
+                if case .success(let (bytes, from)) = result {
                     let headers = ssdpHeaders(String(decoding: bytes, as: UTF8.self))
                     if let location = headers["location"], location.hasPrefix("http://"),
                         !locations.contains(where: { $0.0 == location })
                     {
                         locations.append((location, headers["server"]))
+                        if let gateway, from.ip == gateway { return finish() }
                     }
                     listen()
                 } else {
@@ -131,6 +134,37 @@ public enum UPnP {
             }
         }
         listen()
+    }
+
+    /// UPnP discovery done once and shared: vendor selection, the NAT survey and checks calling
+    /// `upnp.discover` all get the first discovery's answer, instead of each waiting for routers again.
+    /// Callers that come while it runs wait for the same answer. Used from one thread at a time.
+    public final class Discovery {
+        public private(set) var gateways: [Gateway]?
+        private var waiting: [([Gateway]) -> Void] = []
+        /// Where it was started, when it is under way on a loop: another loop cannot wait for it.
+        private var loop: EventLoop?
+
+        public init() {}
+
+        public func discover(
+            wait: Duration = .seconds(1), on loop: EventLoop, _ completion: @escaping ([Gateway]) -> Void
+        ) {
+            if let gateways { return completion(gateways) }
+            if let running = self.loop, running !== loop {
+                return UPnP.discover(wait: wait, gateway: Probes.Gateway.defaultIPv4(), on: loop, completion)
+            }
+            waiting.append(completion)
+            guard waiting.count == 1 else { return }
+            self.loop = loop
+            UPnP.discover(wait: wait, gateway: Probes.Gateway.defaultIPv4(), on: loop) { found in
+                self.gateways = found
+                self.loop = nil
+                let all = self.waiting
+                self.waiting = []
+                for c in all { c(found) }
+            }
+        }
     }
 
     static func ssdpHeaders(_ text: String) -> [String: String] {

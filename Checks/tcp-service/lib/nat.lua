@@ -1,0 +1,360 @@
+-- Where a connection from outside to the port stops, decided from what portforward.survey saw.
+-- The knowledge is a list of small ordered rules: the first whose `when` holds gives the verdict.
+-- A router vendor's overlay or a user adds a rule or replaces one (Docs/nat-rules.md):
+--
+--   local nat = require("tcp-service:nat")
+--   local rules = nat.ruleset()              -- a copy of the bundled rules, yours to change
+--   rules:add({ id = "my-case", when = function(e, f) ... end, verdict = function(e, f) ... end },
+--             { before = "forward-missing" })
+--   rules:replace("upnp-unavailable", { when = ..., verdict = ... })
+--   return check(require("tcp-service:steps").port_forward { needs = { ... }, rules = rules })
+--
+-- A rule: { id = "…", when = function(e, f) -> boolean, verdict = function(e, f) -> verdict }.
+-- e is the survey's evidence (see Docs/lua-api.md, portforward.survey); f the facts derived from it
+-- (nat.facts: seen, local_public, layered, router_silent, …). A verdict:
+--   { kind = "forward-missing", status = "fail", cause = "port-forward-missing",
+--     explanation = "…", advice = { "…" }, notes = { "…" }, repair = "add-forward" }
+-- status is "pass", "warn", "fail" or "skip"; when left out it is "fail" with a cause, else "pass".
+local M = {}
+
+local function octets(ip)
+  local a, b, c, d = (ip or ""):match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if not a then return nil end
+  return tonumber(a), tonumber(b), tonumber(c), tonumber(d)
+end
+
+-- The address part of "198.51.100.7:4250" (or of a bare address).
+function M.ip(address)
+  if not address then return nil end
+  return address:match("^%[(.-)%]:%d+$") or address:match("^([^:]+):%d+$") or address
+end
+
+function M.is_cgnat(ip)
+  local a, b = octets(ip)
+  return a == 100 and b >= 64 and b <= 127
+end
+
+function M.is_private(ip)
+  local a, b = octets(ip)
+  return a == 10 or (a == 172 and b >= 16 and b <= 31) or (a == 192 and b == 168)
+end
+
+local function contains(list, x)
+  for _, v in ipairs(list or {}) do if v == x then return true end end
+  return false
+end
+
+-- What the evidence means, before any rule: shared by the rules so that each stays small.
+--   seen          this computer's address as the outside saw it (nil: no reflector answer)
+--   local_public  the outside sees one of this computer's own addresses: no NAT
+--   layered       { cause = "cgnat" | "double-nat", why = "…" } when a second NAT is in the way
+--   router_silent the router answered neither UPnP nor NAT-PMP
+--   mapped_here / mapped_elsewhere  the router's forward table points here / at another address
+--   outside       the connect-back's status ("connected", "refused", "timeout", …) or nil
+--   blocked_here  the steps on this computer that failed (e.steps: listener, firewall), as a list:
+--                 the connect-back cannot speak for the router then
+function M.facts(e)
+  local f = {}
+  for _, id in ipairs { "listener", "firewall" } do
+    if e.steps and e.steps[id] == "fail" then
+      f.blocked_here = f.blocked_here or {}
+      f.blocked_here[#f.blocked_here + 1] = id
+    end
+  end
+  f.seen = M.ip(e.public_address)
+  f.local_public = f.seen ~= nil and contains(e.local_addresses, f.seen)
+  f.outside = e.connect_back
+  f.router_silent = e.upnp == false and e.natpmp == false
+  if e.mapping_client then
+    f.mapped_here = contains(e.local_addresses, e.mapping_client)
+    f.mapped_elsewhere = not f.mapped_here
+  end
+  local hops = e.hops or {}
+  local wan = e.router_wan
+  if wan and M.is_cgnat(wan) then
+    f.layered = { cause = "cgnat", why = "the router's WAN address " .. wan
+      .. " is in 100.64.0.0/10: the provider shares one public address among its customers" }
+  else
+    for i = 2, #hops do
+      if M.is_cgnat(hops[i]) then
+        f.layered = { cause = "cgnat", why = "a router past yours (" .. hops[i] .. ") is in 100.64.0.0/10: carrier-grade NAT at the provider" }
+        break
+      end
+    end
+  end
+  if not f.layered then
+    if wan and M.is_private(wan) then
+      f.layered = { cause = "double-nat", why = "the router's WAN address " .. wan .. " is private: another router sits in front of it" }
+    elseif wan and f.seen and wan ~= f.seen then
+      f.layered = { cause = "double-nat", why = "the router says its address is " .. wan .. " but the outside sees " .. f.seen .. ": another NAT is upstream" }
+    elseif not wan then
+      for i = 2, #hops do
+        if M.is_private(hops[i]) then
+          f.layered = { cause = "double-nat", why = "the next router past yours (" .. hops[i] .. ") has a private address: double NAT" }
+          break
+        end
+      end
+    end
+  end
+  return f
+end
+
+local function here(e) return table.concat(e.local_addresses or {}, ", ") end
+
+-- What the connect-back ran into, in words: "refused (connection refused, from 198.51.100.7:4242)".
+local function outcome(e)
+  local words = e.connect_back or "?"
+  local extra = {}
+  if e.connect_back_error then extra[#extra + 1] = e.connect_back_error end
+  if e.connect_back_to then extra[#extra + 1] = (e.connect_back == "refused" and "from " or "to ") .. e.connect_back_to end
+  if #extra > 0 then words = words .. " (" .. table.concat(extra, ", ") .. ")" end
+  return words
+end
+M.outcome = outcome
+
+local NO_FIX = "portdoctor --fix cannot add forwards on this router (it answers neither UPnP nor NAT-PMP): keep the one set in its admin page"
+
+local function by_hand(e)
+  local gw = e.default_gateway and (" (http://" .. e.default_gateway .. ")") or ""
+  return "Set up the forward in the router's admin page" .. gw .. ": TCP port, to this computer (" .. here(e) .. "), same port; give this computer a fixed address there too."
+end
+
+-- The bundled rules, in order. Failing conclusions about the router come after the passing ones
+-- that rest on a successful connect from outside: that test is the ground truth.
+M.default_rules = {
+  {
+    id = "no-nat",
+    when = function(e, f) return f.local_public and (f.outside == nil or f.outside == "connected") end,
+    verdict = function(e, f)
+      return { kind = "no-nat", explanation = "this computer's own address " .. f.seen .. " is what the outside sees: there is no NAT in the way" }
+    end,
+  },
+  {
+    id = "no-nat-filtered",
+    when = function(e, f) return f.local_public and not f.blocked_here end,
+    verdict = function(e, f)
+      return { kind = "filtered-upstream", cause = "filtered-upstream",
+               explanation = "there is no NAT, yet the outside cannot connect (" .. outcome(e) .. "): something upstream filters the port" }
+    end,
+  },
+  {
+    id = "no-default-route",
+    when = function(e) return e.default_route == false end,
+    verdict = function()
+      return { kind = "no-default-route", cause = "no-default-route",
+               explanation = "this computer has no default route: it cannot answer anything beyond its own network, and there is no router to ask about forwarding. Check its network settings (DHCP, or the gateway address)" }
+    end,
+  },
+  {
+    -- Forwards on both routers (or the provider forwards too): the outside got in, so it works.
+    id = "layered-nat-forwarded",
+    when = function(e, f) return f.layered ~= nil and f.outside == "connected" and not f.mapped_elsewhere end,
+    verdict = function(e, f)
+      local what = f.layered.cause == "cgnat" and "carrier-grade NAT" or "double NAT"
+      return { kind = "forward-ok", status = "pass",
+               explanation = "the port is reachable from outside through " .. what,
+               notes = { f.layered.why .. "; the forwards on the way work now. If one of those routers is replaced or reset, forward on it again (or put the outer one in bridge mode)" } }
+    end,
+  },
+  {
+    id = "cgnat",
+    when = function(e, f) return f.layered ~= nil and f.layered.cause == "cgnat" end,
+    verdict = function(e, f)
+      return { kind = "cgnat", cause = "cgnat",
+               explanation = f.layered.why .. ", and forwarding on the home router cannot help",
+               advice = { "Ask the provider for a public IPv4 address (or a port forward on their side), or connect the other way round: the computer behind CGNAT as the source." } }
+    end,
+  },
+  {
+    id = "double-nat",
+    when = function(e, f) return f.layered ~= nil end,
+    verdict = function(e, f)
+      return { kind = "double-nat", cause = "double-nat",
+               explanation = f.layered.why .. " (put that one in bridge mode, or forward on both)" }
+    end,
+  },
+  {
+    -- Everything below rests on the outside test: a forward made in the router's admin page is
+    -- invisible to UPnP.
+    id = "peer-unresolvable",
+    when = function(e) return e.reflector_unresolved ~= nil end,
+    verdict = function(e)
+      return { kind = "peer-unresolvable", cause = "peer-unresolvable",
+               explanation = "the reflector's name " .. (e.reflector or "?") .. " does not resolve (" .. e.reflector_unresolved .. "): the test from outside could not be made" }
+    end,
+  },
+  {
+    id = "mapping-elsewhere",
+    when = function(e, f) return f.mapped_elsewhere end,
+    verdict = function(e, f)
+      return { kind = "forward-wrong-target", cause = "port-forward-wrong-target",
+               explanation = "the router forwards the port to " .. e.mapping_client .. ", which is not this computer (" .. here(e) .. ") — an old address after a DHCP change?",
+               repair = e.upnp and "add-forward" or nil }
+    end,
+  },
+  {
+    id = "forward-ok",
+    when = function(e, f) return f.outside == "connected" end,
+    verdict = function(e, f)
+      local v = { kind = "forward-ok", explanation = "the port is forwarded to this computer and reachable from outside" }
+      if f.router_silent then v.notes = { NO_FIX } end
+      return v
+    end,
+  },
+  {
+    -- Nothing listens here, or the firewall here blocks: a refused or unanswered connect-back is
+    -- this computer's doing as much as the router's. Only the router's own table can still speak.
+    id = "blocked-here",
+    when = function(e, f) return f.outside ~= nil and f.blocked_here ~= nil end,
+    verdict = function(e, f)
+      local which = table.concat(f.blocked_here, " and ")
+      local why = "the test from outside (" .. outcome(e) .. ") cannot tell about the router while the " .. which
+        .. " step here fails"
+      if e.upnp and e.mapping_client == nil and not f.local_public then
+        return { kind = "forward-missing", cause = "port-forward-missing", repair = "add-forward",
+                 explanation = "the router has no UPnP forward for the port to this computer (a forward made in its admin page does not show there; " .. why .. ")" }
+      end
+      return { kind = "unknown", status = "skip", explanation = why .. ": fix that first, then run portdoctor again",
+               advice = { "See the " .. which .. " step." } }
+    end,
+  },
+  {
+    id = "forwarded-but-filtered",
+    when = function(e, f) return f.mapped_here and f.outside ~= nil end,
+    verdict = function(e, f)
+      return { kind = "filtered-upstream", cause = "filtered-upstream",
+               explanation = "the router forwards the port here, yet the outside cannot connect (" .. outcome(e) .. "): something upstream filters it" }
+    end,
+  },
+  {
+    -- The router itself answered the connect-back with a reset: it has no forward for the port.
+    id = "forward-missing",
+    when = function(e, f) return f.outside == "refused" or f.outside == "reset" end,
+    verdict = function(e, f)
+      local v = { kind = "forward-missing", cause = "port-forward-missing",
+                  explanation = "the router does not forward the port to this computer: from outside, the connection was refused (" .. outcome(e) .. ")" }
+      if e.upnp then
+        v.repair = "add-forward"
+      elseif f.router_silent then
+        v.explanation = v.explanation .. "; the router answers neither UPnP nor NAT-PMP, so portdoctor cannot add the forward"
+        v.advice = { by_hand(e) }
+      end
+      return v
+    end,
+  },
+  {
+    -- Silence from outside with no forward here in the router's table: a forward set up by hand to
+    -- an address no computer has now drops into the void. Something upstream dropping the port
+    -- looks the same from here, hence the hedge.
+    id = "forward-into-the-void",
+    when = function(e, f)
+      return f.outside == "timeout" or f.outside == "host-unreachable" or f.outside == "net-unreachable"
+    end,
+    verdict = function(e, f)
+      return { kind = "forward-wrong-target", cause = "port-forward-wrong-target",
+               explanation = "from outside, the connection got no answer (" .. outcome(e) .. "), where a router without a forward would have refused it: most likely the router forwards the port to an address no computer has now (an old address after a DHCP change?) — or something past the router drops it",
+               advice = { "In the router's admin page, point the forward for the port at this computer (" .. here(e) .. ") and give it a fixed address." },
+               repair = e.upnp and "add-forward" or nil }
+    end,
+  },
+  {
+    -- No outside test: the router's own answers are all there is.
+    id = "upnp-unavailable",
+    when = function(e, f) return f.outside == nil and f.router_silent end,
+    verdict = function(e)
+      local untested = e.reflector_error and ("the reflector did not answer (" .. e.reflector_error .. "), so")
+        or "without a reflector outside,"
+      return { kind = "upnp-unavailable", cause = "upnp-unavailable",
+               explanation = "the router answers neither UPnP nor NAT-PMP: set the forward up by hand in its admin page (" .. untested .. " portdoctor cannot tell whether one is already there)",
+               advice = { by_hand(e), "On the other computer run: portdoctor listen — then portdoctor can test the forward from outside." } }
+    end,
+  },
+  {
+    id = "no-mapping",
+    when = function(e, f) return f.outside == nil and e.mapping_client == nil and (e.upnp == true or e.natpmp == true) end,
+    verdict = function(e)
+      return { kind = "forward-missing", cause = "port-forward-missing",
+               explanation = "the router has no UPnP forward for the port to this computer (a forward made in its admin page does not show there: run the reflector to test from outside)",
+               repair = e.upnp and "add-forward" or nil }
+    end,
+  },
+  {
+    id = "unknown",
+    when = function() return true end,
+    verdict = function()
+      return { kind = "unknown", status = "skip", explanation = "not enough evidence: run the reflector (portdoctor listen) on the other computer" }
+    end,
+  },
+}
+
+-- A set of rules: the bundled ones copied, to add to, replace or remove from.
+local Ruleset = {}
+Ruleset.__index = Ruleset
+
+local function check_rule(rule, level)
+  if type(rule) ~= "table" or type(rule.id) ~= "string" or type(rule.when) ~= "function" or type(rule.verdict) ~= "function" then
+    error("a NAT rule is { id = \"…\", when = function(e, f) … end, verdict = function(e, f) … end }", level + 1)
+  end
+end
+
+function Ruleset:index(id)
+  for i, r in ipairs(self.rules) do if r.id == id then return i end end
+  return nil
+end
+
+-- where: { before = id } or { after = id }; by default before "unknown", the catch-all.
+function Ruleset:add(rule, where)
+  check_rule(rule, 2)
+  if self:index(rule.id) then error("there is already a NAT rule '" .. rule.id .. "': use replace", 2) end
+  where = where or { before = "unknown" }
+  local anchor = where.before or where.after
+  local i = anchor and self:index(anchor)
+  if anchor and not i then error("no NAT rule '" .. anchor .. "' to put '" .. rule.id .. "' next to", 2) end
+  if not i then i = #self.rules + 1 elseif where.after then i = i + 1 end
+  table.insert(self.rules, i, rule)
+  return self
+end
+
+-- The rule keeps its place; `rule.id` may be left out.
+function Ruleset:replace(id, rule)
+  local i = self:index(id)
+  if not i then error("no NAT rule '" .. tostring(id) .. "' to replace", 2) end
+  if type(rule) == "table" and rule.id == nil then rule.id = id end
+  check_rule(rule, 2)
+  self.rules[i] = rule
+  return self
+end
+
+function Ruleset:remove(id)
+  local i = self:index(id)
+  if not i then error("no NAT rule '" .. tostring(id) .. "' to remove", 2) end
+  table.remove(self.rules, i)
+  return self
+end
+
+-- The verdict of the first rule that holds, with `rule` (its id) and `status` filled in.
+function Ruleset:decide(e)
+  local f = M.facts(e)
+  for _, r in ipairs(self.rules) do
+    if r.when(e, f) then
+      local v = r.verdict(e, f)
+      v.rule = r.id
+      v.status = v.status or (v.cause and "fail" or "pass")
+      return v
+    end
+  end
+  return { kind = "unknown", status = "skip", rule = "none", explanation = "no NAT rule applies to this evidence" }
+end
+
+function M.ruleset(from)
+  local rules = {}
+  for i, r in ipairs((from and from.rules) or M.default_rules) do rules[i] = r end
+  return setmetatable({ rules = rules }, Ruleset)
+end
+
+-- The rules every port-forward step uses unless given its own: changing these changes them all.
+M.rules = M.ruleset()
+
+function M.decide(e) return M.rules:decide(e) end
+
+return M
