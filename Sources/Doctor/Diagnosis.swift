@@ -91,6 +91,7 @@ public final class Diagnosis {
         NetstatModule.install(runtime)
         FirewallModule.install(runtime)
         ServiceModule.install(runtime)
+        ProcessModule.install(runtime)
         PortForwardModule.install(runtime)
         RouterModules.install(runtime)
         configure(runtime)
