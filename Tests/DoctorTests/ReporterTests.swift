@@ -127,6 +127,39 @@ import Testing
         #expect(TextReporter(color: true).render(try Self.sampleReport()).contains("\u{1B}[1;31m"))
     }
 
+    /// Every independent cause in one run: the primary first, then each other cause once, in plan order.
+    @Test func everyOtherIndependentCauseIsListedAfterThePrimary() throws {
+        func failing(_ cause: String, _ advice: String) -> String {
+            passing(body: "return fail { summary = 'it failed', cause = '\(cause)', advice = { '\(advice)' } }")
+        }
+        let report = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["service", "firewall", "forward", "listen"]),
+                "service.lua": passing(),
+                "firewall.lua": failing("firewall-blocks-inbound", "open it"),
+                "forward.lua": failing("port-forward-missing", "forward it"),
+                "listen.lua": failing("firewall-blocks-inbound", "the same cause again"),
+            ])
+        ).report
+        #expect(report.primary?.id == "firewall")
+        #expect(report.also.map(\.id) == ["forward"], "a cause already named is not repeated")
+        let lines = TextReporter(color: false).render(report).split(separator: "\n").map(String.init)
+        #expect(lines[2] == "Most likely cause: a firewall blocks incoming connections. First: open it")
+        #expect(lines[3] == "Also found: the router does not forward the port (forward). First: forward it")
+        let root = try #require(
+            try JSONSerialization.jsonObject(with: Data(JSONReporter.render(report).utf8)) as? [String: Any])
+        let also = try #require(root["also"] as? [[String: Any]])
+        #expect(also.count == 1)
+        #expect(also.first?["check"] as? String == "forward")
+        #expect(also.first?["cause"] as? String == "port-forward-missing")
+        #expect(also.first?["first_step"] as? String == "forward it")
+        // A run whose worst finding is a warning lists nothing else.
+        let warned = try diagnose(
+            folder(["pack.lua": manifest(steps: ["a"]), "a.lua": passing(body: "return warn('hmm')")])
+        ).report
+        #expect(warned.also.isEmpty)
+    }
+
     @Test func junitIsWellFormedAndCounts() throws {
         let xml = JUnitReporter.render(try Self.sampleReport())
         final class Counter: NSObject, XMLParserDelegate {

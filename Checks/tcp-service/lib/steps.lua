@@ -358,9 +358,11 @@ local function local_fault(ctx, outcome)
   if listener and listener.status == "fail" and outcome == "refused" then return "listener", listener end
   if service and service.status == "fail" and outcome == "refused" then return "service", service end
   if fw and fw.status == "fail" then
+    -- A reject answers (a reset, or an ICMP error the outside reads as refused or unreachable).
     local decision = fw.evidence and fw.evidence.decision
-    if (decision == "drop" and outcome == "timeout") or (decision == "reject" and outcome == "refused")
-        or (decision ~= "drop" and decision ~= "reject") then
+    local failed = outcome and outcome ~= "connected"
+    if (decision == "drop" and outcome == "timeout") or (decision == "reject" and failed and outcome ~= "timeout")
+        or (decision ~= "drop" and decision ~= "reject" and failed) then
       return "firewall", fw
     end
   end
