@@ -67,6 +67,9 @@ import Testing
             ]))
         #expect(out.host.marks == ["firewall", "forward sees fail drop"])
         #expect(out.status("forward") == .pass)
+        let plan = try #require(out.plan)
+        #expect(FlowGraph.dot(plan).contains("\"firewall\" -> \"forward\" [style=dotted, label=\"read by\"];"))
+        #expect(FlowGraph.mermaid(plan).contains("s1 -. read by .-> s2"))
     }
 
     @Test func anAfterThatNamesNoCheckIsAProblemOfThePack() throws {

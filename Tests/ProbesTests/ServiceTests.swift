@@ -26,6 +26,12 @@ import Testing
             "LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=812\nUnitFileState=enabled\n",
             name: "crashplan")
         #expect(up.running && up.pid == 812 && up.enabled == true && up.state == "active (running)")
+        let grouped = ServiceParsers.systemd(
+            "LoadState=loaded\nActiveState=active\nMainPID=812\nControlGroup=/system.slice/crashplan.service\n",
+            name: "crashplan")
+        #expect(grouped.cgroup == "/system.slice/crashplan.service")
+        #expect(up.cgroup == nil)
+        #expect(Services.statusCommand("crashplan", .systemd).last?.hasSuffix(",ControlGroup") == true)
         let failed = ServiceParsers.systemd(
             "LoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nUnitFileState=disabled\n",
             name: "crashplan")

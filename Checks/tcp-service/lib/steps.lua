@@ -381,9 +381,11 @@ local function judged_locally(ctx, s)
   if (e.upnp or e.natpmp) and not e.mapping_client then
     table_note = " The router's UPnP/NAT-PMP table has no forward for the port, but a forward made in its admin page does not show there."
   end
+  local ended = ({ refused = "was refused", timeout = "got no answer" })[e.connect_back]
+    or ("ended " .. tostring(e.connect_back or "without an answer"))
   return skip {
-    summary = string.format("cannot tell whether the router forwards TCP %d until the %s step's problem is fixed (%s): the outside's connection ended %s, which that explains",
-                            ctx.params.port, id, r.summary or r.cause or "failed", e.connect_back or "without an answer") .. "." .. table_note,
+    summary = string.format("cannot tell whether the router forwards TCP %d until the %s step's problem is fixed (%s): the connection from outside %s, which that explains",
+                            ctx.params.port, id, r.summary or r.cause or "failed", ended) .. "." .. table_note,
     advice = { "Fix the " .. id .. " step's problem first, then run portdoctor again." },
     evidence = e,
   }
