@@ -46,7 +46,13 @@ import Testing
             sh.kill()
             _ = sh.wait()
         }
-        let r = try #require(ProcessTable.read(grandchild))
+        // Until the forked shell has exec'd sleep, the grandchild is still a copy of sh.
+        var read = ProcessTable.read(grandchild)
+        for _ in 0..<200 where read?.arguments.first != "sleep" {
+            usleep(20_000)
+            read = ProcessTable.read(grandchild)
+        }
+        let r = try #require(read)
         #expect(r.ppid == sh.pid)
         #expect(Array(r.ancestors.prefix(2)) == [sh.pid, getpid()], "\(r.ancestors)")
         #expect(r.ancestors.last == 1, "the chain ends at init: \(r.ancestors)")

@@ -116,9 +116,9 @@ function M.identify(ctx, sock, opts, s)
   if not sock.owner then return nil, "this computer does not say which program owns it" end
   local o = sock.owner
   if s == nil then s = find_service(ctx, opts and opts.names) or false end
+  if s and s.running and s.pid and o.pid == s.pid then return true, string.format("it is %s's main process", s.name) end
   local info = process.info(o.pid)
   if s and s.running and s.pid then
-    if o.pid == s.pid then return true, string.format("it is %s's main process", s.name) end
     if info and contains(info.ancestors, s.pid) then
       return true, string.format("it descends from %s's main process (pid %d)", s.name, s.pid)
     end
