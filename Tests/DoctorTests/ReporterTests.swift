@@ -154,7 +154,8 @@ import Testing
         #expect(also.first?["cause"] as? String == "port-forward-missing")
         #expect(also.first?["first_step"] as? String == "forward it")
         let md = MarkdownReporter.render(report, plan: [])
-        #expect(md.contains("\n- Also found: the router does not forward the port (forward). First: forward it\n"), "\(md)")
+        #expect(
+            md.contains("\n- Also found: the router does not forward the port (forward). First: forward it\n"), "\(md)")
         // A run whose worst finding is a warning lists nothing else.
         let warned = try diagnose(
             folder(["pack.lua": manifest(steps: ["a"]), "a.lua": passing(body: "return warn('hmm')")])

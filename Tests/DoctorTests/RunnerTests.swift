@@ -58,12 +58,12 @@ import Testing
                         return fail { summary = 'dropped', evidence = { decision = 'drop' } }
                         """),
                 "forward.lua": """
-                    return check { title = "Forward", after = { "firewall" }, run = function(ctx)
-                      local fw = ctx.results.firewall
-                      trace.mark('forward sees ' .. fw.status .. ' ' .. fw.evidence.decision)
-                      return pass('fine')
-                    end }
-                    """,
+                return check { title = "Forward", after = { "firewall" }, run = function(ctx)
+                  local fw = ctx.results.firewall
+                  trace.mark('forward sees ' .. fw.status .. ' ' .. fw.evidence.decision)
+                  return pass('fine')
+                end }
+                """,
             ]))
         #expect(out.host.marks == ["firewall", "forward sees fail drop"])
         #expect(out.status("forward") == .pass)
@@ -76,7 +76,8 @@ import Testing
         let out = try diagnose(
             folder([
                 "pack.lua": manifest(steps: ["forward"]),
-                "forward.lua": "return check { title = 'F', after = { 'firewal' }, run = function() return pass('x') end }",
+                "forward.lua":
+                    "return check { title = 'F', after = { 'firewal' }, run = function() return pass('x') end }",
             ]))
         #expect(out.status("forward") == .error)
         #expect(out.finding("forward")?.summary.contains("'after' names unknown check 'firewal'") == true)

@@ -492,7 +492,8 @@ struct SharedStepTests {
         w.survey = Self.noForward
         let noListener = try Self.afterLocalFault(
             w, firewall: Self.passingStep,
-            listener: "return check { title = 'l', run = function() return fail { summary = 'nothing listens', cause = 'no-listener' } end }"
+            listener:
+                "return check { title = 'l', run = function() return fail { summary = 'nothing listens', cause = 'no-listener' } end }"
         )
         #expect(noListener.status == .skip, "\(noListener.summary)")
         // Verdicts that rest on the router's own answers stand.

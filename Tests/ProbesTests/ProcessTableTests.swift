@@ -21,7 +21,8 @@ import Testing
         #expect(args == ["/opt/code42/bin/CrashPlanService", "-Xmx1g"])
         #expect(ProcParsers.program(arguments: args, exe: nil, comm: "CrashPlanServic") == "CrashPlanService")
         // A program that rewrote its title: its first word.
-        #expect(ProcParsers.program(arguments: ["nginx: master process /usr/sbin/nginx"], exe: nil, comm: nil) == "nginx")
+        #expect(
+            ProcParsers.program(arguments: ["nginx: master process /usr/sbin/nginx"], exe: nil, comm: nil) == "nginx")
         // No command line (a kernel thread, a zombie): the executable, else comm.
         #expect(ProcParsers.program(arguments: [], exe: "/usr/bin/backupd (deleted)", comm: "x") == "backupd")
         #expect(ProcParsers.program(arguments: [], exe: nil, comm: "kworker/0:1") == "kworker/0:1")

@@ -10,7 +10,9 @@ enum ProcessModule {
             [
                 "info": HostFunction { call in
                     let n = try call.integer(1)
-                    guard n > 0, n <= Int64(Int32.max) else { throw call.argumentError(1, "a pid is a positive integer") }
+                    guard n > 0, n <= Int64(Int32.max) else {
+                        throw call.argumentError(1, "a pid is a positive integer")
+                    }
                     let pid = Int32(n)
                     // The parent chain is one file per ancestor: a worker thread, like the socket table.
                     return try call.offload(waitingFor: "process \(pid)") {

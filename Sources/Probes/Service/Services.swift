@@ -56,7 +56,8 @@ public enum Services {
 
     public static func statusCommand(_ name: String, _ m: ServiceManager, environment: Environment? = nil) -> [String] {
         switch m {
-        case .systemd: ["systemctl", "show", name, "--property=LoadState,ActiveState,SubState,MainPID,UnitFileState,ControlGroup"]
+        case .systemd:
+            ["systemctl", "show", name, "--property=LoadState,ActiveState,SubState,MainPID,UnitFileState,ControlGroup"]
         case .launchd: ["launchctl", "print", "system/\(name)"]
         case .windowsSCM: ["sc", "queryex", name]
         case .openrc: ["rc-service", name, "status"]
