@@ -1,2 +1,4 @@
 -- After the service step, so that a restart (--fix) is seen here too.
-return check(require("tcp-service:steps").listener { label = "backup service", needs = { "service" } })
+local app = require("app")
+return check(require("tcp-service:steps").listener { label = "backup service", needs = { "service" },
+                                                            names = app.services, programs = app.programs })

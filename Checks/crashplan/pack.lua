@@ -15,7 +15,7 @@ return pack {
       doc = "destination: this computer receives backups; source: it sends its backup to the other computer",
     },
     service = { type = "string", doc = "the backup service's name, if not the usual one for this platform" },
-    program = { type = "string", doc = "the backup service's process name (CrashPlanService, Code42Service, java …)" },
+    program = { type = "string", doc = "a hint: the backup service's process name (CrashPlanService, java …); without it, who owns the port is told from the service manager's process tree and the names lib/app.lua knows" },
   },
   causes = {},
   -- The guide's order, except its first step: re-authenticating is for when everything here passes.

@@ -1,3 +1,3 @@
--- The outside can only get in once the listener and the firewall here let it: otherwise a refused
--- or unanswered connect-back would blame the router.
-return check(require("tcp-service:steps").port_forward { needs = { "listener", "firewall" } })
+-- The outside can only get in once the listener and the firewall here let it: the step runs after
+-- them and does not blame the router for a connect-back that their fault explains.
+return check(require("tcp-service:steps").port_forward { after = { "listener", "firewall" } })

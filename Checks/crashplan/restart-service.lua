@@ -4,5 +4,5 @@
 local app = require("app")
 
 return check(require("tcp-service:steps").restart_service {
-  label = "backup service", names = app.services, app = app.name, needs = { "service" },
+  label = "backup service", names = app.services, programs = app.programs, app = app.name, needs = { "service" },
 })

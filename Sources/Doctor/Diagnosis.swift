@@ -94,6 +94,7 @@ public final class Diagnosis {
         NetstatModule.install(runtime)
         FirewallModule.install(runtime)
         ServiceModule.install(runtime)
+        ProcessModule.install(runtime)
         // The router is asked once per run: vendor selection, the survey and checks share the answer.
         let discovery = UPnP.Discovery()
         PortForwardModule.install(runtime, discovery: discovery)

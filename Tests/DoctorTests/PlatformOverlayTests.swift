@@ -73,6 +73,9 @@ struct PlatformOverlayTests {
             listeners: Self.listener(owner: ["program": "node", "pid": 812]))
         #expect(f.status == .fail, "\(f.summary)")
         #expect(f.cause == "port-in-use")
-        #expect(f.summary == "TCP 4243 is held by node (pid 812): the app cannot reach its backup engine")
+        #expect(
+            f.summary
+                == "TCP 4243 is held by node (pid 812): the app cannot reach its backup engine (its program is node, not CrashPlanService)"
+        )
     }
 }

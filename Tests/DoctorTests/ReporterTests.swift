@@ -41,7 +41,7 @@ import Testing
         let data = Data(JSONReporter.render(report).utf8)
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let top: [String: (Any) -> Bool] = [
-            "schema": { $0 as? Int == 2 }, "portdoctor_version": { $0 as? String == portdoctorVersion },
+            "schema": { $0 as? Int == 3 }, "portdoctor_version": { $0 as? String == portdoctorVersion },
             "started_at": { ($0 as? String)?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/) != nil },
             "system": { ($0 as? [String: Any])?["os"] as? String == Platform.current.rawValue },
             "pack": { $0 is String }, "version": { $0 is String }, "title": { $0 is String },
@@ -50,6 +50,7 @@ import Testing
             "parameter_sources": { $0 as? [String: String] == ["port": "default"] },
             "checks": { $0 is [Any] }, "summary": { $0 is [String: Int] }, "exit_code": { $0 is Int },
             "primary": { $0 is [String: Any] || $0 is NSNull }, "duration_ms": { $0 is Int },
+            "also": { $0 is [[String: Any]] },
         ]
         #expect(Set(root.keys) == Set(top.keys), "\(root.keys.sorted())")
         for (key, valid) in top { #expect(valid(root[key] as Any), "\(key): \(root[key] ?? "missing")") }
@@ -124,6 +125,42 @@ import Testing
         #expect(text.contains("– skip  forward"))
         #expect(!text.contains("\u{1B}["))  // no colour unless asked
         #expect(TextReporter(color: true).render(try Self.sampleReport()).contains("\u{1B}[1;31m"))
+    }
+
+    /// Every independent cause in one run: the primary first, then each other cause once, in plan order.
+    @Test func everyOtherIndependentCauseIsListedAfterThePrimary() throws {
+        func failing(_ cause: String, _ advice: String) -> String {
+            passing(body: "return fail { summary = 'it failed', cause = '\(cause)', advice = { '\(advice)' } }")
+        }
+        let report = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["service", "firewall", "forward", "listen"]),
+                "service.lua": passing(),
+                "firewall.lua": failing("firewall-blocks-inbound", "open it"),
+                "forward.lua": failing("port-forward-missing", "forward it"),
+                "listen.lua": failing("firewall-blocks-inbound", "the same cause again"),
+            ])
+        ).report
+        #expect(report.primary?.id == "firewall")
+        #expect(report.also.map(\.id) == ["forward"], "a cause already named is not repeated")
+        let lines = TextReporter(color: false).render(report).split(separator: "\n").map(String.init)
+        #expect(lines[2] == "Most likely cause: a firewall blocks incoming connections. First: open it")
+        #expect(lines[3] == "Also found: the router does not forward the port (forward). First: forward it")
+        let root = try #require(
+            try JSONSerialization.jsonObject(with: Data(JSONReporter.render(report).utf8)) as? [String: Any])
+        let also = try #require(root["also"] as? [[String: Any]])
+        #expect(also.count == 1)
+        #expect(also.first?["check"] as? String == "forward")
+        #expect(also.first?["cause"] as? String == "port-forward-missing")
+        #expect(also.first?["first_step"] as? String == "forward it")
+        let md = MarkdownReporter.render(report, plan: [])
+        #expect(
+            md.contains("\n- Also found: the router does not forward the port (forward). First: forward it\n"), "\(md)")
+        // A run whose worst finding is a warning lists nothing else.
+        let warned = try diagnose(
+            folder(["pack.lua": manifest(steps: ["a"]), "a.lua": passing(body: "return warn('hmm')")])
+        ).report
+        #expect(warned.also.isEmpty)
     }
 
     @Test func junitIsWellFormedAndCounts() throws {

@@ -46,6 +46,43 @@ import Testing
         #expect(out.host.marks == ["service", "listener sees pass"])
     }
 
+    /// `after` orders without hiding: the check runs once the other finished, even when it failed,
+    /// and reads its whole result (evidence too) in ctx.results.
+    @Test func aCheckThatRunsAfterAnotherStillRunsWhenItFails() throws {
+        let out = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["firewall", "forward"]),
+                "firewall.lua": passing(
+                    body: """
+                        clock.sleep(0.1) trace.mark('firewall')
+                        return fail { summary = 'dropped', evidence = { decision = 'drop' } }
+                        """),
+                "forward.lua": """
+                return check { title = "Forward", after = { "firewall" }, run = function(ctx)
+                  local fw = ctx.results.firewall
+                  trace.mark('forward sees ' .. fw.status .. ' ' .. fw.evidence.decision)
+                  return pass('fine')
+                end }
+                """,
+            ]))
+        #expect(out.host.marks == ["firewall", "forward sees fail drop"])
+        #expect(out.status("forward") == .pass)
+        let plan = try #require(out.plan)
+        #expect(FlowGraph.dot(plan).contains("\"firewall\" -> \"forward\" [style=dotted, label=\"read by\"];"))
+        #expect(FlowGraph.mermaid(plan).contains("s1 -. read by .-> s2"))
+    }
+
+    @Test func anAfterThatNamesNoCheckIsAProblemOfThePack() throws {
+        let out = try diagnose(
+            folder([
+                "pack.lua": manifest(steps: ["forward"]),
+                "forward.lua":
+                    "return check { title = 'F', after = { 'firewal' }, run = function() return pass('x') end }",
+            ]))
+        #expect(out.status("forward") == .error)
+        #expect(out.finding("forward")?.summary.contains("'after' names unknown check 'firewal'") == true)
+    }
+
     @Test func theCheckTimeoutEndsASlowCheckOnly() throws {
         let out = try diagnose(
             folder([

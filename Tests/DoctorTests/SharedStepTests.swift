@@ -26,6 +26,9 @@ struct SharedStepTests {
         /// socket.resolve's answers by name (others: dns-not-found).
         var names: [String: [LuaValue]] = [:]
         var firewallQuestion: LuaTable?
+        var firewall: LuaValue = ["decision": "allow", "tool": "nftables"]
+        /// process.info's answers by pid (others: no such process).
+        var processes: [Int64: LuaValue] = [:]
     }
 
     static let params = """
@@ -41,7 +44,7 @@ struct SharedStepTests {
         _ files: [(step: String, file: String)], world: World, params: [(String, String)] = [], peer: String? = nil
     ) throws -> [String: Finding] {
         var sources = ["pack.lua": manifest(steps: files.map(\.step), params: Self.params)]
-        for (step, file) in files + [("lib/app", "crashplan/lib/app.lua")] {
+        for (step, file) in files + [("lib/app", "crashplan/lib/app.lua"), ("lib/engine", "crashplan/lib/engine.lua")] {
             sources["\(step).lua"] =
                 file.hasPrefix("return") ? file : try #require(BundledChecks.files[file], "\(file)")
         }
@@ -68,10 +71,13 @@ struct SharedStepTests {
                 [
                     "check": HostFunction { call in
                         world.firewallQuestion = try call.optionalTable(1)
-                        return call.returning(["decision": "allow", "tool": "nftables"])
+                        return call.returning(world.firewall)
                     }
                 ])
             runtime.register(module: "netstat", ["listeners": HostFunction { call in call.returning(world.listeners) }])
+            runtime.register(
+                module: "process",
+                ["info": HostFunction { call in call.returning(world.processes[try call.integer(1)] ?? .nil) }])
             runtime.register(
                 module: "service",
                 [
@@ -178,10 +184,10 @@ struct SharedStepTests {
         let f = try Self.listenPort(w)
         #expect(f.status == .pass, "\(f.summary)")
         #expect(f.summary == "TCP 4242 is used by the service itself, CrashPlanService (pid 2690)")
-        // Without --param program the holder is named, not claimed to be the service.
+        // Without --param program: the holder is the service manager's main process, so the service's.
         let bare = try Self.listenPort(w, program: nil)
         #expect(bare.status == .pass)
-        #expect(bare.summary == "TCP 4242 is held by CrashPlanService (pid 2690)")
+        #expect(bare.summary == "TCP 4242 is used by the service itself, CrashPlanService (pid 2690)")
     }
 
     // MARK: restart-service
@@ -324,8 +330,180 @@ struct SharedStepTests {
         let w = World()
         w.listeners = [Self.holder(.nil)]
         let f = try #require(Self.run([("listener", "tcp-service/listener.lua")], world: w)["listener"])
-        #expect(f.status == .pass, "something listens where others can reach it: \(f.summary)")
-        #expect(f.summary == "a program this computer does not name listens on 0.0.0.0:4242")
+        #expect(f.status == .warn, "neither another program nor known to be the service: \(f.summary)")
+        #expect(
+            f.summary
+                == "a program this computer does not name listens on 0.0.0.0:4242, and cannot tell whether it is the service: this computer does not say which program owns it"
+        )
+    }
+
+    // MARK: is this the service? From the service manager's process tree, then the program's name
+
+    static func crashplanListener(_ world: World, params: [(String, String)] = []) throws -> Finding {
+        try #require(
+            run([("service", passingStep), ("listener", "crashplan/listener.lua")], world: world, params: params)[
+                "listener"])
+    }
+
+    @Test func theServicesMainProcessListeningPassesWithoutFlags() throws {
+        let w = World()
+        w.listeners = [Self.holder(["program": "portdoctor", "pid": 2690])]
+        let f = try Self.crashplanListener(w)
+        #expect(f.status == .pass, "\(f.summary)")
+        #expect(f.summary == "portdoctor (pid 2690) listens on 0.0.0.0:4242")
+    }
+
+    @Test func aChildOfTheServicesMainProcessIsTheService() throws {
+        let w = World()
+        w.listeners = [Self.holder(["program": "java", "pid": 2701])]
+        w.processes[2701] = ["pid": 2701, "ppid": 2695, "program": "java", "ancestors": [2695, 2690, 1]]
+        #expect(try Self.crashplanListener(w).status == .pass)
+        // Not in the tree, and a name the app does not have: another program, named.
+        w.processes[2701] = ["pid": 2701, "ppid": 1, "program": "java", "ancestors": [1]]
+        let other = try Self.crashplanListener(w)
+        #expect(other.status == .fail, "\(other.summary)")
+        #expect(other.cause == "port-in-use")
+        #expect(
+            other.summary
+                == "TCP 4242 is held by java (pid 2701), not by the backup service (it is not crashplan's process (pid 2690) nor one of its children)"
+        )
+    }
+
+    @Test func aProcessInTheServicesCgroupIsTheService() throws {
+        let w = World()
+        w.service = [
+            "manager": "systemd", "name": "crashplan", "installed": true, "running": true, "pid": 2690,
+            "state": "active (running)", "cgroup": "/system.slice/crashplan.service",
+        ]
+        w.listeners = [Self.holder(["program": "helper", "pid": 3000])]
+        w.processes[3000] = [
+            "pid": 3000, "ppid": 1, "program": "helper", "ancestors": [1],
+            "cgroup": "/system.slice/crashplan.service/worker",
+        ]
+        #expect(try Self.crashplanListener(w).status == .pass)
+        w.processes[3000] = [
+            "pid": 3000, "ppid": 1, "program": "helper", "ancestors": [1], "cgroup": "/system.slice/crashplan.service2",
+        ]
+        #expect(try Self.crashplanListener(w).status == .fail, "a cgroup whose name only begins the same is another")
+    }
+
+    /// Linux's comm is cut at 15 bytes: the full name is what is compared.
+    @Test func theAppsProgramNamesAreComparedInFull() throws {
+        let w = World()
+        w.service = ["manager": "openrc", "name": "crashplan", "installed": true, "running": true, "state": "started"]
+        w.listeners = [Self.holder(["program": "CrashPlanService", "comm": "CrashPlanServic", "pid": 812])]
+        w.processes[812] = ["pid": 812, "program": "CrashPlanService", "comm": "CrashPlanServic", "ancestors": [1]]
+        let f = try Self.crashplanListener(w)
+        #expect(f.status == .pass, "no pid from the manager, the app's own name: \(f.summary)")
+        // Only the cut name known: not the app's name, and no evidence either way.
+        w.listeners = [Self.holder(["program": "CrashPlanServic", "pid": 812])]
+        w.processes[812] = nil
+        let cut = try Self.crashplanListener(w)
+        #expect(cut.status == .warn, "cannot tell, never pass: \(cut.summary)")
+        #expect(cut.summary.contains("cannot tell whether it is the backup service"), "\(cut.summary)")
+        // The person's hint is one more name.
+        #expect(try Self.crashplanListener(w, params: [("program", "CrashPlanServic")]).status == .pass)
+    }
+
+    @Test func aStoppedServiceAndAnotherProgramOnThePortNamesIt() throws {
+        let w = World()
+        w.service = ["manager": "runit", "name": "crashplan", "installed": true, "running": false, "state": "down"]
+        w.listeners = [Self.holder(["program": "python3", "pid": 77])]
+        let f = try #require(Self.run([("service", "crashplan/service.lua")], world: w)["service"])
+        #expect(f.status == .fail, "\(f.summary)")
+        #expect(f.cause == "port-in-use", "not service-not-running: \(f.summary)")
+        #expect(f.summary.contains("held by python3 (pid 77)"), "\(f.summary)")
+    }
+
+    @Test func anotherProgramOnTheEnginePortIsNamedWithoutFlags() throws {
+        let w = World()
+        var engine = Self.holder(["program": "python3", "pid": 77])
+        if case .table(var t) = engine {
+            t["local"] = ["text": "127.0.0.1:4243"]
+            engine = .table(t)
+        }
+        w.listeners = [engine]
+        let f = try #require(Self.run([("engine-port", "crashplan/engine-port.lua")], world: w)["engine-port"])
+        #expect(f.status == .fail, "\(f.summary)")
+        #expect(f.cause == "port-in-use")
+        #expect(f.summary.hasPrefix("TCP 4243 is held by python3 (pid 77)"), "\(f.summary)")
+        w.listeners = [Self.holder(["program": "CrashPlanService", "pid": 2690])]
+        let own = try #require(Self.run([("engine-port", "crashplan/engine-port.lua")], world: w)["engine-port"])
+        #expect(own.status == .pass, "\(own.summary)")
+    }
+
+    @Test func aListenerOnTheLANAddressPasses() throws {
+        let w = World()
+        var lan = Self.holder(["program": "portdoctor", "pid": 2690])
+        if case .table(var t) = lan {
+            t["scope"] = "specific"
+            t["local"] = ["text": "192.168.1.20:4242", "ip": "192.168.1.20"]
+            lan = .table(t)
+        }
+        w.listeners = [lan]
+        let f = try Self.crashplanListener(w)
+        #expect(f.status == .pass, "\(f.summary)")
+    }
+
+    // MARK: port-forward after a local fault: the router is blamed only on evidence of its own
+
+    static func afterLocalFault(_ world: World, firewall: String, listener: String = passingStep) throws -> Finding {
+        try #require(
+            run(
+                [
+                    ("listener", listener), ("firewall", firewall),
+                    ("port-forward", "tcp-service/port-forward.lua"),
+                ],
+                world: world, peer: "198.51.100.7")["port-forward"])
+    }
+
+    static func failing(_ cause: String, decision: String) -> String {
+        """
+        return check { title = 'stub', run = function()
+          return fail { summary = 'incoming TCP 4242 is dropped', cause = '\(cause)', evidence = { decision = '\(decision)' } }
+        end }
+        """
+    }
+
+    /// What the survey saw behind a router that answers UPnP, from a LAN computer.
+    static func seen(_ extra: [LuaValue: LuaValue]) -> LuaValue {
+        var e: [LuaValue: LuaValue] = [
+            "local_addresses": ["192.168.1.20"], "router_wan": "203.0.113.9", "upnp": true, "natpmp": true,
+            "public_address": "203.0.113.9:50000",
+        ]
+        for (k, v) in extra { e[k] = v }
+        return .table(LuaTable(fields: e))
+    }
+
+    @Test func aDroppingFirewallDoesNotHideAMissingForward() throws {
+        let w = World()
+        // The router's own table has no forward for the port: that does not depend on the firewall.
+        w.survey = Self.seen(["connect_back": "timeout"])
+        let f = try Self.afterLocalFault(w, firewall: Self.failing("firewall-blocks-inbound", decision: "drop"))
+        #expect(f.status == .fail, "\(f.summary)")
+        #expect(f.cause == "port-forward-missing")
+        #expect(f.summary.contains("a forward made in its admin page does not show there"), "\(f.summary)")
+    }
+
+    @Test func anOutcomeTheLocalFaultExplainsCannotBlameTheRouter() throws {
+        let w = World()
+        // A router that keeps no table to ask: only the connect-back, which the firewall here explains.
+        w.survey = Self.seen(["connect_back": "timeout", "upnp": false, "natpmp": false])
+        let dropped = try Self.afterLocalFault(w, firewall: Self.failing("firewall-blocks-inbound", decision: "drop"))
+        #expect(dropped.status == .skip, "\(dropped.summary)")
+        #expect(dropped.summary.contains("cannot tell about the router while the firewall step here fails"), "\(dropped.summary)")
+        // Nothing reachable listens: the refusal may be this computer's own.
+        w.survey = Self.seen(["connect_back": "refused", "upnp": false, "natpmp": false])
+        let noListener = try Self.afterLocalFault(
+            w, firewall: Self.passingStep,
+            listener:
+                "return check { title = 'l', run = function() return fail { summary = 'nothing listens', cause = 'no-listener' } end }"
+        )
+        #expect(noListener.status == .skip, "\(noListener.summary)")
+        // Verdicts that rest on the router's own answers stand.
+        w.survey = Self.seen(["connect_back": "timeout", "mapping_client": "10.0.0.9"])
+        let wrong = try Self.afterLocalFault(w, firewall: Self.failing("firewall-blocks-inbound", decision: "drop"))
+        #expect(wrong.cause == "port-forward-wrong-target", "\(wrong.summary)")
     }
 
     // MARK: firewall: rules on the other computer's address

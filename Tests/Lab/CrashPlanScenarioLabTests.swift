@@ -31,7 +31,7 @@ struct CrashPlanScenarioLabTests {
         /// Builds the network, the supervised backup service (listening on `address`), the reflector.
         func build(
             network: (NetworkLab) throws -> NetworkLab.HomeNetwork = { try $0.homeNetwork(miniupnpd: true) },
-            address: String = "0.0.0.0", serviceUp: Bool = true, reflectorPort: Int = 4250
+            address: String = "0.0.0.0", serviceUp: Bool = true, reflectorPort: Int = 4250, port: Int = 4242
         ) throws {
             try NetworkLab.requireAvailable()
             home = try network(lab)
@@ -42,7 +42,7 @@ struct CrashPlanScenarioLabTests {
                 "runit is missing: run .ci/install-deps --test")
             try FileManager.default.createDirectory(at: serviceDir, withIntermediateDirectories: true)
             let run = serviceDir.appendingPathComponent("run")
-            try "#!/bin/sh\nexec \(portdoctorBinary) bench hold-listener --port 4242 --address \(address)\n"
+            try "#!/bin/sh\nexec \(portdoctorBinary) bench hold-listener --port \(port) --address \(address)\n"
                 .write(to: run, atomically: true, encoding: .utf8)
             chmod(run.path, 0o755)
             if !serviceUp {
@@ -55,7 +55,7 @@ struct CrashPlanScenarioLabTests {
                 (try? self.lab.exec(self.home.lan, ["/usr/bin/sv", "status", self.serviceDir.path]))?.output.hasPrefix(
                     serviceUp ? "run:" : "down:") == true
             }
-            if serviceUp { try waitFor { self.listening(4242) } }
+            if serviceUp { try waitFor { self.listening(port) } }
         }
 
         func tearDown() {
@@ -91,13 +91,13 @@ struct CrashPlanScenarioLabTests {
         }
 
         /// A forward made in the router's admin page: a permanent DNAT rule, not a UPnP mapping.
-        func staticForward() throws {
+        func staticForward(port: Int = 4242) throws {
             _ = try lab.exec(
                 home.router,
                 [
                     NetworkLab.nft!, "add", "rule", "inet", "nat", "prerouting", "iifname", home.routerWANIf, "tcp",
                     "dport",
-                    "4242", "dnat", "ip", "to", home.lanAddress,
+                    "\(port)", "dnat", "ip", "to", home.lanAddress,
                 ])
         }
 
@@ -109,11 +109,12 @@ struct CrashPlanScenarioLabTests {
         }
 
         /// `portdoctor run PACK` for this LAN computer, its runit service and the reflector outside.
+        /// No `program`: who owns a listener is told from runit's supervised pid, as for a person who
+        /// does not know the flag.
         func arguments(_ pack: String = "crashplan") -> [String] {
             [
                 portdoctorBinary, "run", pack, "--peer", peer ?? home.wanAddress, "--param",
                 "service=\(serviceDir.path)",
-                "--param", "program=portdoctor",
             ]
         }
 
@@ -133,6 +134,7 @@ struct CrashPlanScenarioLabTests {
             let checks = try #require(json["checks"] as? [[String: Any]])
             var o = Outcome(status: r.status, checks: checks, text: r.output)
             o.primary = (json["primary"] as? [String: Any])?["cause"] as? String
+            o.also = (json["also"] as? [[String: Any]] ?? []).compactMap { $0["cause"] as? String }
             return o
         }
 
@@ -159,6 +161,8 @@ struct CrashPlanScenarioLabTests {
         var text: String
         /// The cause the text report opens with.
         var primary: String?
+        /// The other independent causes the report lists after it.
+        var also: [String] = []
 
         func check(_ id: String) -> [String: Any] { checks.first { $0["id"] as? String == id } ?? [:] }
         func status(_ id: String) -> String? { check(id)["status"] as? String }
@@ -267,6 +271,75 @@ struct CrashPlanScenarioLabTests {
         #expect(o.cause("listen-port") == "port-in-use", "\(o)")
         let advice = (o.check("listen-port")["advice"] as? [String])?.joined(separator: " ") ?? ""
         #expect(advice.contains("for example 4"), "a free port is suggested: \(advice)")
+    }
+
+    /// Two independent faults: the firewall here drops, and the router forwards nothing (its WAN
+    /// answers the outside with a reset, which a silent drop here cannot have sent). Both are named
+    /// in one run.
+    @Test func aDroppingFirewallAndNoForwardAreBothNamed() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build()
+        try s.lab.nft(s.home.lan, Self.inboundDrop)
+        let o = try s.run()
+        #expect(o.status == 1)
+        #expect(o.cause("firewall") == "firewall-blocks-inbound", "\(o)")
+        #expect(o.cause("port-forward") == "port-forward-missing", "not hidden behind the firewall: \(o)")
+        #expect(o.primary == "firewall-blocks-inbound", "\(o)")
+        #expect(o.also == ["port-forward-missing"], "\(o)")
+        let lines = try s.text("firewall-and-forward")
+        #expect(lines[2].hasPrefix("Most likely cause: a firewall blocks incoming connections."), "\(lines)")
+        #expect(lines[3].hasPrefix("Also found: the router does not forward the port (port-forward)."), "\(lines)")
+    }
+
+    /// No false alarms: a service bound to its LAN address, a strict firewall with an explicit
+    /// accept, a port other than the default.
+    @Test func aListenerBoundToTheLANAddressPasses() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build(address: "10.231.60.2")  // the LAN computer's address (NetworkLab.HomeNetwork)
+        try s.staticForward()
+        let o = try s.run()
+        #expect(o.status == 0, "\(o)")
+        #expect(o.failures == [], "\(o)")
+        #expect(o.status("listener") == "pass", "\(o)")
+        #expect(o.status("port-forward") == "pass", "\(o)")
+    }
+
+    @Test func aStrictFirewallWithAnExplicitAcceptPasses() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build()
+        try s.staticForward()
+        try s.lab.nft(
+            s.home.lan,
+            """
+            table inet pdhost {
+              chain input {
+                type filter hook input priority 0; policy drop;
+                ct state established,related accept
+                iifname "lo" accept
+                tcp dport 4242 accept
+              }
+            }
+
+            """)
+        let o = try s.run()
+        #expect(o.status == 0, "\(o)")
+        #expect(o.status("firewall") == "pass", "\(o)")
+        #expect(o.status("port-forward") == "pass", "\(o)")
+    }
+
+    @Test func aNonDefaultPortPasses() throws {
+        let s = Scenario()
+        defer { s.tearDown() }
+        try s.build(port: 4300)
+        try s.staticForward(port: 4300)
+        let o = try s.run(["--param", "port=4300"])
+        #expect(o.status == 0, "\(o)")
+        #expect(o.failures == [], "\(o)")
+        #expect(o.status("listener") == "pass", "\(o)")
+        #expect(o.status("listen-port") == "pass", "\(o)")
     }
 
     @Test(arguments: ["drop", "reject"])

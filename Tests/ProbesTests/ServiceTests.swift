@@ -26,6 +26,12 @@ import Testing
             "LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=812\nUnitFileState=enabled\n",
             name: "crashplan")
         #expect(up.running && up.pid == 812 && up.enabled == true && up.state == "active (running)")
+        let grouped = ServiceParsers.systemd(
+            "LoadState=loaded\nActiveState=active\nMainPID=812\nControlGroup=/system.slice/crashplan.service\n",
+            name: "crashplan")
+        #expect(grouped.cgroup == "/system.slice/crashplan.service")
+        #expect(up.cgroup == nil)
+        #expect(Services.statusCommand("crashplan", .systemd).last?.hasSuffix(",ControlGroup") == true)
         let failed = ServiceParsers.systemd(
             "LoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nUnitFileState=disabled\n",
             name: "crashplan")
@@ -194,6 +200,51 @@ struct RunitServiceTests {
         #expect(result?.listening == true)
         #expect(result?.status?.running == true)
         #expect(result?.detail == "sv restart \(dir.path)")
+    }
+
+    /// A run script that does not exec: runsv's child (the pid `sv status` reports) is the shell, and
+    /// the listener is the shell's child. The process tree ties the listener to the service.
+    @Test func theListenerDescendsFromTheSupervisedPid() throws {
+        let runsv = try #require(Services.tool("runsv"), "runit is missing: run .ci/install-deps --test")
+        let sv = try #require(Services.tool("sv"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pd-sv-\(UUID().uuidString)/backupd")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let port = 35000 + Int(getpid() % 5000)
+        let run = dir.appendingPathComponent("run")
+        try """
+        #!/bin/sh
+        python3 -c 'import socket,time
+        s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("127.0.0.1",\(port)));s.listen();time.sleep(600)'
+        """.write(to: run, atomically: true, encoding: .utf8)
+        chmod(run.path, 0o755)
+        let supervisor = try ChildProcess.start([runsv, dir.path])
+        var listenerPid: Int32?
+        defer {
+            _ = ChildProcess.run([sv, "kill", dir.path])
+            if let listenerPid { kill(listenerPid, SIGKILL) }
+            _ = ChildProcess.run([sv, "exit", dir.path])
+            supervisor.kill()
+            _ = supervisor.wait()
+            try? FileManager.default.removeItem(at: dir.deletingLastPathComponent())
+        }
+        var owner: SocketEntry.Owner?
+        for _ in 0..<100 where owner == nil {
+            owner = SocketTable.list(.listening(port: UInt16(port))).first?.owner
+            if owner == nil { usleep(50_000) }
+        }
+        let o = try #require(owner, "the service did not listen")
+        listenerPid = o.pid
+        let s = try #require(Services.status(dir.path, manager: .runit))
+        let main = try #require(s.pid)
+        #expect(s.running)
+        #expect(o.pid != main, "the listener is the shell's child, not the supervised pid")
+        #expect(o.program == "python3")
+        let record = try #require(ProcessTable.read(o.pid))
+        #expect(record.ppid == main)
+        #expect(record.ancestors.contains(main) && record.ancestors.contains(supervisor.pid), "\(record.ancestors)")
+        // runsv's own record says the same pid.
+        let file = try String(contentsOfFile: dir.appendingPathComponent("supervise/pid").path, encoding: .utf8)
+        #expect(Int32(file.trimmingCharacters(in: .whitespacesAndNewlines)) == main)
     }
 
     @Test func aBareNameIsLookedUpInSVDIR() throws {

@@ -2,6 +2,7 @@
 -- own port. The check for every platform; what differs is passed in: unknown_owner(listener) for a
 -- listener whose owner this computer will not name, stop_advice(program) for the fix.
 local app = require("app")
+local steps = require("tcp-service:steps")
 local M = {}
 
 function M.port_check(opts)
@@ -17,17 +18,26 @@ function M.port_check(opts)
       if #ls == 0 then return pass("nothing else holds TCP %d", port) end
       local l = ls[1]
       if not l.owner and opts.unknown_owner then return opts.unknown_owner(l) end
-      local want = ctx.params.program
-      if want and l.owner and l.owner.program ~= want then
+      -- Whose it is, from the service manager's process tree and the app's program names.
+      local mine, why = steps.identify(ctx, l, { names = app.services, programs = app.programs })
+      if mine == false then
         return fail {
-          summary = string.format("TCP %d is held by %s (pid %d): the app cannot reach its backup engine", port,
-                                  l.owner.program, l.owner.pid),
+          summary = string.format("TCP %d is held by %s (pid %d): the app cannot reach its backup engine (%s)", port,
+                                  l.owner.program, l.owner.pid, why),
           cause = "port-in-use",
           advice = { stop_advice(l.owner.program) },
           evidence = l,
         }
       end
-      return pass("TCP %d is held by %s", port, l.owner and l.owner.program or "the backup service")
+      if mine == nil then
+        return warn {
+          summary = string.format("TCP %d is held by %s (pid %d), and cannot tell whether it is the backup service: %s",
+                                  port, l.owner.program, l.owner.pid, why),
+          advice = { "If " .. l.owner.program .. " is not " .. app.name .. "'s service, " .. stop_advice(l.owner.program) },
+          evidence = l,
+        }
+      end
+      return pass("TCP %d is held by the backup service, %s (pid %d): %s", port, l.owner.program, l.owner.pid, why)
     end,
   }
 end

@@ -51,11 +51,11 @@ end
 --   router_silent the router answered neither UPnP nor NAT-PMP
 --   mapped_here / mapped_elsewhere  the router's forward table points here / at another address
 --   outside       the connect-back's status ("connected", "refused", "timeout", …) or nil
---   blocked_here  the steps on this computer that failed (e.steps: listener, firewall), as a list:
+--   blocked_here  the steps on this computer that failed (e.steps: service, listener, firewall), as a list:
 --                 the connect-back cannot speak for the router then
 function M.facts(e)
   local f = {}
-  for _, id in ipairs { "listener", "firewall" } do
+  for _, id in ipairs { "service", "listener", "firewall" } do
     if e.steps and e.steps[id] == "fail" then
       f.blocked_here = f.blocked_here or {}
       f.blocked_here[#f.blocked_here + 1] = id

@@ -6,7 +6,8 @@
 -- service — the port it listens on when this one sends, the port this one would connect to),
 -- reflector (endpoint, optional: where `portdoctor listen` runs, by default the peer on 4250),
 -- role ("destination" listens, "source" connects), service (name or runit directory, optional),
--- program (process name, optional).
+-- program (process name, optional: a hint; who owns a listener is told from the service manager's
+-- process tree and the pack's program names, see M.identify).
 local M = {}
 
 local function destination(ctx) return ctx.params.role ~= "source" end
@@ -95,21 +96,64 @@ local function owner_text(sock)
   return "a program this computer does not name"
 end
 
--- Is the socket's owner the service itself?
-local function ours(ctx, sock)
-  local want = ctx.params.program
-  if not want or want == "" or not sock.owner then return true end
-  return sock.owner.program == want
+-- A program's name as compared: Windows names end in .exe and ignore case.
+local function plain(name)
+  return (name:lower():gsub("%.exe$", ""))
 end
 
--- The same question answered only from evidence: true, false, or nil when this computer does not
--- say who owns the socket (another user's process, without administrator rights).
-local function identify(ctx, sock)
-  if not sock.owner then return nil end
-  local want = ctx.params.program
-  if not want or want == "" then return true end
-  return sock.owner.program == want
+-- The names the service's process may have: the pack's list (opts.programs, the same on every
+-- platform or per platform), and --param program as one more hint.
+local function program_names(ctx, opts)
+  local names = {}
+  local known = opts and opts.programs or {}
+  if known[ctx.platform] then known = known[ctx.platform] end
+  for _, n in ipairs(known) do names[#names + 1] = n end
+  local hint = ctx.params.program
+  if hint and hint ~= "" then names[#names + 1] = hint end
+  return names
 end
+
+local function contains(list, x)
+  for _, v in ipairs(list or {}) do if v == x then return true end end
+  return false
+end
+
+-- Is the socket's owner the service itself? From evidence, strongest first: the owner is the
+-- service manager's main process or one of its descendants, or is in the service's cgroup; else
+-- its full program name (not Linux's comm, cut at 15 characters) is one the pack knows for the app.
+-- Returns true, false (another program), or nil (cannot tell), and how it was told.
+-- opts: names (service names per platform), programs (process names); the service status may be given.
+function M.identify(ctx, sock, opts, s)
+  if not sock.owner then return nil, "this computer does not say which program owns it" end
+  local o = sock.owner
+  if s == nil then s = find_service(ctx, opts and opts.names) or false end
+  if s and s.running and s.pid and o.pid == s.pid then return true, string.format("it is %s's main process", s.name) end
+  local info = process.info(o.pid)
+  if s and s.running and s.pid then
+    if info and contains(info.ancestors, s.pid) then
+      return true, string.format("it descends from %s's main process (pid %d)", s.name, s.pid)
+    end
+  end
+  if s and s.running and s.cgroup and info and info.cgroup
+      and (info.cgroup == s.cgroup or info.cgroup:sub(1, #s.cgroup + 1) == s.cgroup .. "/") then
+    return true, string.format("it is in %s's control group %s", s.name, s.cgroup)
+  end
+  local full = (info and info.program) or o.program
+  for _, n in ipairs(program_names(ctx, opts)) do
+    if full and plain(full) == plain(n) then return true, "its program is " .. full end
+  end
+  -- Positive evidence that it is another program: the service is known not to run, or runs as a
+  -- process tree that this one is not part of, or the person named the program and this is not it.
+  if s and not s.running then return false, string.format("%s is %s", s.name, s.state) end
+  if s and s.running and s.pid then
+    return false, string.format("it is not %s's process (pid %d) nor one of its children", s.name, s.pid)
+  end
+  local hint = ctx.params.program
+  if hint and hint ~= "" then return false, string.format("its program is %s, not %s", full or "?", hint) end
+  return nil, "neither the service manager nor the program's name says it is the service"
+end
+
+local function ours(ctx, sock, opts, s) return M.identify(ctx, sock, opts, s) ~= false end
 
 -- The command that shows who holds a port, for advice when this computer would not say.
 local function who_holds(ctx, port)
@@ -152,7 +196,7 @@ function M.service(opts)
       if not s.running and destination(ctx) then
         -- A service that cannot start because another program took its port: that is the cause.
         for _, l in ipairs(netstat.listeners(ctx.params.port)) do
-          if not ours(ctx, l) then
+          if not ours(ctx, l, opts, s) then
             return fail {
               summary = string.format("%s is %s: TCP %d is held by %s, so it cannot listen", s.name, s.state,
                                       ctx.params.port, owner_text(l)),
@@ -194,15 +238,19 @@ function M.listener(opts)
           advice = { "Start the " .. (opts.label or "service") .. ", and check that it is set to listen on " .. port .. "." },
         }
       end
+      local s = find_service(ctx, opts.names) or false
+      local unknown
       for _, l in ipairs(ls) do
-        if not ours(ctx, l) then
+        local mine, why = M.identify(ctx, l, opts, s)
+        if mine == false then
           return fail {
-            summary = string.format("TCP %d is held by %s, not by the %s", port, owner_text(l), opts.label or "service"),
+            summary = string.format("TCP %d is held by %s, not by the %s (%s)", port, owner_text(l), opts.label or "service", why),
             cause = "port-in-use",
             advice = { "Stop " .. owner_text(l) .. ", or move the " .. (opts.label or "service") .. " to a free port (see the listen port step)." },
             evidence = l,
           }
         end
+        if mine == nil then unknown = unknown or { listener = l, why = why } end
       end
       local v4 = false
       for _, l in ipairs(ls) do
@@ -220,6 +268,15 @@ function M.listener(opts)
       end
       if not v4 then
         return warn { summary = "TCP " .. port .. " listens on IPv6 only: computers that connect over IPv4 cannot", evidence = ls }
+      end
+      if unknown then
+        return warn {
+          summary = string.format("%s listens on %s, and cannot tell whether it is the %s: %s", owner_text(unknown.listener),
+                                  unknown.listener["local"].text, opts.label or "service", unknown.why),
+          advice = { "Give the service's name with --param service=NAME (or its program with --param program=NAME), or look yourself: "
+                       .. who_holds(ctx, port) },
+          evidence = ls,
+        }
       end
       return pass { summary = string.format("%s listens on %s", owner_text(ls[1]), ls[1]["local"].text), evidence = ls }
     end,
@@ -310,13 +367,16 @@ function M.reach_peer(opts)
   }
 end
 
--- opts: needs, rules (a ruleset from require("tcp-service:nat").ruleset(): the NAT/forward rules
+-- opts: needs, after, rules (a ruleset from require("tcp-service:nat").ruleset(): the NAT/forward rules
 -- this step decides with; by default the bundled ones).
 function M.port_forward(opts)
   opts = opts or {}
   return {
     title = "The router forwards the port to this computer",
     needs = opts.needs,
+    -- Not needs: a fault here must not hide one on the router (the router's table and an outcome
+    -- the local fault does not explain are evidence of their own); their results are consulted.
+    after = opts.after,
     repairs = {
       ["add-forward"] = {
         title = "Ask the router to forward the port (UPnP)",
@@ -344,7 +404,7 @@ function M.port_forward(opts)
       local e = portforward.survey(ctx.params.port, { reflector = rhost, reflector_port = rport })
       -- What the steps here found, for the rules: a connect-back refused by this computer says
       -- nothing about the router.
-      for _, id in ipairs { "listener", "firewall" } do
+      for _, id in ipairs { "service", "listener", "firewall" } do
         local r = ctx.results and ctx.results[id]
         if r then
           e.steps = e.steps or {}
@@ -418,8 +478,9 @@ function M.listen_port(opts)
         }
       end
       local unknown = #b.holders == 0
+      local s = find_service(ctx, opts.names) or false
       for _, h in ipairs(b.holders) do
-        local mine = identify(ctx, h)
+        local mine = M.identify(ctx, h, opts, s)
         if mine == nil then unknown = true end
         if mine == false then
           local suggestion
@@ -442,10 +503,7 @@ function M.listen_port(opts)
         }
       end
       local holder = owner_text(b.holders[1])
-      if ctx.params.program and ctx.params.program ~= "" then
-        return pass { summary = string.format("TCP %d is used by the service itself, %s", port, holder), evidence = b }
-      end
-      return pass { summary = string.format("TCP %d is held by %s", port, holder), evidence = b }
+      return pass { summary = string.format("TCP %d is used by the service itself, %s", port, holder), evidence = b }
     end,
   }
 end
@@ -483,7 +541,7 @@ function M.restart_service(opts)
         local ls = netstat.listeners(port)
         evidence.listeners = ls
         for _, l in ipairs(ls) do
-          if identify(ctx, l) == false then
+          if M.identify(ctx, l, opts, s) == false then
             return skip(string.format("TCP %d is held by %s: restart the %s once that is fixed (see the listener step)",
                                       port, owner_text(l), label))
           end
@@ -527,7 +585,7 @@ end
 -- vendor = { name =, forward_steps = function(ctx) -> { step, … }, check = function(ctx, result) -> result? }
 -- vendor.rules: a ruleset (require("tcp-service:nat").ruleset()) with the vendor's own NAT rules.
 function M.vendor_port_forward(vendor)
-  local def = M.port_forward { needs = { "listener", "firewall" }, rules = vendor.rules }
+  local def = M.port_forward { after = { "listener", "firewall" }, rules = vendor.rules }
   def.title = "The " .. vendor.name .. " router forwards the port to this computer"
   local shared = def.run
   def.run = function(ctx)

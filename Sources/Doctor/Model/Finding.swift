@@ -130,6 +130,16 @@ public struct Report: Sendable {
             ?? findings.first { $0.status == .warn }
     }
 
+    /// The other problems found in the same run, each an independent cause: every later failure whose
+    /// cause the report has not named yet, in plan order. Empty unless the primary finding failed.
+    public var also: [Finding] {
+        guard let p = primary, p.status == .fail else { return [] }
+        var named: Set<String> = [p.cause ?? p.id]
+        return findings.filter { f in
+            f.status == .fail && f.id != p.id && named.insert(f.cause ?? f.id).inserted
+        }
+    }
+
     /// **Contract**: 0 nothing failed, 1 a problem was found, 2 the diagnosis could not be made.
     public var exitCode: Int32 {
         if findings.contains(where: { $0.status == .error }) { return 2 }

@@ -90,6 +90,7 @@ enum ServiceModule {
         if let p = s.pid { t["pid"] = .integer(Int64(p)) }
         if let x = s.seconds { t["seconds"] = .integer(Int64(x)) }
         if let e = s.enabled { t["enabled"] = .boolean(e) }
+        if let g = s.cgroup { t["cgroup"] = .text(g) }
         return .table(t)
     }
 }

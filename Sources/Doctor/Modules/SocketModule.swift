@@ -311,7 +311,13 @@ enum Convert {
         t["remote"] = address(e.remote)
         t["scope"] = .text(e.scope.rawValue)
         if let d = e.dualStack { t["dual_stack"] = .boolean(d) }
-        if let o = e.owner { t["owner"] = ["pid": .integer(Int64(o.pid)), "program": .text(o.program)] }
+        if let o = e.owner {
+            var owner = LuaTable()
+            owner["pid"] = .integer(Int64(o.pid))
+            owner["program"] = .text(o.program)
+            if let c = o.comm { owner["comm"] = .text(c) }
+            t["owner"] = .table(owner)
+        }
         return .table(t)
     }
 

@@ -119,6 +119,9 @@ public final class CheckDefinition {
     public let file: String
     public let line: Int?
     public let needs: [String]
+    /// Steps that must have finished first, whatever their outcome: for a check that reads their
+    /// results (`ctx.results`) without depending on their data.
+    public let after: [String]
     /// Steps a result of this check may send the flow to.
     public let next: [String]
     public let platforms: [Platform]?
@@ -129,9 +132,11 @@ public final class CheckDefinition {
     let run: LuaRef
 
     init(
-        id: String, title: String, file: String, line: Int?, needs: [String], next: [String], platforms: [Platform]?,
-        limits: LimitRequest, repairs: [String: RepairDefinition], fieldLines: [String: Int] = [:], run: LuaRef
+        id: String, title: String, file: String, line: Int?, needs: [String], after: [String] = [], next: [String],
+        platforms: [Platform]?, limits: LimitRequest, repairs: [String: RepairDefinition],
+        fieldLines: [String: Int] = [:], run: LuaRef
     ) {
+        self.after = after
         self.fieldLines = fieldLines
         self.id = id
         self.title = title

@@ -259,7 +259,7 @@ public final class PackLoader {
     private func defineCheck(_ call: LuaCall) throws -> LuaReturn {
         var r = try reader(call, kind: "check", subject: "check '\(stem)'", step: stem)
         r.rejectUnknownFields([
-            "id", "title", "needs", "next", "run", "timeout", "instructions", "memory",
+            "id", "title", "needs", "after", "next", "run", "timeout", "instructions", "memory",
             "repairs", "platforms",
         ])
         if let id = r.string("id"), id != stem {
@@ -267,6 +267,7 @@ public final class PackLoader {
         }
         let title = r.string("title", required: true) ?? stem
         let needs = r.strings("needs", what: "check ids")
+        let after = r.strings("after", what: "check ids")
         let next = r.strings("next", what: "check ids")
         let run = r.function("run", required: true)
         let limits = r.limits()
@@ -302,9 +303,9 @@ public final class PackLoader {
         if r.diagnostics.isEmpty, let run {
             checks.append(
                 CheckDefinition(
-                    id: stem, title: title, file: file, line: r.line, needs: needs, next: next,
+                    id: stem, title: title, file: file, line: r.line, needs: needs, after: after, next: next,
                     platforms: platforms, limits: limits, repairs: repairs,
-                    fieldLines: r.fieldLines(["needs", "next"]), run: run))
+                    fieldLines: r.fieldLines(["needs", "after", "next"]), run: run))
         }
         call.pushArgument(1)
         return .values(1)

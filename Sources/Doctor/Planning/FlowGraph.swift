@@ -1,4 +1,5 @@
-/// The plan drawn as a graph: order (solid), `needs` (dashed), and where results may send the flow.
+/// The plan drawn as a graph: order (solid), `needs` (dashed), `after` (dotted), and where results
+/// may send the flow.
 public enum FlowGraph {
     public static func dot(_ plan: Plan) -> String {
         var out = ["digraph \"\(plan.manifest.id)\" {", "  rankdir=TB;", "  node [shape=box, fontname=\"Helvetica\"];"]
@@ -11,6 +12,7 @@ public enum FlowGraph {
         for (a, b) in zip(plan.steps, plan.steps.dropFirst()) { out.append("  \"\(a.id)\" -> \"\(b.id)\";") }
         for s in plan.steps {
             for n in s.needs { out.append("  \"\(n)\" -> \"\(s.id)\" [style=dashed, label=\"needed by\"];") }
+            for n in s.after { out.append("  \"\(n)\" -> \"\(s.id)\" [style=dotted, label=\"read by\"];") }
             for t in s.next { out.append("  \"\(s.id)\" -> \"\(t)\" [color=blue, label=\"may go on to\"];") }
         }
         out.append("}")
@@ -26,6 +28,7 @@ public enum FlowGraph {
         for (a, b) in zip(plan.steps, plan.steps.dropFirst()) { out.append("  \(key[a.id]!) --> \(key[b.id]!)") }
         for s in plan.steps {
             for n in s.needs { if let k = key[n] { out.append("  \(k) -. needed by .-> \(key[s.id]!)") } }
+            for n in s.after { if let k = key[n] { out.append("  \(k) -. read by .-> \(key[s.id]!)") } }
             for t in s.next { if let k = key[t] { out.append("  \(key[s.id]!) == may go on to ==> \(k)") } }
         }
         return out.joined(separator: "\n") + "\n"

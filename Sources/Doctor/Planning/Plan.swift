@@ -13,6 +13,7 @@ public struct PlanStep {
 
     public var title: String { check?.title ?? id }
     public var needs: [String] { check?.needs ?? [] }
+    public var after: [String] { check?.after ?? [] }
     public var next: [String] { check?.next ?? [] }
 }
 

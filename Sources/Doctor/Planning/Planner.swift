@@ -149,6 +149,9 @@ public enum Planner {
             for need in steps[i].needs where !ids.contains(resolve(need)) {
                 flag(i, "needs", "names unknown check '\(need)'\(Suggest.hint(need, ids))")
             }
+            for earlier in steps[i].after where !ids.contains(resolve(earlier)) {
+                flag(i, "after", "names unknown check '\(earlier)'\(Suggest.hint(earlier, ids))")
+            }
             for target in steps[i].next {
                 guard let t = ids.firstIndex(of: resolve(target)) else {
                     flag(i, "next", "names unknown check '\(target)'\(Suggest.hint(target, ids))")
@@ -160,10 +163,10 @@ public enum Planner {
                 }
             }
         }
-        // Cycles through needs: depth-first, reporting the chain once for each step on it.
+        // Cycles through needs and after (both wait): depth-first, reporting the chain once for each step on it.
         var state: [String: Int] = [:]  // 1 visiting, 2 done
         var path: [String] = []
-        let needs = Dictionary(uniqueKeysWithValues: steps.map { ($0.id, $0.needs.map(resolve)) })
+        let needs = Dictionary(uniqueKeysWithValues: steps.map { ($0.id, ($0.needs + $0.after).map(resolve)) })
         func visit(_ id: String) {
             if state[id] == 2 { return }
             if state[id] == 1 {

@@ -6,7 +6,7 @@ import LuaHost
 public enum JSONReporter {
     /// The report format's version (`schema`): raised when keys are added, with the change listed in
     /// Docs/report-format.md.
-    public static let schema = 2
+    public static let schema = 3
 
     public static func render(_ report: Report) -> String {
         object(report).encoded(pretty: true) + "\n"
@@ -40,6 +40,13 @@ public enum JSONReporter {
                     "first_step": p.advice.first.map(JSONValue.string) ?? .null,
                 ])
             } ?? .null,
+            "also": .array(
+                report.also.map { f in
+                    .object([
+                        "check": .string(f.id), "cause": f.cause.map(JSONValue.string) ?? .null,
+                        "summary": .string(f.summary), "first_step": f.advice.first.map(JSONValue.string) ?? .null,
+                    ])
+                }),
             "duration_ms": .int(Int64(report.durationMilliseconds.rounded())),
         ])
     }

@@ -8,6 +8,11 @@ public enum MarkdownReporter {
         md.append("")
         md.append("**Result:** " + TextReporter(color: false).verdict(report))
         md.append("")
+        let also = TextReporter(color: false).alsoFound(report)
+        if !also.isEmpty {
+            md += also.map { "- " + $0 }
+            md.append("")
+        }
         md.append("## Environment")
         md.append("")
         md.append("| | |")

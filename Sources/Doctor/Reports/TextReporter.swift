@@ -33,6 +33,7 @@ public struct TextReporter {
         out.append(paint(context.joined(separator: " · "), "2"))
         out.append("")
         out.append(verdict(report))
+        out += alsoFound(report)
         let offered = report.findings.flatMap(\.repairs).filter { $0.outcome == .offered }.count
         if offered > 0 {
             let what = offered == 1 ? "this" : "\(offered) of these"
@@ -82,6 +83,16 @@ public struct TextReporter {
         out.append("\(counts.joined(separator: ", ")) in \(seconds) s")
         guard let columns = self.width else { return out.joined(separator: "\n") + "\n" }
         return out.flatMap { TextWrap.wrap($0, width: columns) }.joined(separator: "\n") + "\n"
+    }
+
+    /// One line for each other independent problem, after the primary one: a person fixes them all
+    /// in one go instead of learning of the next only after fixing the first.
+    public func alsoFound(_ report: Report) -> [String] {
+        report.also.map { f in
+            let what = f.cause.flatMap { RootCause.vocabulary[$0] } ?? f.summary
+            let first = f.advice.first.map { " First: \($0)" } ?? ""
+            return paint("Also found: \(what) (\(f.id)).", "1;31") + first
+        }
     }
 
     /// The one line that matters most.

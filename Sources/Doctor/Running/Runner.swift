@@ -165,6 +165,9 @@ public final class Runner {
                     }
                     if f.status != .pass && f.status != .warn && blocked == nil { blocked = (plan.steps[n].id, f) }
                 }
+                for earlier in step.after {
+                    if let n = index(earlier), finding(n) == nil { ready = false }
+                }
                 guard ready else { continue }
                 if let (need, f) = blocked {
                     let why = f.status == .skip ? "was skipped" : f.status == .error ? "could not run" : "failed"
@@ -240,10 +243,12 @@ public final class Runner {
         var finding = finding
         if options.debug { finding.output = printed[i] ?? [] }
         states[i] = .done(finding)
+        // The check's own result (its evidence too) when it returned one; the verdict as reported.
         var result = LuaTable()
+        if case .table(let returned)? = results[plan.steps[i].id] { result = returned }
         result["status"] = .text(finding.status.rawValue)
         result["summary"] = .text(finding.summary)
-        if let cause = finding.cause { result["cause"] = .text(cause) }
+        result["cause"] = finding.cause.map(LuaValue.text) ?? .nil
         results[plan.steps[i].id] = .table(result)
         // Flow: steps between this one and where it sends the run are not needed any more.
         if let next = finding.next, let target = index(next), target > i {

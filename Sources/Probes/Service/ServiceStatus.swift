@@ -16,6 +16,9 @@ public struct ServiceStatus: Sendable, Encodable, Equatable {
     public var enabled: Bool?
     /// The manager's own word for the state ("active (running)", "STOPPED", "down").
     public var state: String
+    /// The control group the manager keeps the service's processes in (systemd's ControlGroup):
+    /// every process in it is the service's, whichever its parent.
+    public var cgroup: String?
 }
 
 /// Parsers for each manager's own output. Pure functions: the platform runs the tool.
@@ -43,7 +46,7 @@ public enum ServiceParsers {
         return s
     }
 
-    /// `systemctl show UNIT --property=LoadState,ActiveState,SubState,MainPID,UnitFileState`.
+    /// `systemctl show UNIT --property=LoadState,ActiveState,SubState,MainPID,UnitFileState,ControlGroup`.
     public static func systemd(_ text: String, name: String) -> ServiceStatus {
         var p: [String: String] = [:]
         for line in text.split(separator: "\n") {
@@ -56,6 +59,7 @@ public enum ServiceParsers {
             running: active == "active",
             state: active + (p["SubState"].map { " (\($0))" } ?? ""))
         if let pid = p["MainPID"].flatMap({ Int32($0) }), pid > 0 { s.pid = pid }
+        if let g = p["ControlGroup"], !g.isEmpty { s.cgroup = g }
         if let f = p["UnitFileState"], !f.isEmpty {
             s.enabled = f == "enabled" || f == "enabled-runtime" || f == "static"
         }

@@ -56,7 +56,8 @@ public enum Services {
 
     public static func statusCommand(_ name: String, _ m: ServiceManager, environment: Environment? = nil) -> [String] {
         switch m {
-        case .systemd: ["systemctl", "show", name, "--property=LoadState,ActiveState,SubState,MainPID,UnitFileState"]
+        case .systemd:
+            ["systemctl", "show", name, "--property=LoadState,ActiveState,SubState,MainPID,UnitFileState,ControlGroup"]
         case .launchd: ["launchctl", "print", "system/\(name)"]
         case .windowsSCM: ["sc", "queryex", name]
         case .openrc: ["rc-service", name, "status"]
@@ -89,7 +90,12 @@ public enum Services {
         for m in managers {
             let argv = statusCommand(name, m, environment: environment)
             guard let path = tool(argv[0]), let text = ChildProcess.output([path] + argv.dropFirst()) else { continue }
-            let s = parse(text, name: name, m)
+            var s = parse(text, name: name, m)
+            if m == .runit, s.running, s.pid == nil {
+                // runsv writes its child's pid to supervise/pid, which sv may not have shown.
+                let pidFile = runitDirectory(name, environment: environment) + "/supervise/pid"
+                s.pid = SocketTable.readFile(pidFile).flatMap { Int32($0.filter(\.isNumber)) }
+            }
             if s.installed { return s }
             first = first ?? s
         }

@@ -16,7 +16,16 @@ public struct SocketEntry: Sendable, Encodable, Equatable {
 
     public struct Owner: Sendable, Encodable, Equatable {
         public var pid: Int32
+        /// The program's full name (Linux: argv[0]'s or the executable's base name, not the cut `comm`).
         public var program: String
+        /// The kernel's short name, when it differs in kind from `program` (Linux: at most 15 bytes).
+        public var comm: String?
+
+        public init(pid: Int32, program: String, comm: String? = nil) {
+            self.pid = pid
+            self.program = program
+            self.comm = comm
+        }
     }
 
     public var proto: Proto

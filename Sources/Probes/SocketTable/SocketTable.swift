@@ -85,7 +85,7 @@ public enum SocketTable {
             guard let pid = Int32(name) else { continue }
             let fdDir = "\(procRoot)/\(name)/fd"
             guard let fds = opendir(fdDir) else { continue }
-            var program: String?
+            var owner: SocketEntry.Owner?
             while let fd = readdir(fds) {
                 let fdName = withUnsafeBytes(of: fd.pointee.d_name) {
                     String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
@@ -97,9 +97,12 @@ public enum SocketTable {
                 guard target.hasPrefix("socket:["), let inode = UInt64(target.dropFirst(8).dropLast()),
                     let indices = wanted.removeValue(forKey: inode)
                 else { continue }
-                program =
-                    program ?? readFile("\(procRoot)/\(name)/comm").map { String($0.filter { $0 != "\n" }) } ?? "?"
-                for i in indices { entries[i].owner = SocketEntry.Owner(pid: pid, program: program!) }
+                if owner == nil {
+                    let comm = readFile("\(procRoot)/\(name)/comm").map { String($0.filter { $0 != "\n" }) }
+                    owner = SocketEntry.Owner(
+                        pid: pid, program: ProcessTable.programName(pid, procRoot: procRoot) ?? comm ?? "?", comm: comm)
+                }
+                for i in indices { entries[i].owner = owner }
                 if wanted.isEmpty { break }
             }
             closedir(fds)

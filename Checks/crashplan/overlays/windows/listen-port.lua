@@ -1,7 +1,9 @@
 -- On Windows, Hyper-V, WSL 2 and Docker reserve blocks of ports ("excluded port ranges"); binding
 -- one fails with access denied although no program shows up in netstat. The shared step can only
 -- say it cannot tell (elsewhere "denied" means "needs administrator rights"); here it is the answer.
-local def = require("tcp-service:steps").listen_port { low = 1024, high = 5999 }
+local app = require("crashplan:app")
+local def = require("tcp-service:steps").listen_port { low = 1024, high = 5999, names = app.services,
+                                                              programs = app.programs }
 local shared = def.run
 def.run = function(ctx)
   local b = socket.bind_test(ctx.params.port)
