@@ -506,13 +506,16 @@ enum FaultMatrix {
     }
 
     static func run(_ scenario: Scenario) -> Verdict {
-        var v = Verdict(scenario: scenario)
         let started = Date()
         let world = World()
-        defer {
-            world.tearDown()
-            v.seconds = Date().timeIntervalSince(started)
-        }
+        defer { world.tearDown() }
+        var v = diagnose(scenario, in: world)
+        v.seconds = Date().timeIntervalSince(started)
+        return v
+    }
+
+    private static func diagnose(_ scenario: Scenario, in world: World) -> Verdict {
+        var v = Verdict(scenario: scenario)
         do {
             try world.build(scenario.setup)
             (v.connected, v.connect) = try world.groundTruth()
