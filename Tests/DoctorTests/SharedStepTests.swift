@@ -480,9 +480,9 @@ struct SharedStepTests {
         // The router's own table has no forward for the port: that does not depend on the firewall.
         w.survey = Self.seen(["connect_back": "timeout"])
         let f = try Self.afterLocalFault(w, firewall: Self.failing("firewall-blocks-inbound", decision: "drop"))
-        #expect(f.status == .fail, "\(f.summary)")
+        #expect(f.status == .warn, "named, but not proven while the firewall drops: \(f.summary)")
         #expect(f.cause == "port-forward-missing")
-        #expect(f.summary.contains("a forward made in its admin page does not show there"), "\(f.summary)")
+        #expect(f.summary.contains("unless you set one up in its admin page"), "\(f.summary)")
     }
 
     @Test func anOutcomeTheLocalFaultExplainsCannotBlameTheRouter() throws {

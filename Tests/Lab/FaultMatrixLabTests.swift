@@ -452,15 +452,7 @@ enum FaultMatrix {
     /// What today's packs name instead, for the sample scenarios they get wrong: each is expected to
     /// fail (`withKnownIssue`), so the test says so when a fix makes it pass and the entry must go.
     static let knownIssues: [String: String] = [
-        "destination/single/upnp-off-no-forward":
-            "expected port-forward-missing, today's pack names upnp-unavailable (a router without UPnP)",
         "source/cgnat/no-default-route": "expected no-default-route, today's pack names peer-unreachable",
-        "destination/single/inbound-drop+no-forward":
-            "expected firewall-blocks-inbound + port-forward-missing, today's pack names only firewall-blocks-inbound (the port-forward step needs the firewall step)",
-        "destination/cgnat/service-stopped+cgnat":
-            "expected service-not-running + cgnat, today's pack names only service-not-running (the port-forward step needs the listener step)",
-        "destination/double/healthy-forwards-on-both":
-            "expected a pass, today's pack fails with double-nat although both routers forward and the connect-back works",
     ]
 
     // MARK: running a scenario

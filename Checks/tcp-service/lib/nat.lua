@@ -211,8 +211,10 @@ M.default_rules = {
       local why = "the test from outside (" .. outcome(e) .. ") cannot tell about the router while the " .. which
         .. " step here fails"
       if e.upnp and e.mapping_client == nil and not f.local_public then
-        return { kind = "forward-missing", cause = "port-forward-missing", repair = "add-forward",
-                 explanation = "the router has no UPnP forward for the port to this computer (a forward made in its admin page does not show there; " .. why .. ")" }
+        -- A warning, not a failure: a forward made in the router's admin page does not show in its
+        -- UPnP table, and nothing else can tell until the step here is fixed.
+        return { kind = "forward-missing", status = "warn", cause = "port-forward-missing", repair = "add-forward",
+                 explanation = "the router's UPnP table has no forward for the port to this computer: unless you set one up in its admin page, the forward is missing too (" .. why .. ")" }
       end
       return { kind = "unknown", status = "skip", explanation = why .. ": fix that first, then run portdoctor again",
                advice = { "See the " .. which .. " step." } }

@@ -135,9 +135,15 @@ public struct Report: Sendable {
     public var also: [Finding] {
         guard let p = primary, p.status == .fail else { return [] }
         var named: Set<String> = [p.cause ?? p.id]
-        return findings.filter { f in
+        let failures = findings.filter { f in
             f.status == .fail && f.id != p.id && named.insert(f.cause ?? f.id).inserted
         }
+        // Then the likely ones: a warning that names a cause (the evidence points at it, but
+        // cannot prove it while another fault is in the way).
+        let likely = findings.filter { f in
+            f.status == .warn && f.cause != nil && named.insert(f.cause!).inserted
+        }
+        return failures + likely
     }
 
     /// **Contract**: 0 nothing failed, 1 a problem was found, 2 the diagnosis could not be made.

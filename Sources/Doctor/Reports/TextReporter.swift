@@ -91,6 +91,7 @@ public struct TextReporter {
         report.also.map { f in
             let what = f.cause.flatMap { RootCause.vocabulary[$0] } ?? f.summary
             let first = f.advice.first.map { " First: \($0)" } ?? ""
+            if f.status == .warn { return paint("Maybe also: \(what) (\(f.id)).", "1;33") + first }
             return paint("Also found: \(what) (\(f.id)).", "1;31") + first
         }
     }
