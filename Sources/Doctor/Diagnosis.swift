@@ -95,6 +95,7 @@ public final class Diagnosis {
         ServiceModule.install(runtime)
         PortForwardModule.install(runtime)
         RouterModules.install(runtime)
+        PCPModule.install(runtime)
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         for other in catalog.packs {

@@ -16,7 +16,7 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
         subcommands: [
             ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self,
-            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, UPnPProbe.self, STUNProbe.self, NATProbe.self,
+            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, PCPProbe.self, UPnPProbe.self, STUNProbe.self, NATProbe.self,
         ]
     )
 }
@@ -413,6 +413,84 @@ struct NATPMPProbe: ParsableCommand {
                 + (a.externalAddress.map { "external address \($0)" } ?? (a.resultWords ?? "?"))
         }
         if a.result != 0 || (map == nil && a.externalAddress == nil) { throw ExitCode(1) }
+    }
+}
+
+struct PCPProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pcp",
+        abstract: "Ask the router (or a carrier's PCP server) over PCP whether it is there — or, with --map, to forward a port here.",
+        discussion: """
+            Without --map it sends ANNOUNCE, which changes nothing. --map sends MAP, which makes (or, with \
+            --nonce of an earlier one, refreshes; with --lifetime 0, deletes) a mapping: a forward over \
+            IPv4, a firewall pinhole over IPv6. The first wait is 3 s and each next one twice as long \
+            (RFC 6887); with the default 2 tries a silent server is given up after at most 9.9 s. \
+            Exit status 0 when the server answered SUCCESS, 1 otherwise.
+            """
+    )
+
+    @Option(help: "The PCP server (default: the default IPv4 gateway; with --ipv6, the default IPv6 router).")
+    var server: String?
+    @Flag(help: "An IPv6 mapping (a pinhole) from the default IPv6 router.") var ipv6 = false
+    @Option(help: "Ask for a mapping of this port here.") var map: Int?
+    @Option(help: "With --map: the external port to suggest (default: the same; 0: any).") var externalPort: Int?
+    @Option(help: "With --map: seconds the mapping lasts (0 deletes it).") var lifetime = 3600
+    @Option(help: "With --map: the nonce of an earlier mapping (24 hex digits), to refresh or delete it.")
+    var nonce: String?
+    @Option(help: "With --map: tcp or udp.") var proto = "tcp"
+    @Option(help: "Requests to send before giving up (1–5).") var tries = PCP.defaultTries
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        try Validate.port(map, "--map")
+        if let externalPort, !(0...65535).contains(externalPort) {
+            throw ValidationError("--external-port must be 0 to 65535")
+        }
+        guard (0...604_800).contains(lifetime) else { throw ValidationError("--lifetime must be 0 to 604800 seconds") }
+        if let nonce, PCP.nonce(hex: nonce) == nil { throw ValidationError("--nonce must be 24 hex digits") }
+        guard proto == "tcp" || proto == "udp" else { throw ValidationError("--proto must be tcp or udp") }
+        guard (1...5).contains(tries) else { throw ValidationError("--tries must be 1 to 5") }
+        if let server, SocketAddress(numeric: server, port: 1) == nil {
+            throw ValidationError("--server must be a numeric IPv4 or IPv6 address")
+        }
+    }
+
+    func run() throws {
+        guard let server = server ?? (ipv6 ? Gateway.defaultIPv6() : Gateway.defaultIPv4()) else {
+            throw Failure("no default \(ipv6 ? "IPv6 router" : "IPv4 gateway"); give one with --server")
+        }
+        let loop = EventLoop()
+        var answer: PCP.Answer?
+        if let map {
+            PCP.map(
+                tcp: proto == "tcp", internalPort: UInt16(map), suggestedPort: UInt16(externalPort ?? map),
+                lifetime: UInt32(lifetime), nonce: nonce.flatMap(PCP.nonce(hex:)) ?? PCP.newNonce(),
+                ipv6: ipv6 || SocketAddress(numeric: server, port: 1)?.family == .ipv6, server: server, tries: tries,
+                on: loop
+            ) { answer = $0 }
+        } else {
+            PCP.announce(server: server, tries: tries, on: loop) { answer = $0 }
+        }
+        while answer == nil { loop.turn(until: nil) }
+        let a = answer!
+        output.print(Observation.json(a)) {
+            switch a.status {
+            case "natpmp-only": return "\(server) speaks NAT-PMP, not PCP (it answered UNSUPP_VERSION)"
+            case "garbled": return "\(server) answers on PCP's port, but not with PCP"
+            case "answered": break
+            default: return "\(server) does not answer PCP (\(a.status) after \(a.tries) tries)"
+            }
+            guard a.result == 0 else {
+                return "\(server) answers PCP: \(a.resultName ?? "?") — \(a.resultWords ?? "")"
+                    + (a.lifetime.map { " (ask again in \($0) s at the earliest)" } ?? "")
+            }
+            guard map != nil else { return "\(server) answers PCP (epoch \(a.epoch ?? 0) s)" }
+            if lifetime == 0 { return "\(server) deleted the mapping of \(a.proto ?? proto) \(map ?? 0)" }
+            return "\(server) maps \(a.proto ?? proto) \(SocketAddress.text(host: a.externalAddress ?? "?", port: a.externalPort ?? 0))"
+                + " → \(SocketAddress.text(host: a.internalAddress ?? "?", port: a.internalPort ?? 0)) for \(a.lifetime ?? 0) s"
+                + " (nonce \(a.nonce ?? "?"): give it with --nonce to refresh or delete)"
+        }
+        if a.result != 0 { throw ExitCode(1) }
     }
 }
 
