@@ -96,6 +96,7 @@ public final class Diagnosis {
         PortForwardModule.install(runtime)
         RouterModules.install(runtime)
         PCPModule.install(runtime)
+        HostModule.install(runtime)
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         for other in catalog.packs {

@@ -16,7 +16,7 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
         subcommands: [
             ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self,
-            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, PCPProbe.self, UPnPProbe.self, STUNProbe.self, NATProbe.self,
+            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, PCPProbe.self, AddressesProbe.self, UPnPProbe.self, STUNProbe.self, NATProbe.self,
         ]
     )
 }
@@ -413,6 +413,33 @@ struct NATPMPProbe: ParsableCommand {
                 + (a.externalAddress.map { "external address \($0)" } ?? (a.resultWords ?? "?"))
         }
         if a.result != 0 || (map == nil && a.externalAddress == nil) { throw ExitCode(1) }
+    }
+}
+
+struct AddressesProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "addresses",
+        abstract: "This computer's addresses; for IPv6 their kind: stable, temporary (privacy), deprecated.",
+        discussion:
+            "A pinhole or a DNS name should point at a stable global address: a temporary one rotates away. Exit status 0."
+    )
+
+    @Option(help: "Only ipv4 or ipv6.") var family: String?
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if let family, family != "ipv4" && family != "ipv6" { throw ValidationError("--family must be ipv4 or ipv6") }
+    }
+
+    func run() throws {
+        let all = HostAddresses.list().filter { family == nil || $0.family.rawValue == family }
+        output.print(Observation.json(all)) {
+            all.map { a in
+                "\(a.interface.padding(12)) \((a.ip + "/\(a.prefixLength)").padding(44)) \(a.scope)"
+                    + (a.kind.map { " \($0)" } ?? "") + (a.temporary && a.kind != "temporary" ? " temporary" : "")
+                    + (a.uniqueLocal ? " unique-local" : "")
+            }.joined(separator: "\n")
+        }
     }
 }
 
