@@ -535,6 +535,13 @@ struct UPnPProbe: ParsableCommand {
     @Option(help: "With --add: forward to this address instead of this computer.") var to: String?
     @Option(help: "Ask the router to remove the forward of this TCP port.") var delete: Int?
     @Option(help: "Seconds to wait for answers to the search.") var wait: Double = 2
+    @Flag(help: "Search over IPv6 (ff02::c): IGD:2 routers take pinhole requests only over IPv6.") var ipv6 = false
+    @Option(help: "Ask the router to open an IPv6 pinhole to this TCP port here (IGD:2).") var addPinhole: Int?
+    @Option(help: "With --add-pinhole: to this IPv6 address (default: this computer's stable one).")
+    var pinholeTo: String?
+    @Option(help: "With --add-pinhole: seconds it lasts (1–86400).") var lease = 7200
+    @Option(help: "Ask the router whether traffic has gone through the pinhole with this ID.") var checkPinhole: Int?
+    @Option(help: "Ask the router to close the pinhole with this ID.") var deletePinhole: Int?
     @OptionGroup var output: OutputOptions
 
     struct Report {
@@ -543,6 +550,9 @@ struct UPnPProbe: ParsableCommand {
         var mapping: UPnP.Mapping?
         var mappings: [UPnP.Mapping]?
         var change: String?
+        var firewall: UPnP.FirewallStatus?
+        var pinhole: String?
+        var pinholeID: Int?
         var error: String?
 
         /// The gateway and mappings as `upnp.discover` and `upnp.mapping` give them to checks.
@@ -553,6 +563,9 @@ struct UPnPProbe: ParsableCommand {
             if let mapping { o["mapping"] = Observation.json(mapping) }
             if let mappings { o["mappings"] = .array(mappings.map { Observation.json($0) }) }
             if let change { o["change"] = .string(change) }
+            if let firewall { o["firewall"] = Observation.json(firewall) }
+            if let pinhole { o["pinhole"] = .string(pinhole) }
+            if let pinholeID { o["pinhole_id"] = .int(Int64(pinholeID)) }
             if let error { o["error"] = .string(error) }
             return .object(o)
         }
@@ -563,12 +576,17 @@ struct UPnPProbe: ParsableCommand {
         try Validate.port(add, "--add")
         try Validate.port(delete, "--delete")
         try Validate.seconds(wait, "--wait", max: 30)
+        try Validate.port(addPinhole, "--add-pinhole")
+        guard (1...86400).contains(lease) else { throw ValidationError("--lease must be 1 to 86400 seconds") }
+        if let pinholeTo, SocketAddress(numeric: pinholeTo, port: 1)?.family != .ipv6 {
+            throw ValidationError("--pinhole-to must be an IPv6 address")
+        }
     }
 
     func run() throws {
         let loop = EventLoop()
         var report: Report?
-        UPnP.discover(wait: .milliseconds(Int64(wait * 1000)), on: loop) { gateways in
+        UPnP.discover(wait: .milliseconds(Int64(wait * 1000)), ipv6: ipv6, on: loop) { gateways in
             guard let g = gateways.first(where: { $0.controlURL != nil }) else {
                 report = Report(
                     error: gateways.isEmpty ? "no UPnP gateway answered" : "the gateway has no WAN connection service")
@@ -586,7 +604,7 @@ struct UPnPProbe: ParsableCommand {
                         r.mapping = m
                         r.mappings = all
                         if let err, r.error == nil { r.error = err }
-                        report = r
+                        self.pinholes(g, loop: loop, &r) { report = $0 }
                     }
                 }
             }
@@ -606,6 +624,11 @@ struct UPnPProbe: ParsableCommand {
             for m in r.mappings ?? [] {
                 lines.append("  \(m.proto) \(m.externalPort) → \(m.internalClient):\(m.internalPort) \(m.description)")
             }
+            if let f = r.firewall {
+                lines.append(
+                    "IPv6 firewall: \(f.enabled ? "on" : "off"), pinholes \(f.inboundPinholeAllowed ? "allowed" : "not allowed")")
+            }
+            if let p = r.pinhole { lines.append(p) }
             if let e = r.error { lines.append(e) }
             return lines.joined(separator: "\n")
         }
@@ -628,6 +651,48 @@ struct UPnPProbe: ParsableCommand {
             }
         } else {
             done(nil)
+        }
+    }
+
+    /// The IPv6 firewall's status when the router has IGD:2's firewall control; then the pinhole asked for.
+    func pinholes(_ g: UPnP.Gateway, loop: EventLoop, _ report: inout Report, _ done: @escaping (Report) -> Void) {
+        var r = report
+        guard g.firewallControlURL != nil else {
+            if addPinhole != nil || checkPinhole != nil || deletePinhole != nil {
+                r.pinhole = "the router has no IPv6 firewall control (IGD:2 WANIPv6FirewallControl)"
+            }
+            return done(r)
+        }
+        UPnP.firewallStatus(g, on: loop) { s in
+            switch s {
+            case .success(let f): r.firewall = f
+            case .failure(let e): r.pinhole = "firewall status: \(e)"
+            }
+            if let p = addPinhole {
+                guard let me = pinholeTo ?? HostAddresses.stableGlobalIPv6() else {
+                    r.pinhole = "no stable global IPv6 address here: give one with --pinhole-to"
+                    return done(r)
+                }
+                UPnP.addPinhole(g, internalClient: me, internalPort: UInt16(p), lease: lease, on: loop) { a in
+                    if case .success(let h) = a { r.pinholeID = h.id }
+                    r.pinhole = a.map { "pinhole \($0.id): TCP [\(me)]:\(p) open from anywhere for \($0.lease) s" }
+                        .description(or: "opening a pinhole to [\(me)]:\(p)")
+                    done(r)
+                }
+            } else if let id = checkPinhole {
+                UPnP.checkPinholeWorking(g, id: id, on: loop) { w in
+                    r.pinhole = w.map { "pinhole \(id): \($0 ? "traffic has gone through" : "no traffic yet")" }
+                        .description(or: "checking pinhole \(id)")
+                    done(r)
+                }
+            } else if let id = deletePinhole {
+                UPnP.deletePinhole(g, id: id, on: loop) { d in
+                    r.pinhole = d.map { "deleted: pinhole \(id)" }.description(or: "deleting pinhole \(id)")
+                    done(r)
+                }
+            } else {
+                done(r)
+            }
         }
     }
 
