@@ -30,7 +30,9 @@ import Testing
         sin.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(16)
         _ = withUnsafeMutablePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, 16) == 0 && getsockname(s, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(s, $0, 16) == 0 && getsockname(s, $0, &length) == 0
+            }
         }
         let port = Int(UInt16(bigEndian: sin.sin_port))
         let out = try diagnose(
@@ -52,7 +54,8 @@ import Testing
                 "a.lua": passing(body: "pcp.announce('router.example', {}) return pass('x')"),
             ]))
         #expect(
-            out.finding("a")?.summary.contains("bad argument #1 to 'pcp.announce' (a numeric IPv4 or IPv6 address expected)")
+            out.finding("a")?.summary.contains(
+                "bad argument #1 to 'pcp.announce' (a numeric IPv4 or IPv6 address expected)")
                 == true)
     }
 }

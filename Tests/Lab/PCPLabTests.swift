@@ -10,7 +10,8 @@ struct PCPLabTests {
     }
 
     /// What the reflector at `reflector` saw when it connected back to `port`.
-    func connectBack(_ lab: NetworkLab, _ home: NetworkLab.HomeNetwork, reflector: String, port: Int) throws -> String? {
+    func connectBack(_ lab: NetworkLab, _ home: NetworkLab.HomeNetwork, reflector: String, port: Int) throws -> String?
+    {
         let (_, o) = try lab.exec(
             home.lan,
             [portdoctorBinary, "probe", "reflect", reflector, "--connect-back", "\(port)", "--timeout", "2", "--json"])
@@ -112,7 +113,10 @@ struct PCPLabTests {
 
         let (_, addOut) = try lab.exec(
             home.lan,
-            [portdoctorBinary, "probe", "upnp", "--ipv6", "--add-pinhole", "4444", "--lease", "600", "--format", "json"])
+            [
+                portdoctorBinary, "probe", "upnp", "--ipv6", "--add-pinhole", "4444", "--lease", "600", "--format",
+                "json",
+            ])
         let added = try json(addOut)
         #expect((added["firewall"] as? [String: Any])?["inbound_pinhole_allowed"] as? Bool == true, "\(addOut)")
         let id = try #require(added["pinhole_id"] as? Int, "\(addOut)")

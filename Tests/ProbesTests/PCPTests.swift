@@ -44,14 +44,18 @@ final class FakePCPServer: Sendable {
             var from = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let n = withUnsafeMutablePointer(to: &from) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &length) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fd, &buffer, buffer.count, 0, $0, &length)
+                }
             }
             guard n >= 0 else { continue }
             let request = Array(buffer.prefix(n))
             received.withLock { $0.append(request) }
             for answer in reply(request) {
                 _ = withUnsafePointer(to: &from) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, answer, answer.count, 0, $0, length) }
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, answer, answer.count, 0, $0, length)
+                    }
                 }
             }
         }
@@ -224,7 +228,9 @@ final class FakePCPServer: Sendable {
     }
 
     @Test func anErrorWithoutTheMapFieldsIsStillTheAnswer() throws {
-        let server = try FakePCPServer { r in [FakePCPServer.response(to: r, result: 2, lifetime: 30, withPayload: false)] }
+        let server = try FakePCPServer { r in
+            [FakePCPServer.response(to: r, result: 2, lifetime: 30, withPayload: false)]
+        }
         defer { server.stop() }
         let loop = EventLoop()
         var answer: PCP.Answer?

@@ -52,7 +52,8 @@ final class FakeFirewallControl: Sendable {
                     body = "<s:Fault><detail><UPnPError><errorCode>401</errorCode></UPnPError></detail></s:Fault>"
                 }
                 let xml = "<?xml version=\"1.0\"?><s:Envelope><s:Body>\(body)</s:Body></s:Envelope>"
-                let answer = "HTTP/1.1 \(status)\r\nContent-Length: \(xml.utf8.count)\r\nConnection: close\r\n\r\n\(xml)"
+                let answer =
+                    "HTTP/1.1 \(status)\r\nContent-Length: \(xml.utf8.count)\r\nConnection: close\r\n\r\n\(xml)"
                 _ = answer.withCString { send(c, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
                 close(c)
             }
@@ -96,13 +97,16 @@ final class FakeFirewallControl: Sendable {
         #expect(g.firewallServiceType == "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1")
         #expect(g.firewallControlURL == "http://[2001:db8::1]:5000/ctl/IP6FCtl")
         #expect(g.controlURL == "http://[2001:db8::1]:5000/ctl/IPConn")
-        let v1 = UPnP.parseDescription("<service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>/c</controlURL></service>", location: "http://10.0.0.1/", server: nil)
+        let v1 = UPnP.parseDescription(
+            "<service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>/c</controlURL></service>",
+            location: "http://10.0.0.1/", server: nil)
         #expect(v1.firewallControlURL == nil && v1.controlURL != nil)
     }
 
     @Test func addThenCheckThenDelete() throws {
         let fw = try FakeFirewallControl([
-            "GetFirewallStatus": .success("<FirewallEnabled>1</FirewallEnabled><InboundPinholeAllowed>0</InboundPinholeAllowed>"),
+            "GetFirewallStatus": .success(
+                "<FirewallEnabled>1</FirewallEnabled><InboundPinholeAllowed>0</InboundPinholeAllowed>"),
             "AddPinhole": .success("<UniqueID>7</UniqueID>"),
             "CheckPinholeWorking": .success("<IsWorking>1</IsWorking>"),
             "DeletePinhole": .success(""),
@@ -111,7 +115,9 @@ final class FakeFirewallControl: Sendable {
         let g = fw.gateway
         let status = run { UPnP.firewallStatus(g, on: $0, $1) }
         #expect(try status.get() == UPnP.FirewallStatus(enabled: true, inboundPinholeAllowed: false))
-        let added = run { UPnP.addPinhole(g, internalClient: "2001:db8::2", internalPort: 4242, lease: 600, on: $0, $1) }
+        let added = run {
+            UPnP.addPinhole(g, internalClient: "2001:db8::2", internalPort: 4242, lease: 600, on: $0, $1)
+        }
         #expect(try added.get().id == 7)
         let working = run { UPnP.checkPinholeWorking(g, id: 7, on: $0, $1) }
         #expect(try working.get() == true)
@@ -150,8 +156,10 @@ final class FakeFirewallControl: Sendable {
     /// Hostile descriptions: bounded, never a crash.
     @Test func garbageDescriptionsNeverCrash() {
         var g = SystemRandomNumberGenerator()
-        let pieces = ["<service>", "</service>", "<serviceType>", "</serviceType>", "WANIPv6FirewallControl",
-            "<controlURL>", "</controlURL>", "http://", "[", "]", ":", "/", "x", "<", ">"]
+        let pieces = [
+            "<service>", "</service>", "<serviceType>", "</serviceType>", "WANIPv6FirewallControl",
+            "<controlURL>", "</controlURL>", "http://", "[", "]", ":", "/", "x", "<", ">",
+        ]
         for _ in 0..<2000 {
             let xml = (0..<Int.random(in: 0...60, using: &g)).map { _ in pieces.randomElement(using: &g)! }.joined()
             _ = UPnP.parseDescription(xml, location: "http://[::1]:5000/", server: nil)

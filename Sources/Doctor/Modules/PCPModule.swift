@@ -29,7 +29,9 @@ enum PCPModule {
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
                         pending.waitingFor = "the PCP server at \(server)"
-                        PCP.announce(server: server, serverPort: serverPort, tries: tries, on: loop) { pending.resume(with: [table($0)]) }
+                        PCP.announce(server: server, serverPort: serverPort, tries: tries, on: loop) {
+                            pending.resume(with: [table($0)])
+                        }
                     }
                 },
                 "map": HostFunction { call in
@@ -58,7 +60,9 @@ enum PCPModule {
                         nonce = n
                     }
                     let proto = o["proto"].stringValue ?? "tcp"
-                    guard proto == "tcp" || proto == "udp" else { throw call.argumentError(2, "'proto' must be tcp or udp") }
+                    guard proto == "tcp" || proto == "udp" else {
+                        throw call.argumentError(2, "'proto' must be tcp or udp")
+                    }
                     var external = port
                     if o["external_port"] != .nil {
                         guard let p = o["external_port"].intValue, (0...65535).contains(p) else {
@@ -73,7 +77,8 @@ enum PCPModule {
                         pending.waitingFor = "the PCP server at \(server)"
                         PCP.map(
                             tcp: proto == "tcp", internalPort: port, suggestedPort: external,
-                            lifetime: UInt32(lifetime), nonce: nonce, ipv6: ipv6, server: server, serverPort: serverPort,
+                            lifetime: UInt32(lifetime), nonce: nonce, ipv6: ipv6, server: server,
+                            serverPort: serverPort,
                             tries: tries,
                             on: loop
                         ) { pending.resume(with: [table($0)]) }

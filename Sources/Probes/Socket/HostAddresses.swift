@@ -42,7 +42,8 @@ public enum HostAddresses {
         var out: [HostAddress] = []
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-            guard f.count >= 6, f[0].count == 32, let prefix = Int(f[2], radix: 16), let scopeBits = Int(f[3], radix: 16),
+            guard f.count >= 6, f[0].count == 32, let prefix = Int(f[2], radix: 16),
+                let scopeBits = Int(f[3], radix: 16),
                 let flags = Int(f[4], radix: 16)
             else { continue }
             var bytes: [UInt8] = []
