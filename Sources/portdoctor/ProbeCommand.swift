@@ -16,7 +16,8 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
         subcommands: [
             ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self,
-            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, PCPProbe.self, AddressesProbe.self, UPnPProbe.self, STUNProbe.self, NATProbe.self,
+            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, PCPProbe.self, AddressesProbe.self, UPnPProbe.self,
+            STUNProbe.self, NATProbe.self,
         ]
     )
 }
@@ -446,7 +447,8 @@ struct AddressesProbe: ParsableCommand {
 struct PCPProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pcp",
-        abstract: "Ask the router (or a carrier's PCP server) over PCP whether it is there — or, with --map, to forward a port here.",
+        abstract:
+            "Ask the router (or a carrier's PCP server) over PCP whether it is there — or, with --map, to forward a port here.",
         discussion: """
             Without --map it sends ANNOUNCE, which changes nothing. --map sends MAP, which makes (or, with \
             --nonce of an earlier one, refreshes; with --lifetime 0, deletes) a mapping: a forward over \
@@ -513,7 +515,8 @@ struct PCPProbe: ParsableCommand {
             }
             guard map != nil else { return "\(server) answers PCP (epoch \(a.epoch ?? 0) s)" }
             if lifetime == 0 { return "\(server) deleted the mapping of \(a.proto ?? proto) \(map ?? 0)" }
-            return "\(server) maps \(a.proto ?? proto) \(SocketAddress.text(host: a.externalAddress ?? "?", port: a.externalPort ?? 0))"
+            return
+                "\(server) maps \(a.proto ?? proto) \(SocketAddress.text(host: a.externalAddress ?? "?", port: a.externalPort ?? 0))"
                 + " → \(SocketAddress.text(host: a.internalAddress ?? "?", port: a.internalPort ?? 0)) for \(a.lifetime ?? 0) s"
                 + " (nonce \(a.nonce ?? "?"): give it with --nonce to refresh or delete)"
         }
@@ -626,7 +629,8 @@ struct UPnPProbe: ParsableCommand {
             }
             if let f = r.firewall {
                 lines.append(
-                    "IPv6 firewall: \(f.enabled ? "on" : "off"), pinholes \(f.inboundPinholeAllowed ? "allowed" : "not allowed")")
+                    "IPv6 firewall: \(f.enabled ? "on" : "off"), pinholes \(f.inboundPinholeAllowed ? "allowed" : "not allowed")"
+                )
             }
             if let p = r.pinhole { lines.append(p) }
             if let e = r.error { lines.append(e) }

@@ -258,7 +258,8 @@ final class NetworkLab {
     /// (PCP MAP or an IGD:2 pinhole). The real miniupnpd runs with IPv6 (`ext_ifname6`), PCP and IGD:2.
     func dualStackHomeNetwork(secure: Bool = true) throws -> HomeNetwork {
         let h = try homeNetwork(miniupnpd: false)
-        let wanIf = try exec(h.wan, [NetworkLab.ip!, "-o", "link", "show"]).output.split(separator: "\n")
+        let wanIf =
+            try exec(h.wan, [NetworkLab.ip!, "-o", "link", "show"]).output.split(separator: "\n")
             .compactMap { line -> String? in
                 let f = line.split(separator: ":")
                 guard f.count > 1 else { return nil }

@@ -275,7 +275,8 @@ extension SocketAddress {
     /// what a person and the packs compare with the public address.
     public var unmapped: SocketAddress {
         let lower = ip.lowercased()
-        guard family == .ipv6, lower.hasPrefix("::ffff:"), let v4 = SocketAddress(numeric: String(ip.dropFirst(7)), port: port),
+        guard family == .ipv6, lower.hasPrefix("::ffff:"),
+            let v4 = SocketAddress(numeric: String(ip.dropFirst(7)), port: port),
             v4.family == .ipv4
         else { return self }
         return v4

@@ -481,7 +481,8 @@ extension UPnP {
         guard let control = g.firewallControlURL, let type = g.firewallServiceType else {
             return completion(
                 .failure(
-                    Failure(code: nil, message: "the gateway has no IPv6 firewall control (IGD:2 WANIPv6FirewallControl)"))
+                    Failure(
+                        code: nil, message: "the gateway has no IPv6 firewall control (IGD:2 WANIPv6FirewallControl)"))
             )
         }
         soap(control: control, type: type, action, arguments, firewall: true, on: loop, completion)
