@@ -99,6 +99,8 @@ public final class Diagnosis {
         let discovery = UPnP.Discovery()
         PortForwardModule.install(runtime, discovery: discovery)
         RouterModules.install(runtime, discovery: discovery)
+        PCPModule.install(runtime)
+        HostModule.install(runtime)
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         for other in catalog.packs {

@@ -23,7 +23,10 @@ struct ListenCommand: ParsableCommand {
     )
 
     @Option(help: "TCP port to listen on.") var port = Int(ReflectorProtocol.defaultPort)
-    @Option(help: "Address to listen on (0.0.0.0, ::, or one of this computer's).") var address = "0.0.0.0"
+    @Option(
+        help:
+            "Address to listen on (default ::, IPv6 and IPv4 both, or 0.0.0.0 where IPv6 is off; or one of this computer's)."
+    ) var address: String?
     @Option(help: "Require this shared token in every request.") var token: String?
     @Option(help: "Requests allowed per source address per minute.") var perMinute = 10
 
@@ -35,10 +38,16 @@ struct ListenCommand: ParsableCommand {
     func run() throws {
         let loop = EventLoop()
         let reflector: Reflector
+        let options = Reflector.Options(token: token, perMinute: perMinute)
         do {
-            reflector = try Reflector(
-                address: address, port: UInt16(port),
-                options: .init(token: token, perMinute: perMinute), on: loop)
+            if let address {
+                reflector = try Reflector(address: address, port: UInt16(port), options: options, on: loop)
+            } else {
+                // "::" serves both families; where IPv6 is off, IPv4 alone.
+                reflector =
+                    try (try? Reflector(address: "::", port: UInt16(port), options: options, on: loop))
+                    ?? Reflector(address: "0.0.0.0", port: UInt16(port), options: options, on: loop)
+            }
         } catch { throw Failure("\(error)") }
         reflector.log = { Terminal.writeError($0 + "\n") }
         Terminal.writeError(

@@ -16,7 +16,8 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Run one primitive from the shell (what checks see), for support and scripting.",
         subcommands: [
             ConnectProbe.self, UDPProbe.self, BindProbeCommand.self, NetstatProbe.self, FirewallProbe.self,
-            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, UPnPProbe.self, STUNProbe.self, NATProbe.self,
+            ServiceProbe.self, ReflectProbe.self, NATPMPProbe.self, PCPProbe.self, AddressesProbe.self, UPnPProbe.self,
+            STUNProbe.self, NATProbe.self,
         ]
     )
 }
@@ -416,6 +417,113 @@ struct NATPMPProbe: ParsableCommand {
     }
 }
 
+struct AddressesProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "addresses",
+        abstract: "This computer's addresses; for IPv6 their kind: stable, temporary (privacy), deprecated.",
+        discussion:
+            "A pinhole or a DNS name should point at a stable global address: a temporary one rotates away. Exit status 0."
+    )
+
+    @Option(help: "Only ipv4 or ipv6.") var family: String?
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if let family, family != "ipv4" && family != "ipv6" { throw ValidationError("--family must be ipv4 or ipv6") }
+    }
+
+    func run() throws {
+        let all = HostAddresses.list().filter { family == nil || $0.family.rawValue == family }
+        output.print(Observation.json(all)) {
+            all.map { a in
+                "\(a.interface.padding(12)) \((a.ip + "/\(a.prefixLength)").padding(44)) \(a.scope)"
+                    + (a.kind.map { " \($0)" } ?? "") + (a.temporary && a.kind != "temporary" ? " temporary" : "")
+                    + (a.uniqueLocal ? " unique-local" : "")
+            }.joined(separator: "\n")
+        }
+    }
+}
+
+struct PCPProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pcp",
+        abstract:
+            "Ask the router (or a carrier's PCP server) over PCP whether it is there — or, with --map, to forward a port here.",
+        discussion: """
+            Without --map it sends ANNOUNCE, which changes nothing. --map sends MAP, which makes (or, with \
+            --nonce of an earlier one, refreshes; with --lifetime 0, deletes) a mapping: a forward over \
+            IPv4, a firewall pinhole over IPv6. The first wait is 3 s and each next one twice as long \
+            (RFC 6887); with the default 2 tries a silent server is given up after at most 9.9 s. \
+            Exit status 0 when the server answered SUCCESS, 1 otherwise.
+            """
+    )
+
+    @Option(help: "The PCP server (default: the default IPv4 gateway; with --ipv6, the default IPv6 router).")
+    var server: String?
+    @Flag(help: "An IPv6 mapping (a pinhole) from the default IPv6 router.") var ipv6 = false
+    @Option(help: "Ask for a mapping of this port here.") var map: Int?
+    @Option(help: "With --map: the external port to suggest (default: the same; 0: any).") var externalPort: Int?
+    @Option(help: "With --map: seconds the mapping lasts (0 deletes it).") var lifetime = 3600
+    @Option(help: "With --map: the nonce of an earlier mapping (24 hex digits), to refresh or delete it.")
+    var nonce: String?
+    @Option(help: "With --map: tcp or udp.") var proto = "tcp"
+    @Option(help: "Requests to send before giving up (1–5).") var tries = PCP.defaultTries
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        try Validate.port(map, "--map")
+        if let externalPort, !(0...65535).contains(externalPort) {
+            throw ValidationError("--external-port must be 0 to 65535")
+        }
+        guard (0...604_800).contains(lifetime) else { throw ValidationError("--lifetime must be 0 to 604800 seconds") }
+        if let nonce, PCP.nonce(hex: nonce) == nil { throw ValidationError("--nonce must be 24 hex digits") }
+        guard proto == "tcp" || proto == "udp" else { throw ValidationError("--proto must be tcp or udp") }
+        guard (1...5).contains(tries) else { throw ValidationError("--tries must be 1 to 5") }
+        if let server, SocketAddress(numeric: server, port: 1) == nil {
+            throw ValidationError("--server must be a numeric IPv4 or IPv6 address")
+        }
+    }
+
+    func run() throws {
+        guard let server = server ?? (ipv6 ? Gateway.defaultIPv6() : Gateway.defaultIPv4()) else {
+            throw Failure("no default \(ipv6 ? "IPv6 router" : "IPv4 gateway"); give one with --server")
+        }
+        let loop = EventLoop()
+        var answer: PCP.Answer?
+        if let map {
+            PCP.map(
+                tcp: proto == "tcp", internalPort: UInt16(map), suggestedPort: UInt16(externalPort ?? map),
+                lifetime: UInt32(lifetime), nonce: nonce.flatMap(PCP.nonce(hex:)) ?? PCP.newNonce(),
+                ipv6: ipv6 || SocketAddress(numeric: server, port: 1)?.family == .ipv6, server: server, tries: tries,
+                on: loop
+            ) { answer = $0 }
+        } else {
+            PCP.announce(server: server, tries: tries, on: loop) { answer = $0 }
+        }
+        while answer == nil { loop.turn(until: nil) }
+        let a = answer!
+        output.print(Observation.json(a)) {
+            switch a.status {
+            case "natpmp-only": return "\(server) speaks NAT-PMP, not PCP (it answered UNSUPP_VERSION)"
+            case "garbled": return "\(server) answers on PCP's port, but not with PCP"
+            case "answered": break
+            default: return "\(server) does not answer PCP (\(a.status) after \(a.tries) tries)"
+            }
+            guard a.result == 0 else {
+                return "\(server) answers PCP: \(a.resultName ?? "?") — \(a.resultWords ?? "")"
+                    + (a.lifetime.map { " (ask again in \($0) s at the earliest)" } ?? "")
+            }
+            guard map != nil else { return "\(server) answers PCP (epoch \(a.epoch ?? 0) s)" }
+            if lifetime == 0 { return "\(server) deleted the mapping of \(a.proto ?? proto) \(map ?? 0)" }
+            return
+                "\(server) maps \(a.proto ?? proto) \(SocketAddress.text(host: a.externalAddress ?? "?", port: a.externalPort ?? 0))"
+                + " → \(SocketAddress.text(host: a.internalAddress ?? "?", port: a.internalPort ?? 0)) for \(a.lifetime ?? 0) s"
+                + " (nonce \(a.nonce ?? "?"): give it with --nonce to refresh or delete)"
+        }
+        if a.result != 0 { throw ExitCode(1) }
+    }
+}
+
 struct UPnPProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "upnp",
@@ -430,6 +538,13 @@ struct UPnPProbe: ParsableCommand {
     @Option(help: "With --add: forward to this address instead of this computer.") var to: String?
     @Option(help: "Ask the router to remove the forward of this TCP port.") var delete: Int?
     @Option(help: "Seconds to wait for answers to the search.") var wait: Double = 2
+    @Flag(help: "Search over IPv6 (ff02::c): IGD:2 routers take pinhole requests only over IPv6.") var ipv6 = false
+    @Option(help: "Ask the router to open an IPv6 pinhole to this TCP port here (IGD:2).") var addPinhole: Int?
+    @Option(help: "With --add-pinhole: to this IPv6 address (default: this computer's stable one).")
+    var pinholeTo: String?
+    @Option(help: "With --add-pinhole: seconds it lasts (1–86400).") var lease = 7200
+    @Option(help: "Ask the router whether traffic has gone through the pinhole with this ID.") var checkPinhole: Int?
+    @Option(help: "Ask the router to close the pinhole with this ID.") var deletePinhole: Int?
     @OptionGroup var output: OutputOptions
 
     struct Report {
@@ -438,6 +553,9 @@ struct UPnPProbe: ParsableCommand {
         var mapping: UPnP.Mapping?
         var mappings: [UPnP.Mapping]?
         var change: String?
+        var firewall: UPnP.FirewallStatus?
+        var pinhole: String?
+        var pinholeID: Int?
         var error: String?
 
         /// The gateway and mappings as `upnp.discover` and `upnp.mapping` give them to checks.
@@ -448,6 +566,9 @@ struct UPnPProbe: ParsableCommand {
             if let mapping { o["mapping"] = Observation.json(mapping) }
             if let mappings { o["mappings"] = .array(mappings.map { Observation.json($0) }) }
             if let change { o["change"] = .string(change) }
+            if let firewall { o["firewall"] = Observation.json(firewall) }
+            if let pinhole { o["pinhole"] = .string(pinhole) }
+            if let pinholeID { o["pinhole_id"] = .int(Int64(pinholeID)) }
             if let error { o["error"] = .string(error) }
             return .object(o)
         }
@@ -458,12 +579,17 @@ struct UPnPProbe: ParsableCommand {
         try Validate.port(add, "--add")
         try Validate.port(delete, "--delete")
         try Validate.seconds(wait, "--wait", max: 30)
+        try Validate.port(addPinhole, "--add-pinhole")
+        guard (1...86400).contains(lease) else { throw ValidationError("--lease must be 1 to 86400 seconds") }
+        if let pinholeTo, SocketAddress(numeric: pinholeTo, port: 1)?.family != .ipv6 {
+            throw ValidationError("--pinhole-to must be an IPv6 address")
+        }
     }
 
     func run() throws {
         let loop = EventLoop()
         var report: Report?
-        UPnP.discover(wait: .milliseconds(Int64(wait * 1000)), on: loop) { gateways in
+        UPnP.discover(wait: .milliseconds(Int64(wait * 1000)), ipv6: ipv6, on: loop) { gateways in
             guard let g = gateways.first(where: { $0.controlURL != nil }) else {
                 report = Report(
                     error: gateways.isEmpty ? "no UPnP gateway answered" : "the gateway has no WAN connection service")
@@ -481,7 +607,7 @@ struct UPnPProbe: ParsableCommand {
                         r.mapping = m
                         r.mappings = all
                         if let err, r.error == nil { r.error = err }
-                        report = r
+                        self.pinholes(g, loop: loop, &r) { report = $0 }
                     }
                 }
             }
@@ -501,6 +627,12 @@ struct UPnPProbe: ParsableCommand {
             for m in r.mappings ?? [] {
                 lines.append("  \(m.proto) \(m.externalPort) → \(m.internalClient):\(m.internalPort) \(m.description)")
             }
+            if let f = r.firewall {
+                lines.append(
+                    "IPv6 firewall: \(f.enabled ? "on" : "off"), pinholes \(f.inboundPinholeAllowed ? "allowed" : "not allowed")"
+                )
+            }
+            if let p = r.pinhole { lines.append(p) }
             if let e = r.error { lines.append(e) }
             return lines.joined(separator: "\n")
         }
@@ -523,6 +655,48 @@ struct UPnPProbe: ParsableCommand {
             }
         } else {
             done(nil)
+        }
+    }
+
+    /// The IPv6 firewall's status when the router has IGD:2's firewall control; then the pinhole asked for.
+    func pinholes(_ g: UPnP.Gateway, loop: EventLoop, _ report: inout Report, _ done: @escaping (Report) -> Void) {
+        var r = report
+        guard g.firewallControlURL != nil else {
+            if addPinhole != nil || checkPinhole != nil || deletePinhole != nil {
+                r.pinhole = "the router has no IPv6 firewall control (IGD:2 WANIPv6FirewallControl)"
+            }
+            return done(r)
+        }
+        UPnP.firewallStatus(g, on: loop) { s in
+            switch s {
+            case .success(let f): r.firewall = f
+            case .failure(let e): r.pinhole = "firewall status: \(e)"
+            }
+            if let p = addPinhole {
+                guard let me = pinholeTo ?? HostAddresses.stableGlobalIPv6() else {
+                    r.pinhole = "no stable global IPv6 address here: give one with --pinhole-to"
+                    return done(r)
+                }
+                UPnP.addPinhole(g, internalClient: me, internalPort: UInt16(p), lease: lease, on: loop) { a in
+                    if case .success(let h) = a { r.pinholeID = h.id }
+                    r.pinhole = a.map { "pinhole \($0.id): TCP [\(me)]:\(p) open from anywhere for \($0.lease) s" }
+                        .description(or: "opening a pinhole to [\(me)]:\(p)")
+                    done(r)
+                }
+            } else if let id = checkPinhole {
+                UPnP.checkPinholeWorking(g, id: id, on: loop) { w in
+                    r.pinhole = w.map { "pinhole \(id): \($0 ? "traffic has gone through" : "no traffic yet")" }
+                        .description(or: "checking pinhole \(id)")
+                    done(r)
+                }
+            } else if let id = deletePinhole {
+                UPnP.deletePinhole(g, id: id, on: loop) { d in
+                    r.pinhole = d.map { "deleted: pinhole \(id)" }.description(or: "deleting pinhole \(id)")
+                    done(r)
+                }
+            } else {
+                done(r)
+            }
         }
     }
 

@@ -164,6 +164,9 @@ final class NetworkLab {
         var lan: String, router: String, wan: String
         var lanAddress = "10.231.60.2", routerLAN = "10.231.60.1", routerWAN = "11.231.61.1", wanAddress = "11.231.61.2"
         var lanIf = "", routerLANIf = "", routerWANIf = ""
+        /// With `dualStackHomeNetwork`: global IPv6 on both sides (documentation prefix, inside the lab only).
+        var lanAddress6 = "2001:db8:60::2", routerLAN6 = "2001:db8:60::1", routerWAN6 = "2001:db8:61::1"
+        var wanAddress6 = "2001:db8:61::2"
     }
 
     func homeNetwork(
@@ -247,6 +250,62 @@ final class NetworkLab {
             try start(h.router, [daemon, "-f", conf.path, "-P", pidFile.path, "-d"])
             usleep(1_000_000)
         }
+        return h
+    }
+
+    /// `homeNetwork` with IPv6 too: global addresses on the LAN and outside, routed (no NAT) by the
+    /// router, whose IPv6 forward chain drops new inbound connections except what miniupnpd opens
+    /// (PCP MAP or an IGD:2 pinhole). The real miniupnpd runs with IPv6 (`ext_ifname6`), PCP and IGD:2.
+    func dualStackHomeNetwork(secure: Bool = true) throws -> HomeNetwork {
+        let h = try homeNetwork(miniupnpd: false)
+        let wanIf =
+            try exec(h.wan, [NetworkLab.ip!, "-o", "link", "show"]).output.split(separator: "\n")
+            .compactMap { line -> String? in
+                let f = line.split(separator: ":")
+                guard f.count > 1 else { return nil }
+                let name = f[1].trimmingCharacters(in: .whitespaces).split(separator: "@").first.map(String.init)
+                return name == "lo" ? nil : name
+            }.first ?? ""
+        for (ns, dev, addr) in [
+            (h.lan, h.lanIf, h.lanAddress6), (h.router, h.routerLANIf, h.routerLAN6),
+            (h.router, h.routerWANIf, h.routerWAN6), (h.wan, wanIf, h.wanAddress6),
+        ] {
+            try ip("-n", ns, "-6", "addr", "add", addr + "/64", "dev", dev, "nodad")
+        }
+        try ip("-n", h.lan, "-6", "route", "add", "default", "via", h.routerLAN6)
+        try ip("-n", h.wan, "-6", "route", "add", "2001:db8:60::/64", "via", h.routerWAN6)
+        _ = try exec(h.router, ["/usr/sbin/sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
+        try nft(
+            h.router,
+            "add rule inet filter forward iifname \"\(h.routerWANIf)\" meta nfproto ipv6 ct state new drop\n"
+                // IPv6 is routed as it is: the IPv4 masquerade must not apply to it.
+                + "insert rule inet nat postrouting meta nfproto ipv6 accept\n")
+        let conf = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-miniupnpd6.conf")
+        try """
+        ext_ifname=\(h.routerWANIf)
+        ext_ifname6=\(h.routerWANIf)
+        listening_ip=\(h.routerLANIf)
+        http_port=5000
+        enable_natpmp=yes
+        enable_upnp=yes
+        secure_mode=\(secure ? "yes" : "no")
+        system_uptime=yes
+        uuid=3e5a2f3c-6d5b-4b1b-9c1f-1a2b3c4d5e6f
+        friendly_name=portdoctor lab gateway
+        upnp_table_name=filter
+        upnp_nat_table_name=nat
+        upnp_forward_chain=miniupnpd
+        upnp_nat_chain=prerouting_miniupnpd
+        upnp_nat_postrouting_chain=postrouting_miniupnpd
+        allow 1024-65535 \(h.lanAddress)/24 1024-65535
+        deny 0-65535 0.0.0.0/0 0-65535
+
+        """.write(to: conf, atomically: true, encoding: .utf8)
+        files.append(conf)
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-miniupnpd6.pid")
+        files.append(pidFile)
+        try start(h.router, ["/usr/sbin/miniupnpd", "-f", conf.path, "-P", pidFile.path, "-d"])
+        usleep(1_000_000)
         return h
     }
 

@@ -5,12 +5,13 @@ import Testing
 @testable import Probes
 
 @Suite(.serialized) struct ReflectorTests {
-    func ask(_ reflector: Reflector, loop: EventLoop, connectBack: UInt16? = nil, token: String? = nil)
-        -> ReflectorClient.Outcome
-    {
+    func ask(
+        _ reflector: Reflector, loop: EventLoop, host: String = "127.0.0.1", connectBack: UInt16? = nil,
+        token: String? = nil
+    ) -> ReflectorClient.Outcome {
         var outcome: ReflectorClient.Outcome?
         ReflectorClient.ask(
-            host: "127.0.0.1", port: reflector.address.port, connectBack: connectBack, token: token,
+            host: host, port: reflector.address.port, connectBack: connectBack, token: token,
             timeout: .seconds(1), on: loop
         ) { outcome = $0 }
         while outcome == nil { loop.turn(until: nil) }
@@ -58,6 +59,22 @@ import Testing
         }()
         let refused = try #require(reply(ask(reflector, loop: loop, connectBack: closedPort)))
         #expect(refused.connect_back?.status == "refused")
+    }
+
+    /// On "::" one reflector serves both families: an IPv4 peer is seen as the IPv4 address it is
+    /// (not ::ffff:127.0.0.1), and an IPv6 peer is connected back to over IPv6.
+    @Test func onTheIPv6WildcardBothFamiliesAreServed() throws {
+        let loop = EventLoop()
+        let reflector = try Reflector(address: "::", port: 0, on: loop)
+        let v4 = try #require(reply(ask(reflector, loop: loop)))
+        #expect(v4.seen?.hasPrefix("127.0.0.1:") == true, "\(v4.seen ?? "")")
+        let open6 = try Listener("::1", v6only: true)
+        let v6 = try #require(reply(ask(reflector, loop: loop, host: "::1", connectBack: open6.port)))
+        #expect(v6.seen?.hasPrefix("[::1]:") == true, "\(v6.seen ?? "")")
+        #expect(v6.connect_back?.status == "connected")
+        let open4 = try Listener("127.0.0.1")
+        let back4 = try #require(reply(ask(reflector, loop: loop, connectBack: open4.port)))
+        #expect(back4.connect_back?.status == "connected")
     }
 
     @Test func aTokenCanBeRequired() throws {

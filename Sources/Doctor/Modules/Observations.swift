@@ -17,6 +17,9 @@ public enum Observation {
     /// The survey's evidence as `portforward.survey` gives it, for the NAT rules (`NATRules`).
     public static func lua(_ r: NATSurvey.Result) -> LuaValue { PortForwardModule.survey(r) }
     public static func json(_ a: NATPMP.Answer) -> JSONValue { JSONValue(RouterModules.table(a)) }
+    public static func json(_ a: PCP.Answer) -> JSONValue { JSONValue(PCPModule.table(a)) }
+    public static func json(_ all: [HostAddress]) -> JSONValue { .array(all.map { JSONValue(HostModule.table($0)) }) }
+    public static func json(_ f: UPnP.FirewallStatus) -> JSONValue { JSONValue(PinholeFunctions.table(f)) }
     public static func json(_ g: UPnP.Gateway) -> JSONValue { JSONValue(RouterModules.table(g)) }
     public static func json(_ m: UPnP.Mapping) -> JSONValue { JSONValue(RouterModules.table(m)) }
     public static func json(_ a: SocketAddress?) -> JSONValue { JSONValue(Convert.address(a)) }

@@ -138,12 +138,19 @@ enum RouterModules {
             [
                 "discover": HostFunction { call in
                     let wait = try SocketModule.seconds(call, 1, default: 2)
+                    let ipv6 = try call.optionalTable(2)?["ipv6"].boolValue ?? false
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
                         pending.waitingFor = "routers to answer (UPnP)"
-                        // Asked once per run: later calls get the first answer at once.
-                        discovery.discover(wait: wait, on: loop) { gateways in
+                        // IPv4: asked once per run, later calls get the first answer at once. IPv6
+                        // (for IGD:2 pinholes) is asked when a check wants it.
+                        let done: ([UPnP.Gateway]) -> Void = { gateways in
                             pending.resume(with: [.table(LuaTable(sequence: gateways.map(table)))])
+                        }
+                        if ipv6 {
+                            UPnP.discover(wait: wait, ipv6: true, on: loop, done)
+                        } else {
+                            discovery.discover(wait: wait, on: loop, done)
                         }
                     }
                 },
@@ -215,7 +222,7 @@ enum RouterModules {
                         }
                     }
                 },
-            ])
+            ].merging(PinholeFunctions.all) { a, _ in a })
         runtime.register(
             module: "natpmp",
             [
@@ -269,7 +276,9 @@ enum RouterModules {
         return UPnP.Gateway(
             location: location, server: t["server"].stringValue, manufacturer: t["manufacturer"].stringValue,
             model: t["model"].stringValue, friendlyName: t["friendly_name"].stringValue,
-            serviceType: t["service_type"].stringValue, controlURL: t["control_url"].stringValue)
+            serviceType: t["service_type"].stringValue, controlURL: t["control_url"].stringValue,
+            firewallServiceType: t["firewall_service_type"].stringValue,
+            firewallControlURL: t["firewall_control_url"].stringValue)
     }
 
     static func table(_ g: UPnP.Gateway) -> LuaValue {
@@ -278,6 +287,7 @@ enum RouterModules {
         for (k, v) in [
             ("server", g.server), ("manufacturer", g.manufacturer), ("model", g.model),
             ("friendly_name", g.friendlyName), ("service_type", g.serviceType), ("control_url", g.controlURL),
+            ("firewall_service_type", g.firewallServiceType), ("firewall_control_url", g.firewallControlURL),
         ] {
             if let v { t[k] = .text(v) }
         }

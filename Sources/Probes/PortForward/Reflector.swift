@@ -117,6 +117,12 @@ public final class Reflector {
         guard s >= 0 else { throw Failure(description: "socket: \(errorText(errno))") }
         var one: Int32 = 1
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, 4)
+        if local.family == .ipv6 && local.ip == "::" {
+            // Both families on "::", whatever net.ipv6.bindv6only says: one reflector answers peers
+            // that come over IPv4 and those that come over IPv6.
+            var zero: Int32 = 0
+            setsockopt(s, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &zero, 4)
+        }
         guard local.withSockaddr({ bind(s, $0, $1) }) == 0, listen(s, 64) == 0 else {
             let why = errorText(errno)
             close(s)
@@ -164,7 +170,7 @@ public final class Reflector {
     }
 
     private func serve(_ connection: Connection) {
-        guard let peer = SocketAddress.of(connection.fd, peer: true) else { return connection.close() }
+        guard let peer = SocketAddress.of(connection.fd, peer: true)?.unmapped else { return connection.close() }
         func reply(_ r: ReflectorProtocol.Reply) {
             log?(
                 "\(peer.ip): \(r.ok ? (r.connect_back.map { "connect-back to \($0.port): \($0.status)" } ?? "hello") : "refused: \(r.error ?? "")")"
@@ -270,5 +276,18 @@ public enum ReflectorClient {
                 }
             }
         }
+    }
+}
+
+extension SocketAddress {
+    /// An IPv4 peer of a dual-stack socket as the IPv4 address it is (::ffff:192.0.2.1 → 192.0.2.1):
+    /// what a person and the packs compare with the public address.
+    public var unmapped: SocketAddress {
+        let lower = ip.lowercased()
+        guard family == .ipv6, lower.hasPrefix("::ffff:"),
+            let v4 = SocketAddress(numeric: String(ip.dropFirst(7)), port: port),
+            v4.family == .ipv4
+        else { return self }
+        return v4
     }
 }

@@ -18,11 +18,17 @@ public enum UPnP {
         /// The WAN connection service: its type and control URL.
         public var serviceType: String?
         public var controlURL: String?
+        /// IGD:2's WANIPv6FirewallControl (IPv6 pinholes), when the router offers it.
+        public var firewallServiceType: String?
+        public var firewallControlURL: String?
 
         public init(
             location: String, server: String? = nil, manufacturer: String? = nil, model: String? = nil,
-            friendlyName: String? = nil, serviceType: String? = nil, controlURL: String? = nil
+            friendlyName: String? = nil, serviceType: String? = nil, controlURL: String? = nil,
+            firewallServiceType: String? = nil, firewallControlURL: String? = nil
         ) {
+            self.firewallServiceType = firewallServiceType
+            self.firewallControlURL = firewallControlURL
             self.location = location
             self.server = server
             self.manufacturer = manufacturer
@@ -49,7 +55,9 @@ public enum UPnP {
         public var message: String
         public var description: String { code.map { "UPnP error \($0): \(message)" } ?? message }
 
-        static func named(_ code: Int, _ given: String?) -> Failure {
+        /// `firewall`: an error of WANIPv6FirewallControl, whose 7xx codes mean other things.
+        static func named(_ code: Int, _ given: String?, firewall: Bool = false) -> Failure {
+            if firewall, let words = pinholeWords[code] { return Failure(code: code, message: words) }
             let words: String =
                 switch code {
                 case 401: "invalid action"
@@ -71,6 +79,20 @@ public enum UPnP {
         }
     }
 
+    /// WANIPv6FirewallControl:1's own errors (IGD:2).
+    static let pinholeWords: [Int: String] = [
+        606: "not authorised (the router takes pinholes only from the computer they are for, over IPv6)",
+        701: "no more pinholes available (PinholeSpaceExhausted)",
+        702: "the router's IPv6 firewall is off (FirewallDisabled)",
+        703: "the router does not allow inbound pinholes (InboundPinholeNotAllowed)",
+        704: "no such pinhole (NoSuchEntry)",
+        705: "protocol not supported (ProtocolNotSupported)",
+        706: "the internal port may not be a wildcard (InternalPortWildcardingNotAllowed)",
+        707: "the protocol may not be a wildcard (ProtocolWildcardingNotAllowed)",
+        708: "the source address may not be a wildcard (WildCardNotPermittedInSrcIP)",
+        709: "no packet has gone through the pinhole yet (NoPacketSent)",
+    ]
+
     // MARK: discovery
 
     static let searchTarget = "urn:schemas-upnp-org:device:InternetGatewayDevice:1"
@@ -78,27 +100,40 @@ public enum UPnP {
     /// M-SEARCH on every IPv4 interface (TTL 2), gathering answers for `wait`, then reading each
     /// distinct gateway's description. An answer from `gateway` (this computer's default gateway: the
     /// router that matters) ends the wait early, so a healthy network costs a round trip, not `wait`.
+    ///
+    /// `ipv6`: M-SEARCH to ff02::c on every IPv6 interface instead, so that the description and the
+    /// control URLs are the router's IPv6 ones — IGD:2 routers take pinhole requests only over
+    /// IPv6, from the address the pinhole is for.
     public static func discover(
-        wait: Duration = .seconds(2), gateway: String? = nil, on loop: EventLoop,
+        wait: Duration = .seconds(2), gateway: String? = nil, ipv6: Bool = false, on loop: EventLoop,
         _ completion: @escaping ([Gateway]) -> Void
     ) {
-        guard let socket = try? UDPSocket(family: .ipv4, on: loop) else { return completion([]) }
+        guard let socket = try? UDPSocket(family: ipv6 ? .ipv6 : .ipv4, on: loop) else { return completion([]) }
         let request = Array(
             """
             M-SEARCH * HTTP/1.1\r
-            HOST: 239.255.255.250:1900\r
+            HOST: \(ipv6 ? "[FF02::C]" : "239.255.255.250"):1900\r
             MAN: "ssdp:discover"\r
             MX: 2\r
             ST: \(searchTarget)\r
             \r
 
             """.utf8)
-        let group = SocketAddress(family: .ipv4, ip: "239.255.255.250", port: 1900)
-        for address in interfaceAddresses() {
-            var iface = in_addr()
-            inet_pton(AF_INET, address, &iface)
-            setsockopt(socket.fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, &iface, socklen_t(MemoryLayout<in_addr>.size))
-            _ = socket.send(request, to: group, ttl: 2)
+        if ipv6 {
+            for index in ipv6InterfaceIndexes() {
+                var i = index
+                setsockopt(socket.fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_IF, &i, socklen_t(MemoryLayout<UInt32>.size))
+                _ = socket.send(request, to: SocketAddress(family: .ipv6, ip: "ff02::c", port: 1900), ttl: 2)
+            }
+        } else {
+            let group = SocketAddress(family: .ipv4, ip: "239.255.255.250", port: 1900)
+            for address in interfaceAddresses() {
+                var iface = in_addr()
+                inet_pton(AF_INET, address, &iface)
+                setsockopt(
+                    socket.fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, &iface, socklen_t(MemoryLayout<in_addr>.size))
+                _ = socket.send(request, to: group, ttl: 2)
+            }
         }
         var locations: [(String, String?)] = []
         let deadline = EventLoop.now() + nanoseconds(wait)
@@ -191,6 +226,14 @@ public enum UPnP {
             location: location, server: server, manufacturer: MiniXML.value("manufacturer", in: xml),
             model: MiniXML.value("modelName", in: xml), friendlyName: MiniXML.value("friendlyName", in: xml))
         for service in MiniXML.blocks("service", in: xml) {
+            guard let type = MiniXML.value("serviceType", in: service), type.contains("WANIPv6FirewallControl"),
+                let control = MiniXML.value("controlURL", in: service)
+            else { continue }
+            g.firewallServiceType = type
+            g.firewallControlURL = absolute(control, base: location)
+            break
+        }
+        for service in MiniXML.blocks("service", in: xml) {
             guard let type = MiniXML.value("serviceType", in: service),
                 type.contains("WANIPConnection") || type.contains("WANPPPConnection"),
                 let control = MiniXML.value("controlURL", in: service)
@@ -227,6 +270,25 @@ public enum UPnP {
         return out
     }
 
+    /// The indexes of the interfaces with IPv6 (not loopback), for per-interface M-SEARCH.
+    static func ipv6InterfaceIndexes() -> [UInt32] {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return [] }
+        defer { freeifaddrs(list) }
+        var out: [UInt32] = []
+        var node = list
+        while let n = node {
+            if let a = n.pointee.ifa_addr, a.pointee.sa_family == sa_family_t(AF_INET6),
+                n.pointee.ifa_flags & UInt32(IFF_LOOPBACK) == 0
+            {
+                let index = if_nametoindex(n.pointee.ifa_name)
+                if index != 0 && !out.contains(index) { out.append(index) }
+            }
+            node = n.pointee.ifa_next
+        }
+        return out
+    }
+
     /// The address this computer uses toward the gateway: the internal client a new mapping should name.
     public static func localAddress(toward g: Gateway) -> String? {
         guard let control = g.controlURL, let (host, port, _) = MiniHTTP.split(control),
@@ -248,6 +310,13 @@ public enum UPnP {
         guard let control = gateway.controlURL, let type = gateway.serviceType else {
             return completion(.failure(Failure(code: nil, message: "the gateway has no WAN connection service")))
         }
+        soap(control: control, type: type, action, arguments, firewall: false, on: loop, completion)
+    }
+
+    static func soap(
+        control: String, type: String, _ action: String, _ arguments: [(String, String)], firewall: Bool,
+        on loop: EventLoop, _ completion: @escaping (Result<[String: String], Failure>) -> Void
+    ) {
         let args = arguments.map { "<\($0.0)>\(MiniXML.escape($0.1))</\($0.0)>" }.joined()
         let body = Array(
             """
@@ -266,7 +335,8 @@ public enum UPnP {
             case .success(let r):
                 let xml = r.text
                 if let code = MiniXML.value("errorCode", in: xml).flatMap({ Int($0) }) {
-                    return completion(.failure(.named(code, MiniXML.value("errorDescription", in: xml))))
+                    return completion(
+                        .failure(.named(code, MiniXML.value("errorDescription", in: xml), firewall: firewall)))
                 }
                 guard r.status == 200, let answer = MiniXML.blocks("\(action)Response", in: xml).first else {
                     return completion(
@@ -277,6 +347,7 @@ public enum UPnP {
                     "NewExternalIPAddress", "NewInternalClient", "NewInternalPort", "NewEnabled",
                     "NewPortMappingDescription",
                     "NewLeaseDuration", "NewExternalPort", "NewProtocol", "NewRemoteHost",
+                    "FirewallEnabled", "InboundPinholeAllowed", "UniqueID", "IsWorking", "PinholePackets",
                 ] {
                     if let v = MiniXML.value(name, in: answer) { fields[name] = v }
                 }
@@ -412,5 +483,105 @@ public enum UPnP {
             [("NewRemoteHost", ""), ("NewExternalPort", String(externalPort)), ("NewProtocol", proto)],
             on: loop
         ) { completion($0.map { _ in () }) }
+    }
+}
+
+// MARK: IPv6 pinholes (IGD:2 WANIPv6FirewallControl)
+
+extension UPnP {
+    public struct FirewallStatus: Sendable, Encodable, Equatable {
+        public var enabled: Bool
+        public var inboundPinholeAllowed: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case enabled
+            case inboundPinholeAllowed = "inbound_pinhole_allowed"
+        }
+    }
+
+    public struct Pinhole: Sendable, Encodable, Equatable {
+        public var id: Int
+        public var internalClient: String
+        public var internalPort: Int
+        public var proto: String
+        public var lease: Int
+    }
+
+    static func firewallCall(
+        _ g: Gateway, _ action: String, _ arguments: [(String, String)] = [], on loop: EventLoop,
+        _ completion: @escaping (Result<[String: String], Failure>) -> Void
+    ) {
+        guard let control = g.firewallControlURL, let type = g.firewallServiceType else {
+            return completion(
+                .failure(
+                    Failure(
+                        code: nil, message: "the gateway has no IPv6 firewall control (IGD:2 WANIPv6FirewallControl)"))
+            )
+        }
+        soap(control: control, type: type, action, arguments, firewall: true, on: loop, completion)
+    }
+
+    /// Whether the router's IPv6 firewall is on, and whether it lets control points open pinholes.
+    public static func firewallStatus(
+        _ g: Gateway, on loop: EventLoop, _ completion: @escaping (Result<FirewallStatus, Failure>) -> Void
+    ) {
+        firewallCall(g, "GetFirewallStatus", on: loop) { r in
+            completion(
+                r.flatMap { f in
+                    guard let e = f["FirewallEnabled"], let i = f["InboundPinholeAllowed"] else {
+                        return .failure(Failure(code: nil, message: "no firewall status in the answer"))
+                    }
+                    return .success(FirewallStatus(enabled: e == "1", inboundPinholeAllowed: i == "1"))
+                })
+        }
+    }
+
+    /// Opens a pinhole from anywhere to `internalClient`:`internalPort` for `lease` seconds (IGD:2
+    /// allows 1 to 86400). A change to the router: repairs only. Routers take it only over IPv6 and
+    /// from `internalClient` itself: discover with `ipv6: true`.
+    public static func addPinhole(
+        _ g: Gateway, internalClient: String, internalPort: UInt16, proto: String = "TCP", lease: Int = 7200,
+        on loop: EventLoop, _ completion: @escaping (Result<Pinhole, Failure>) -> Void
+    ) {
+        let number = proto == "UDP" ? "17" : "6"
+        firewallCall(
+            g, "AddPinhole",
+            [
+                ("RemoteHost", ""), ("RemotePort", "0"), ("InternalClient", internalClient),
+                ("InternalPort", String(internalPort)), ("Protocol", number), ("LeaseTime", String(lease)),
+            ], on: loop
+        ) { r in
+            completion(
+                r.flatMap { f in
+                    guard let id = f["UniqueID"].flatMap({ Int($0) }) else {
+                        return .failure(Failure(code: nil, message: "no pinhole ID in the answer"))
+                    }
+                    return .success(
+                        Pinhole(
+                            id: id, internalClient: internalClient, internalPort: Int(internalPort), proto: proto,
+                            lease: lease))
+                })
+        }
+    }
+
+    /// Whether traffic has gone through the pinhole (the router's own check; 709: none yet).
+    public static func checkPinholeWorking(
+        _ g: Gateway, id: Int, on loop: EventLoop, _ completion: @escaping (Result<Bool, Failure>) -> Void
+    ) {
+        firewallCall(g, "CheckPinholeWorking", [("UniqueID", String(id))], on: loop) { r in
+            completion(
+                r.flatMap { f in
+                    guard let w = f["IsWorking"] else {
+                        return .failure(Failure(code: nil, message: "no answer to whether it works"))
+                    }
+                    return .success(w == "1")
+                })
+        }
+    }
+
+    public static func deletePinhole(
+        _ g: Gateway, id: Int, on loop: EventLoop, _ completion: @escaping (Result<Void, Failure>) -> Void
+    ) {
+        firewallCall(g, "DeletePinhole", [("UniqueID", String(id))], on: loop) { completion($0.map { _ in () }) }
     }
 }
