@@ -8,6 +8,9 @@
 public enum Firewall {
     static let nftPaths = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"]
 
+    static let iptablesNFTSave = ["/usr/sbin/iptables-nft-save", "/sbin/iptables-nft-save"]
+    static let ip6tablesNFTSave = ["/usr/sbin/ip6tables-nft-save", "/sbin/ip6tables-nft-save"]
+
     static let iptablesLegacySave = ["/usr/sbin/iptables-legacy-save", "/sbin/iptables-legacy-save"]
 
     /// nftables and legacy iptables both filter every packet: the connection gets through only if
@@ -71,8 +74,18 @@ public enum Firewall {
             return FirewallVerdict(
                 decision: .unknown, rule: nil, tool: "nftables", note: "nft -j list ruleset printed nothing")
         }
+        // nft's JSON names iptables-nft's xt matches without their options; its own save tools still
+        // know them.
+        var saved: [(family: String, text: String)] = []
+        if text.contains("\"xt\"") {
+            for (family, names) in [("ip", iptablesNFTSave), ("ip6", ip6tablesNFTSave)] {
+                if let save = names.first(where: { access($0, X_OK) == 0 }), let out = ChildProcess.output([save]) {
+                    saved.append((family, out))
+                }
+            }
+        }
         do {
-            return try NFTRuleset(json: Array(text.utf8)).evaluate(question)
+            return try NFTRuleset(json: Array(text.utf8), iptablesSave: saved).evaluate(question)
         } catch {
             return FirewallVerdict(
                 decision: .unknown, rule: nil, tool: "nftables", note: "cannot read nft's JSON: \(error)")
