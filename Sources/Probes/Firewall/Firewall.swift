@@ -43,8 +43,11 @@ public enum Firewall {
     }
 
     static func linuxVerdict(_ question: FirewallQuestion) -> FirewallVerdict {
-        let nft = nftVerdict(question)
-        guard let legacy = legacyVerdict(question) else { return nft }
+        both(nft: nftVerdict(question), legacy: legacyVerdict(question))
+    }
+
+    static func both(nft: FirewallVerdict, legacy: FirewallVerdict?) -> FirewallVerdict {
+        guard let legacy else { return nft }
         if nft.decision == .drop || nft.decision == .reject { return nft }
         if legacy.decision != .allow { return legacy }
         // Both let it through: credit the one whose rules actually had a say.

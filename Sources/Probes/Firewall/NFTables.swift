@@ -157,7 +157,7 @@ public struct NFTRuleset: Sendable {
                 var kind = tag
                 if kind == "xt" && body["type"]?.string != "target" {
                     let name = body["name"]?.string ?? "?"
-                    let m = saved.map(\.0) ?? xtMatch(name, q)
+                    let m: Bool? = if let saved { saved.0 } else { xtMatch(name, q) }
                     if m == false { matched = false; break }
                     if m == nil {
                         matched = nil
@@ -173,7 +173,9 @@ public struct NFTRuleset: Sendable {
                 }
                 let at = "\(place) handle \(rule.handle): \(rule.text)"
                 if kind == "vmap" {
-                    guard matched == true else { break }
+                    if matched == nil {
+                        return .unknown("\(at) depends on `\(unknownReason ?? "something")`: portdoctor cannot evaluate that part")
+                    }
                     switch vmapVerdict(body, q, chain: chain) {
                     case nil: return .unknown("\(at): a verdict map portdoctor cannot evaluate")
                     case .some(nil): continue  // no element matches: on to the next rule
@@ -204,7 +206,9 @@ public struct NFTRuleset: Sendable {
                         ? "give the other computer's address to decide" : "portdoctor cannot evaluate that part"
                     return .unknown("\(at) depends on `\(about)`: \(hint)")
                 }
-                guard matched == true else { break }
+                // A statement before the verdict (iptables-nft puts a counter in every rule) decides
+                // nothing: an undecided match must still reach the verdict to be reported.
+                guard matched == true else { continue }
                 if let r = decide(
                     kind, target: body["target"]?.string ?? "", in: chain, at: at, q, depth: depth, trail: &trail)
                 {
