@@ -12,6 +12,7 @@ public enum Firewall {
     static let ip6tablesNFTSave = ["/usr/sbin/ip6tables-nft-save", "/sbin/ip6tables-nft-save"]
 
     static let iptablesLegacySave = ["/usr/sbin/iptables-legacy-save", "/sbin/iptables-legacy-save"]
+    static let ip6tablesLegacySave = ["/usr/sbin/ip6tables-legacy-save", "/sbin/ip6tables-legacy-save"]
 
     /// nftables and legacy iptables both filter every packet: the connection gets through only if
     /// both let it; the first refusal (or doubt) is the answer.
@@ -55,7 +56,9 @@ public enum Firewall {
     }
 
     static func legacyVerdict(_ question: FirewallQuestion) -> FirewallVerdict? {
-        guard geteuid() == 0, let save = iptablesLegacySave.first(where: { access($0, X_OK) == 0 }),
+        // IPv6 has tables of its own.
+        let saves = (question.remote?.contains(":") ?? false) ? ip6tablesLegacySave : iptablesLegacySave
+        guard geteuid() == 0, let save = saves.first(where: { access($0, X_OK) == 0 }),
             let text = ChildProcess.output([save, "-t", "filter"])
         else { return nil }
         let rules = IPTablesRuleset(text: text)
