@@ -71,7 +71,8 @@ struct FirewallFrontEndLabTests {
         ufw(
             "allow 4242 from another network only",
             [["allow", "from", "192.0.2.0/24", "to", "any", "port", "4242", "proto", "tcp"]], "drop"),
-        ufw("deny log 4242 (logs, then drops)", [["default", "allow", "incoming"], ["deny", "log", "4242/tcp"]], "drop"),
+        ufw(
+            "deny log 4242 (logs, then drops)", [["default", "allow", "incoming"], ["deny", "log", "4242/tcp"]], "drop"),
         ufw("limit 4242 (a first connection passes)", [["limit", "4242/tcp"]], "allow", v6: "allow"),
         ufw("logging full, default reject", [["logging", "full"], ["default", "reject", "incoming"]], "reject"),
         ufw("allow a port range", [["allow", "4000:4999/tcp"]], "allow"),
@@ -85,29 +86,43 @@ struct FirewallFrontEndLabTests {
         firewalld("default zone drop", [["--set-default-zone=drop"]], "drop", v6: "drop"),
         firewalld("default zone block", [["--set-default-zone=block"]], "reject"),
         firewalld("default zone trusted", [["--set-default-zone=trusted"]], "allow"),
-        firewalld("the client's network in the trusted zone", [["--zone=trusted", "--add-source=\(clientNet)"]], "allow"),
+        firewalld(
+            "the client's network in the trusted zone", [["--zone=trusted", "--add-source=\(clientNet)"]], "allow"),
         firewalld(
             "the client's network in the drop zone, 4242 open in public",
             [["--add-port=4242/tcp"], ["--zone=drop", "--add-source=\(clientNet)"]], "drop"),
         firewalld(
             "rich rule: 4242 from the client's network",
-            [["--add-rich-rule=rule family=\"ipv4\" source address=\"\(clientNet)\" port port=\"4242\" protocol=\"tcp\" accept"]],
+            [
+                [
+                    "--add-rich-rule=rule family=\"ipv4\" source address=\"\(clientNet)\" port port=\"4242\" protocol=\"tcp\" accept"
+                ]
+            ],
             "allow", v6: "reject"),
         firewalld(
             "rich rule: 4242 from another network only",
-            [["--add-rich-rule=rule family=\"ipv4\" source address=\"192.0.2.0/24\" port port=\"4242\" protocol=\"tcp\" accept"]],
+            [
+                [
+                    "--add-rich-rule=rule family=\"ipv4\" source address=\"192.0.2.0/24\" port port=\"4242\" protocol=\"tcp\" accept"
+                ]
+            ],
             "reject"),
         firewalld(
             "rich rule logs then drops, though the port is open",
             [
                 ["--add-port=4242/tcp"],
-                ["--add-rich-rule=rule family=\"ipv4\" port port=\"4242\" protocol=\"tcp\" log prefix=\"pd \" level=\"info\" drop"],
+                [
+                    "--add-rich-rule=rule family=\"ipv4\" port port=\"4242\" protocol=\"tcp\" log prefix=\"pd \" level=\"info\" drop"
+                ],
             ], "drop"),
         firewalld(
             "rich rule rejects with tcp-reset",
             [
                 ["--set-default-zone=trusted"],
-                ["--zone=trusted", "--add-rich-rule=rule family=\"ipv4\" port port=\"4242\" protocol=\"tcp\" reject type=\"tcp-reset\""],
+                [
+                    "--zone=trusted",
+                    "--add-rich-rule=rule family=\"ipv4\" port port=\"4242\" protocol=\"tcp\" reject type=\"tcp-reset\"",
+                ],
             ], "reject"),
         firewalld(
             "ICMP blocks and block inversion, 4242 open",
@@ -119,7 +134,8 @@ struct FirewallFrontEndLabTests {
         firewalld(
             "a service of its own",
             [
-                ["--permanent", "--new-service=pd"], ["--permanent", "--service=pd", "--add-port=4242/tcp"], ["--reload"],
+                ["--permanent", "--new-service=pd"], ["--permanent", "--service=pd", "--add-port=4242/tcp"],
+                ["--reload"],
                 ["--add-service=pd"],
             ], "allow"),
 
@@ -138,7 +154,10 @@ struct FirewallFrontEndLabTests {
             [
                 ["-A", "INPUT", "-m", "state", "--state", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
                 ["-A", "INPUT", "-p", "icmp", "-j", "ACCEPT"], ["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
-                ["-A", "INPUT", "-p", "tcp", "-m", "state", "--state", "NEW", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"],
+                [
+                    "-A", "INPUT", "-p", "tcp", "-m", "state", "--state", "NEW", "-m", "tcp", "--dport", "22", "-j",
+                    "ACCEPT",
+                ],
                 ["-A", "INPUT", "-j", "REJECT", "--reject-with", "icmp-host-prohibited"],
             ], "reject"),
         iptablesNFT(
@@ -154,7 +173,10 @@ struct FirewallFrontEndLabTests {
             "multiport from the client's network",
             [
                 ["-P", "INPUT", "DROP"],
-                ["-A", "INPUT", "-s", clientNet, "-p", "tcp", "-m", "multiport", "--dports", "22,4200:4300", "-j", "ACCEPT"],
+                [
+                    "-A", "INPUT", "-s", clientNet, "-p", "tcp", "-m", "multiport", "--dports", "22,4200:4300", "-j",
+                    "ACCEPT",
+                ],
             ], "allow"),
         iptablesNFT(
             "rate-limited logging, drop policy",
@@ -165,7 +187,8 @@ struct FirewallFrontEndLabTests {
         iptablesNFT(
             "addrtype LOCAL into a user chain",
             [
-                ["-N", "svc"], ["-A", "svc", "-p", "tcp", "--dport", "4242", "-j", "ACCEPT"], ["-A", "svc", "-j", "RETURN"],
+                ["-N", "svc"], ["-A", "svc", "-p", "tcp", "--dport", "4242", "-j", "ACCEPT"],
+                ["-A", "svc", "-j", "RETURN"],
                 ["-A", "INPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "svc"], ["-P", "INPUT", "DROP"],
             ], "allow"),
 
@@ -173,7 +196,8 @@ struct FirewallFrontEndLabTests {
         iptablesLegacy(
             "stateful, NEW 4242 accepted",
             [
-                ["-P", "INPUT", "DROP"], ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+                ["-P", "INPUT", "DROP"],
+                ["-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
                 ["-A", "INPUT", "-p", "tcp", "--dport", "4242", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"],
             ], "allow"),
     ]
@@ -184,7 +208,8 @@ struct FirewallFrontEndLabTests {
 
     static func program(_ names: String...) -> String? {
         for n in names {
-            for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(n)") {
+            for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+            where FileManager.default.isExecutableFile(atPath: "\(dir)/\(n)") {
                 return "\(dir)/\(n)"
             }
         }
@@ -255,7 +280,8 @@ struct FirewallFrontEndLabTests {
             guard let dbus = FirewallFrontEndLabTests.program("dbus-daemon"),
                 let firewalld = FirewallFrontEndLabTests.program("firewalld")
             else {
-                throw NetworkLab.Failure(description: "dbus-daemon or firewalld is missing: run .ci/install-deps --test")
+                throw NetworkLab.Failure(
+                    description: "dbus-daemon or firewalld is missing: run .ci/install-deps --test")
             }
             try daemon([dbus, "--config-file=\(dir.path)/bus.conf", "--nofork", "--nopidfile"])
             try waitFor("the private D-Bus") { FileManager.default.fileExists(atPath: "\(self.dir.path)/bus") }
@@ -321,7 +347,8 @@ struct FirewallFrontEndLabTests {
             let veth = try NetworkLab.run([NetworkLab.ip!, "-n", ns, "-o", "link", "show", "type", "veth"])
             let name = try #require(veth.split(separator: ":").dropFirst().first?.split(separator: "@").first)
             let address = ns == clientNS ? Self.client6 : Self.server6
-            try lab.ip("-n", ns, "addr", "add", "\(address)/64", "dev", name.trimmingCharacters(in: .whitespaces), "nodad")
+            try lab.ip(
+                "-n", ns, "addr", "add", "\(address)/64", "dev", name.trimmingCharacters(in: .whitespaces), "nodad")
         }
         // One socket for both families on each port.
         try lab.start(

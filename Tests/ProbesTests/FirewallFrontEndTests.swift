@@ -28,7 +28,8 @@ import Testing
         let dot = name.lastIndex(of: ".")!
         guard
             let url = Bundle.module.url(
-                forResource: "Fixtures/frontends/\(name[..<dot])", withExtension: String(name[name.index(after: dot)...]))
+                forResource: "Fixtures/frontends/\(name[..<dot])",
+                withExtension: String(name[name.index(after: dot)...]))
         else { return nil }
         return try? String(contentsOf: url, encoding: .utf8)
     }
@@ -44,7 +45,8 @@ import Testing
         }
         let nft = try NFTRuleset(json: Array(json.utf8), iptablesSave: saves).evaluate(q)
         // Recorded for IPv4 only (ip6tables-legacy has tables of its own).
-        let legacy = r.remote.contains(":") ? nil : file(r.slug, "iptables-legacy-save.txt").map(IPTablesRuleset.init(text:))
+        let legacy =
+            r.remote.contains(":") ? nil : file(r.slug, "iptables-legacy-save.txt").map(IPTablesRuleset.init(text:))
         return Firewall.both(nft: nft, legacy: legacy.flatMap { $0.isEmpty ? nil : $0.evaluate(q) })
     }
 

@@ -174,7 +174,8 @@ public struct NFTRuleset: Sendable {
                 let at = "\(place) handle \(rule.handle): \(rule.text)"
                 if kind == "vmap" {
                     if matched == nil {
-                        return .unknown("\(at) depends on `\(unknownReason ?? "something")`: portdoctor cannot evaluate that part")
+                        return .unknown(
+                            "\(at) depends on `\(unknownReason ?? "something")`: portdoctor cannot evaluate that part")
                     }
                     switch vmapVerdict(body, q, chain: chain) {
                     case nil: return .unknown("\(at): a verdict map portdoctor cannot evaluate")
@@ -300,7 +301,8 @@ public struct NFTRuleset: Sendable {
             case "nfproto":
                 return result(contains(right, text: (q.remote?.contains(":") ?? false) ? "ipv6" : "ipv4", chain: chain))
             case "pkttype":
-                return result(contains(right, text: "host", chain: chain) || contains(right, text: "unicast", chain: chain))
+                return result(
+                    contains(right, text: "host", chain: chain) || contains(right, text: "unicast", chain: chain))
             case "iifname", "oifname", "iif", "oif":
                 let relevant = (meta.hasPrefix("i")) == (q.direction == .inbound)
                 guard relevant else { return nil }
