@@ -8,7 +8,11 @@
 public enum Firewall {
     static let nftPaths = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"]
 
+    static let iptablesNFTSave = ["/usr/sbin/iptables-nft-save", "/sbin/iptables-nft-save"]
+    static let ip6tablesNFTSave = ["/usr/sbin/ip6tables-nft-save", "/sbin/ip6tables-nft-save"]
+
     static let iptablesLegacySave = ["/usr/sbin/iptables-legacy-save", "/sbin/iptables-legacy-save"]
+    static let ip6tablesLegacySave = ["/usr/sbin/ip6tables-legacy-save", "/sbin/ip6tables-legacy-save"]
 
     /// nftables and legacy iptables both filter every packet: the connection gets through only if
     /// both let it; the first refusal (or doubt) is the answer.
@@ -40,8 +44,11 @@ public enum Firewall {
     }
 
     static func linuxVerdict(_ question: FirewallQuestion) -> FirewallVerdict {
-        let nft = nftVerdict(question)
-        guard let legacy = legacyVerdict(question) else { return nft }
+        both(nft: nftVerdict(question), legacy: legacyVerdict(question))
+    }
+
+    static func both(nft: FirewallVerdict, legacy: FirewallVerdict?) -> FirewallVerdict {
+        guard let legacy else { return nft }
         if nft.decision == .drop || nft.decision == .reject { return nft }
         if legacy.decision != .allow { return legacy }
         // Both let it through: credit the one whose rules actually had a say.
@@ -49,7 +56,9 @@ public enum Firewall {
     }
 
     static func legacyVerdict(_ question: FirewallQuestion) -> FirewallVerdict? {
-        guard geteuid() == 0, let save = iptablesLegacySave.first(where: { access($0, X_OK) == 0 }),
+        // IPv6 has tables of its own.
+        let saves = (question.remote?.contains(":") ?? false) ? ip6tablesLegacySave : iptablesLegacySave
+        guard geteuid() == 0, let save = saves.first(where: { access($0, X_OK) == 0 }),
             let text = ChildProcess.output([save, "-t", "filter"])
         else { return nil }
         let rules = IPTablesRuleset(text: text)
@@ -71,8 +80,18 @@ public enum Firewall {
             return FirewallVerdict(
                 decision: .unknown, rule: nil, tool: "nftables", note: "nft -j list ruleset printed nothing")
         }
+        // nft's JSON names iptables-nft's xt matches without their options; its own save tools still
+        // know them.
+        var saved: [(family: String, text: String)] = []
+        if text.contains("\"xt\"") {
+            for (family, names) in [("ip", iptablesNFTSave), ("ip6", ip6tablesNFTSave)] {
+                if let save = names.first(where: { access($0, X_OK) == 0 }), let out = ChildProcess.output([save]) {
+                    saved.append((family, out))
+                }
+            }
+        }
         do {
-            return try NFTRuleset(json: Array(text.utf8)).evaluate(question)
+            return try NFTRuleset(json: Array(text.utf8), iptablesSave: saved).evaluate(question)
         } catch {
             return FirewallVerdict(
                 decision: .unknown, rule: nil, tool: "nftables", note: "cannot read nft's JSON: \(error)")

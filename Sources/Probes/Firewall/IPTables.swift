@@ -118,8 +118,11 @@ public struct IPTablesRuleset: Sendable {
         return args[i + 1]
     }
 
-    /// true/false, or nil with what could not be decided.
-    private func matches(_ args: [String], _ q: FirewallQuestion) -> (Bool?, String?) {
+    private func matches(_ args: [String], _ q: FirewallQuestion) -> (Bool?, String?) { Self.matches(args, q) }
+
+    /// true/false, or nil with what could not be decided. Shared with the nftables evaluator, which
+    /// reads the `xt` matches iptables-nft leaves behind through iptables-nft-save's words for them.
+    static func matches(_ args: [String], _ q: FirewallQuestion) -> (Bool?, String?) {
         var i = 0
         var negate = false
         var result: Bool? = true
@@ -168,11 +171,44 @@ public struct IPTablesRuleset: Sendable {
                 i += 2
             case "--ctstate", "--state":
                 take(next.split(separator: ",").contains("NEW")); i += 2
-            case "-m", "--match":
-                let known = ["tcp", "udp", "multiport", "conntrack", "state", "comment"]
-                if !known.contains(next) { take(nil); why = why ?? "-m \(next)" }
+            case "--dst-type", "--src-type":
+                // A new connection to this computer is addressed to one of its own (LOCAL) addresses,
+                // from an ordinary (UNICAST) one; loopback traffic comes from a LOCAL one as well.
+                let types = next.split(separator: ",").map(String.init)
+                if a == "--dst-type" {
+                    take(q.direction == .inbound ? types.contains("LOCAL") : types.contains("UNICAST"))
+                } else if let r = q.remote, q.direction == .inbound {
+                    let loop = r.hasPrefix("127.") || r == "::1"
+                    take(types.contains(loop ? "LOCAL" : "UNICAST"))
+                } else {
+                    take(nil); why = why ?? "-m addrtype \(a) \(next)"
+                }
                 i += 2
-            case "--comment", "--reject-with", "--log-prefix", "--log-level": i += 2
+            case "--pkt-type":
+                take(next == "unicast" || next == "host"); i += 2
+            case "--rcheck", "--update", "--remove":
+                // Whether this address was seen before, unless a hit count says more than one is needed.
+                if !args.contains("--hitcount") { take(nil); why = why ?? "-m recent \(a)" }
+                i += 1
+            case "--hitcount":
+                // `-m recent --update/--rcheck --hitcount N`: one connection attempt is one hit.
+                take((Int(next) ?? 0) <= 1); i += 2
+            case "-m", "--match":
+                switch next {
+                case "tcp", "udp", "multiport", "conntrack", "state", "comment", "addrtype", "pkttype", "recent":
+                    break
+                case "limit":
+                    // A rate limit lets the first packets through: one new connection is within any limit.
+                    break
+                case "icmp", "icmp6", "rt", "frag", "hbh", "ipv6header", "ah", "esp":
+                    // Headers a TCP or UDP packet does not carry (a plain SYN has no routing header).
+                    take(false)
+                default: take(nil); why = why ?? "-m \(next)"
+                }
+                i += 2
+            case "--comment", "--reject-with", "--log-prefix", "--log-level", "--limit", "--limit-burst", "--name",
+                "--seconds", "--mask":
+                i += 2
             case "-j", "-g", "--jump", "--goto": i += 2
             default: i += 1
             }
@@ -180,13 +216,13 @@ public struct IPTablesRuleset: Sendable {
         return (result, why)
     }
 
-    private func inPorts(_ spec: String, _ port: Int) -> Bool {
+    private static func inPorts(_ spec: String, _ port: Int) -> Bool {
         let parts = spec.split(separator: ":")
         if parts.count == 2, let lo = Int(parts[0]), let hi = Int(parts[1]) { return (lo...hi).contains(port) }
         return Int(spec) == port
     }
 
-    private func inNetwork(_ address: String, _ spec: String) -> Bool {
+    private static func inNetwork(_ address: String, _ spec: String) -> Bool {
         let parts = spec.split(separator: "/")
         let net = String(parts[0])
         var length = net.contains(":") ? 128 : 32
@@ -196,7 +232,7 @@ public struct IPTablesRuleset: Sendable {
         return NFTRuleset.inPrefix(address, net, length)
     }
 
-    private func maskLength(_ mask: String) -> Int? {
+    private static func maskLength(_ mask: String) -> Int? {
         let octets = mask.split(separator: ".").compactMap { UInt8($0) }
         guard octets.count == 4 else { return nil }
         return octets.reduce(0) { $0 + $1.nonzeroBitCount }

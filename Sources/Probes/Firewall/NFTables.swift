@@ -6,7 +6,9 @@
 
 /// Evaluates a question against `nft -j list ruleset`: base chains on the hook in priority order,
 /// policies, jumps, gotos and returns, named and anonymous sets, ranges, prefixes, ct state and
-/// interface names. What it cannot evaluate makes the answer `unknown`, saying which rule and why.
+/// interface names, and the `xt` matches iptables-nft leaves behind (read through iptables-nft-save,
+/// which still knows their options, or else judged by their names). What it cannot evaluate makes the
+/// answer `unknown`, saying which rule and why.
 public struct NFTRuleset: Sendable {
     struct Chain: Sendable {
         var family: String, table: String, name: String
@@ -17,13 +19,21 @@ public struct NFTRuleset: Sendable {
     struct Rule: Sendable {
         var handle: Int
         var expr: [JSON]
-        var text: String { expr.compactMap(NFTRuleset.describe).joined(separator: " ") }
+        /// iptables-nft-save's words for this rule, when the rule came from iptables-nft: nft's JSON
+        /// shows an `xt` match by its name only.
+        var xtArgs: [String]? = nil
+        var text: String {
+            if let xtArgs { return xtArgs.joined(separator: " ") }
+            return expr.compactMap(NFTRuleset.describe).joined(separator: " ")
+        }
     }
 
     var chains: [String: Chain] = [:]  // "family table name"
     var sets: [String: [JSON]] = [:]  // "family table name" → elements
 
-    public init(json: [UInt8]) throws {
+    /// `iptablesSave`: the output of iptables-nft-save (family "ip") and ip6tables-nft-save ("ip6"),
+    /// matched to nft's rules by chain and position.
+    public init(json: [UInt8], iptablesSave: [(family: String, text: String)] = []) throws {
         let root = try JSONDecoder().decode(JSON.self, from: Data(json))
         for item in root["nftables"]?.array ?? [] {
             guard let (kind, o) = item.tag else { continue }
@@ -42,6 +52,32 @@ public struct NFTRuleset: Sendable {
             default: break
             }
         }
+        for (family, text) in iptablesSave {
+            for (chainName, rules) in NFTRuleset.saved(text) {
+                let key = "\(family) \(chainName)"
+                guard let count = chains[key]?.rules.count, count == rules.count else { continue }
+                for i in 0..<count { chains[key]?.rules[i].xtArgs = rules[i] }
+            }
+        }
+    }
+
+    /// "table chain" → each rule's words, from iptables-save's format.
+    static func saved(_ text: String) -> [String: [[String]]] {
+        var out: [String: [[String]]] = [:]
+        var table = ""
+        for raw in text.split(separator: "\n") {
+            if raw.hasPrefix("*") {
+                table = String(raw.dropFirst())
+            } else if raw.hasPrefix(":") {
+                let name = raw.dropFirst().split(separator: " ").first.map(String.init) ?? ""
+                out["\(table) \(name)", default: []] = []
+            } else if raw.hasPrefix("-A ") {
+                let args = IPTablesRuleset.tokens(String(raw.dropFirst(3)))
+                guard let chain = args.first else { continue }
+                out["\(table) \(chain)", default: []].append(["-A"] + args)
+            }
+        }
+        return out
     }
 
     /// Which tool's rules these are, judged by chain names.
@@ -49,6 +85,12 @@ public struct NFTRuleset: Sendable {
         let names = chains.values.map(\.name)
         if names.contains(where: { $0.hasPrefix("ufw-") || $0.hasPrefix("ufw6-") }) { return "ufw" }
         if names.contains(where: { $0.hasPrefix("filter_IN_") || $0.hasPrefix("filter_INPUT") }) { return "firewalld" }
+        // iptables-nft makes tables named after iptables' own, with its upper-case built-in chains.
+        if chains.values.contains(where: {
+            ["ip", "ip6"].contains($0.family) && $0.table == "filter" && $0.name == "INPUT" && $0.hook != nil
+        }) {
+            return "iptables-nft"
+        }
         return "nftables"
     }
 
@@ -87,6 +129,11 @@ public struct NFTRuleset: Sendable {
         case "ufw": commands = [["ufw", "allow", dir, portProto]]
         case "firewalld":
             commands = [["firewall-cmd", "--permanent", "--add-port=\(portProto)"], ["firewall-cmd", "--reload"]]
+        case "iptables-nft":
+            // nft would warn: the table is managed by iptables-nft, so change it with iptables.
+            let program = (q.remote?.contains(":") ?? false) ? "ip6tables" : "iptables"
+            let chain = q.direction == .inbound ? "INPUT" : "OUTPUT"
+            commands = [[program, "-I", chain, "-p", q.proto.rawValue, "--dport", String(q.port), "-j", "ACCEPT"]]
         default:
             // Insert at the top of the chain that decided ("inet filter input handle 7: …").
             let place = rule.split(separator: ":").first.map(String.init) ?? "inet filter input"
@@ -103,8 +150,21 @@ public struct NFTRuleset: Sendable {
         for rule in chain.rules {
             var matched: Bool? = true
             var unknownReason: String?
+            // iptables-save's words decide every xt match of the rule at once (and its native ones too).
+            let saved = rule.xtArgs.map { IPTablesRuleset.matches($0, q) }
             for e in rule.expr {
-                guard let (kind, body) = e.tag else { continue }
+                guard let (tag, body) = e.tag else { continue }
+                var kind = tag
+                if kind == "xt" && body["type"]?.string != "target" {
+                    let name = body["name"]?.string ?? "?"
+                    let m: Bool? = if let saved { saved.0 } else { xtMatch(name, q) }
+                    if m == false { matched = false; break }
+                    if m == nil {
+                        matched = nil
+                        unknownReason = unknownReason ?? saved?.1 ?? "xt match \(name) (nft shows only its name)"
+                    }
+                    continue
+                }
                 if kind == "match" {
                     let m = match(body, q, chain: chain)
                     if m == false { matched = false; break }
@@ -113,7 +173,10 @@ public struct NFTRuleset: Sendable {
                 }
                 let at = "\(place) handle \(rule.handle): \(rule.text)"
                 if kind == "vmap" {
-                    guard matched == true else { break }
+                    if matched == nil {
+                        return .unknown(
+                            "\(at) depends on `\(unknownReason ?? "something")`: portdoctor cannot evaluate that part")
+                    }
                     switch vmapVerdict(body, q, chain: chain) {
                     case nil: return .unknown("\(at): a verdict map portdoctor cannot evaluate")
                     case .some(nil): continue  // no element matches: on to the next rule
@@ -126,6 +189,16 @@ public struct NFTRuleset: Sendable {
                         continue
                     }
                 }
+                if kind == "xt" {  // an iptables target nft has no word for
+                    switch body["name"]?.string ?? "" {
+                    case "REJECT": kind = "reject"
+                    case "LOG", "NFLOG", "ULOG", "AUDIT", "MARK", "CONNMARK", "TCPMSS", "CT", "NOTRACK", "TRACE",
+                        "CLASSIFY", "DSCP", "TOS", "CHECKSUM":
+                        continue
+                    default:
+                        return .unknown("\(at): the iptables target \(body["name"]?.string ?? "?") is not evaluated")
+                    }
+                }
                 let verdictKinds = ["accept", "drop", "reject", "jump", "goto", "return"]
                 if verdictKinds.contains(kind) && matched == nil {
                     let about = unknownReason ?? "something"
@@ -134,7 +207,9 @@ public struct NFTRuleset: Sendable {
                         ? "give the other computer's address to decide" : "portdoctor cannot evaluate that part"
                     return .unknown("\(at) depends on `\(about)`: \(hint)")
                 }
-                guard matched == true else { break }
+                // A statement before the verdict (iptables-nft puts a counter in every rule) decides
+                // nothing: an undecided match must still reach the verdict to be reported.
+                guard matched == true else { continue }
                 if let r = decide(
                     kind, target: body["target"]?.string ?? "", in: chain, at: at, q, depth: depth, trail: &trail)
                 {
@@ -198,8 +273,26 @@ public struct NFTRuleset: Sendable {
                 guard mine, let addr = q.remote else { return nil }
                 if (proto == "ip6") != addr.contains(":") { return false }
                 return result(contains(right, address: addr, chain: chain))
-            default: return nil
+            case ("ip", "protocol"), ("ip6", "nexthdr"):
+                return result(contains(right, text: q.proto.rawValue, chain: chain))
+            case ("ip", _), ("ip6", _), ("th", _), ("tcp", _), ("udp", _):
+                if ["tcp", "udp"].contains(proto) && proto != q.proto.rawValue { return false }
+                return nil
+            default:
+                // A header a TCP or UDP packet does not have (icmp, icmpv6, sctp, esp…): nft matches
+                // it only on packets of that protocol, whatever the comparison.
+                return ["ether", "vlan", "arp"].contains(proto) ? nil : false
             }
+        }
+        if let fib = left["fib"], fib["result"]?.string == "type",
+            let flags = fib["flags"]?.array?.compactMap(\.string)
+        {
+            // The address type of the connection's ends: ours is one of this computer's own (local),
+            // the other computer's an ordinary one (unicast).
+            let ours = flags.contains("daddr") == (q.direction == .inbound)
+            if ours { return result(contains(right, text: "local", chain: chain)) }
+            guard let remote = q.remote else { return nil }
+            return result(contains(right, text: isLoopback(remote) ? "local" : "unicast", chain: chain))
         }
         if let meta = left["meta"]?["key"]?.string {
             switch meta {
@@ -207,6 +300,9 @@ public struct NFTRuleset: Sendable {
                 return result(contains(right, text: q.proto.rawValue, chain: chain))
             case "nfproto":
                 return result(contains(right, text: (q.remote?.contains(":") ?? false) ? "ipv6" : "ipv4", chain: chain))
+            case "pkttype":
+                return result(
+                    contains(right, text: "host", chain: chain) || contains(right, text: "unicast", chain: chain))
             case "iifname", "oifname", "iif", "oif":
                 let relevant = (meta.hasPrefix("i")) == (q.direction == .inbound)
                 guard relevant else { return nil }
@@ -227,6 +323,19 @@ public struct NFTRuleset: Sendable {
             return result(contains(right, text: "new", chain: chain, flags: true))
         }
         return nil
+    }
+
+    /// An `xt` match known by its name alone (no iptables-nft-save to read its options from).
+    private func xtMatch(_ name: String, _ q: FirewallQuestion) -> Bool? {
+        switch name {
+        case "comment": return true
+        // A rate limit lets the first packets through: one new connection is within any limit.
+        case "limit": return true
+        // Headers a TCP or UDP packet does not carry (a plain SYN has no routing header either).
+        case "icmp", "icmp6", "rt", "frag", "hbh", "ipv6header", "ah", "esp": return false
+        case "tcp", "udp": return name == q.proto.rawValue ? nil : false
+        default: return nil
+        }
     }
 
     /// `key vmap { element : verdict, … }`: nil when the key cannot be evaluated, .some(nil) when no
