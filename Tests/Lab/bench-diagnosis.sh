@@ -4,10 +4,10 @@
 #   healthy  — miniupnpd router, static forward, service up, reflector outside (target ≤ 0.3 s)
 #   silent   — the router answers neither UPnP nor NAT-PMP, and the peer drops everything from
 #              this network (target ≤ 3.5 s)
-# Usage: sudo Scripts/bench-diagnosis.sh [BINARY] [RUNS]
+# Usage: sudo Tests/Lab/bench-diagnosis.sh [BINARY] [RUNS]
 # A bench, not a test: it prints numbers and asserts nothing.
 set -eu
-BIN=${1:-$(cd "$(dirname "$0")/.." && pwd)/.build/release/portdoctor}
+BIN=${1:-$(cd "$(dirname "$0")/../.." && pwd)/.build/release/portdoctor}
 RUNS=${2:-7}
 P=pdb$$
 L=${P}l R=${P}r W=${P}w
