@@ -49,7 +49,8 @@ let package = Package(
         // Runs the real release binary: exit codes, formats, usage errors.
         .testTarget(name: "portdoctorTests", dependencies: ["TestSupport"]),
         // The network lab: namespaces, veth, nftables (root only; required under CI), on the release binary.
-        .testTarget(name: "LabTests", dependencies: ["TestSupport"], path: "Tests/Lab"),
+        .testTarget(
+            name: "LabTests", dependencies: ["TestSupport"], path: "Tests/Lab", exclude: ["bench-diagnosis.sh"]),
     ],
     swiftLanguageModes: [.v6]
 )
