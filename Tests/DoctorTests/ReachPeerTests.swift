@@ -6,9 +6,10 @@ import Testing
 /// The telnet test from the computer that sends: what a failed connect says depends on how it
 /// failed and where the other computer is.
 struct ReachPeerTests {
-    func reach(_ connect: LuaValue, peer: String) throws -> Finding {
+    func reach(_ connect: LuaValue, peer: String, route: LuaValue? = nil) throws -> Finding {
         let world = SharedStepTests.World()
         world.connect = connect
+        if let route { world.defaultRoute = route }
         return try #require(
             SharedStepTests.run(
                 [
@@ -42,6 +43,17 @@ struct ReachPeerTests {
         #expect(f.cause == "peer-unresolvable")
         #expect(f.advice.first?.contains("no DNS server answered") == true, "\(f.advice)")
         #expect(f.summary == "could not connect to backup.example.net:4242: dns-temporary")
+    }
+
+    @Test func noDefaultRouteHereIsTheCauseNotTheOtherComputer() throws {
+        let unreachable: LuaValue = [
+            "status": "net-unreachable", "attempts": [["remote": ["ip": "198.51.100.7"], "status": "net-unreachable"]],
+        ]
+        let f = try reach(unreachable, peer: "198.51.100.7", route: ["ipv4": false])
+        #expect(f.cause == "no-default-route", "\(f.summary)")
+        #expect(f.summary == "could not connect to 198.51.100.7:4242: this computer has no default route")
+        // With a way out, an unreachable network is somewhere else's doing.
+        #expect(try reach(unreachable, peer: "198.51.100.7").cause == "peer-unreachable")
     }
 
     @Test func anIPv6PeerIsWrittenInBrackets() throws {

@@ -11,6 +11,7 @@ struct SharedStepTests {
     final class World {
         var bindTest: LuaValue = ["status": "free", "holders": []]
         var connect: LuaValue = ["status": "connected", "rtt_ms": 1, "remote": ["ip": "192.0.2.7", "text": "192.0.2.7:4242"]]
+        var defaultRoute: LuaValue = ["ipv4": true, "gateway": "192.168.1.1"]
         var listeners: LuaValue = []
         var service: LuaValue = [
             "manager": "runit", "name": "crashplan", "installed": true, "running": true, "pid": 2690, "seconds": 3600,
@@ -75,6 +76,8 @@ struct SharedStepTests {
                     }
                 ])
             runtime.register(module: "netstat", ["listeners": HostFunction { call in call.returning(world.listeners) }])
+            runtime.register(
+                module: "host", ["default_route": HostFunction { call in call.returning(world.defaultRoute) }])
             runtime.register(
                 module: "process",
                 ["info": HostFunction { call in call.returning(world.processes[try call.integer(1)] ?? .nil) }])

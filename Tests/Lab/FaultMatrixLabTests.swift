@@ -451,9 +451,7 @@ enum FaultMatrix {
 
     /// What today's packs name instead, for the sample scenarios they get wrong: each is expected to
     /// fail (`withKnownIssue`), so the test says so when a fix makes it pass and the entry must go.
-    static let knownIssues: [String: String] = [
-        "source/cgnat/no-default-route": "expected no-default-route, today's pack names peer-unreachable",
-    ]
+    static let knownIssues: [String: String] = [:]
 
     // MARK: running a scenario
 

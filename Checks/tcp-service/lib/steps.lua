@@ -10,6 +10,9 @@
 -- process tree and the pack's program names, see M.identify).
 local M = {}
 
+-- The `host` module, under a name that the steps' own `host` (the other computer's name) cannot hide.
+local this_computer = host
+
 local function destination(ctx) return ctx.params.role ~= "source" end
 
 -- The service names to try: the pack's per-platform list, or the one the person gave.
@@ -351,6 +354,20 @@ function M.reach_peer(opts)
         ["dns-not-found"] = "The name " .. host .. " does not resolve: check the spelling, or use the address.",
         ["dns-temporary"] = "The name " .. host .. " could not be looked up: no DNS server answered. Check this computer's network connection and DNS settings, or use the other computer's address.",
       }
+      -- No way out of this computer at all: that is the cause, not the other computer.
+      local tried_ip = (r.remote and r.remote.ip) or (r.attempts and r.attempts[1] and r.attempts[1].remote and r.attempts[1].remote.ip)
+      if r.status == "net-unreachable" and tried_ip and not private_address(tried_ip) then
+        local route = this_computer.default_route()
+        local v6 = tried_ip:find(":") ~= nil
+        if (not v6 and route.ipv4 == false) or (v6 and route.ipv6_gateway == nil and route.ipv4 == false) then
+          return fail {
+            summary = string.format("could not connect to %s: this computer has no default route", hostport(host, port)),
+            cause = "no-default-route",
+            advice = { "This computer has no way out of its own network (no default route): check its network settings (DHCP, or the gateway's address), or its cable or Wi-Fi." },
+            evidence = { connect = r, route = route }, next = opts.on_failure,
+          }
+        end
+      end
       -- Silence from an address on a local network is no router's doing: no forward is involved there.
       local tried = r.remote or (r.attempts and r.attempts[1] and r.attempts[1].remote)
       if r.status == "timeout" and tried and private_address(tried.ip) then

@@ -16,6 +16,15 @@ enum HostModule {
                     let all = HostAddresses.list().filter { family == nil || $0.family.rawValue == family }
                     return call.returning(.table(LuaTable(sequence: all.map(table))))
                 },
+                // Whether this computer has a way out at all: without a default route nothing beyond
+                // its own networks can be reached, whatever the other computer or the router do.
+                "default_route": HostFunction { call in
+                    var t = LuaTable()
+                    if let v4 = Gateway.hasDefaultIPv4Route() { t["ipv4"] = .boolean(v4) }
+                    if let g = Gateway.defaultIPv4() { t["gateway"] = .text(g) }
+                    if let g6 = Gateway.defaultIPv6() { t["ipv6_gateway"] = .text(g6) }
+                    return call.returning(.table(t))
+                },
                 "stable_ipv6": HostFunction { call in
                     call.returning(HostAddresses.stableGlobalIPv6().map(LuaValue.text) ?? .nil)
                 },
