@@ -49,6 +49,21 @@ public enum Loopback {
         return l
     }
 
+    /// Waits (at most `seconds`) until something accepts on 127.0.0.1:`port`, while `alive` holds.
+    /// Each successful probe is a connection the server sees (a reflector counts it against its
+    /// rate limit), so it stops at the first one.
+    @discardableResult
+    public static func waitUntilAccepting(_ port: UInt16, seconds: Double = 5, while alive: () -> Bool = { true })
+        -> Bool
+    {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && alive() {
+            if accepts(port) { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.
     public static func accepts(_ port: UInt16) -> Bool {
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -23,7 +23,7 @@ extension CommandLineTests {
             listen.waitUntilExit()
         }
         // Bounded wait for the reflector to come up (a release build that does not listen never will).
-        for _ in 0..<100 where !Loopback.accepts(reflectorPort) && listen.isRunning { usleep(50_000) }
+        Loopback.waitUntilAccepting(reflectorPort, seconds: 30) { listen.isRunning }
         #expect(listen.isRunning, "portdoctor listen exited (status \(listen.terminationStatus))")
 
         let service = try Loopback.tcpListener()

@@ -41,7 +41,7 @@ extension CommandLineTests {
             kill(listen.processIdentifier, SIGKILL)
             listen.waitUntilExit()
         }
-        for _ in 0..<100 where !Loopback.accepts(reflectorPort) && listen.isRunning { usleep(50_000) }
+        Loopback.waitUntilAccepting(reflectorPort, seconds: 30) { listen.isRunning }
         for (host, seen) in [("127.0.0.1", "127.0.0.1:"), ("[::1]", "[::1]:")] {
             let r = try portdoctor(["probe", "reflect", "\(host):\(reflectorPort)", "--format", "json"])
             #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
