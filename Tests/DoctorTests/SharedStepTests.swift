@@ -435,6 +435,22 @@ struct SharedStepTests {
         #expect(own.status == .pass, "\(own.summary)")
     }
 
+    @Test func anIPv6OnlyListenerIsNothingListeningForIPv4() throws {
+        let w = World()
+        var v6 = Self.holder(["program": "portdoctor", "pid": 2690])
+        if case .table(var t) = v6 {
+            t["family"] = "ipv6"
+            t["dual_stack"] = false
+            t["local"] = ["text": "[::]:4242", "ip": "::"]
+            v6 = .table(t)
+        }
+        w.listeners = [v6]
+        let f = try Self.crashplanListener(w)
+        #expect(f.status == .fail, "\(f.summary)")
+        #expect(f.cause == "no-listener")
+        #expect(f.summary.contains("listens on IPv6 only ([::]:4242)"), "\(f.summary)")
+    }
+
     @Test func aListenerOnTheLANAddressPasses() throws {
         let w = World()
         var lan = Self.holder(["program": "portdoctor", "pid": 2690])

@@ -270,7 +270,13 @@ function M.listener(opts)
         }
       end
       if not v4 then
-        return warn { summary = "TCP " .. port .. " listens on IPv6 only: computers that connect over IPv4 cannot", evidence = ls }
+        -- Forwards through a home router are IPv4: for the other computer, nothing listens.
+        return fail {
+          summary = "TCP " .. port .. " listens on IPv6 only (" .. ls[1]["local"].text .. "): nothing answers over IPv4, the way every connection through the router's forward comes",
+          cause = "no-listener",
+          advice = { "Set the " .. (opts.label or "service") .. " to listen on all addresses, IPv4 included (0.0.0.0, or :: with IPv6-only off), then restart it." },
+          evidence = ls,
+        }
       end
       if unknown then
         return warn {
