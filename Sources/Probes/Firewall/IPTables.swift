@@ -182,7 +182,8 @@ public struct IPTablesRuleset: Sendable {
 
     private func inPorts(_ spec: String, _ port: Int) -> Bool {
         let parts = spec.split(separator: ":")
-        if parts.count == 2, let lo = Int(parts[0]), let hi = Int(parts[1]) { return (lo...hi).contains(port) }
+        // A reversed range ("90:80") matches nothing, as in iptables; it must not trap here.
+        if parts.count == 2, let lo = Int(parts[0]), let hi = Int(parts[1]) { return lo <= port && port <= hi }
         return Int(spec) == port
     }
 

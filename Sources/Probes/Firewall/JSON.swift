@@ -31,7 +31,8 @@ public enum JSON: Decodable, Equatable, Sendable {
 
     public var string: String? { if case .string(let s) = self { s } else { nil } }
     public var number: Double? { if case .number(let n) = self { n } else { nil } }
-    public var int: Int? { number.map { Int($0) } }
+    /// nil for what no Int holds (1e300 from a tool is not a reason to trap).
+    public var int: Int? { number.flatMap { Int(exactly: $0.rounded(.towardZero)) } }
     public var array: [JSON]? { if case .array(let a) = self { a } else { nil } }
     public var object: [String: JSON]? { if case .object(let o) = self { o } else { nil } }
 
