@@ -188,7 +188,8 @@ public struct IPTablesRuleset: Sendable {
     }
 
     private func inNetwork(_ address: String, _ spec: String) -> Bool {
-        let parts = spec.split(separator: "/")
+        // Empty parts kept: "/" from a mangled rule is an empty network (matches nothing), not a trap.
+        let parts = spec.split(separator: "/", omittingEmptySubsequences: false)
         let net = String(parts[0])
         var length = net.contains(":") ? 128 : 32
         if parts.count == 2 {
