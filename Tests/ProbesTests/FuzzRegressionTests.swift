@@ -60,6 +60,15 @@ import Testing
         #expect(NetstatParsers.lsofFields("p1\ncx\nf3\nPTCP\nn->\n").isEmpty)
     }
 
+    @Test func nftDecodeErrorSaysWhereItStopped() {
+        #expect {
+            try NFTRuleset(json: Array("{\"nftables\": [1,\n 2,, 3]}".utf8))
+        } throws: { error in
+            let text = String(describing: error)
+            return text.contains("line 2, column 4")
+        }
+    }
+
     @Test func nftPriorityNoIntHoldsIsIgnored() throws {
         let json = #"{"nftables":[{"chain":{"family":"inet","table":"f","name":"c","hook":"input","prio":1e300}}]}"#
         let rules = try NFTRuleset(json: Array(json.utf8))

@@ -23,8 +23,22 @@ public struct NFTRuleset: Sendable {
     var chains: [String: Chain] = [:]  // "family table name"
     var sets: [String: [JSON]] = [:]  // "family table name" → elements
 
+    /// Why nft's output could not be read, with where the decoder stopped when it says.
+    public struct DecodeError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
     public init(json: [UInt8]) throws {
-        let root = try JSONDecoder().decode(JSON.self, from: Data(json))
+        let root: JSON
+        do {
+            root = try JSONDecoder().decode(JSON.self, from: Data(json))
+        } catch DecodingError.dataCorrupted {
+            // The decoder does not say where; nft's output is long, so find the place ourselves.
+            let place = JSON.syntaxError(in: json).map { "line \($0.line), column \($0.column)" }
+            throw DecodeError(description: "not valid JSON" + (place.map { " (stopped at \($0))" } ?? ""))
+        } catch {
+            throw DecodeError(description: "\(error)")
+        }
         for item in root["nftables"]?.array ?? [] {
             guard let (kind, o) = item.tag else { continue }
             let family = o["family"]?.string ?? "", table = o["table"]?.string ?? ""

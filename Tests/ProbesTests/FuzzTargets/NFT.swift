@@ -9,8 +9,13 @@ extension FuzzTargets {
                 _ = rules.evaluate(q)
             }
         } catch {
-            // JSONDecoder's errors say where (coding path, offset); an empty one would not.
             try require(!String(describing: error).isEmpty, "an nft decode error that says nothing")
+            // Broken syntax: the error names where it stopped.
+            if let at = JSON.syntaxError(in: bytes) {
+                try require(
+                    String(describing: error).contains("line \(at.line), column \(at.column)"),
+                    "'\(error)' does not say it stopped at line \(at.line), column \(at.column)")
+            }
         }
     }
 }
