@@ -9,7 +9,8 @@ import Testing
 @Suite struct FuzzRegressionTests {
     static func cases(_ kind: String) -> [String] {
         guard let root = Bundle.module.url(forResource: "Fixtures/\(kind)", withExtension: nil) else { return [] }
-        let files = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)?
+        let files =
+            FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }.filter { !$0.hasDirectoryPath } ?? []
         return files.map { "\(kind)/\($0.deletingLastPathComponent().lastPathComponent)/\($0.lastPathComponent)" }
             .sorted()
@@ -34,7 +35,8 @@ import Testing
 
     // The findings as plain unit tests, so each names the bug it pins down.
     @Test func reversedIPTablesPortRangeMatchesNothing() {
-        let rules = IPTablesRuleset(text: "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 90:80 -j ACCEPT\nCOMMIT\n")
+        let rules = IPTablesRuleset(
+            text: "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 90:80 -j ACCEPT\nCOMMIT\n")
         #expect(rules.evaluate(FirewallQuestion(direction: .inbound, proto: .tcp, port: 85)).decision != .allow)
     }
 

@@ -1,7 +1,6 @@
 import Foundation
 import Reactor
 import Synchronization
-
 import Testing
 
 @testable import Probes
@@ -34,7 +33,9 @@ import Testing
                     reflector.stop()
                     stopped.store(true, ordering: .sequentiallyConsistent)
                 }
-                while port.load(ordering: .sequentiallyConsistent) == 0 && !stopped.load(ordering: .sequentiallyConsistent) {
+                while port.load(ordering: .sequentiallyConsistent) == 0
+                    && !stopped.load(ordering: .sequentiallyConsistent)
+                {
                     usleep(1000)
                 }
                 guard port.load(ordering: .sequentiallyConsistent) != 0 else {
@@ -78,7 +79,9 @@ import Testing
             return s
         }
 
-        static func send(_ s: Int32, _ text: String) { _ = Array(text.utf8).withUnsafeBytes { Glibc.send(s, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+        static func send(_ s: Int32, _ text: String) {
+            _ = Array(text.utf8).withUnsafeBytes { Glibc.send(s, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
 
         /// The first line the reflector answers on `s`, or nil (closed, or nothing in the socket's wait).
         static func line(_ s: Int32) -> String? {
@@ -97,7 +100,9 @@ import Testing
             let clock = ContinuousClock()
             let start = clock.now
             let n = asked.add(1, ordering: .relaxed).newValue
-            guard let s = connect(from: "127.2.\(n / 250).\(n % 250 + 1)", to: port, seconds: 8) else { return (nil, clock.now - start) }
+            guard let s = connect(from: "127.2.\(n / 250).\(n % 250 + 1)", to: port, seconds: 8) else {
+                return (nil, clock.now - start)
+            }
             defer { close(s) }
             send(s, request + "\n")
             let reply = line(s).flatMap { try? JSONDecoder().decode(ProbesReply.self, from: Data($0.utf8)) }
@@ -213,7 +218,9 @@ import Testing
                 usleep(500_000)
             }
             let slowest = duringFlood.max() ?? .zero
-            print("reflector load: flood of \(flooded.load(ordering: .relaxed)) connections in 10 s; \(duringFlood.count) hellos meanwhile, slowest \(slowest)")
+            print(
+                "reflector load: flood of \(flooded.load(ordering: .relaxed)) connections in 10 s; \(duringFlood.count) hellos meanwhile, slowest \(slowest)"
+            )
             #expect(slowest < .seconds(3))
             #expect(flooded.load(ordering: .relaxed) > 100, "the flood did not flood")
 

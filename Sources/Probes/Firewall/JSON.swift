@@ -107,9 +107,10 @@ extension JSON {
                     while i < b.count, [43, 45, 46, 69, 101].contains(b[i]) || (48...57).contains(b[i]) { i += 1 }
                     wantValue = false
                 default:
-                    guard let word = [Array("true".utf8), Array("false".utf8), Array("null".utf8)].first(where: {
-                        b[i...].starts(with: $0)
-                    })
+                    guard
+                        let word = [Array("true".utf8), Array("false".utf8), Array("null".utf8)].first(where: {
+                            b[i...].starts(with: $0)
+                        })
                     else { return place(i) }
                     i += word.count
                     wantValue = false

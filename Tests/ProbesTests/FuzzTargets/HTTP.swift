@@ -15,7 +15,8 @@ extension FuzzTargets {
         }
         // A prefix never succeeds with more body than the whole answer has.
         if case .success(let whole)? = MiniHTTP.parse(bytes, maxBytes: maxBytes, complete: true),
-            case .success(let part)? = MiniHTTP.parse(Array(bytes.prefix(bytes.count / 2)), maxBytes: maxBytes, complete: false)
+            case .success(let part)? = MiniHTTP.parse(
+                Array(bytes.prefix(bytes.count / 2)), maxBytes: maxBytes, complete: false)
         {
             try require(part.status == whole.status, "a prefix read status \(part.status), the whole \(whole.status)")
         }

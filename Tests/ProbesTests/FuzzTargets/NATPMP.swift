@@ -5,9 +5,12 @@ extension FuzzTargets {
     static let natpmp = FuzzTarget(name: "natpmp") { bytes in
         for op: UInt8 in [0, 1, 2] {
             guard let a = NATPMP.parse(bytes, op: op, gateway: "192.0.2.1") else { continue }
-            try require(a.result == Int(bytes[2]) << 8 | Int(bytes[3]), "result code \(a.result ?? -1) not from the bytes")
+            try require(
+                a.result == Int(bytes[2]) << 8 | Int(bytes[3]), "result code \(a.result ?? -1) not from the bytes")
             if let ext = a.externalAddress {
-                try require(ext == bytes[8..<12].map(String.init).joined(separator: "."), "external \(ext) re-encodes differently")
+                try require(
+                    ext == bytes[8..<12].map(String.init).joined(separator: "."),
+                    "external \(ext) re-encodes differently")
             }
             if let i = a.internalPort, let e = a.externalPort, let l = a.lifetime {
                 let again =

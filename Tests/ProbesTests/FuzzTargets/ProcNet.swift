@@ -10,7 +10,8 @@ extension FuzzTargets {
         let lines = input.split(separator: "\n").count
         try require(entries.count < max(lines, 1), "\(entries.count) sockets from \(lines) lines (one is the header)")
         for e in entries {
-            try require(SocketAddress(numeric: e.local.ip, port: e.local.port) != nil, "local \(e.local.ip) is no address")
+            try require(
+                SocketAddress(numeric: e.local.ip, port: e.local.port) != nil, "local \(e.local.ip) is no address")
         }
     }
 }

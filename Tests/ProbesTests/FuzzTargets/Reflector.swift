@@ -11,7 +11,8 @@ extension FuzzTargets {
             switch request {
             case .hello(let token): line = "PORTDOCTOR/1 HELLO" + (token.map { " token=\($0)" } ?? "")
             case .connectBack(let port, let timeout, let token):
-                try require(port > 0 && timeout > 0 && timeout <= ReflectorProtocol.maxConnectBackTimeout,
+                try require(
+                    port > 0 && timeout > 0 && timeout <= ReflectorProtocol.maxConnectBackTimeout,
                     "accepted port \(port), timeout \(timeout)")
                 line = "PORTDOCTOR/1 CONNECT-BACK \(port) timeout=\(timeout)" + (token.map { " token=\($0)" } ?? "")
             }
