@@ -58,6 +58,15 @@ import Testing
         #expect(MiniHTTP.dechunk(Array("5\r\nhello\r\n0\r\n\r\n".utf8)) == Array("hello".utf8))
     }
 
+    @Test func negativeContentLengthIsMalformed() {
+        let answer = Array("HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\nabc".utf8)
+        guard case .failure(.malformed(let why))? = MiniHTTP.parse(answer, maxBytes: 100, complete: true) else {
+            Issue.record("a negative Content-Length was not called malformed")
+            return
+        }
+        #expect(why.contains("Content-Length"))
+    }
+
     @Test func lsofNameOfJustAnArrowIsSkipped() {
         #expect(NetstatParsers.lsofFields("p1\ncx\nf3\nPTCP\nn->\n").isEmpty)
     }

@@ -120,6 +120,7 @@ public enum MiniHTTP {
             guard let decoded = dechunk(body) else { return complete ? .failure(.malformed("bad chunked body")) : nil }
             body = decoded
         } else if let length = headers["content-length"].flatMap({ Int($0) }) {
+            guard length >= 0 else { return .failure(.malformed("negative Content-Length")) }
             guard length <= maxBytes else { return .failure(.tooLarge(maxBytes)) }
             if body.count < length { return complete ? .failure(.closed) : nil }
             body = Array(body.prefix(length))
