@@ -87,6 +87,14 @@ import Testing
     }
 
     #if canImport(Glibc)
+        @Test func sockDiagErrorCodeThatCannotBeNegatedIsAnError() {
+            var entries: [SocketEntry] = []
+            let message: [UInt8] = [20, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80]
+            #expect(throws: (any Error).self) {
+                try SockDiag.messages(message, count: message.count, proto: .tcp, family: .ipv4, into: &entries)
+            }
+        }
+
         @Test func sockDiagErrorTooShortForItsCodeIsAnError() {
             var entries: [SocketEntry] = []
             let header: [UInt8] = [16, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]

@@ -110,7 +110,7 @@
                     guard offset + 20 <= n else { throw Failure(errno: EPROTO) }
                     let code = Int32(bitPattern: read32(buffer, offset + 16))
                     if code == 0 { return true }
-                    throw Failure(errno: -code)
+                    throw Failure(errno: code == .min ? EPROTO : -code)  // -Int32.min would trap
                 }
                 if let e = entry(buffer, offset + 16, end: offset + len, proto: proto, family: family) {
                     entries.append(e)
