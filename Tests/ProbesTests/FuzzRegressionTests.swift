@@ -80,6 +80,17 @@ import Testing
         }
     }
 
+    @Test func nftReversedRangeMatchesNothing() throws {
+        let json = #"""
+            {"nftables":[{"chain":{"family":"inet","table":"f","name":"in","hook":"input","prio":0,"policy":"drop"}},
+            {"rule":{"family":"inet","table":"f","chain":"in","handle":1,"expr":[
+            {"match":{"op":"==","left":{"payload":{"protocol":"tcp","field":"dport"}},"right":{"set":[{"range":[90,80]}]}}},
+            {"accept":null}]}}]}
+            """#
+        let rules = try NFTRuleset(json: Array(json.utf8))
+        #expect(rules.evaluate(FirewallQuestion(direction: .inbound, proto: .tcp, port: 85)).decision != .allow)
+    }
+
     @Test func nftPriorityNoIntHoldsIsIgnored() throws {
         let json = #"{"nftables":[{"chain":{"family":"inet","table":"f","name":"c","hook":"input","prio":1e300}}]}"#
         let rules = try NFTRuleset(json: Array(json.utf8))

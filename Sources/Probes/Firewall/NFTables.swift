@@ -279,7 +279,7 @@ public struct NFTRuleset: Sendable {
         return elements(right, chain: chain).contains { e in
             if let n = e.int { return n == number }
             if let r = e["range"]?.array, r.count == 2, let lo = r[0].int, let hi = r[1].int {
-                return (lo...hi).contains(number)
+                return lo <= number && number <= hi  // a reversed range holds nothing; no trap
             }
             if let elem = e["elem"]?["val"] { return elem.int == number }
             return false
