@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "portdoctor", targets: ["portdoctor"]),
         .library(name: "LuaHost", targets: ["LuaHost"]),
+        // For Fuzz/ (a separate package, so the fuzz targets stay out of the normal build).
+        .library(name: "Probes", targets: ["Probes"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")

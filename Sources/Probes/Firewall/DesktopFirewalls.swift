@@ -200,7 +200,7 @@ public struct WindowsFirewall: Sendable {
         guard let port else { return false }
         return spec.split(separator: ",").contains { part in
             let r = part.split(separator: "-").compactMap { Int($0.trimmingWhitespace) }
-            if r.count == 2 { return (r[0]...r[1]).contains(Int(port)) }
+            if r.count == 2 { return r[0] <= Int(port) && Int(port) <= r[1] }  // reversed: nothing, no trap
             return r.first == Int(port)
         }
     }

@@ -218,12 +218,14 @@ public struct IPTablesRuleset: Sendable {
 
     private static func inPorts(_ spec: String, _ port: Int) -> Bool {
         let parts = spec.split(separator: ":")
-        if parts.count == 2, let lo = Int(parts[0]), let hi = Int(parts[1]) { return (lo...hi).contains(port) }
+        // A reversed range ("90:80") matches nothing, as in iptables; it must not trap here.
+        if parts.count == 2, let lo = Int(parts[0]), let hi = Int(parts[1]) { return lo <= port && port <= hi }
         return Int(spec) == port
     }
 
     private static func inNetwork(_ address: String, _ spec: String) -> Bool {
-        let parts = spec.split(separator: "/")
+        // Empty parts kept: "/" from a mangled rule is an empty network (matches nothing), not a trap.
+        let parts = spec.split(separator: "/", omittingEmptySubsequences: false)
         let net = String(parts[0])
         var length = net.contains(":") ? 128 : 32
         if parts.count == 2 {

@@ -31,10 +31,24 @@ public struct NFTRuleset: Sendable {
     var chains: [String: Chain] = [:]  // "family table name"
     var sets: [String: [JSON]] = [:]  // "family table name" → elements
 
+    /// Why nft's output could not be read, with where the decoder stopped when it says.
+    public struct DecodeError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
     /// `iptablesSave`: the output of iptables-nft-save (family "ip") and ip6tables-nft-save ("ip6"),
     /// matched to nft's rules by chain and position.
     public init(json: [UInt8], iptablesSave: [(family: String, text: String)] = []) throws {
-        let root = try JSONDecoder().decode(JSON.self, from: Data(json))
+        let root: JSON
+        do {
+            root = try JSONDecoder().decode(JSON.self, from: Data(json))
+        } catch DecodingError.dataCorrupted {
+            // The decoder does not say where; nft's output is long, so find the place ourselves.
+            let place = JSON.syntaxError(in: json).map { "line \($0.line), column \($0.column)" }
+            throw DecodeError(description: "not valid JSON" + (place.map { " (stopped at \($0))" } ?? ""))
+        } catch {
+            throw DecodeError(description: "\(error)")
+        }
         for item in root["nftables"]?.array ?? [] {
             guard let (kind, o) = item.tag else { continue }
             let family = o["family"]?.string ?? "", table = o["table"]?.string ?? ""
@@ -374,7 +388,7 @@ public struct NFTRuleset: Sendable {
         return elements(right, chain: chain).contains { e in
             if let n = e.int { return n == number }
             if let r = e["range"]?.array, r.count == 2, let lo = r[0].int, let hi = r[1].int {
-                return (lo...hi).contains(number)
+                return lo <= number && number <= hi  // a reversed range holds nothing; no trap
             }
             if let elem = e["elem"]?["val"] { return elem.int == number }
             return false

@@ -120,6 +120,7 @@ public enum MiniHTTP {
             guard let decoded = dechunk(body) else { return complete ? .failure(.malformed("bad chunked body")) : nil }
             body = decoded
         } else if let length = headers["content-length"].flatMap({ Int($0) }) {
+            guard length >= 0 else { return .failure(.malformed("negative Content-Length")) }
             guard length <= maxBytes else { return .failure(.tooLarge(maxBytes)) }
             if body.count < length { return complete ? .failure(.closed) : nil }
             body = Array(body.prefix(length))
@@ -134,16 +135,18 @@ public enum MiniHTTP {
     static func dechunk(_ b: [UInt8]) -> [UInt8]? {
         var out: [UInt8] = []
         var i = 0
-        while true {
+        // A chunk's size comes from the router: never negative, never past the bytes we have.
+        while i <= b.count {
             guard let lineEnd = find([13, 10], in: Array(b[i...])).map({ $0 + i }) else { return nil }
             let sizeText = String(decoding: b[i..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingWhitespace, radix: 16) else { return nil }
+            guard let size = Int(sizeText.trimmingWhitespace, radix: 16), size >= 0 else { return nil }
             i = lineEnd + 2
             if size == 0 { return out }
-            guard i + size <= b.count else { return nil }
+            guard size <= b.count - i else { return nil }
             out += b[i..<(i + size)]
             i += size + 2
         }
+        return nil
     }
 
     static func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {

@@ -56,8 +56,9 @@ public enum ReflectorProtocol {
         }
         var options: [String: String] = [:]
         for word in w.dropFirst(2) where word.contains("=") {
-            let parts = word.split(separator: "=", maxSplits: 1)
-            options[String(parts[0])] = parts.count == 2 ? String(parts[1]) : ""
+            // Empty parts kept: a lone "=" from a stranger is an empty option, not a crash.
+            let parts = word.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            options[String(parts[0])] = String(parts[1])
         }
         switch w.count > 1 ? w[1] : "" {
         case "HELLO": return .success(.hello(token: options["token"]))

@@ -70,7 +70,8 @@ public enum NetstatParsers {
         func flush() {
             defer { name = nil; state = nil }
             guard let name else { return }
-            let parts = name.split(separator: "->", maxSplits: 1).map(String.init)
+            // Keeping empty parts: a name of just "->" is two empty addresses, not no parts at all.
+            let parts = name.split(separator: "->", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard let local = lsofAddress(parts[0]) else { return }
             let remote = parts.count > 1 ? lsofAddress(parts[1]) : nil
             let s = state ?? (proto == .udp ? (remote == nil ? "UNCONN" : "ESTABLISHED") : "UNKNOWN")

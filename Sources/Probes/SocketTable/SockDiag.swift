@@ -90,23 +90,34 @@
             while true {
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 guard n > 0 else { throw Failure(errno: errno) }
-                var offset = 0
-                while offset + 16 <= n {
-                    let len = Int(read32(buffer, offset))
-                    let type = read16(buffer, offset + 4)
-                    guard len >= 16, offset + len <= n else { break }
-                    if type == NLMSG_DONE { return entries }
-                    if type == NLMSG_ERROR {
-                        let code = Int32(bitPattern: read32(buffer, offset + 16))
-                        if code == 0 { return entries }
-                        throw Failure(errno: -code)
-                    }
-                    if let e = entry(buffer, offset + 16, end: offset + len, proto: proto, family: family) {
-                        entries.append(e)
-                    }
-                    offset += (len + 3) & ~3
-                }
+                if try messages(buffer, count: n, proto: proto, family: family, into: &entries) { return entries }
             }
+        }
+
+        /// The netlink messages in the first `n` bytes of one datagram, appended to `entries`; true
+        /// once the dump is done. Apart from the fuzz target, only the kernel writes these bytes.
+        static func messages(
+            _ buffer: [UInt8], count n: Int, proto: SocketEntry.Proto, family: SocketAddress.Family,
+            into entries: inout [SocketEntry]
+        ) throws -> Bool {
+            var offset = 0
+            while offset + 16 <= n {
+                let len = Int(read32(buffer, offset))
+                let type = read16(buffer, offset + 4)
+                guard len >= 16, offset + len <= n else { break }
+                if type == NLMSG_DONE { return true }
+                if type == NLMSG_ERROR {
+                    guard offset + 20 <= n else { throw Failure(errno: EPROTO) }
+                    let code = Int32(bitPattern: read32(buffer, offset + 16))
+                    if code == 0 { return true }
+                    throw Failure(errno: code == .min ? EPROTO : -code)  // -Int32.min would trap
+                }
+                if let e = entry(buffer, offset + 16, end: offset + len, proto: proto, family: family) {
+                    entries.append(e)
+                }
+                offset += (len + 3) & ~3
+            }
+            return false
         }
 
         /// One inet_diag_msg (72 bytes) and its attributes.
