@@ -1,6 +1,5 @@
 import Foundation
 import Reactor
-import Synchronization
 import TestSupport
 import Testing
 
@@ -13,60 +12,16 @@ import Testing
 /// A PCP server on loopback written from RFC 6887: `reply` decides, for each request, which
 /// datagrams go back (none, one, or strangers before the answer). It records what it received.
 final class FakePCPServer: Sendable {
-    struct SetupError: Error { var description: String }
+    private let responder: UDPResponder
 
-    let port: UInt16
-    private let fd: Int32
-    private let received = Mutex<[[UInt8]]>([])
-    private let stopping = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(false)
-
-    var requests: [[UInt8]] { received.withLock { $0 } }
+    var port: UInt16 { responder.port }
+    var requests: [[UInt8]] { responder.requests }
 
     init(ipv6: Bool = false, reply: @escaping @Sendable ([UInt8]) -> [[UInt8]]) throws {
-        let s = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard s >= 0 else { throw SetupError(description: "no UDP socket") }
-        let local = SocketAddress(numeric: ipv6 ? "::1" : "127.0.0.1", port: 0)!
-        guard local.withSockaddr({ bind(s, $0, $1) }) == 0, let bound = SocketAddress.of(s, peer: false) else {
-            close(s)
-            throw SetupError(description: "cannot bind a UDP socket on loopback")
-        }
-        fd = s
-        port = bound.port
-        Thread.detachNewThread { [self] in serve(reply) }
+        responder = try UDPResponder(ipv6: ipv6, reply: reply)
     }
 
-    private func serve(_ reply: @Sendable ([UInt8]) -> [[UInt8]]) {
-        var buffer = [UInt8](repeating: 0, count: 2048)
-        while !stopping.load(ordering: .sequentiallyConsistent) {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 50) > 0 else { continue }
-            var from = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let n = withUnsafeMutablePointer(to: &from) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    recvfrom(fd, &buffer, buffer.count, 0, $0, &length)
-                }
-            }
-            guard n >= 0 else { continue }
-            let request = Array(buffer.prefix(n))
-            received.withLock { $0.append(request) }
-            for answer in reply(request) {
-                _ = withUnsafePointer(to: &from) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(fd, answer, answer.count, 0, $0, length)
-                    }
-                }
-            }
-        }
-        stopped.store(true, ordering: .sequentiallyConsistent)
-    }
-
-    func stop() {
-        stopping.store(true, ordering: .sequentiallyConsistent)
-        for _ in 0..<100 where !stopped.load(ordering: .sequentiallyConsistent) { usleep(10_000) }
-        close(fd)
-    }
+    func stop() { responder.stop() }
 
     /// A response per RFC 6887 7.2 (and 11.1 for MAP): the request's opcode with R set, `result`,
     /// `lifetime`, epoch 1234, and for MAP the request's nonce, protocol and internal port, with

@@ -28,6 +28,26 @@ public enum Loopback {
         return (s, UInt16(bigEndian: a.sin_port))
     }
 
+    /// A UDP socket bound to ::1 on an ephemeral port.
+    static func boundIPv6UDP() -> (fd: Int32, port: UInt16)? {
+        let s = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+        guard s >= 0 else { return nil }
+        var a = sockaddr_in6()
+        a.sin6_family = sa_family_t(AF_INET6)
+        a.sin6_addr = in6addr_loopback
+        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let ok = withUnsafeMutablePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(s, $0, length) == 0 && getsockname(s, $0, &length) == 0
+            }
+        }
+        guard ok else {
+            close(s)
+            return nil
+        }
+        return (s, UInt16(bigEndian: a.sin6_port))
+    }
+
     public struct SetupError: Error, CustomStringConvertible {
         public var description: String
     }
@@ -80,21 +100,21 @@ public enum Loopback {
     }
 }
 
-/// A UDP service on loopback that answers every datagram with something that is not the answer a
-/// STUN or NAT-PMP client waits for (garbage, or the request itself), and counts what it received.
-public final class UDPStranger: Sendable {
-    public enum Reply: Sendable { case garbage, echo }
-
+/// A UDP service on loopback (127.0.0.1, or ::1) that answers each datagram with what `reply`
+/// returns for it (nothing, one datagram, or several), and keeps every request it received.
+public final class UDPResponder: Sendable {
     public let port: UInt16
     private let fd: Int32
-    private let received = Atomic<Int>(0)
+    private let received = Mutex<[[UInt8]]>([])
     private let stopping = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
 
-    public var count: Int { received.load(ordering: .sequentiallyConsistent) }
+    public var requests: [[UInt8]] { received.withLock { $0 } }
+    public var count: Int { received.withLock { $0.count } }
 
-    public init(_ reply: Reply) throws {
-        guard let (fd, port) = Loopback.bound(Int32(SOCK_DGRAM.rawValue), listening: false) else {
+    public init(ipv6: Bool = false, reply: @escaping @Sendable ([UInt8]) -> [[UInt8]]) throws {
+        guard let (fd, port) = ipv6 ? Loopback.boundIPv6UDP() : Loopback.bound(Int32(SOCK_DGRAM.rawValue), listening: false)
+        else {
             throw Loopback.SetupError(description: "cannot bind a UDP socket on loopback")
         }
         self.fd = fd
@@ -102,7 +122,7 @@ public final class UDPStranger: Sendable {
         Thread.detachNewThread { [self] in serve(reply) }
     }
 
-    private func serve(_ reply: Reply) {
+    private func serve(_ reply: @Sendable ([UInt8]) -> [[UInt8]]) {
         var buffer = [UInt8](repeating: 0, count: 2048)
         while !stopping.load(ordering: .sequentiallyConsistent) {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -115,14 +135,14 @@ public final class UDPStranger: Sendable {
                 }
             }
             guard n >= 0 else { continue }
-            received.add(1, ordering: .sequentiallyConsistent)
-            let answer: [UInt8] =
-                switch reply {
-                case .garbage: Array("\u{1}\u{2}not what you asked for".utf8)
-                case .echo: Array(buffer.prefix(n))
+            let request = Array(buffer.prefix(n))
+            received.withLock { $0.append(request) }
+            for answer in reply(request) {
+                _ = withUnsafePointer(to: &from) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, answer, answer.count, 0, $0, length)
+                    }
                 }
-            _ = withUnsafePointer(to: &from) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, answer, answer.count, 0, $0, length) }
             }
         }
         close(fd)
@@ -133,4 +153,25 @@ public final class UDPStranger: Sendable {
         stopping.store(true, ordering: .sequentiallyConsistent)
         for _ in 0..<200 where !stopped.load(ordering: .sequentiallyConsistent) { usleep(10_000) }
     }
+}
+
+/// A UDP service on loopback that answers every datagram with something that is not the answer a
+/// STUN or NAT-PMP client waits for (garbage, or the request itself), and counts what it received.
+public final class UDPStranger: Sendable {
+    public enum Reply: Sendable { case garbage, echo }
+
+    private let responder: UDPResponder
+    public var port: UInt16 { responder.port }
+    public var count: Int { responder.count }
+
+    public init(_ reply: Reply) throws {
+        responder = try UDPResponder { request in
+            switch reply {
+            case .garbage: [Array("\u{1}\u{2}not what you asked for".utf8)]
+            case .echo: [request]
+            }
+        }
+    }
+
+    public func stop() { responder.stop() }
 }
