@@ -376,3 +376,51 @@ function natpmp.external_address(gateway) end
 ---@param lifetime? integer seconds
 ---@return { status: string, result?: integer, external_port?: integer, internal_port?: integer, lifetime?: integer }
 function natpmp.map(port, lifetime) end
+
+---@param g portdoctor.Gateway
+---@return { enabled: boolean, inbound_pinhole_allowed: boolean }|nil status, string? why, integer? code
+function upnp.firewall_status(g) end
+---Only inside a repair's apply function (IGD:2, over IPv6: discover with { ipv6 = true }).
+---@param g portdoctor.Gateway
+---@param port integer
+---@param opts? { address?: string, lease?: integer, proto?: string }
+---@return boolean|nil ok, string? what_or_why, table|integer|nil pinhole_or_code
+function upnp.add_pinhole(g, port, opts) end
+---@param g portdoctor.Gateway
+---@param id integer
+---@return boolean|nil working, string? why, integer? code
+function upnp.check_pinhole(g, id) end
+---Only inside a repair's apply function.
+---@param g portdoctor.Gateway
+---@param id integer
+---@return boolean|nil ok, string? why, integer? code
+function upnp.delete_pinhole(g, id) end
+
+pcp = {}
+---@param family? "ipv4"|"ipv6"
+---@return string|nil
+function pcp.server(family) end
+---Changes nothing on the router.
+---@param server? string
+---@param opts? { tries?: integer }
+---@return table answer
+function pcp.announce(server, opts) end
+---Only inside a repair's apply function: a forward over IPv4, a pinhole over IPv6.
+---@param port integer
+---@param opts? { server?: string, ipv6?: boolean, lifetime?: integer, external_port?: integer, proto?: string, nonce?: string, tries?: integer }
+---@return table answer
+function pcp.map(port, opts) end
+
+host = {}
+---@param family? "ipv4"|"ipv6"
+---@return { interface: string, ip: string, family: string, prefix_length: integer, scope: string, kind?: string, temporary: boolean, deprecated: boolean, unique_local: boolean }[]
+function host.addresses(family) end
+---@return string|nil
+function host.stable_ipv6() end
+---@return { ipv4?: boolean, gateway?: string, ipv6_gateway?: string }
+function host.default_route() end
+
+process = {}
+---@param pid integer
+---@return table|nil info parents, cgroup, full program name, exe, arguments (see lua-api.md)
+function process.info(pid) end
