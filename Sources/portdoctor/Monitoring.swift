@@ -33,7 +33,7 @@ struct MonitoringOptions: ParsableArguments {
     @Option(
         name: .customLong("output"),
         help: ArgumentHelp(
-            "FILE: write the report there instead of standard output. FORMAT:FILE: also write that format (text, json, junit, markdown, nagios, prometheus, tap) there. Repeatable; each file is replaced atomically (a temporary file in the same folder, then renamed).",
+            "FILE: write the report there instead of standard output. FORMAT:FILE: also write that format (text, json, junit, markdown, nagios, prometheus, tap, html) there. A FILE ending in .html gets the HTML report. Repeatable; each file is replaced atomically (a temporary file in the same folder, then renamed).",
             valueName: "[format:]file"))
     var outputs: [String] = []
 
@@ -283,7 +283,9 @@ struct Monitor {
     {
         var files: [(String, String)] = []
         if let path = options.primaryFile {
-            files.append((command.render(report, as: format, plan: plan, terminal: false), path))
+            // `--output report.html` means the HTML report, whatever text --format defaulted to.
+            let chosen = format == .text && path.lowercased().hasSuffix(".html") ? OutputFormat.html : format
+            files.append((command.render(report, as: chosen, plan: plan, terminal: false), path))
         }
         for d in options.extraFiles {
             files.append((command.render(report, as: d.format, plan: plan, terminal: false), d.path))

@@ -14,7 +14,7 @@ import LuaHost
 #endif
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, junit, markdown, nagios, prometheus, tap
+    case text, json, junit, markdown, nagios, prometheus, tap, html
 }
 
 /// Options shared by `run` and `show`: which pack, for which computer.
@@ -185,7 +185,8 @@ struct RunCommand: ParsableCommand {
         switch format {
         case .text:
             TextReporter(
-                color: terminal && Terminal.color, showTracebacks: traceback, width: terminal ? Terminal.width : nil
+                color: terminal && Terminal.color, showTracebacks: traceback, width: terminal ? Terminal.width : nil,
+                unicode: terminal && Terminal.unicode
             ).render(report)
         case .json: JSONReporter.render(report)
         case .junit: JUnitReporter.render(report)
@@ -193,6 +194,7 @@ struct RunCommand: ParsableCommand {
         case .nagios: NagiosReporter.render(report)
         case .prometheus: PrometheusReporter.render(report)
         case .tap: TAPReporter.render(report)
+        case .html: HTMLReporter.render(report)
         }
     }
 }

@@ -18,6 +18,19 @@ enum Terminal {
             && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     }
 
+    /// Box-drawing characters and arrows: only on a terminal whose locale is UTF-8 (LC_ALL, else
+    /// LC_CTYPE, else LANG, as the C library looks them up), never with NO_COLOR or TERM=dumb (the
+    /// person asked for plain output); plain ASCII otherwise (LANG=C, pipes, files).
+    static var unicode: Bool {
+        let env = ProcessInfo.processInfo.environment
+        guard isatty(STDOUT_FILENO) != 0, env["NO_COLOR"].map(\.isEmpty) ?? true, env["TERM"] != "dumb" else {
+            return false
+        }
+        let locale = ["LC_ALL", "LC_CTYPE", "LANG"].lazy.compactMap { env[$0] }.first { !$0.isEmpty } ?? ""
+        let charset = locale.lowercased().filter { $0 != "-" }
+        return charset.contains("utf8")
+    }
+
     nonisolated(unsafe) private static var progressShown = false
 
     /// Writes to standard error (unbuffered, so prompts and progress appear at once).

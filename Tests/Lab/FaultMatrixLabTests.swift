@@ -466,6 +466,8 @@ enum FaultMatrix {
         var named: [String] = []
         var error: String?
         var seconds = 0.0
+        /// The run's JSON report, as the binary printed it (for the path picture's check).
+        var reportJSON = ""
 
         /// The scenario's ground truth disagrees with what the lab meant to build.
         var labBug: String? {
@@ -522,6 +524,7 @@ enum FaultMatrix {
             (v.connected, v.connect) = try world.groundTruth()
             let r = try world.diagnose()
             v.exitCode = r.status
+            v.reportJSON = r.output
             guard r.status == 0 || r.status == 1 else {
                 v.error = "exit \(r.status): \(r.output.prefix(300))"
                 return v
@@ -780,6 +783,8 @@ struct FaultMatrixLabTests {
         } else {
             #expect(diagnosed, message)
         }
+        // The path picture drawn from this run's JSON stops on the hop the named cause means.
+        if let wrong = PathPictureMatrix.check(v) { Issue.record(Comment(rawValue: wrong)) }
     }
 
     @Test(.enabled(if: ProcessInfo.processInfo.environment["PD_FAULT_MATRIX"] != nil, "set PD_FAULT_MATRIX=all"))
@@ -799,5 +804,7 @@ struct FaultMatrixLabTests {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         // Misdiagnoses are the measurement, not a failure of this run; a lab that built the wrong world is.
         for bug in verdicts.compactMap(\.labBug) { Issue.record(Comment(rawValue: bug)) }
+        // So is a picture that puts the named cause's stop on the wrong hop.
+        for wrong in verdicts.compactMap(PathPictureMatrix.check) { Issue.record(Comment(rawValue: wrong)) }
     }
 }

@@ -5,11 +5,14 @@ public struct TextReporter {
     public var showTracebacks: Bool
     /// The terminal's width: long lines wrap under their own text. nil: no wrapping (pipes, files).
     public var width: Int?
+    /// Box-drawing characters in the path picture (a UTF-8 terminal); plain ASCII otherwise.
+    public var unicode: Bool
 
-    public init(color: Bool, showTracebacks: Bool = false, width: Int? = nil) {
+    public init(color: Bool, showTracebacks: Bool = false, width: Int? = nil, unicode: Bool = false) {
         self.color = color
         self.showTracebacks = showTracebacks
         self.width = width
+        self.unicode = unicode
     }
 
     private func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
@@ -40,6 +43,12 @@ public struct TextReporter {
             out.append("portdoctor can repair \(what): run it again with --fix.")
         }
         out.append("")
+        // Where the connection stops, drawn from the report's JSON (as `portdoctor report` redraws it).
+        if report.findings.contains(where: { !$0.id.hasPrefix("load:") }) {
+            let picture = PathPicture(report: JSONReporter.object(report))
+            out += picture.lines(width: self.width ?? 80, unicode: unicode, color: color)
+            out.append("")
+        }
 
         let width = min(24, (report.findings.map(\.id.count).max() ?? 8) + 2)
         let indent = String(repeating: " ", count: 8 + width)
