@@ -48,7 +48,7 @@ public enum HTMLReporter {
         body{font-family:system-ui,sans-serif;max-width:60em;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.4}\
         h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}.meta{color:#666}\
         .verdict{font-weight:bold;font-size:1.1em}.fail{color:#b71c1c}.warn{color:#8a5a00}.error{color:#6a1b9a}\
-        .pass{color:#1b5e20}.skip{color:#777}figure{margin:1em 0;overflow-x:auto}figcaption{color:#666;font-size:.9em}\
+        .pass{color:#1b5e20}.skip{color:#777}figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{color:#666;font-size:.9em}\
         details{border:1px solid #ddd;border-radius:4px;margin:.4em 0;padding:.3em .6em}summary{cursor:pointer}\
         .badge{display:inline-block;min-width:3.5em;font-weight:bold}pre{background:#f6f6f6;padding:.5em;overflow-x:auto;font-size:.85em}\
         table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2em .6em;text-align:left}
