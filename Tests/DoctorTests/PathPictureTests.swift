@@ -76,6 +76,15 @@ import Testing
         let refused = try Self.picture(PathFixtures.peerRefuses)
         #expect(refused.direction == .outbound)
         #expect(refused.links == [.passed, .passed, .passed, .blocked])
+        // This computer's own service is down too (the primary cause, on the computer that connects
+        // out, so not on the way): the other cause still shows where the connection stops.
+        let both = try Self.picture(
+            PathFixtures.peerRefuses.replacingOccurrences(
+                of: #""primary": {"check": "reach-peer", "cause": "no-listener""#,
+                with: #""primary": {"check": "service", "cause": "service-not-running""#
+            ).replacingOccurrences(of: #""also": []"#, with: #""also": [{"check": "reach-peer", "cause": "no-listener"}]"#))
+        #expect(both.stop?.hop == 0)
+        #expect(both.links == [.passed, .passed, .passed, .blocked])
         let healthy = try Self.picture(PathFixtures.healthy)
         #expect(healthy.links.allSatisfy { $0 == .passed })
         let double = try Self.picture(PathFixtures.doubleNAT)

@@ -182,17 +182,18 @@ extension PathPicture {
                 && c.member("evidence").map { $0.member("decision")?.text == "allow" } == true
         }
         if firewallPassed { links[0] = .passed }
-        guard let s = stop?.hop else { return }
-        // The link the connection reaches the stop through, coming from where it starts.
-        let entering: Int?
-        switch direction {
-        case .inbound: entering = s < hops.count - 1 ? s : nil
-        case .outbound:
-            // A stop on this computer (the outbound connection's start) blocks nothing on the path,
-            // except having no way out at all.
-            entering = s > 0 ? s - 1 : (stop?.cause == "no-default-route" ? 0 : nil)
+        // The link the connection reaches a stop through, coming from where it starts: the primary
+        // stop's, else the first other cause's that lies on the way (a service down on the computer
+        // that connects out is not on its path).
+        let (direction, last) = (self.direction, hops.count - 1)
+        let entering = stops.compactMap { stop -> Int? in
+            guard let s = stop.hop else { return nil }
+            switch direction {
+            case .inbound: return s < last ? s : nil
+            case .outbound: return s > 0 ? s - 1 : (stop.cause == "no-default-route" ? 0 : nil)
+            }
         }
-        guard let blocked = entering else { return }
+        guard let blocked = entering.first else { return }
         // Something answered (a refusal, a reset): every link before the stop carried the connection.
         if outcome == "refused" || outcome == "reset" {
             let before = direction == .inbound ? Array((blocked + 1)..<links.count) : Array(0..<blocked)
