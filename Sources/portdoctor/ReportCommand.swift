@@ -68,7 +68,8 @@ struct ReportCommand: ParsableCommand {
             ).render(report)
         case .html: drawn = HTMLReporter.render(report, json: json)
         case .json: drawn = json.encoded(pretty: true) + "\n"
-        case .markdown: drawn = MarkdownReporter.render(report, plan: report.findings.map { ($0.id, $0.title, $0.origin) })
+        case .markdown:
+            drawn = MarkdownReporter.render(report, plan: report.findings.map { ($0.id, $0.title, $0.origin) })
         case .junit: drawn = JUnitReporter.render(report)
         case .tap: drawn = TAPReporter.render(report)
         case .path: drawn = PathPicture(report: json).json.encoded(pretty: true) + "\n"

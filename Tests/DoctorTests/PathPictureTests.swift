@@ -82,7 +82,8 @@ import Testing
             PathFixtures.peerRefuses.replacingOccurrences(
                 of: #""primary": {"check": "reach-peer", "cause": "no-listener""#,
                 with: #""primary": {"check": "service", "cause": "service-not-running""#
-            ).replacingOccurrences(of: #""also": []"#, with: #""also": [{"check": "reach-peer", "cause": "no-listener"}]"#))
+            ).replacingOccurrences(
+                of: #""also": []"#, with: #""also": [{"check": "reach-peer", "cause": "no-listener"}]"#))
         #expect(both.stop?.hop == 0)
         #expect(both.links == [.passed, .passed, .passed, .blocked])
         let healthy = try Self.picture(PathFixtures.healthy)
@@ -101,7 +102,8 @@ import Testing
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let verdict = try #require(lines.firstIndex { $0.hasPrefix("Most likely cause:") })
         let picture = try Self.drawn(PathFixtures.firewallDrops, width: 80, unicode: false)
-        let firstPictureLine = try #require(lines.firstIndex { $0 == picture.split(separator: "\n").first.map(String.init) })
+        let firstPictureLine = try #require(
+            lines.firstIndex { $0 == picture.split(separator: "\n").first.map(String.init) })
         #expect(firstPictureLine > verdict && firstPictureLine <= verdict + 3, "\(text)")
         #expect(text.contains(picture))
         // Colour only when asked, and then the stop is red.
@@ -122,8 +124,9 @@ import Testing
         #expect(JSONReporter.object(report).member("started_at") == .string("2026-11-26T04:02:04Z"))
         #expect(throws: SavedReportError.self) { try JSONValue.parse("{\"checks\": [1, 2") }
         #expect(throws: SavedReportError.self) { try Report(json: try JSONValue.parse("{\"pack\": \"x\"}")) }
-        #expect(try JSONValue.parse(#"{"a": [1, -2.5e3, "\u00e9\ud83d\ude00\n", true, null]}"#)
-            == .object(["a": .array([.int(1), .double(-2500), .string("é😀\n"), .bool(true), .null])]))
+        #expect(
+            try JSONValue.parse(#"{"a": [1, -2.5e3, "\u00e9\ud83d\ude00\n", true, null]}"#)
+                == .object(["a": .array([.int(1), .double(-2500), .string("é😀\n"), .bool(true), .null])]))
     }
 
     @Test func htmlIsEscapedAndSelfContained() throws {
@@ -144,7 +147,9 @@ import Testing
         #expect(html.contains("<svg"))
         let outside = html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "")
             .replacingOccurrences(of: "http-equiv", with: "")
-        #expect(!outside.contains("http") && !outside.contains("src=") && !outside.contains("href") && !outside.contains("url("))
+        #expect(
+            !outside.contains("http") && !outside.contains("src=") && !outside.contains("href")
+                && !outside.contains("url("))
         #expect(html.contains("<details open=\"open\">"))
     }
 }

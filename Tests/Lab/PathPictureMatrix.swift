@@ -18,9 +18,11 @@ enum PathPictureMatrix {
         case "firewall-blocks-inbound", "firewall-blocks-outbound": return Hop(kind: "firewall")
         // The listener that is not there is this computer's when it receives, the other one's when it sends.
         case "no-listener": return role == .destination ? Hop(kind: "computer") : Hop(kind: "peer")
-        case "listener-loopback-only", "port-in-use", "service-not-running", "service-not-installed", "no-default-route":
+        case "listener-loopback-only", "port-in-use", "service-not-running", "service-not-installed",
+            "no-default-route":
             return Hop(kind: "computer")
-        case "port-forward-missing", "port-forward-wrong-target", "upnp-unavailable": return Hop(kind: "nat", name: "router")
+        case "port-forward-missing", "port-forward-wrong-target", "upnp-unavailable":
+            return Hop(kind: "nat", name: "router")
         // The second router (the person's own) and the provider's NAT, past the home router.
         case "double-nat": return Hop(kind: "nat", name: "router 2")
         case "cgnat": return Hop(kind: "nat", name: "provider NAT")
@@ -45,7 +47,9 @@ enum PathPictureMatrix {
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
         guard process.terminationStatus == 0, let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { throw NetworkLab.Failure(description: "report --format path: exit \(process.terminationStatus): \(text)") }
+        else {
+            throw NetworkLab.Failure(description: "report --format path: exit \(process.terminationStatus): \(text)")
+        }
         guard let stop = json["stop"] as? [String: Any] else { return (nil, nil, text) }
         let hop = (stop["kind"] as? String).map { kind in
             Hop(kind: kind, name: kind == "nat" ? stop["name"] as? String : nil)
@@ -64,9 +68,12 @@ enum PathPictureMatrix {
         }
         guard let primary = v.primary else { return nil }
         let expected = expectedHop(cause: primary, role: v.scenario.setup.role)
-        if got.cause != primary { return "\(v.scenario.id): the picture stops for \(got.cause ?? "nothing"), the report names \(primary)" }
+        if got.cause != primary {
+            return "\(v.scenario.id): the picture stops for \(got.cause ?? "nothing"), the report names \(primary)"
+        }
         if got.hop != expected {
-            return "\(v.scenario.id): \(primary) stops at \(got.hop?.description ?? "no hop"), the truth is \(expected?.description ?? "no hop")\n\(got.text)"
+            return
+                "\(v.scenario.id): \(primary) stops at \(got.hop?.description ?? "no hop"), the truth is \(expected?.description ?? "no hop")\n\(got.text)"
         }
         return nil
     }

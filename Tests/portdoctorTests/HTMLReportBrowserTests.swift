@@ -71,7 +71,9 @@ struct HTMLReportBrowserTests {
         #expect(shot.png.bytes > 10_000, "\(shot.png)")
         #expect(shot.png.stopRed > 50, "the SVG's stop is not on the screenshot: \(shot.png)")
         let dom = try HTMLBrowser.browse(HTMLBrowser.flags(dir, "dom") + ["--dump-dom", html.absoluteString])
-        let svg = try #require(dom.output.range(of: #"<svg[^>]* width="([1-9][0-9]*)" height="([1-9][0-9]*)""#, options: .regularExpression))
+        let svg = try #require(
+            dom.output.range(
+                of: #"<svg[^>]* width="([1-9][0-9]*)" height="([1-9][0-9]*)""#, options: .regularExpression))
         #expect(!svg.isEmpty)
         // Nothing fetched by the page.
         #expect(shot.pageRequests.isEmpty, "the page fetched: \(shot.pageRequests)")
@@ -82,7 +84,9 @@ struct HTMLReportBrowserTests {
         let bad = page.split(separator: "\n").filter { !$0.contains("Content-Security-Policy") }.joined(separator: "\n")
             .replacingOccurrences(
                 of: "<h1>",
-                with: "<img src=\"http://192.0.2.1/x.png\" alt=\"\"/><link rel=\"stylesheet\" href=\"https://192.0.2.2/s.css\"/><h1>")
+                with:
+                    "<img src=\"http://192.0.2.1/x.png\" alt=\"\"/><link rel=\"stylesheet\" href=\"https://192.0.2.2/s.css\"/><h1>"
+            )
         try bad.write(to: fetching, atomically: true, encoding: .utf8)
         let caught = try HTMLBrowser.open(fetching, in: dir, name: "fetching")
         #expect(caught.pageRequests.contains { $0.hasPrefix("http://192.0.2.1/") }, "\(caught.pageRequests)")
@@ -97,7 +101,9 @@ enum HTMLBrowser {
 
     static var available: Bool {
         getuid() == 0
-            && [chromium, "/usr/bin/xmllint", "/usr/bin/python3", "/usr/bin/unshare"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+            && [chromium, "/usr/bin/xmllint", "/usr/bin/python3", "/usr/bin/unshare"].allSatisfy {
+                FileManager.default.isExecutableFile(atPath: $0)
+            }
             && (try? run("/usr/bin/python3", ["-c", "import html5lib"]).status) == 0
     }
 
@@ -156,7 +162,9 @@ enum HTMLBrowser {
                 "--window-size=\(window.width),\(window.height)", page.absoluteString,
             ]
         let r = try browse(browser)
-        guard r.status == 0 else { throw BrowserFailure(description: "chromium: exit \(r.status): \(r.output.suffix(800))") }
+        guard r.status == 0 else {
+            throw BrowserFailure(description: "chromium: exit \(r.status): \(r.output.suffix(800))")
+        }
         let inspect = try run("/usr/bin/python3", ["-c", inspector, png.path, netlog.path])
         guard inspect.status == 0 else { throw BrowserFailure(description: "inspecting: \(inspect.output)") }
         let lines = inspect.output.split(separator: "\n").map(String.init)

@@ -4,7 +4,9 @@ import Testing
 
 /// `portdoctor report FILE.json`: a saved report drawn again, by the release binary.
 @Suite struct ReportCommandTests {
-    func portdoctor(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String) {
+    func portdoctor(_ arguments: [String], environment: [String: String] = [:]) throws -> (
+        status: Int32, stdout: String
+    ) {
         let process = Process()
         process.executableURL = ReleaseBinary.url
         process.arguments = arguments

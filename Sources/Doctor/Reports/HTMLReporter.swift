@@ -33,7 +33,9 @@ public enum HTMLReporter {
         let way =
             picture.direction == .inbound
             ? "the other computer connecting to this one" : "this computer connecting to the other one"
-        h.append("<figcaption>The path of the connection (\(way)): green got through, red stops it, grey dashed is not known.</figcaption>")
+        h.append(
+            "<figcaption>The path of the connection (\(way)): green got through, red stops it, grey dashed is not known.</figcaption>"
+        )
         h.append("</figure>")
         h += fixes(report)
         h.append("<h2>Checks</h2>")
@@ -77,7 +79,9 @@ public enum HTMLReporter {
             h.append("<ul>")
             for f in also {
                 let words = f.cause.flatMap { RootCause.vocabulary[$0] } ?? f.summary
-                h.append("<li class=\"\(f.status.rawValue)\">\(f.status == .warn ? "Maybe also" : "Also found"): \(esc(words)) (\(esc(f.id)))</li>")
+                h.append(
+                    "<li class=\"\(f.status.rawValue)\">\(f.status == .warn ? "Maybe also" : "Also found"): \(esc(words)) (\(esc(f.id)))</li>"
+                )
             }
             h.append("</ul>")
         }
@@ -123,7 +127,9 @@ public enum HTMLReporter {
             h.append("</ol>")
         }
         for r in f.repairs {
-            h.append("<p>Repair: \(esc(r.title)) — \(esc(r.changes)) (\(esc(r.outcome.rawValue))\(r.detail.map { ": " + esc($0) } ?? ""))</p>")
+            h.append(
+                "<p>Repair: \(esc(r.title)) — \(esc(r.changes)) (\(esc(r.outcome.rawValue))\(r.detail.map { ": " + esc($0) } ?? ""))</p>"
+            )
         }
         if let e = f.error { h.append("<p class=\"error\">\(esc(e.kind.rawValue)): \(esc(e.description))</p>") }
         if !f.evidence.isEmpty {
@@ -141,7 +147,11 @@ public enum HTMLReporter {
     static func platform(_ report: Report, json: JSONValue) -> [String] {
         var rows: [(String, String)] = [
             ("pack", "\(report.packID) \(report.packVersion)"), ("planned for", report.platform),
-            ("ran on", [report.system.os, report.system.version, report.system.architecture].compactMap { $0 }.joined(separator: " ")),
+            (
+                "ran on",
+                [report.system.os, report.system.version, report.system.architecture].compactMap { $0 }.joined(
+                    separator: " ")
+            ),
         ]
         if let v = report.vendor { rows.append(("router", v)) }
         if let v = json.member("portdoctor_version")?.text { rows.append(("portdoctor", v)) }
@@ -184,7 +194,9 @@ public enum HTMLReporter {
             let mid = x + boxWidths[i] / 2
             s.append("<text x=\"\(mid)\" y=\"38\" text-anchor=\"middle\" font-weight=\"bold\">\(esc(hop.name))</text>")
             if let d = hop.detail {
-                s.append("<text x=\"\(mid)\" y=\"57\" text-anchor=\"middle\" fill=\"#444\" font-size=\"11\">\(esc(d))</text>")
+                s.append(
+                    "<text x=\"\(mid)\" y=\"57\" text-anchor=\"middle\" fill=\"#444\" font-size=\"11\">\(esc(d))</text>"
+                )
             }
             if i < p.links.count {
                 let a = x + boxWidths[i] + 4
@@ -199,7 +211,8 @@ public enum HTMLReporter {
             let colour = stop.primary ? "#c62828" : "#b26a00"
             let words = stop.cause + (stop.likely ? "?" : "") + (stop.primary ? "" : " (also)")
             s.append(
-                "<text x=\"\(lefts[hop] + 4)\" y=\"\(88 + 18 * row)\" fill=\"\(colour)\" font-weight=\"bold\">▲ \(esc(words))</text>")
+                "<text x=\"\(lefts[hop] + 4)\" y=\"\(88 + 18 * row)\" fill=\"\(colour)\" font-weight=\"bold\">▲ \(esc(words))</text>"
+            )
             row += 1
         }
         s.append("</svg>")
@@ -209,7 +222,9 @@ public enum HTMLReporter {
     static func link(_ state: PathPicture.LinkState, from a: Int, to b: Int, y: Int, inbound: Bool) -> [String] {
         let colour = state == .passed ? "#2e7d32" : state == .blocked ? "#c62828" : "#9e9e9e"
         let dash = state == .unknown ? " stroke-dasharray=\"5 4\"" : ""
-        var s = ["<line x1=\"\(a)\" y1=\"\(y)\" x2=\"\(b)\" y2=\"\(y)\" stroke=\"\(colour)\" stroke-width=\"3\"\(dash)/>"]
+        var s = [
+            "<line x1=\"\(a)\" y1=\"\(y)\" x2=\"\(b)\" y2=\"\(y)\" stroke=\"\(colour)\" stroke-width=\"3\"\(dash)/>"
+        ]
         // The arrowhead points the way the connection goes.
         let tip = inbound ? a : b
         let back = inbound ? a + 9 : b - 9

@@ -83,12 +83,14 @@ extension PathPicture {
             let gateway = survey?.member("default_gateway")?.text ?? path.first
             let wan = survey?.member("router_wan")?.text
             let addresses = [gateway, wan].compactMap { $0 }
-            nats.append(Hop(kind: .nat, name: "router", detail: addresses.isEmpty ? nil : addresses.joined(separator: " → ")))
+            nats.append(
+                Hop(kind: .nat, name: "router", detail: addresses.isEmpty ? nil : addresses.joined(separator: " → ")))
             for address in path.dropFirst() {
                 guard IPv4Kind(address) != .public else { break }
                 if address == wan { continue }
                 let shared = IPv4Kind(address) == .shared
-                nats.append(Hop(kind: .nat, name: shared ? "provider NAT" : "router \(nats.count + 1)", detail: address))
+                nats.append(
+                    Hop(kind: .nat, name: shared ? "provider NAT" : "router \(nats.count + 1)", detail: address))
             }
             // A NAT the evidence proves without naming its address: the router's own WAN address is
             // private or shared and the outside sees another one, or a report names the layered cause.

@@ -83,7 +83,8 @@ extension PathPicture {
             out += markLines(row: row, start: start, width: width, glyphs: glyphs, paint: paint)
         }
         for s in stops where s.hop == nil {
-            let text = "\(glyphs.mark) \(s.cause)\(s.likely ? "?" : "")\(s.primary ? "" : " (also)"): no place on the path"
+            let text =
+                "\(glyphs.mark) \(s.cause)\(s.likely ? "?" : "")\(s.primary ? "" : " (also)"): no place on the path"
             out.append(String(repeating: " ", count: Self.indent) + paint(text, s.primary ? "1;31" : "33"))
         }
         return out

@@ -87,7 +87,9 @@ struct JSONTextParser {
     let bytes: [UInt8]
     var at = 0
 
-    func failure(_ what: String) -> SavedReportError { SavedReportError(description: "not JSON: \(what) at byte \(at)") }
+    func failure(_ what: String) -> SavedReportError {
+        SavedReportError(description: "not JSON: \(what) at byte \(at)")
+    }
 
     mutating func skipSpace() {
         while at < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[at]) { at += 1 }
@@ -95,7 +97,9 @@ struct JSONTextParser {
 
     mutating func literal(_ word: String, _ value: JSONValue) throws -> JSONValue {
         let w = Array(word.utf8)
-        guard at + w.count <= bytes.count, Array(bytes[at..<at + w.count]) == w else { throw failure("unexpected text") }
+        guard at + w.count <= bytes.count, Array(bytes[at..<at + w.count]) == w else {
+            throw failure("unexpected text")
+        }
         at += w.count
         return value
     }
@@ -203,7 +207,9 @@ struct JSONTextParser {
                     {
                         at += 2
                         let low = try hex4()
-                        if (0xDC00..<0xE000).contains(low) { scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00) }
+                        if (0xDC00..<0xE000).contains(low) {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        }
                     }
                     out += Array(String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8)
                 default: out.append(e)  // \" \\ \/
