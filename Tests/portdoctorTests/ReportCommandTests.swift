@@ -4,12 +4,13 @@ import Testing
 
 /// `portdoctor report FILE.json`: a saved report drawn again, by the release binary.
 @Suite struct ReportCommandTests {
-    func portdoctor(_ arguments: [String], environment: [String: String] = [:]) throws -> (
+    /// The release binary (or, `executable`, the first argument with the others).
+    func portdoctor(_ arguments: [String], environment: [String: String] = [:], executable: Bool = false) throws -> (
         status: Int32, stdout: String
     ) {
         let process = Process()
-        process.executableURL = ReleaseBinary.url
-        process.arguments = arguments
+        process.executableURL = executable ? URL(fileURLWithPath: arguments[0]) : ReleaseBinary.url
+        process.arguments = executable ? Array(arguments.dropFirst()) : arguments
         var env = ProcessInfo.processInfo.environment
         env["COLUMNS"] = nil
         for (k, v) in environment { env[k] = v }
@@ -17,6 +18,7 @@ import Testing
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
         try process.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -69,5 +71,30 @@ import Testing
         try "{\"pack\": \"x\"}".write(to: garbage, atomically: true, encoding: .utf8)
         #expect(try portdoctor(["report", garbage.path]).status == 2)
         #expect(try portdoctor(["report", dir.appendingPathComponent("missing.json").path]).status == 2)
+    }
+
+    /// On a terminal (a real pty from `script`): box-drawing and colour in a UTF-8 locale; plain
+    /// ASCII with LANG=C, with LC_ALL=C over a UTF-8 LANG, and with NO_COLOR.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "script (util-linux) is missing"))
+    func unicodeOnlyOnAUTF8Terminal() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pd-report-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let saved = dir.appendingPathComponent("saved.json")
+        try HTMLReportBrowserTests.report.write(to: saved, atomically: true, encoding: .utf8)
+        func onTerminal(_ environment: [String: String]) throws -> String {
+            let command = "stty cols 100; '\(ReleaseBinary.path)' report '\(saved.path)'"
+            var env = ["LANG": "", "LC_ALL": "", "LC_CTYPE": "", "NO_COLOR": "", "TERM": "xterm"]
+            for (k, v) in environment { env[k] = v }
+            return try portdoctor(["/usr/bin/script", "-qec", command, "/dev/null"], environment: env, executable: true)
+                .stdout
+        }
+        let utf8 = try onTerminal(["LANG": "C.UTF-8"])
+        #expect(utf8.contains("◀─✘──") && utf8.contains("▲ firewall-blocks-inbound") && utf8.contains("\u{1B}["), "\(utf8)")
+        for env in [["LANG": "C"], ["LANG": "en_US.UTF-8", "LC_ALL": "C"], ["LANG": "C.UTF-8", "NO_COLOR": "1"]] {
+            let plain = try onTerminal(env)
+            #expect(plain.contains("<-X--") && plain.contains("^ firewall-blocks-inbound"), "\(env): \(plain)")
+            #expect(!plain.contains("◀") && !plain.contains("▲"), "\(env): \(plain)")
+        }
     }
 }
