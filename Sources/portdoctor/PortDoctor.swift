@@ -25,7 +25,7 @@ struct PortDoctor: ParsableCommand {
         subcommands: [
             RunCommand.self, ListCommand.self, ShowCommand.self, ListenCommand.self, ProbeCommand.self,
             SelfTestCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, PackCommand.self,
         ]
     )
 

@@ -203,7 +203,12 @@ public final class PackLoader {
                 causes[key] = doc
             }
         }
-        let limits = r.nested("limits") { $0.limits() } ?? LimitRequest()
+        let limits =
+            r.nested("limits") { l in
+                l.subject = "pack '\(id)': limits"
+                l.rejectUnknownFields(["timeout", "instructions", "memory"])
+                return l.limits()
+            } ?? LimitRequest()
         diagnostics += r.diagnostics
         manifest = PackManifest(
             id: id, version: version, title: title, description: description,
