@@ -141,3 +141,4 @@ import Testing
         #expect(text.contains("demo/pack.lua:4:") && text.contains("'timout'") && text.contains("did you mean 'timeout'"), "\(text)")
     }
 }
+
