@@ -142,3 +142,35 @@ import Testing
     }
 }
 
+/// At run time, ctx.params is strict too: a misspelt field is an error finding, not a silent nil.
+@Suite struct StrictParamsTests {
+    @Test func aMisspeltParameterIsAnErrorWithASuggestionAndAnUnsetOneIsNil() throws {
+        let pack = folder([
+            "pack.lua": """
+            return pack { id = "demo", version = "1", title = "Demo",
+              params = { port = { type = "port", default = 4242, doc = "p" }, peer = { type = "host", doc = "h" } },
+              steps = { "typo", "unset", "shared" } }
+            """,
+            "lib/util.lua": "return { optional = function(ctx) return ctx.params.service end }",
+            "shared.lua": "local util = require(\"util\")\nreturn check { title = \"S\", run = function(ctx) return pass(\"%s\", tostring(util.optional(ctx))) end }",
+            "typo.lua": "return check { title = \"T\", run = function(ctx) return pass(\"%s\", tostring(ctx.params.prot)) end }",
+            "unset.lua": "return check { title = \"U\", run = function(ctx) return pass(\"%s %d\", tostring(ctx.params.peer), ctx.params.port) end }",
+        ])
+        var request = DiagnosisRequest(pack: "demo")
+        request.platform = .linux
+        guard case .ready(let diagnosis) = try Diagnosis.prepare(request, catalog: PackCatalog(packs: [pack])) else {
+            Issue.record("the pack does not load")
+            return
+        }
+        let report = diagnosis.run()
+        let typo = try #require(report.findings.first { $0.id == "typo" })
+        #expect(typo.status == .error)
+        #expect(typo.summary.contains("ctx.params.prot is not a parameter of pack 'demo' (did you mean 'port'?)"), "\(typo.summary)")
+        #expect(typo.error?.line == 1)
+        let unset = try #require(report.findings.first { $0.id == "unset" })
+        #expect(unset.status == .pass && unset.summary == "nil 4242", "\(unset.summary)")
+        // lib/ modules serve packs with different parameters: an undeclared one reads as nil there.
+        let shared = try #require(report.findings.first { $0.id == "shared" })
+        #expect(shared.status == .pass && shared.summary == "nil", "\(shared.summary)")
+    }
+}
