@@ -363,7 +363,7 @@ struct PackInstallCommand: ParsableCommand {
     @Flag(help: "Install even when the archive is unsigned or its key is not trusted.")
     var allowUntrusted = false
 
-    @Flag(help: "Install even when an newer version is installed.")
+    @Flag(help: "Install even when a newer version is installed.")
     var allowDowngrade = false
 
     func run() throws {

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `pack install` / `remove` / `trust` on real folders in a temporary HOME.
-@Suite struct PackInstallerTests {
+@Suite final class PackInstallerTests {
     let home: String
     let directories: UserDirectories
 
@@ -12,6 +12,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         directories = UserDirectories(environment: ["HOME": home])!
     }
+
+    /// The temporary folders go, whatever the outcome.
+    deinit { try? FileManager.default.removeItem(atPath: home) }
 
     func trust(_ key: SigningKey = PackSigningTests.key) throws {
         try TrustStore(directory: directories.trustedKeys).add(key.publicKey, name: "acme")

@@ -3,13 +3,16 @@ import Foundation
 import Testing
 
 /// `pack lint` and `pack new`: the scaffold lints clean; each kind of problem is found with its line.
-@Suite struct PackLintTests {
+@Suite final class PackLintTests {
     let root: String
 
     init() throws {
         root = NSTemporaryDirectory() + "pd-lint-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     }
+
+    /// The temporary folders go, whatever the outcome.
+    deinit { try? FileManager.default.removeItem(atPath: root) }
 
     func write(_ files: [String: String], id: String = "demo") throws -> String {
         let dir = root + "/" + id

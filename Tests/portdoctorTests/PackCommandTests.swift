@@ -5,7 +5,7 @@ import Testing
 /// `portdoctor pack …` on the release binary, with HOME and the XDG folders in temporary folders:
 /// an author's whole path (new → edit → run → keygen → sign) and a user's (trust → install → run),
 /// and each refusal (a changed byte, an unknown key, a downgrade, an interrupted install).
-@Suite struct PackCommandTests {
+@Suite final class PackCommandTests {
     struct Run {
         var status: Int32
         var signalled: Bool
@@ -20,6 +20,9 @@ import Testing
         work = NSTemporaryDirectory() + "pd-pack-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
     }
+
+    /// The temporary folders go, whatever the outcome.
+    deinit { try? FileManager.default.removeItem(atPath: work) }
 
     /// A clean HOME of its own for each person in a test.
     func home(_ name: String) throws -> [String: String] {
