@@ -32,6 +32,23 @@ import Testing
         #expect(try Self.archive() == bytes)
     }
 
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tar")))
+    func standardTarReadsTheArchive() throws {
+        let path = NSTemporaryDirectory() + "pd-tar-\(UUID().uuidString).pdpack"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(try Self.archive()).write(to: URL(fileURLWithPath: path))
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/usr/bin/tar")
+        tar.arguments = ["-xOf", path, "pack/one.lua"]
+        let out = Pipe()
+        tar.standardOutput = out
+        try tar.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        tar.waitUntilExit()
+        #expect(tar.terminationStatus == 0)
+        #expect(Array(data) == Self.files["one.lua"])
+    }
+
     @Test func everySingleFlippedByteIsRefused() throws {
         let bytes = try Self.archive()
         // Every byte is either signed content or checked structure (headers, padding, the end).
