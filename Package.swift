@@ -11,7 +11,9 @@ let package = Package(
         .library(name: "Probes", targets: ["Probes"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Ed25519 and SHA-256 for signed packs (pack sign / verify / install).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // liblua5.4 from the system (Debian: liblua5.4-dev).
@@ -27,7 +29,9 @@ let package = Package(
         .target(name: "LuaHost", dependencies: ["CLua", "LuaShim", "Reactor"]),
         // Primitives: sockets, the socket table… Plain Swift, no Lua.
         .target(name: "Probes", dependencies: ["Reactor"]),
-        .target(name: "Doctor", dependencies: ["LuaHost", "Probes", "BundledChecks"]),
+        .target(
+            name: "Doctor",
+            dependencies: ["LuaHost", "Probes", "BundledChecks", .product(name: "Crypto", package: "swift-crypto")]),
         // Checks/ compiled into the binary.
         .executableTarget(name: "CheckEmbedder"),
         .plugin(name: "EmbedChecks", capability: .buildTool(), dependencies: ["CheckEmbedder"]),

@@ -1,10 +1,11 @@
 // Writes a Swift file holding every `.lua` file under a folder, as `bundledCheckFiles`
-// (relative path → text). Used by the EmbedChecks build-tool plugin.
+// (relative path → text), and any further files named NAME=PATH as `bundledSupportFiles` (the LuaLS
+// stubs that `pack new` writes next to a new pack). Used by the EmbedChecks build-tool plugin.
 import Foundation
 
 let arguments = CommandLine.arguments
-guard arguments.count == 3 else {
-    FileHandle.standardError.write(Data("usage: CheckEmbedder CHECKS_DIR OUTPUT.swift\n".utf8))
+guard arguments.count >= 3 else {
+    FileHandle.standardError.write(Data("usage: CheckEmbedder CHECKS_DIR OUTPUT.swift [NAME=PATH…]\n".utf8))
     exit(2)
 }
 let root = URL(fileURLWithPath: arguments[1]).standardizedFileURL
@@ -32,6 +33,18 @@ for (path, text) in files {
     swift += "    \"\(path)\": \(literal(text)),\n"
 }
 swift += files.isEmpty ? "    :\n]\n" : "]\n"
+
+var support: [(String, String)] = []
+for extra in arguments.dropFirst(3) {
+    guard let eq = extra.firstIndex(of: "=") else { continue }
+    let path = String(extra[extra.index(after: eq)...])
+    support.append((String(extra[..<eq]), try String(contentsOf: URL(fileURLWithPath: path), encoding: .utf8)))
+}
+swift += "\nlet bundledSupportFiles: [String: String] = [\n"
+for (name, text) in support {
+    swift += "    \"\(name)\": \(literal(text)),\n"
+}
+swift += support.isEmpty ? "    :\n]\n" : "]\n"
 let data = Data(swift.utf8)
 if (try? Data(contentsOf: output)) != data {
     try data.write(to: output)

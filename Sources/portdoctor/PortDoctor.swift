@@ -24,7 +24,7 @@ struct PortDoctor: ParsableCommand {
         version: portdoctorVersion,
         subcommands: [
             RunCommand.self, ListCommand.self, ShowCommand.self, ListenCommand.self, ProbeCommand.self,
-            ReportCommand.self, SelfTestCommand.self,
+            ReportCommand.self, PackCommand.self, SelfTestCommand.self,
             BenchCommand.self,
         ]
     )

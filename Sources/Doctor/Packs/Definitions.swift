@@ -97,19 +97,28 @@ public struct PackManifest: Sendable {
     public var file: String
 }
 
+/// How the runner starts a check's function so that `ctx.params` is strict: the engine prelude's
+/// wrapper, given the key under which the loader filed the function.
+struct StrictEntry {
+    let wrapper: LuaRef
+    let key: String
+}
+
 public final class RepairDefinition {
     public let id: String
     public let title: String
     public let changes: String
     public let privileged: Bool
     let apply: LuaRef
+    let strict: StrictEntry?
 
-    init(id: String, title: String, changes: String, privileged: Bool, apply: LuaRef) {
+    init(id: String, title: String, changes: String, privileged: Bool, apply: LuaRef, strict: StrictEntry? = nil) {
         self.id = id
         self.title = title
         self.changes = changes
         self.privileged = privileged
         self.apply = apply
+        self.strict = strict
     }
 }
 
@@ -130,12 +139,14 @@ public final class CheckDefinition {
     /// Lines of the `needs` and `next` fields, for messages about them.
     let fieldLines: [String: Int]
     let run: LuaRef
+    let strict: StrictEntry?
 
     init(
         id: String, title: String, file: String, line: Int?, needs: [String], after: [String] = [], next: [String],
         platforms: [Platform]?, limits: LimitRequest, repairs: [String: RepairDefinition],
-        fieldLines: [String: Int] = [:], run: LuaRef
+        fieldLines: [String: Int] = [:], run: LuaRef, strict: StrictEntry? = nil
     ) {
+        self.strict = strict
         self.after = after
         self.fieldLines = fieldLines
         self.id = id

@@ -21,9 +21,12 @@ public struct PackCatalog: Sendable {
         self.problems = problems
     }
 
-    /// The directories searched, in order (later ones win on equal ids).
+    /// The directories searched, in order (later ones win on equal ids): the system's, the packs
+    /// installed with `pack install` (data directory), the person's own (config directory), then
+    /// `PORTDOCTOR_PATH`.
     public static func searchPath(environment: [String: String]) -> [String] {
         var dirs = ["/usr/share/portdoctor/packs", "/etc/portdoctor/packs"]
+        if let installed = UserDirectories(environment: environment)?.installedPacks { dirs.append(installed) }
         let config =
             environment["XDG_CONFIG_HOME"].map { $0 + "/portdoctor/packs" }
             ?? environment["HOME"].map { $0 + "/.config/portdoctor/packs" }

@@ -28,6 +28,12 @@ public final class PackLoader {
     private var checks: [CheckDefinition] = []
     private var overlay: OverlayDefinition?
     private var diagnostics: [PackDiagnostic] = []
+    /// The engine prelude's strict-params wrapper, its table of check functions by key, and its
+    /// table of declared parameter names by pack id (see `enginePrelude`).
+    private var strictCall: LuaRef?
+    private var strictFunctions: LuaRef?
+    private var declaredParams: LuaRef?
+    private var strictKeys = 0
 
     public init(runtime: LuaRuntime) throws(LuaError) {
         self.runtime = runtime
@@ -38,6 +44,19 @@ public final class PackLoader {
                 "check": HostFunction { [unowned self] call in try self.defineCheck(call) },
                 "overlay": HostFunction { [unowned self] call in try self.defineOverlay(call) },
                 "find_module": HostFunction { [unowned self] call in try self.findModule(call) },
+                "share": HostFunction { [unowned self] call in
+                    self.strictFunctions = call.reference(1)
+                    self.strictCall = call.reference(2)
+                    self.declaredParams = call.reference(3)
+                    return .none
+                },
+                // The file of the Lua code that called the function calling this (skipping the engine's own).
+                "caller_chunk": HostFunction { call in call.returning(call.callerPosition.map { .text($0.chunk) } ?? .nil) },
+                // " (did you mean 'port'?)" for a misspelt ctx.params field, or "".
+                "suggest": HostFunction { call in
+                    let names = try call.string(2).split(separator: " ").map(String.init)
+                    return call.returning(.text(Suggest.hint(try call.string(1), names)))
+                },
             ])
     }
 
@@ -203,8 +222,19 @@ public final class PackLoader {
                 causes[key] = doc
             }
         }
-        let limits = r.nested("limits") { $0.limits() } ?? LimitRequest()
+        let limits =
+            r.nested("limits") { l in
+                l.subject = "pack '\(id)': limits"
+                l.rejectUnknownFields(["timeout", "instructions", "memory"])
+                return l.limits()
+            } ?? LimitRequest()
         diagnostics += r.diagnostics
+        if let declaredParams {
+            call.push(declaredParams)
+            call.push(.table(LuaTable(fields: Dictionary(uniqueKeysWithValues: parameters.map { (.text($0.name), .boolean(true)) }))))
+            call.stack.setField(id, ofTableAt: -2)
+            call.stack.pop()
+        }
         manifest = PackManifest(
             id: id, version: version, title: title, description: description,
             parameters: parameters.sorted { $0.name < $1.name }, steps: steps,
@@ -296,7 +326,8 @@ public final class PackLoader {
             let privileged = rep.boolean("privileged") ?? false
             if let apply = rep.function("apply", required: true) {
                 repairs[id] = RepairDefinition(
-                    id: id, title: title, changes: changes, privileged: privileged, apply: apply)
+                    id: id, title: title, changes: changes, privileged: privileged, apply: apply,
+                    strict: strictEntry(apply, call))
             }
         }
         diagnostics += r.diagnostics
@@ -305,10 +336,23 @@ public final class PackLoader {
                 CheckDefinition(
                     id: stem, title: title, file: file, line: r.line, needs: needs, after: after, next: next,
                     platforms: platforms, limits: limits, repairs: repairs,
-                    fieldLines: r.fieldLines(["needs", "after", "next"]), run: run))
+                    fieldLines: r.fieldLines(["needs", "after", "next"]), run: run, strict: strictEntry(run, call)))
         }
         call.pushArgument(1)
         return .values(1)
+    }
+
+    /// Files `function` in the prelude's table under a new key: the runner starts it through the
+    /// strict-params wrapper with that key.
+    private func strictEntry(_ function: LuaRef, _ call: LuaCall) -> StrictEntry? {
+        guard let strictCall, let strictFunctions else { return nil }
+        strictKeys += 1
+        let key = "f\(strictKeys)"
+        call.push(strictFunctions)
+        call.push(function)
+        call.stack.setField(key, ofTableAt: -2)
+        call.stack.pop()
+        return StrictEntry(wrapper: strictCall, key: key)
     }
 
     private func defineOverlay(_ call: LuaCall) throws -> LuaReturn {
@@ -486,6 +530,37 @@ let enginePrelude = #"""
         return r
       end)
     end
+
+    -- ctx.params is strict: reading a field the pack does not declare is an error naming it, with a
+    -- suggestion, not a silent nil (a declared parameter without a value still reads as nil; so does
+    -- any field read by a lib/ module, which serves packs with different parameters). The
+    -- runner starts each check's run (and repair's apply) through strict_call; the loader files the
+    -- functions in `functions` and each pack's parameter names in `declared`.
+    local functions, declared = {}, {}
+    local setmetatable, getmetatable, rawget, tostring = setmetatable, getmetatable, rawget, tostring
+    local concat, sort = table.concat, table.sort
+    local function strict_params(ctx)
+      if type(ctx) ~= "table" then return end
+      local params, pack = rawget(ctx, "params"), rawget(ctx, "pack")
+      local names = type(pack) == "table" and declared[pack.id]
+      if type(params) ~= "table" or not names or getmetatable(params) ~= nil then return end
+      setmetatable(params, { __index = function(_, k)
+        if names[k] then return nil end
+        -- Shared modules (lib/) read the optional parameters of whichever pack uses them.
+        local chunk = host.caller_chunk()
+        if type(chunk) == "string" and chunk:find("/lib/", 1, true) then return nil end
+        local list = {}
+        for n in pairs(names) do list[#list + 1] = n end
+        sort(list)
+        error(format("ctx.params.%s is not a parameter of pack '%s'%s; it declares %s", tostring(k), pack.id,
+          host.suggest(tostring(k), concat(list, " ")), #list > 0 and concat(list, ", ") or "none"), 2)
+      end })
+    end
+    local function strict_call(key, ctx, ...)
+      strict_params(ctx)
+      return functions[key](ctx, ...)
+    end
+    host.share(functions, strict_call, declared)
 
     define("pack", host.pack)
     define("check", host.check)

@@ -215,18 +215,21 @@ public final class Runner {
         guard let check = step.check else { return }
         states[i] = .running
         startedAt[i] = EventLoop.now()
-        spawn(check.run, step: i, name: step.id) { [unowned self] task in
+        spawn(check.run, via: check.strict, step: i, name: step.id) { [unowned self] task in
             let finding = self.finding(from: task, step: i)
             self.afterCheck(i, finding, task: task)
         }
     }
 
+    /// Starts a check's function; through the strict-params wrapper when the loader filed one.
     private func spawn(
-        _ function: LuaRef, step i: Int, name: String, extra: [LuaValue] = [], repair: Bool = false,
-        _ done: @escaping (LuaTask) -> Void
+        _ function: LuaRef, via strict: StrictEntry?, step i: Int, name: String, extra: [LuaValue] = [],
+        repair: Bool = false, _ done: @escaping (LuaTask) -> Void
     ) {
+        let arguments = [context(for: i)] + extra
         let task = runtime.spawn(
-            function, arguments: [context(for: i)] + extra, name: name, limits: limits(for: plan.steps[i]))
+            strict?.wrapper ?? function, arguments: (strict.map { [LuaValue.text($0.key)] } ?? []) + arguments,
+            name: name, limits: limits(for: plan.steps[i]))
         task.mayChangeSystem = repair
         tasks[i] = task
         task.onFinish = { [unowned self] t in
@@ -388,7 +391,7 @@ public final class Runner {
             attemptRepair(i, finding, remaining: Array(remaining.dropFirst()), reports: reports + [report])
             return
         }
-        spawn(repair.apply, step: i, name: "\(step.id): repair \(id)", extra: [.text(id)], repair: true) {
+        spawn(repair.apply, via: repair.strict, step: i, name: "\(step.id): repair \(id)", extra: [.text(id)], repair: true) {
             [unowned self] task in
             var failure: String?
             // What the repair says it did (`return true, "note"`): the report keeps it, since only
@@ -411,7 +414,7 @@ public final class Runner {
                 return
             }
             // Run the check again: only that shows whether the repair worked.
-            self.spawn(step.check!.run, step: i, name: step.id) { [unowned self] again in
+            self.spawn(step.check!.run, via: step.check!.strict, step: i, name: step.id) { [unowned self] again in
                 var rerun = self.finding(from: again, step: i)
                 rerun.durationMilliseconds = Double(EventLoop.now() - (self.startedAt[i] ?? again.startedAt)) / 1e6
                 if rerun.status == .pass {

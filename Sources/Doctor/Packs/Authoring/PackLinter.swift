@@ -1,0 +1,272 @@
+import LuaHost
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// One thing `pack lint` found.
+public struct LintProblem: Sendable, Equatable, CustomStringConvertible {
+    public enum Severity: String, Sendable { case error, warning }
+    public var severity: Severity
+    public var file: String
+    public var line: Int?
+    public var message: String
+
+    public var description: String {
+        "\(file)\(line.map { ":\($0)" } ?? ""): \(severity.rawValue): \(message)"
+    }
+}
+
+/// `portdoctor pack lint PATH`: everything loading and planning find (as `show` does), for every
+/// platform and every router vendor the pack's overlays name, plus what only a reading of the source
+/// finds — `ctx.params` fields no parameter declares, causes the pack does not declare, check files
+/// no step or overlay uses, overlays that can never apply or change nothing.
+public enum PackLinter {
+    public static func lint(path: String, environment: [String: String]) -> [LintProblem] {
+        var problems: [LintProblem] = []
+        var seen: Set<String> = []
+        func add(_ p: LintProblem) {
+            if seen.insert(p.description).inserted { problems.append(p) }
+        }
+        func add(_ d: PackDiagnostic, _ severity: LintProblem.Severity = .error) {
+            add(LintProblem(severity: severity, file: d.file, line: d.line, message: d.description.afterPosition(d)))
+        }
+
+        let folder: PackFolder
+        do { folder = try PackCatalog.folder(atPath: path) } catch {
+            return [LintProblem(severity: .error, file: path, line: nil, message: "\(error)")]
+        }
+        guard folder.isPack else {
+            return [
+                LintProblem(
+                    severity: .error, file: path, line: nil,
+                    message: "is an overlay, not a pack: lint the pack it extends, with the overlay in its overlays/ folder")
+            ]
+        }
+        let catalog = PackCatalog.discover(environment: environment)
+
+        // Load and plan as `show` does, for each platform, then for each vendor an overlay names.
+        var loaded: LoadedPack?
+        var vendors: [[String: String]?] = [nil]
+        var plannedVendors = 0
+        while plannedVendors < vendors.count {
+            let vendor = vendors[plannedVendors]
+            plannedVendors += 1
+            for platform in Platform.allCases {
+                var request = DiagnosisRequest(pack: path.contains("/") ? path : "./" + path)
+                request.planOnly = true
+                request.platform = platform
+                request.vendor = vendor
+                let prepared: Prepared
+                do { prepared = try Diagnosis.prepare(request, catalog: catalog) } catch {
+                    add(LintProblem(severity: .error, file: folder.displayName("pack.lua"), line: nil, message: "\(error)"))
+                    return problems
+                }
+                switch prepared {
+                case .unloadable(let report):
+                    for f in report.findings {
+                        if let e = f.error {
+                            add(LintProblem(severity: .error, file: e.chunk ?? folder.name, line: e.line, message: e.message))
+                        } else {
+                            add(LintProblem(severity: .error, file: folder.name, line: nil, message: f.summary))
+                        }
+                    }
+                    return problems
+                case .ready(let diagnosis):
+                    for step in diagnosis.plan.steps { if let d = step.diagnostic { add(d) } }
+                    for d in diagnosis.plan.diagnostics { add(d) }
+                    if loaded == nil {
+                        let pack = diagnosis.loader.loadPack(diagnosis.plan.folder)
+                        loaded = pack
+                        for d in pack.diagnostics { add(d) }
+                        for o in pack.overlays { if let v = o.vendor, !vendors.contains(where: { $0 == v }) { vendors.append(v) } }
+                    }
+                }
+            }
+        }
+        guard let pack = loaded, let manifest = pack.manifest else { return problems }
+        for p in sourceProblems(pack, manifest) { add(p) }
+        return problems
+    }
+
+    /// What reading the Lua source finds.
+    static func sourceProblems(_ pack: LoadedPack, _ manifest: PackManifest) -> [LintProblem] {
+        var out: [LintProblem] = []
+        let folder = pack.folder
+        let params = manifest.parameters.map(\.name)
+        let causes = Array(RootCause.vocabulary.keys) + Array(manifest.causes.keys)
+        var usedCauses: Set<String> = []
+
+        for (path, text) in folder.files.sorted(by: { $0.key < $1.key }) where path.hasSuffix(".lua") {
+            let file = folder.displayName(path)
+            guard path != "pack.lua", !path.hasSuffix("/overlay.lua") else { continue }
+            for use in SourceScan.paramUses(text) where !params.contains(use.name) {
+                out.append(
+                    LintProblem(
+                        severity: .error, file: file, line: use.line,
+                        message: "ctx.params.\(use.name) is not a parameter of pack '\(manifest.id)'"
+                            + "\(Suggest.hint(use.name, params))"
+                            + (params.isEmpty ? "; it declares none" : "; it declares \(params.sorted().joined(separator: ", "))")
+                    ))
+            }
+            for use in SourceScan.causeUses(text) {
+                usedCauses.insert(use.name)
+                guard !causes.contains(use.name) else { continue }
+                out.append(
+                    LintProblem(
+                        severity: .error, file: file, line: use.line,
+                        message: "cause '\(use.name)' is neither in the shared vocabulary nor in the pack's causes"
+                            + "\(Suggest.hint(use.name, causes)); declare it in pack.lua: causes = { [\"\(use.name)\"] = \"…\" }"
+                    ))
+            }
+        }
+        let manifestFile = folder.displayName("pack.lua")
+        let source = folder.files["pack.lua"] ?? ""
+        // Causes may be named by modules of other packs this one requires, so an unused one only warns.
+        for cause in manifest.causes.keys.sorted() where !usedCauses.contains(cause) {
+            out.append(
+                LintProblem(
+                    severity: .warning, file: manifestFile, line: SourceScan.line(of: cause, in: source),
+                    message: "cause '\(cause)' is declared but no check of this pack names it"))
+        }
+
+        // Check files that nothing runs.
+        var usedByOverlays: Set<String> = []
+        for o in pack.overlays {
+            for i in o.insertions { usedByOverlays.formUnion(i.checks) }
+            usedByOverlays.formUnion(o.replacements.values)
+        }
+        for file in folder.checkFiles {
+            let stem = String(file.dropLast(4))
+            if !manifest.steps.contains(stem) && !usedByOverlays.contains(stem) {
+                out.append(
+                    LintProblem(
+                        severity: .warning, file: folder.displayName(file), line: nil,
+                        message: "check '\(stem)' never runs: it is not in the pack's steps"
+                            + "\(Suggest.hint(stem, manifest.steps.filter { s in !folder.checkFiles.contains(s + ".lua") }))"
+                    ))
+            }
+        }
+
+        // Overlays that can never apply, change nothing, or carry checks they never use.
+        for sub in folder.subfolders(under: "overlays") {
+            let overlayFile = sub.displayName("overlay.lua")
+            guard let o = pack.overlays.first(where: { $0.file == overlayFile }) else {
+                if !sub.isOverlay {
+                    out.append(
+                        LintProblem(
+                            severity: .warning, file: sub.name, line: nil,
+                            message: "has no overlay.lua: nothing in it is used"))
+                }
+                continue
+            }
+            if o.extends != manifest.id {
+                out.append(
+                    LintProblem(
+                        severity: .warning, file: overlayFile, line: SourceScan.line(of: "extends", in: sub.files["overlay.lua"] ?? ""),
+                        message: "overlay '\(o.id)' extends '\(o.extends)', not '\(manifest.id)': it never applies"))
+            }
+            if o.insertions.isEmpty && o.replacements.isEmpty && o.skips.isEmpty && o.moves.isEmpty {
+                out.append(
+                    LintProblem(
+                        severity: .warning, file: overlayFile, line: nil,
+                        message: "overlay '\(o.id)' changes nothing (no insert, replace, skip or move)"))
+            }
+            let inserted = Set(o.insertions.flatMap(\.checks)).union(o.replacements.values)
+            for file in sub.checkFiles where !inserted.contains(String(file.dropLast(4))) {
+                out.append(
+                    LintProblem(
+                        severity: .warning, file: sub.displayName(file), line: nil,
+                        message: "check '\(file.dropLast(4))' never runs: overlay '\(o.id)' neither inserts it nor replaces a step with it"
+                    ))
+            }
+        }
+        return out
+    }
+}
+
+/// The static reading: where the source names a parameter or a cause. It sees what is written
+/// literally (`ctx.params.port`, `ctx.params["port"]`, a local alias of `ctx.params`, `cause = "x"`),
+/// which is how checks are written; a name computed at run time is not seen.
+enum SourceScan {
+    struct Use: Equatable {
+        var name: String
+        var line: Int
+    }
+
+    static func paramUses(_ text: String) -> [Use] {
+        var uses: [Use] = []
+        var aliases: Set<String> = ["ctx.params"]
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let alias = /local\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*ctx\.params\s*(?:$|--|;)/
+        for (i, raw) in lines.enumerated() {
+            let line = String(raw.prefix { _ in true }).withoutLuaComment
+            if let m = line.firstMatch(of: alias) { aliases.insert(String(m.1)) }
+            for base in aliases {
+                let escaped = base.replacing(".", with: "\\.")
+                guard let dotted = try? Regex("(?:^|[^A-Za-z0-9_.])\(escaped)\\.([A-Za-z_][A-Za-z0-9_]*)"),
+                    let indexed = try? Regex("(?:^|[^A-Za-z0-9_.])\(escaped)\\[\\s*[\"']([^\"']+)[\"']\\s*\\]")
+                else { continue }
+                for m in line.matches(of: dotted) {
+                    if let name = m.output[1].substring { uses.append(Use(name: String(name), line: i + 1)) }
+                }
+                for m in line.matches(of: indexed) {
+                    if let name = m.output[1].substring { uses.append(Use(name: String(name), line: i + 1)) }
+                }
+            }
+        }
+        return uses
+    }
+
+    static func causeUses(_ text: String) -> [Use] {
+        var uses: [Use] = []
+        let pattern = /(?:^|[^A-Za-z0-9_])cause\s*=\s*["']([^"']+)["']/
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            for m in String(raw).withoutLuaComment.matches(of: pattern) {
+                uses.append(Use(name: String(m.1), line: i + 1))
+            }
+        }
+        return uses
+    }
+
+    /// The first line that mentions `word` (for a declaration's line in pack.lua).
+    static func line(of word: String, in text: String) -> Int? {
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where line.contains(word) {
+            return i + 1
+        }
+        return nil
+    }
+}
+
+extension String {
+    /// The line without a trailing `--` comment (a `--` inside a string literal is rare enough in checks).
+    fileprivate var withoutLuaComment: String {
+        guard let r = range(of: "--") else { return self }
+        return String(self[..<r.lowerBound])
+    }
+
+    /// A diagnostic's text without its "file:line: " prefix.
+    fileprivate func afterPosition(_ d: PackDiagnostic) -> String {
+        var prefix = d.file
+        if let line = d.line { prefix += ":\(line)" }
+        prefix += ": "
+        return hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self
+    }
+}
+
+extension PackLinter {
+    /// A pack's manifest alone (id, version), or nil when its pack.lua does not load.
+    public static func manifest(_ folder: PackFolder) -> PackManifest? {
+        guard let runtime = try? LuaRuntime(), let loader = try? PackLoader(runtime: runtime) else { return nil }
+        return loader.loadManifest(folder)
+    }
+
+    /// The manifests of the packs built into the binary.
+    public static func bundledManifests() -> [PackManifest] {
+        PackCatalog.discover(environment: [:]).packs.filter { $0.origin == .bundled }.compactMap(manifest)
+            .sorted { $0.id < $1.id }
+    }
+}
