@@ -126,7 +126,8 @@ struct NetstatProbe: ParsableCommand {
         output.print(Observation.json(entries)) {
             entries.map { e in
                 "\(e.proto) \(e.state.padding(11)) \(e.local.description.padding(28)) \((e.remote?.description ?? "*").padding(28)) "
-                    + "\(e.scope.rawValue)\(e.dualStack == true ? "+ipv4" : "")  \(e.owner.map { "\($0.program)/\($0.pid)" } ?? "")"
+                    + "\(e.scope.rawValue)\(e.dualStack == true ? "+ipv4" : "")  "
+                    + (e.owner.map { "\($0.program)/\($0.pid)" } ?? e.access.map { "(owner: \($0))" } ?? "")
             }.joined(separator: "\n")
         }
     }

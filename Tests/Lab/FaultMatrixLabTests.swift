@@ -466,6 +466,10 @@ enum FaultMatrix {
         var named: [String] = []
         var error: String?
         var seconds = 0.0
+        /// Checks whose evidence says `no-permission` (they could not see something), and those of
+        /// them that do not say so with the sudo hint (see FaultMatrixUnprivilegedLabTests).
+        var unseen: [String] = []
+        var unseenWithoutHint: [String] = []
 
         /// The scenario's ground truth disagrees with what the lab meant to build.
         var labBug: String? {
@@ -506,9 +510,11 @@ enum FaultMatrix {
         }
     }
 
-    static func run(_ scenario: Scenario) -> Verdict {
+    /// `user`: run the diagnosis as this unprivileged user (uid:gid), as most people first run it.
+    static func run(_ scenario: Scenario, user: String? = nil) -> Verdict {
         let started = Date()
         let world = World()
+        world.user = user
         defer { world.tearDown() }
         var v = diagnose(scenario, in: world)
         v.seconds = Date().timeIntervalSince(started)
@@ -537,10 +543,24 @@ enum FaultMatrix {
             // Keys a report may add to list further findings ("others", …): any cause outside the checks.
             for (key, value) in json where key != "checks" { named += causes(in: value) }
             v.named = named.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+            for c in checks where unseen(c["evidence"] as Any) {
+                let id = c["id"] as? String ?? "?"
+                v.unseen.append(id)
+                let words = [c["summary"] as? String ?? ""] + (c["advice"] as? [String] ?? [])
+                if !words.contains(where: { $0.contains("sudo ") }) { v.unseenWithoutHint.append(id) }
+            }
         } catch {
             v.error = "\(error)"
         }
         return v
+    }
+
+    /// Whether evidence holds the word a primitive uses for what it could not see.
+    static func unseen(_ value: Any) -> Bool {
+        if let s = value as? String { return s == "no-permission" }
+        if let d = value as? [String: Any] { return d.values.contains { unseen($0) } }
+        if let a = value as? [Any] { return a.contains { unseen($0) } }
+        return false
     }
 
     static func causes(in value: Any) -> [String] {
@@ -593,6 +613,8 @@ enum FaultMatrix {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pd-matrix-\(UUID().uuidString)")
         var serviceDir: URL { root.appendingPathComponent("crashplan") }
         private var etcDirs: [URL] = []
+        /// "uid:gid" to run the diagnosis as (nil: root).
+        var user: String?
 
         func build(_ s: Setup) throws {
             setup = s
@@ -694,6 +716,16 @@ enum FaultMatrix {
             ]
             if setup.port != 4242 { argv += ["--param", "port=\(setup.port)"] }
             if setup.role == .source { argv += ["--param", "role=source"] }
+            if let user {
+                // As a person without sudo: another uid, no groups, no root's HOME (setpriv, like
+                // runuser, changes only the credentials; the lab's namespaces stay).
+                let ids = user.split(separator: ":")
+                argv =
+                    [
+                        "/usr/bin/setpriv", "--reuid=\(ids[0])", "--regid=\(ids.count > 1 ? ids[1] : ids[0])",
+                        "--clear-groups", "/usr/bin/env", "HOME=/nonexistent",
+                    ] + argv
+            }
             return try lab.exec(home.lan, argv + ["--format", "json"])
         }
 

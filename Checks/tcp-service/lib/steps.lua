@@ -21,10 +21,17 @@ local function candidates(ctx, names)
   return (names and names[ctx.platform]) or {}
 end
 
+-- The manager's own config file when a person keeps it elsewhere (--param service_config: supervisord's,
+-- for supervisorctl -c); without it, the one the running supervisord was started with.
+local function manager_options(ctx, s)
+  local c = ctx.params.service_config
+  return { manager = s and s.manager or nil, config = (c and c ~= "") and c or nil }
+end
+
 local function find_service(ctx, names)
   local first
   for _, name in ipairs(candidates(ctx, names)) do
-    local s = service.status(name)
+    local s = service.status(name, manager_options(ctx))
     if s and s.installed then return s end
     first = first or s
   end
@@ -211,7 +218,9 @@ local function restart_repair(opts)
     apply = function(ctx)
       local s = find_service(ctx, opts.names)
       if not s then return false, "no installed service to restart" end
-      local ok, what = service.restart(s.name, { manager = s.manager, port = destination(ctx) and ctx.params.port or nil, timeout = 20 })
+      local options = manager_options(ctx, s)
+      options.port, options.timeout = destination(ctx) and ctx.params.port or nil, 20
+      local ok, what = service.restart(s.name, options)
       if not ok then return false, what end
     end,
   }
@@ -254,7 +263,7 @@ function M.service(opts)
                                       ctx.params.port, owner_text(l)),
               cause = "port-in-use",
               advice = { "Stop " .. owner_text(l) .. ", then start the " .. (opts.label or "service") .. ": "
-                           .. (service.restart_command(s.name, { manager = s.manager }) or "restart it"),
+                           .. (service.restart_command(s.name, manager_options(ctx, s)) or "restart it"),
                          "Or move the " .. (opts.label or "service") .. " to a free port (see the listen port step)." },
               evidence = { service = s, holder = l },
             }
@@ -265,7 +274,7 @@ function M.service(opts)
         return fail {
           summary = string.format("%s is %s (%s)", s.name, s.state, s.manager),
           cause = "service-not-running",
-          advice = { "Start it: " .. (service.restart_command(s.name, { manager = s.manager }) or "restart the service") },
+          advice = { "Start it: " .. (service.restart_command(s.name, manager_options(ctx, s)) or "restart the service") },
           evidence = s, repairs = { "restart" },
         }
       end
@@ -634,7 +643,7 @@ function M.restart_service(opts)
       if not s or not s.running then
         return skip("the " .. label .. " is not running now: the service step says why")
       end
-      local restart = service.restart_command(s.name, { manager = s.manager }) or ("restart the " .. label)
+      local restart = service.restart_command(s.name, manager_options(ctx, s)) or ("restart the " .. label)
       local evidence = { service = s }
       local young = s.seconds and s.seconds < settle
       local since = s.seconds and (" for " .. duration(s.seconds)) or ""
