@@ -26,8 +26,10 @@ struct UnprivilegedStepTests {
         ]
     }
 
-    static func run(_ files: [(String, String)], _ w: World) throws -> [String: Finding] {
-        try SharedStepTests.run(files, world: w, peer: "198.51.100.7", command: command)
+    static func run(_ files: [(String, String)], _ w: World, params: [(String, String)] = []) throws
+        -> [String: Finding]
+    {
+        try SharedStepTests.run(files, world: w, params: params, peer: "198.51.100.7", command: command)
     }
 
     @Test func aServiceStatusTheManagerWouldNotTellIsNotAStoppedService() throws {
@@ -109,6 +111,22 @@ struct UnprivilegedStepTests {
             Self.run(Self.forwardSteps, w)[
                 "port-forward"])
         #expect(ok.status == .pass, "\(ok.summary)")
+    }
+
+    @Test func aRefusedConnectIsNotBlamedOnTheOtherComputerWhileOurFirewallIsUnread() throws {
+        let w = World()
+        w.connect = [
+            "status": "refused", "errno": 111, "error": "Connection refused", "host": "198.51.100.7", "port": 4242,
+            "remote": ["ip": "198.51.100.7", "text": "198.51.100.7:4242"], "attempts": [],
+        ]
+        w.firewall = ["decision": "no-permission", "tool": "nftables", "note": "needs administrator rights"]
+        let f = try #require(Self.run([("reach-peer", "tcp-service/reach-peer.lua")], w, params: [("role", "source")])["reach-peer"])
+        #expect(f.status == .warn && f.cause == nil, "not no-listener: \(f.summary)")
+        #expect(f.summary.contains(Self.hint), "\(f.summary)")
+        // Readable rules that let it out: the other computer's doing, as before.
+        w.firewall = ["decision": "allow", "tool": "nftables"]
+        let seen = try #require(Self.run([("reach-peer", "tcp-service/reach-peer.lua")], w, params: [("role", "source")])["reach-peer"])
+        #expect(seen.status == .fail && seen.cause == "no-listener", "\(seen.summary)")
     }
 
     @Test func theEnginePortHeldByAnotherUsersProgramIsAWarningNotAnError() throws {

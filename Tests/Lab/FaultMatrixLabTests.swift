@@ -555,10 +555,13 @@ enum FaultMatrix {
         return v
     }
 
-    /// Whether evidence holds the word a primitive uses for what it could not see.
+    /// Whether evidence holds a primitive's answer that it could not see (`no-permission` as a
+    /// firewall decision, a service state or an access).
     static func unseen(_ value: Any) -> Bool {
-        if let s = value as? String { return s == "no-permission" }
-        if let d = value as? [String: Any] { return d.values.contains { unseen($0) } }
+        if let d = value as? [String: Any] {
+            if ["access", "decision", "state"].contains(where: { d[$0] as? String == "no-permission" }) { return true }
+            return d.values.contains { unseen($0) }
+        }
         if let a = value as? [Any] { return a.contains { unseen($0) } }
         return false
     }

@@ -441,6 +441,17 @@ function M.reach_peer(opts)
           }
         end
       end
+      -- Refused or unanswered may be this computer's own firewall (a reject or drop of outgoing
+      -- TCP): when its rules cannot be read without rights, the other computer is not blamed.
+      if r.status == "refused" or r.status == "timeout" or r.status == "host-unreachable" then
+        local v = firewall.check { port = port, direction = "out", remote = tried_ip }
+        if v.decision == "no-permission" then
+          return M.unseen(ctx, string.format("why the connection to %s was %s: this computer's own firewall may stop it",
+                                             hostport(host, port), r.status == "timeout" and "not answered" or r.status),
+                          v.note, { evidence = { connect = r, firewall = v }, next = opts.on_failure,
+                                    advice = { advice[r.status] or ("Check that " .. host .. " is on and reachable from here.") } })
+        end
+      end
       -- Silence from an address on a local network is no router's doing: no forward is involved there.
       local tried = r.remote or (r.attempts and r.attempts[1] and r.attempts[1].remote)
       if r.status == "timeout" and tried and private_address(tried.ip) then
