@@ -547,7 +547,10 @@ enum FaultMatrix {
                 let id = c["id"] as? String ?? "?"
                 v.unseen.append(id)
                 let words = [c["summary"] as? String ?? ""] + (c["advice"] as? [String] ?? [])
-                if !words.contains(where: { $0.contains("sudo ") }) { v.unseenWithoutHint.append(id) }
+                // A failure decided on what it could see (a loopback-only listener, whoever owns it) needs no hint.
+                if c["status"] as? String != "fail", !words.contains(where: { $0.contains("sudo ") }) {
+                    v.unseenWithoutHint.append(id)
+                }
             }
         } catch {
             v.error = "\(error)"

@@ -167,6 +167,19 @@ M.default_rules = {
     end,
   },
   {
+    -- Without administrator rights the firewall here could not be read: a failed test from outside
+    -- may be its doing as much as the second NAT's, which is then likely, not proven.
+    id = "double-nat-firewall-unread",
+    when = function(e, f)
+      return f.layered ~= nil and f.layered.cause == "double-nat" and e.steps ~= nil and e.steps.firewall == "no-permission"
+    end,
+    verdict = function(e, f)
+      return { kind = "double-nat", status = "warn", cause = "double-nat",
+               explanation = f.layered.why .. " (put that one in bridge mode, or forward on both) — though the test from outside ("
+                 .. outcome(e) .. ") may have been stopped by this computer's own firewall, which could not be read" }
+    end,
+  },
+  {
     id = "double-nat",
     when = function(e, f) return f.layered ~= nil end,
     verdict = function(e, f)
