@@ -80,7 +80,10 @@ struct UnprivilegedStepTests {
         let f = try #require(Self.run([("firewall", "crashplan/firewall.lua")], w)["firewall"])
         #expect(f.status == .warn, "not firewall-blocks-inbound: \(f.summary)")
         #expect(f.cause == nil)
-        #expect(f.summary.hasPrefix("cannot tell what the firewall does with incoming TCP 4242 without administrator rights — " + Self.hint))
+        #expect(
+            f.summary
+                == "cannot tell what the firewall does with incoming TCP 4242 without administrator rights — " + Self.hint
+                + " (nftables says: Operation not permitted (you must be root))")
     }
 
     static let forwardSteps = [

@@ -21,15 +21,6 @@ enum UnprivilegedMatrix {
     /// start the service).
     static let visibleInstead: [String: [String]] = ["service-not-running": ["no-listener"]]
 
-    /// Named wrong as root too (the root matrix of main at 06:29: a double NAT named before the fault
-    /// past it): not a matter of rights. Known issues here, so that the entry must go once the NAT
-    /// rules name them.
-    static let wrongAsRoot: Set<String> = [
-        "destination/double/no-forward", "destination/double/manual-stale-address",
-        "destination/double/manual-wrong-port", "destination/double/router-forward-drop",
-        "destination/double/upstream-drop",
-    ]
-
     static let sample = [
         "destination/single/inbound-drop",
         "destination/single/service-stopped",
@@ -71,7 +62,6 @@ enum UnprivilegedMatrix {
             "single faults: \(singles.count); primary cause right \(singles.filter { outcome($0) == .named }.count), "
                 + "narrower cause seen without rights \(n(.narrower)), cannot tell (no cause) \(n(.cannotTell)), "
                 + "WRONG \(n(.wrong)), errors \(verdicts.filter { $0.error != nil }.count)",
-            "  of the wrong ones, wrong as root too: \(verdicts.filter { outcome($0) == .wrong && wrongAsRoot.contains($0.scenario.id) }.count)",
             "healthy: \(healthy.count), false alarms \(n(.falseAlarm))",
             "checks that could not see something: \(verdicts.map(\.unseen.count).reduce(0, +)), "
                 + "without the sudo hint: \(verdicts.map(\.unseenWithoutHint.count).reduce(0, +))",
@@ -85,11 +75,7 @@ enum UnprivilegedMatrix {
         #expect(v.labBug == nil, "the lab is wrong: \(v.labBug ?? "")")
         guard v.error == nil else { return }
         let o = outcome(v)
-        if wrongAsRoot.contains(id) {
-            withKnownIssue("wrong as root too: see FaultMatrixLabTests") { #expect(o != .wrong, Comment(rawValue: line(v))) }
-        } else {
-            #expect(o != .wrong && o != .falseAlarm, Comment(rawValue: line(v)))
-        }
+        #expect(o != .wrong && o != .falseAlarm, Comment(rawValue: line(v)))
         #expect(v.unseenWithoutHint.isEmpty, Comment(rawValue: line(v)))
         #expect(v.unseen.contains("firewall"), "nft refuses an unprivileged user: \(line(v))")
     }

@@ -386,7 +386,9 @@ function M.firewall(opts)
       local dir = inbound and "incoming" or "outgoing"
       if v.decision == "allow" then return pass { summary = dir .. " TCP " .. port .. " is allowed (" .. v.tool .. ")", evidence = v } end
       if v.decision == "no-permission" then
-        return M.unseen(ctx, "what the firewall does with " .. dir .. " TCP " .. port, v.note, { evidence = v })
+        -- The tool's own words are the reason; the note's "needs administrator rights" the summary says already.
+        local words = v.note and v.note:match("%((%S+ says: .+)%)$") or v.note
+        return M.unseen(ctx, "what the firewall does with " .. dir .. " TCP " .. port, words, { evidence = v })
       end
       if v.decision == "unknown" then
         return warn { summary = "cannot tell what the firewall does: " .. (v.note or v.tool), evidence = v }
@@ -548,7 +550,9 @@ function M.port_forward(opts)
       end
       local advice = { v.explanation }
       for _, a in ipairs(v.advice or {}) do advice[#advice + 1] = a end
-      if unseen then
+      -- Only where the failed test from outside counts: no route, CGNAT or a bad name are not the firewall's.
+      local about_router = v.kind ~= "no-default-route" and v.kind ~= "cgnat" and v.kind ~= "peer-unresolvable"
+      if unseen and about_router then
         advice[#advice + 1] = "The " .. unseen .. " step could not be read without administrator rights: " .. M.sudo_hint(ctx) .. "."
       end
       if e.gateway and e.gateway.manufacturer then
