@@ -3,9 +3,12 @@ import Testing
 
 @testable import Probes
 
-/// What the real tools print to a user without administrator rights (recorded with runuser as an
-/// unprivileged user: Fixtures/unprivileged), read as "cannot tell" (`no-permission`), never as
-/// "stopped", "not installed" or "allowed".
+/// What the real tools print to a user without administrator rights, read as "cannot tell"
+/// (`no-permission`), never as "stopped", "not installed" or "allowed". Fixtures/unprivileged was
+/// recorded on Debian 12 (runit 2.1.2, nftables 1.0.6, iptables 1.8.9, supervisor 4.2.5) with the
+/// daemons started as root in a scratch namespace and each tool run as a fresh user
+/// (`runuser -u pdtest -- sv status DIR`, `… nft list tables`, `… supervisorctl -c FILE status NAME`),
+/// standard error included; the `root` files are root's answers to the same questions.
 @Suite struct UnprivilegedOutputTests {
     static func fixture(_ name: String) throws -> String {
         let url = try #require(Bundle.module.url(forResource: "Fixtures/unprivileged/\(name)", withExtension: "txt"))
