@@ -15,6 +15,7 @@ return pack {
       doc = "destination: this computer receives backups; source: it sends its backup to the other computer",
     },
     service = { type = "string", doc = "the backup service's name, if not the usual one for this platform" },
+    service_config = { type = "string", doc = "the service manager's config file, when it is not in the default place (supervisord: the file given to supervisorctl -c; by default the one the running supervisord was started with)" },
     program = { type = "string", doc = "a hint: the backup service's process name (CrashPlanService, java …); without it, who owns the port is told from the service manager's process tree and the names lib/app.lua knows" },
   },
   causes = {},

@@ -49,6 +49,8 @@
 ---@field platform portdoctor.Platform
 ---@field vendor? { manufacturer?: string, model?: string }
 ---@field results table<string, portdoctor.Result>
+---@field command string the command line the person ran, shell-quoted (for "run `sudo …`" advice)
+---@field privileged boolean runs as the administrator (root)
 
 ---@class portdoctor.Repair
 ---@field title string
@@ -172,7 +174,10 @@ function Connection:close() end
 ---@field remote? portdoctor.Address
 ---@field scope "wildcard"|"loopback-only"|"specific"
 ---@field dual_stack? boolean
----@field owner? { pid: integer, program: string }
+---@field owner? { pid: integer, program: string, comm?: string }
+---@field uid? integer the user the socket belongs to (Linux)
+---@field access? "no-permission" the owner exists but is hidden from this user
+---@field access_error? string
 
 ---@class portdoctor.BindResult
 ---@field status "free"|"in-use"|"denied"|"unavailable"|"failed"
@@ -234,7 +239,7 @@ function netstat.listeners(port, proto) end
 ---@field program? string the program that listens (macOS and Windows decide per program)
 
 ---@class portdoctor.FirewallVerdict
----@field decision "allow"|"drop"|"reject"|"unknown"
+---@field decision "allow"|"drop"|"reject"|"unknown"|"no-permission"
 ---@field tool string
 ---@field rule? string
 ---@field note? string
@@ -250,7 +255,7 @@ function firewall.check(question) end
 function firewall.open(question) end
 
 ---@class portdoctor.ServiceStatus
----@field manager "systemd"|"launchd"|"windows-scm"|"openrc"|"runit"|"supervisord"
+---@field manager "systemd"|"systemd-user"|"launchd"|"windows-scm"|"openrc"|"runit"|"supervisord"
 ---@field name string
 ---@field installed boolean
 ---@field running boolean
@@ -258,19 +263,22 @@ function firewall.open(question) end
 ---@field pid? integer
 ---@field seconds? integer
 ---@field enabled? boolean
+---@field cgroup? string
+---@field access? "no-permission" the manager would not tell this user (then state is "no-permission" too)
+---@field access_error? string the manager's own words
 
 service = {}
 ---@param name string
----@param options? { manager?: string }
+---@param options? { manager?: string, config?: string } config: supervisord's config file (supervisorctl -c)
 ---@return portdoctor.ServiceStatus|nil, string?
 function service.status(name, options) end
 ---@param name string
----@param options? { manager?: string }
+---@param options? { manager?: string, config?: string }
 ---@return string|nil command, string? why
 function service.restart_command(name, options) end
 ---Only inside a repair's apply function.
 ---@param name string
----@param options? { manager?: string, port?: integer, timeout?: number }
+---@param options? { manager?: string, config?: string, port?: integer, timeout?: number }
 ---@return boolean ok, string what, { seconds: number, listening?: boolean, status?: portdoctor.ServiceStatus }
 function service.restart(name, options) end
 

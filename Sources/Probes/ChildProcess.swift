@@ -13,9 +13,11 @@ public struct ChildProcess {
 
     public struct Failure: Error, CustomStringConvertible { public var description: String }
 
-    /// Starts `argv` (argv[0] a path). Standard error goes to /dev/null; standard output too unless captured.
-    public static func start(_ argv: [String], captureOutput: Bool = false, input: String? = nil) throws -> ChildProcess
-    {
+    /// Starts `argv` (argv[0] a path). Standard error goes to /dev/null (or, with `mergeErrors`, into the
+    /// captured output); standard output too unless captured.
+    public static func start(
+        _ argv: [String], captureOutput: Bool = false, input: String? = nil, mergeErrors: Bool = false
+    ) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -35,7 +37,11 @@ public struct ChildProcess {
             posix_spawn_file_actions_addclose(&actions, inp[0])
             posix_spawn_file_actions_addclose(&actions, inp[1])
         }
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        if captureOutput && mergeErrors {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for a in cArgs { free(a) } }
         var pid: pid_t = 0
@@ -93,6 +99,17 @@ public struct ChildProcess {
         let text = readAll(fd)
         _ = child.wait()
         return text
+    }
+
+    /// Runs `argv` to completion: its exit status, and its output and error messages in the order it
+    /// printed them. A tool refused the rights to see something says so on standard error
+    /// ("Operation not permitted (you must be root)"), which `output` drops.
+    public static func outputAndErrors(_ argv: [String]) -> (status: Int32, text: String)? {
+        guard let child = try? start(argv, captureOutput: true, mergeErrors: true), let fd = child.output else {
+            return nil
+        }
+        let text = readAll(fd)
+        return (child.wait().status, text)
     }
 }
 

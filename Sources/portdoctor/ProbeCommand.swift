@@ -126,7 +126,8 @@ struct NetstatProbe: ParsableCommand {
         output.print(Observation.json(entries)) {
             entries.map { e in
                 "\(e.proto) \(e.state.padding(11)) \(e.local.description.padding(28)) \((e.remote?.description ?? "*").padding(28)) "
-                    + "\(e.scope.rawValue)\(e.dualStack == true ? "+ipv4" : "")  \(e.owner.map { "\($0.program)/\($0.pid)" } ?? "")"
+                    + "\(e.scope.rawValue)\(e.dualStack == true ? "+ipv4" : "")  "
+                    + (e.owner.map { "\($0.program)/\($0.pid)" } ?? e.access.map { "(owner: \($0))" } ?? "")
             }.joined(separator: "\n")
         }
     }
@@ -219,7 +220,7 @@ struct FirewallProbe: ParsableCommand {
         commandName: "firewall",
         abstract: "Would this computer's firewall let a connection on PORT through? allow, drop, reject or unknown.",
         discussion:
-            "Reads the real ruleset (nft -j list ruleset; needs root). Exit status 0 for allow, 1 for drop or reject, 2 for unknown."
+            "Reads the real ruleset (nft -j list ruleset; needs root: without it the answer is no-permission). Exit status 0 for allow, 1 for drop or reject, 2 for unknown or no-permission."
     )
 
     @Option(help: "The port: on this computer (in) or on the other one (out).") var port: Int
@@ -252,7 +253,7 @@ struct FirewallProbe: ParsableCommand {
         }
         switch v.decision {
         case .allow: return
-        case .unknown: throw ExitCode(2)
+        case .unknown, .noPermission: throw ExitCode(2)
         default: throw ExitCode(1)
         }
     }
@@ -264,11 +265,15 @@ struct ServiceProbe: ParsableCommand {
         abstract:
             "Is a service installed and running? With --restart-command, how it would be restarted (nothing is changed).",
         discussion:
-            "Managers: systemd, launchd, windows-scm, openrc, runit (a name or a service directory), supervisord. Exit status 0 when running, 1 when not, 2 when no manager knows it."
+            "Managers: systemd, systemd-user (systemctl --user), launchd, windows-scm, openrc, runit (a name or a service directory), supervisord. Exit status 0 when running, 1 when not, 2 when no manager knows it or the manager would not tell this user (no-permission)."
     )
 
     @Argument(help: "The service name (or, for runit, its directory).") var name: String
     @Option(help: "Use this manager instead of detecting one.") var manager: String?
+    @Option(
+        help:
+            "supervisord: its config file, for supervisorctl -c (default: the one the running supervisord was started with)."
+    ) var config: String?
     @Flag(help: "Print the exact restart command instead (a dry run).") var restartCommand = false
     @OptionGroup var output: OutputOptions
 
@@ -282,11 +287,12 @@ struct ServiceProbe: ParsableCommand {
     func run() throws {
         let m = manager.flatMap(ServiceManager.init(rawValue:))
         if restartCommand {
-            let status = Services.status(name, manager: m)
+            let status = Services.status(name, manager: m, config: config)
             guard let chosen = m ?? status?.manager ?? Services.detect().first else {
                 throw Failure("no service manager found on this computer")
             }
-            let command = Services.restartCommands(name, chosen).map { $0.joined(separator: " ") }
+            let file = chosen == .supervisord ? config ?? Services.runningSupervisordConfig() : nil
+            let command = Services.restartCommands(name, chosen, config: file).map { $0.joined(separator: " ") }
                 .joined(separator: " && ")
             let installed = status?.installed ?? false
             output.print(
@@ -302,16 +308,19 @@ struct ServiceProbe: ParsableCommand {
             if !installed { throw ExitCode(2) }
             return
         }
-        guard let s = Services.status(name, manager: m) else {
+        guard let s = Services.status(name, manager: m, config: config) else {
             throw Failure("no service manager found on this computer")
         }
         output.print(Observation.json(s)) {
-            "\(s.name) (\(s.manager.rawValue)): "
+            if let why = s.accessError, s.access != nil {
+                return "\(s.name) (\(s.manager.rawValue)): cannot tell without administrator rights — \(why)"
+            }
+            return "\(s.name) (\(s.manager.rawValue)): "
                 + (s.installed ? (s.running ? "running" : "not running") : "not installed")
                 + " — \(s.state)" + (s.pid.map { ", pid \($0)" } ?? "")
                 + (s.enabled.map { $0 ? ", starts at boot" : ", not started at boot" } ?? "")
         }
-        if !s.installed { throw ExitCode(2) }
+        if !s.installed || s.access != nil { throw ExitCode(2) }
         if !s.running { throw ExitCode(1) }
     }
 }

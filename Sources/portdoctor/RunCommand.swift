@@ -142,6 +142,7 @@ struct RunCommand: ParsableCommand {
         request.options.fix = fix
         request.options.assumeYes = yes
         request.options.debug = debug
+        request.options.command = CommandLine.arguments
         // A printed line must not land in the middle of the progress line.
         request.options.printed = { line in
             Terminal.clearProgress()

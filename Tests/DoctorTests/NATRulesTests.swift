@@ -190,6 +190,29 @@ struct NATRulesTests {
         #expect(ok.notes.first?.contains("10.0.5.2 is private") == true, "\(ok.notes)")
     }
 
+    /// Without administrator rights the firewall step could not read the rules ("no-permission"): a
+    /// failed connect-back may be this computer's firewall, so the router is not blamed on it, and a
+    /// double NAT is likely rather than proven.
+    @Test func aFirewallThatCouldNotBeReadKeepsTheConnectBackFromBlaming() throws {
+        let unread = Self.home {
+            $0["connect_back"] = "timeout"; $0["steps"] = ["listener": "pass", "firewall": "no-permission"]
+            $0["upnp"] = false; $0["natpmp"] = false
+        }
+        let v = try Self.decide(unread)
+        #expect((v.rule, v.status, v.cause) == ("blocked-here", "skip", nil), "not the router's doing: \(v)")
+        let layered = Self.home {
+            $0["router_wan"] = "10.0.5.2"; $0["connect_back"] = "timeout"
+            $0["steps"] = ["listener": "pass", "firewall": "no-permission"]
+        }
+        let d = try Self.decide(layered)
+        #expect((d.rule, d.status, d.cause) == ("double-nat-firewall-unread", "warn", "double-nat"), "\(d)")
+        // Read and allowing: the double NAT is the cause, as before.
+        var read = layered.tableValue!
+        read["steps"] = ["listener": "pass", "firewall": "pass"]
+        let failed = try Self.decide(.table(read))
+        #expect((failed.rule, failed.status ?? "fail", failed.cause) == ("double-nat", "fail", "double-nat"), "\(failed)")
+    }
+
     @Test func doubleNATFromTheHopsOrAMismatchedWAN() throws {
         let hops = try Self.decide(
             Self.home {

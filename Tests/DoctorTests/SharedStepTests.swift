@@ -42,7 +42,8 @@ struct SharedStepTests {
     /// Runs bundled check files as the steps of a pack (with crashplan's lib/app.lua, which they may
     /// require), next to the bundled packs; `files` maps step → bundled file, or → Lua source.
     static func run(
-        _ files: [(step: String, file: String)], world: World, params: [(String, String)] = [], peer: String? = nil
+        _ files: [(step: String, file: String)], world: World, params: [(String, String)] = [], peer: String? = nil,
+        command: [String] = []
     ) throws -> [String: Finding] {
         var sources = ["pack.lua": manifest(steps: files.map(\.step), params: Self.params)]
         for (step, file) in files + [("lib/app", "crashplan/lib/app.lua"), ("lib/engine", "crashplan/lib/engine.lua")] {
@@ -53,6 +54,9 @@ struct SharedStepTests {
         request.platform = .linux
         request.parameters.commandLine = params
         request.parameters.peer = peer
+        // As a person runs it, without administrator rights (the tests themselves run as root).
+        request.options.privileged = false
+        request.options.command = command
         let catalog = PackCatalog(packs: PackCatalog.discover(environment: [:]).packs + [folder(sources)])
         let prepared = try Diagnosis.prepare(request, catalog: catalog) { runtime in
             runtime.register(
@@ -137,7 +141,10 @@ struct SharedStepTests {
         w.bindTest = ["status": "denied", "errno": 13, "error": "Permission denied", "holders": []]
         let f = try Self.listenPort(w)
         #expect(f.status == .warn, "a denied test is no evidence that the port is free: \(f.summary)")
-        #expect(f.summary == "cannot tell whether TCP 4242 is free: this computer denied the test (Permission denied)")
+        #expect(
+            f.summary
+                == "cannot tell whether TCP 4242 is free without administrator rights — run `sudo portdoctor` to check this step (this computer denied the test: Permission denied)"
+        )
         #expect(f.advice.first?.contains("sudo") == true)
     }
 

@@ -468,6 +468,10 @@ enum FaultMatrix {
         var seconds = 0.0
         /// The run's JSON report, as the binary printed it (for the path picture's check).
         var reportJSON = ""
+        /// Checks whose evidence says `no-permission` (they could not see something), and those of
+        /// them that do not say so with the sudo hint (see FaultMatrixUnprivilegedLabTests).
+        var unseen: [String] = []
+        var unseenWithoutHint: [String] = []
 
         /// The scenario's ground truth disagrees with what the lab meant to build.
         var labBug: String? {
@@ -508,9 +512,11 @@ enum FaultMatrix {
         }
     }
 
-    static func run(_ scenario: Scenario) -> Verdict {
+    /// `user`: run the diagnosis as this unprivileged user (uid:gid), as most people first run it.
+    static func run(_ scenario: Scenario, user: String? = nil) -> Verdict {
         let started = Date()
         let world = World()
+        world.user = user
         defer { world.tearDown() }
         var v = diagnose(scenario, in: world)
         v.seconds = Date().timeIntervalSince(started)
@@ -540,10 +546,30 @@ enum FaultMatrix {
             // Keys a report may add to list further findings ("others", …): any cause outside the checks.
             for (key, value) in json where key != "checks" { named += causes(in: value) }
             v.named = named.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+            for c in checks where unseen(c["evidence"] as Any) {
+                let id = c["id"] as? String ?? "?"
+                v.unseen.append(id)
+                let words = [c["summary"] as? String ?? ""] + (c["advice"] as? [String] ?? [])
+                // A failure decided on what it could see (a loopback-only listener, whoever owns it) needs no hint.
+                if c["status"] as? String != "fail", !words.contains(where: { $0.contains("sudo ") }) {
+                    v.unseenWithoutHint.append(id)
+                }
+            }
         } catch {
             v.error = "\(error)"
         }
         return v
+    }
+
+    /// Whether evidence holds a primitive's answer that it could not see (`no-permission` as a
+    /// firewall decision, a service state or an access).
+    static func unseen(_ value: Any) -> Bool {
+        if let d = value as? [String: Any] {
+            if ["access", "decision", "state"].contains(where: { d[$0] as? String == "no-permission" }) { return true }
+            return d.values.contains { unseen($0) }
+        }
+        if let a = value as? [Any] { return a.contains { unseen($0) } }
+        return false
     }
 
     static func causes(in value: Any) -> [String] {
@@ -596,6 +622,8 @@ enum FaultMatrix {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pd-matrix-\(UUID().uuidString)")
         var serviceDir: URL { root.appendingPathComponent("crashplan") }
         private var etcDirs: [URL] = []
+        /// "uid:gid" to run the diagnosis as (nil: root).
+        var user: String?
 
         func build(_ s: Setup) throws {
             setup = s
@@ -697,6 +725,16 @@ enum FaultMatrix {
             ]
             if setup.port != 4242 { argv += ["--param", "port=\(setup.port)"] }
             if setup.role == .source { argv += ["--param", "role=source"] }
+            if let user {
+                // As a person without sudo: another uid, no groups, no root's HOME (setpriv, like
+                // runuser, changes only the credentials; the lab's namespaces stay).
+                let ids = user.split(separator: ":")
+                argv =
+                    [
+                        "/usr/bin/setpriv", "--reuid=\(ids[0])", "--regid=\(ids.count > 1 ? ids[1] : ids[0])",
+                        "--clear-groups", "/usr/bin/env", "HOME=/nonexistent",
+                    ] + argv
+            }
             return try lab.exec(home.lan, argv + ["--format", "json"])
         }
 

@@ -18,6 +18,19 @@ function M.port_check(opts)
       if #ls == 0 then return pass("nothing else holds TCP %d", port) end
       local l = ls[1]
       if not l.owner and opts.unknown_owner then return opts.unknown_owner(l) end
+      if not l.owner then
+        -- Another user's program (the service runs as root): only the administrator may see which.
+        local why = l.access == "no-permission" and (l.access_error or "another user's program") or nil
+        if why then
+          return steps.unseen(ctx, string.format("which program holds TCP %d (the app's own port)", port), why,
+                              { evidence = l, advice = { "If it is not " .. app.name .. "'s service, " .. stop_advice("it") } })
+        end
+        return warn {
+          summary = string.format("TCP %d is held by a program this computer does not name: it may not be the backup service", port),
+          advice = { "If it is not " .. app.name .. "'s service, " .. stop_advice("it") },
+          evidence = l,
+        }
+      end
       -- Whose it is, from the service manager's process tree and the app's program names.
       local mine, why = steps.identify(ctx, l, { names = app.services, programs = app.programs })
       if mine == false then

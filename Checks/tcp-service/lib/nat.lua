@@ -52,11 +52,12 @@ end
 --   mapped_here / mapped_elsewhere  the router's forward table points here / at another address
 --   outside       the connect-back's status ("connected", "refused", "timeout", …) or nil
 --   blocked_here  the steps on this computer that failed (e.steps: service, listener, firewall), as a list:
---                 the connect-back cannot speak for the router then
+--                 the connect-back cannot speak for the router then; a step that could not look
+--                 ("no-permission": the firewall's rules, without administrator rights) counts too
 function M.facts(e)
   local f = {}
   for _, id in ipairs { "service", "listener", "firewall" } do
-    if e.steps and e.steps[id] == "fail" then
+    if e.steps and (e.steps[id] == "fail" or e.steps[id] == "no-permission") then
       f.blocked_here = f.blocked_here or {}
       f.blocked_here[#f.blocked_here + 1] = id
     end
@@ -166,6 +167,19 @@ M.default_rules = {
     end,
   },
   {
+    -- Without administrator rights the firewall here could not be read: a failed test from outside
+    -- may be its doing as much as the second NAT's, which is then likely, not proven.
+    id = "double-nat-firewall-unread",
+    when = function(e, f)
+      return f.layered ~= nil and f.layered.cause == "double-nat" and e.steps ~= nil and e.steps.firewall == "no-permission"
+    end,
+    verdict = function(e, f)
+      return { kind = "double-nat", status = "warn", cause = "double-nat",
+               explanation = f.layered.why .. " (put that one in bridge mode, or forward on both) — though the test from outside ("
+                 .. outcome(e) .. ") may have been stopped by this computer's own firewall, which could not be read" }
+    end,
+  },
+  {
     id = "double-nat",
     when = function(e, f) return f.layered ~= nil end,
     verdict = function(e, f)
@@ -209,7 +223,7 @@ M.default_rules = {
     verdict = function(e, f)
       local which = table.concat(f.blocked_here, " and ")
       local why = "the test from outside (" .. outcome(e) .. ") cannot tell about the router while the " .. which
-        .. " step here fails"
+        .. " step here fails (or could not look, without administrator rights)"
       if e.upnp and e.mapping_client == nil and not f.local_public then
         -- A warning, not a failure: a forward made in the router's admin page does not show in its
         -- UPnP table, and nothing else can tell until the step here is fixed.

@@ -21,10 +21,17 @@ local function candidates(ctx, names)
   return (names and names[ctx.platform]) or {}
 end
 
+-- The manager's own config file when a person keeps it elsewhere (--param service_config: supervisord's,
+-- for supervisorctl -c); without it, the one the running supervisord was started with.
+local function manager_options(ctx, s)
+  local c = ctx.params.service_config
+  return { manager = s and s.manager or nil, config = (c and c ~= "") and c or nil }
+end
+
 local function find_service(ctx, names)
   local first
   for _, name in ipairs(candidates(ctx, names)) do
-    local s = service.status(name)
+    local s = service.status(name, manager_options(ctx))
     if s and s.installed then return s end
     first = first or s
   end
@@ -96,7 +103,40 @@ end
 
 local function owner_text(sock)
   if sock.owner then return string.format("%s (pid %d)", sock.owner.program, sock.owner.pid) end
+  if sock.access == "no-permission" then return "another user's program" end
   return "a program this computer does not name"
+end
+
+-- What a primitive could not see for want of rights says `no-permission` (Docs/lua-api.md): in a
+-- firewall decision, a service state, or a socket's or process's `access`. Such a step warns with
+-- the exact command to run again as administrator, and never fails on what it could not see.
+function M.no_permission(x)
+  return type(x) == "table" and (x.access == "no-permission" or x.decision == "no-permission"
+                                 or x.state == "no-permission")
+end
+
+-- "run `sudo portdoctor run crashplan --peer …` to check this step": the person's own command.
+function M.sudo_hint(ctx)
+  if ctx.platform == "windows" then
+    return "run `" .. (ctx.command or "portdoctor") .. "` again in a terminal opened as administrator to check this step"
+  end
+  return "run `sudo " .. (ctx.command or "portdoctor") .. "` to check this step"
+end
+
+-- The warning of a step that could not see: what it could not tell, why (the tool's own words),
+-- and how to see it. Run as administrator already, sudo would not help: the words say what refused.
+function M.unseen(ctx, what, why, fields)
+  local r = fields or {}
+  if ctx.privileged then
+    r.summary = "cannot tell " .. what .. ": this computer refused even the administrator (" .. (why or "no-permission") .. ")"
+  else
+    r.summary = "cannot tell " .. what .. " without administrator rights — " .. M.sudo_hint(ctx)
+      .. (why and (" (" .. why .. ")") or "")
+  end
+  r.advice = r.advice or {}
+  table.insert(r.advice, 1, ctx.privileged and "Look at it yourself, on a computer (or container) that lets the administrator read it."
+                              or ("Run portdoctor again as administrator: sudo " .. (ctx.command or "portdoctor")))
+  return warn(r)
 end
 
 -- A program's name as compared: Windows names end in .exe and ignore case.
@@ -127,9 +167,14 @@ end
 -- Returns true, false (another program), or nil (cannot tell), and how it was told.
 -- opts: names (service names per platform), programs (process names); the service status may be given.
 function M.identify(ctx, sock, opts, s)
+  if not sock.owner and sock.access == "no-permission" then
+    return nil, "it is another user's program, which only the administrator may see"
+  end
   if not sock.owner then return nil, "this computer does not say which program owns it" end
   local o = sock.owner
   if s == nil then s = find_service(ctx, opts and opts.names) or false end
+  -- A status the manager would not tell says nothing either way (it is not "stopped").
+  if s and M.no_permission(s) then s = false end
   if s and s.running and s.pid and o.pid == s.pid then return true, string.format("it is %s's main process", s.name) end
   local info = process.info(o.pid)
   if s and s.running and s.pid then
@@ -173,7 +218,9 @@ local function restart_repair(opts)
     apply = function(ctx)
       local s = find_service(ctx, opts.names)
       if not s then return false, "no installed service to restart" end
-      local ok, what = service.restart(s.name, { manager = s.manager, port = destination(ctx) and ctx.params.port or nil, timeout = 20 })
+      local options = manager_options(ctx, s)
+      options.port, options.timeout = destination(ctx) and ctx.params.port or nil, 20
+      local ok, what = service.restart(s.name, options)
       if not ok then return false, what end
     end,
   }
@@ -196,6 +243,17 @@ function M.service(opts)
           evidence = seen,
         }
       end
+      if M.no_permission(s) then
+        -- What can be seen without rights still helps the person: does anything listen on the port?
+        local seen = ""
+        if destination(ctx) then
+          local ls = netstat.listeners(ctx.params.port)
+          seen = #ls > 0 and string.format("; something listens on TCP %d, so it may well run", ctx.params.port)
+            or string.format("; nothing listens on TCP %d (see the listener step)", ctx.params.port)
+        end
+        return M.unseen(ctx, "whether " .. s.name .. " runs", s.manager .. " says: " .. (s.access_error or "access denied"),
+                        { evidence = s, advice = { "Its manager (" .. s.manager .. ") would not tell this user" .. seen .. "." } })
+      end
       if not s.running and destination(ctx) then
         -- A service that cannot start because another program took its port: that is the cause.
         for _, l in ipairs(netstat.listeners(ctx.params.port)) do
@@ -205,7 +263,7 @@ function M.service(opts)
                                       ctx.params.port, owner_text(l)),
               cause = "port-in-use",
               advice = { "Stop " .. owner_text(l) .. ", then start the " .. (opts.label or "service") .. ": "
-                           .. (service.restart_command(s.name, { manager = s.manager }) or "restart it"),
+                           .. (service.restart_command(s.name, manager_options(ctx, s)) or "restart it"),
                          "Or move the " .. (opts.label or "service") .. " to a free port (see the listen port step)." },
               evidence = { service = s, holder = l },
             }
@@ -216,7 +274,7 @@ function M.service(opts)
         return fail {
           summary = string.format("%s is %s (%s)", s.name, s.state, s.manager),
           cause = "service-not-running",
-          advice = { "Start it: " .. (service.restart_command(s.name, { manager = s.manager }) or "restart the service") },
+          advice = { "Start it: " .. (service.restart_command(s.name, manager_options(ctx, s)) or "restart the service") },
           evidence = s, repairs = { "restart" },
         }
       end
@@ -235,6 +293,7 @@ function M.listener(opts)
       local port = ctx.params.port
       local ls = netstat.listeners(port)
       if #ls == 0 then
+        -- Seen without rights too: the socket table lists every listener, whoever owns it.
         return fail {
           summary = "nothing listens on TCP " .. port,
           cause = "no-listener",
@@ -277,6 +336,11 @@ function M.listener(opts)
           advice = { "Set the " .. (opts.label or "service") .. " to listen on all addresses, IPv4 included (0.0.0.0, or :: with IPv6-only off), then restart it." },
           evidence = ls,
         }
+      end
+      if unknown and (unknown.listener.access == "no-permission" or (s and M.no_permission(s))) then
+        return M.unseen(ctx, string.format("whether what listens on %s is the %s", unknown.listener["local"].text,
+                                           opts.label or "service"), unknown.why,
+                        { evidence = ls, advice = { "Or look yourself: " .. who_holds(ctx, port) } })
       end
       if unknown then
         return warn {
@@ -321,6 +385,11 @@ function M.firewall(opts)
                                  program = ctx.params.program }
       local dir = inbound and "incoming" or "outgoing"
       if v.decision == "allow" then return pass { summary = dir .. " TCP " .. port .. " is allowed (" .. v.tool .. ")", evidence = v } end
+      if v.decision == "no-permission" then
+        -- The tool's own words are the reason; the note's "needs administrator rights" the summary says already.
+        local words = v.note and v.note:match("%((%S+ says: .+)%)$") or v.note
+        return M.unseen(ctx, "what the firewall does with " .. dir .. " TCP " .. port, words, { evidence = v })
+      end
       if v.decision == "unknown" then
         return warn { summary = "cannot tell what the firewall does: " .. (v.note or v.tool), evidence = v }
       end
@@ -372,6 +441,17 @@ function M.reach_peer(opts)
             advice = { "This computer has no way out of its own network (no default route): check its network settings (DHCP, or the gateway's address), or its cable or Wi-Fi." },
             evidence = { connect = r, route = route }, next = opts.on_failure,
           }
+        end
+      end
+      -- Refused or unanswered may be this computer's own firewall (a reject or drop of outgoing
+      -- TCP): when its rules cannot be read without rights, the other computer is not blamed.
+      if r.status == "refused" or r.status == "timeout" or r.status == "host-unreachable" then
+        local v = firewall.check { port = port, direction = "out", remote = tried_ip }
+        if v.decision == "no-permission" then
+          return M.unseen(ctx, string.format("why the connection to %s was %s: this computer's own firewall may stop it",
+                                             hostport(host, port), r.status == "timeout" and "not answered" or r.status),
+                          v.note, { evidence = { connect = r, firewall = v }, next = opts.on_failure,
+                                    advice = { advice[r.status] or ("Check that " .. host .. " is on and reachable from here.") } })
         end
       end
       -- Silence from an address on a local network is no router's doing: no forward is involved there.
@@ -427,11 +507,18 @@ function M.port_forward(opts)
       local e = portforward.survey(ctx.params.port, { reflector = rhost, reflector_port = rport })
       -- What the steps here found, for the rules: a connect-back refused by this computer says
       -- nothing about the router.
+      -- A firewall step that could not read the rules is "no-permission": a failed connect-back may
+      -- be this computer's firewall as much as the router.
+      local unseen
       for _, id in ipairs { "service", "listener", "firewall" } do
         local r = ctx.results and ctx.results[id]
         if r then
           e.steps = e.steps or {}
           e.steps[id] = r.status
+          if id == "firewall" and r.status == "warn" and M.no_permission(r.evidence) then
+            e.steps[id] = "no-permission"
+            unseen = id
+          end
         end
       end
       local v = (opts.rules or require("tcp-service:nat").rules):decide(e)
@@ -446,6 +533,10 @@ function M.port_forward(opts)
       if v.status == "pass" then
         return pass { summary = v.explanation .. asked .. notes, advice = v.notes, evidence = e }
       end
+      if v.status == "skip" and unseen then
+        -- Said as a warning: the person can make this step decide, with rights.
+        return M.unseen(ctx, "whether the router forwards the port", v.explanation .. asked, { evidence = e })
+      end
       if v.status == "skip" then
         return skip { summary = v.explanation .. asked, advice = v.advice or { "On the other computer run: portdoctor listen" },
                       evidence = e }
@@ -459,6 +550,11 @@ function M.port_forward(opts)
       end
       local advice = { v.explanation }
       for _, a in ipairs(v.advice or {}) do advice[#advice + 1] = a end
+      -- Only where the failed test from outside counts: no route, CGNAT or a bad name are not the firewall's.
+      local about_router = v.kind ~= "no-default-route" and v.kind ~= "cgnat" and v.kind ~= "peer-unresolvable"
+      if unseen and about_router then
+        advice[#advice + 1] = "The " .. unseen .. " step could not be read without administrator rights: " .. M.sudo_hint(ctx) .. "."
+      end
       if e.gateway and e.gateway.manufacturer then
         advice[#advice + 1] = "Your router (" .. e.gateway.manufacturer .. ") can forward it in its admin page; forward TCP " .. ctx.params.port .. " to this computer."
       end
@@ -487,11 +583,8 @@ function M.listen_port(opts)
         return pass { summary = string.format("TCP %d is free (the service can listen on it)", port), evidence = b }
       end
       if b.status == "denied" then
-        return warn {
-          summary = string.format("cannot tell whether TCP %d is free: this computer denied the test (%s)", port, b.error or "denied"),
-          advice = { "Run portdoctor again with sudo: the test is then allowed, and says who holds the port." },
-          evidence = b,
-        }
+        return M.unseen(ctx, string.format("whether TCP %d is free", port),
+                        "this computer denied the test: " .. (b.error or "denied"), { evidence = b })
       end
       if b.status ~= "in-use" then
         return warn {
@@ -517,6 +610,12 @@ function M.listen_port(opts)
             evidence = b,
           }
         end
+      end
+      local hidden = false
+      for _, h in ipairs(b.holders) do if h.access == "no-permission" then hidden = true end end
+      if unknown and hidden then
+        return M.unseen(ctx, string.format("which program holds TCP %d", port), "it is another user's program",
+                        { evidence = b, advice = { "Or look yourself: " .. who_holds(ctx, port) } })
       end
       if unknown then
         return warn {
@@ -552,10 +651,14 @@ function M.restart_service(opts)
     repairs = { restart = restart_repair(opts) },
     run = function(ctx)
       local s = find_service(ctx, opts.names)
+      if s and M.no_permission(s) then
+        return skip("cannot tell whether the " .. label .. " runs without administrator rights (see the service step): "
+                    .. M.sudo_hint(ctx))
+      end
       if not s or not s.running then
         return skip("the " .. label .. " is not running now: the service step says why")
       end
-      local restart = service.restart_command(s.name, { manager = s.manager }) or ("restart the " .. label)
+      local restart = service.restart_command(s.name, manager_options(ctx, s)) or ("restart the " .. label)
       local evidence = { service = s }
       local young = s.seconds and s.seconds < settle
       local since = s.seconds and (" for " .. duration(s.seconds)) or ""

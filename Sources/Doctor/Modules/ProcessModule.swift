@@ -32,6 +32,8 @@ enum ProcessModule {
         if let p = r.program { t["program"] = .text(p) }
         if let e = r.exe { t["exe"] = .text(e) }
         if let g = r.cgroup { t["cgroup"] = .text(g) }
+        if let a = r.access { t["access"] = .text(a) }
+        if let e = r.accessError { t["access_error"] = .text(e) }
         t["arguments"] = .table(LuaTable(sequence: r.arguments.map(LuaValue.text)))
         t["ancestors"] = .table(LuaTable(sequence: r.ancestors.map { .integer(Int64($0)) }))
         return .table(t)

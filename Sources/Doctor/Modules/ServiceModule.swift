@@ -10,8 +10,9 @@ enum ServiceModule {
                 "status": HostFunction { call in
                     let name = try serviceName(call)
                     let manager = try managerOption(call)
+                    let config = try configOption(call)
                     return try call.offload(waitingFor: "the status of \(name)") {
-                        Services.status(name, manager: manager)
+                        Services.status(name, manager: manager, config: config)
                     } results: {
                         $0.map { [table($0)] } ?? [.nil, .text("no service manager found on this computer")]
                     }
@@ -21,9 +22,12 @@ enum ServiceModule {
                     guard let manager = try managerOption(call) ?? Services.detect().first else {
                         return call.returning(.nil, .text("no service manager found on this computer"))
                     }
+                    // Only supervisord's command names its config file; only then is the process table read.
+                    let config =
+                        manager == .supervisord ? try configOption(call) ?? Services.runningSupervisordConfig() : nil
                     return call.returning(
                         .text(
-                            Services.restartCommands(name, manager).map { $0.joined(separator: " ") }
+                            Services.restartCommands(name, manager, config: config).map { $0.joined(separator: " ") }
                                 .joined(separator: " && ")))
                 },
                 "restart": HostFunction { call in
@@ -42,8 +46,9 @@ enum ServiceModule {
                         port = UInt16(p)
                     }
                     let timeout = try SocketModule.seconds(options["timeout"], call: call, index: 2, default: 30)
+                    let config = try configOption(call)
                     guard
-                        let manager = try managerOption(call) ?? Services.status(name)?.manager
+                        let manager = try managerOption(call) ?? Services.status(name, config: config)?.manager
                             ?? Services.detect().first
                     else {
                         return call.returning(.boolean(false), .text("no service manager found on this computer"))
@@ -51,7 +56,9 @@ enum ServiceModule {
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
                         pending.waitingFor = "\(name) to come back"
-                        Services.restart(name, manager: manager, port: port, timeout: timeout, on: loop) { r in
+                        Services.restart(
+                            name, manager: manager, port: port, timeout: timeout, config: config, on: loop
+                        ) { r in
                             var t = LuaTable()
                             t["seconds"] = .number((r.seconds * 100).rounded() / 100)
                             if let l = r.listening { t["listening"] = .boolean(l) }
@@ -80,6 +87,15 @@ enum ServiceModule {
         return m
     }
 
+    /// `config`: supervisord's config file (supervisorctl -c FILE), when a person keeps it elsewhere.
+    static func configOption(_ call: LuaCall) throws -> String? {
+        guard let options = try call.optionalTable(2), options["config"] != .nil else { return nil }
+        guard let text = options["config"].stringValue, !text.isEmpty, !text.contains("\0") else {
+            throw call.argumentError(2, "'config' must be a file's path")
+        }
+        return text
+    }
+
     static func table(_ s: ServiceStatus) -> LuaValue {
         var t = LuaTable()
         t["manager"] = .text(s.manager.rawValue)
@@ -91,6 +107,8 @@ enum ServiceModule {
         if let x = s.seconds { t["seconds"] = .integer(Int64(x)) }
         if let e = s.enabled { t["enabled"] = .boolean(e) }
         if let g = s.cgroup { t["cgroup"] = .text(g) }
+        if let a = s.access { t["access"] = .text(a) }
+        if let e = s.accessError { t["access_error"] = .text(e) }
         return .table(t)
     }
 }

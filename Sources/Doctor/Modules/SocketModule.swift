@@ -318,6 +318,9 @@ enum Convert {
             if let c = o.comm { owner["comm"] = .text(c) }
             t["owner"] = .table(owner)
         }
+        if let u = e.uid { t["uid"] = .integer(Int64(u)) }
+        if let a = e.access { t["access"] = .text(a) }
+        if let w = e.accessError { t["access_error"] = .text(w) }
         return .table(t)
     }
 

@@ -24,6 +24,10 @@ public struct RunOptions {
     public var debug = false
     /// At most this many printed lines are kept per check (with `debug`).
     public static let keptLines = 1000
+    /// The command line the person ran (argv), for advice that says "run the same with sudo".
+    public var command: [String] = []
+    /// Runs as the administrator: advice about missing rights would not help (tests say either).
+    public var privileged = geteuid() == 0
 
     public init() {}
 
@@ -196,6 +200,10 @@ public final class Runner {
         ctx["pack"] = ["id": .text(plan.manifest.id), "version": .text(plan.manifest.version)]
         ctx["check"] = ["id": .text(step.id), "title": .text(step.title)]
         ctx["platform"] = .text(plan.platform.rawValue)
+        // Steps that could not see something without administrator rights tell the person the exact
+        // command to run again with them.
+        ctx["privileged"] = .boolean(options.privileged)
+        ctx["command"] = .text(options.command.isEmpty ? "portdoctor" : ShellWords.join(options.command))
         if let vendor = plan.vendor {
             ctx["vendor"] = .table(
                 LuaTable(fields: Dictionary(uniqueKeysWithValues: vendor.map { (.text($0.key), .text($0.value)) })))
@@ -431,5 +439,19 @@ public final class Runner {
                 }
             }
         }
+    }
+}
+
+/// A command line as a person would type it again in a POSIX shell: words that need it are quoted.
+enum ShellWords {
+    static func join(_ words: [String]) -> String {
+        words.map(quote).joined(separator: " ")
+    }
+
+    static func quote(_ word: String) -> String {
+        let plain = word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:,@%+".contains($0)) }
+        if plain && !word.isEmpty { return word }
+        // Inside single quotes nothing is special but the quote itself: close, escape it, reopen.
+        return "'" + word.reduce(into: "") { $0 += $1 == "'" ? "'\\''" : String($1) } + "'"
     }
 }

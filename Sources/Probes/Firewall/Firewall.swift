@@ -65,16 +65,26 @@ public enum Firewall {
         return rules.isEmpty ? nil : rules.evaluate(question)
     }
 
+    /// The rules this user may not read: "cannot tell", never "allowed".
+    static func noPermission(tool: String, words: String) -> FirewallVerdict {
+        let line = words.split(separator: "\n").first { Access.refused(String($0)) }.map(String.init) ?? words
+        return FirewallVerdict(
+            decision: .noPermission, rule: nil, tool: tool,
+            note: "reading the firewall rules needs administrator rights (\(tool) says: \(line))")
+    }
+
     static func nftVerdict(_ question: FirewallQuestion) -> FirewallVerdict {
         guard let nft = nftPaths.first(where: { access($0, X_OK) == 0 }) else {
             return FirewallVerdict(
                 decision: .unknown, rule: nil, tool: "nftables",
                 note: "nft is not installed, so the ruleset cannot be read")
         }
-        guard geteuid() == 0 else {
-            return FirewallVerdict(
-                decision: .unknown, rule: nil, tool: "nftables",
-                note: "reading the firewall rules needs administrator rights (run with sudo)")
+        // nft needs CAP_NET_ADMIN even to read. Asked first, cheaply, so that a refusal is told
+        // apart from an empty ruleset (nft prints nothing on standard output either way).
+        if !Access.privileged, let probe = ChildProcess.outputAndErrors([nft, "list", "tables"]), probe.status != 0,
+            Access.refused(probe.text)
+        {
+            return noPermission(tool: "nftables", words: probe.text)
         }
         guard let text = ChildProcess.output([nft, "-j", "list", "ruleset"]), !text.isEmpty else {
             return FirewallVerdict(

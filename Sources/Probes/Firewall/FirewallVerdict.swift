@@ -31,6 +31,8 @@ public struct FirewallQuestion: Sendable, Encodable {
 public struct FirewallVerdict: Sendable, Encodable {
     public enum Decision: String, Sendable, Encodable {
         case allow, drop, reject, unknown
+        /// This user may not read the rules (see `Access`): `note` says so with the tool's words.
+        case noPermission = "no-permission"
     }
 
     public var decision: Decision

@@ -21,6 +21,10 @@ public struct ProcessRecord: Sendable, Encodable, Equatable {
     public var cgroup: String?
     /// The parent, its parent, … up to (and with) pid 1, nearest first.
     public var ancestors: [Int32]
+    /// `no-permission` when part of it is hidden from this user (another user's executable path);
+    /// the rest (command line, parents, cgroup) any user may read.
+    public var access: String?
+    public var accessError: String?
 
     public init(
         pid: Int32, ppid: Int32? = nil, comm: String? = nil, program: String? = nil, exe: String? = nil,
@@ -48,6 +52,10 @@ public enum ProcessTable {
         r.ppid = parsed.ppid
         r.arguments = SocketTable.readFile("\(procRoot)/\(pid)/cmdline").map(ProcParsers.cmdline) ?? []
         r.exe = link("\(procRoot)/\(pid)/exe")
+        if r.exe == nil && (errno == EACCES || errno == EPERM) {
+            r.access = Access.noPermission
+            r.accessError = "the executable of another user's process is hidden without administrator rights"
+        }
         r.program = ProcParsers.program(arguments: r.arguments, exe: r.exe, comm: r.comm)
         r.cgroup = SocketTable.readFile("\(procRoot)/\(pid)/cgroup").flatMap(ProcParsers.cgroup)
         var seen: Set<Int32> = [pid]

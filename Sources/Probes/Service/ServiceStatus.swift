@@ -1,6 +1,9 @@
 /// The service managers portdoctor speaks to.
 public enum ServiceManager: String, Sendable, Encodable, CaseIterable {
     case systemd, launchd, windowsSCM = "windows-scm", openrc, runit, supervisord
+    /// The person's own systemd instance (`systemctl --user`): services a desktop user set up for
+    /// themself, which the system instance does not know.
+    case systemdUser = "systemd-user"
 }
 
 /// What a service manager says about one service.
@@ -19,6 +22,21 @@ public struct ServiceStatus: Sendable, Encodable, Equatable {
     /// The control group the manager keeps the service's processes in (systemd's ControlGroup):
     /// every process in it is the service's, whichever its parent.
     public var cgroup: String?
+    /// `no-permission` (then `state` is too) when the manager would not tell this user: the service
+    /// may run or not. `installed` is then true, since the manager did not say it is missing.
+    public var access: String?
+    /// The manager's own words for the refusal.
+    public var accessError: String?
+
+    /// The status the manager refused to give: "cannot tell", never "stopped".
+    static func noPermission(_ m: ServiceManager, name: String, words: String) -> ServiceStatus {
+        var s = ServiceStatus(manager: m, name: name, installed: true, running: false, state: Access.noPermission)
+        s.access = Access.noPermission
+        let lines = words.split(separator: "\n")
+        let line = lines.first { Access.refused(String($0)) } ?? lines.first ?? Substring(words)
+        s.accessError = String(line.trimmingWhitespace)
+        return s
+    }
 }
 
 /// Parsers for each manager's own output. Pure functions: the platform runs the tool.
@@ -28,6 +46,9 @@ public enum ServiceParsers {
     public static func runit(_ text: String, name: String) -> ServiceStatus {
         let line = text.split(separator: "\n").first.map(String.init) ?? ""
         let main = line.split(separator: ";").first.map(String.init) ?? line
+        // Without rights on supervise/ (runsv makes it 0700 root): "warning: /etc/service/x: unable
+        // to open supervise/ok: access denied" — the service exists, its state is hidden.
+        if main.hasPrefix("warning:") && Access.refused(main) { return .noPermission(.runit, name: name, words: main) }
         var s = ServiceStatus(
             manager: .runit, name: name, installed: !main.hasPrefix("fail:") && !main.isEmpty,
             running: main.hasPrefix("run:"), state: String(main.prefix { $0 != ":" }))
@@ -48,14 +69,23 @@ public enum ServiceParsers {
 
     /// `systemctl show UNIT --property=LoadState,ActiveState,SubState,MainPID,UnitFileState,ControlGroup`.
     public static func systemd(_ text: String, name: String) -> ServiceStatus {
+        systemd(text, name: name, manager: .systemd)
+    }
+
+    /// The same, from `systemctl --user show` (the person's own instance prints the same properties).
+    public static func systemd(_ text: String, name: String, manager: ServiceManager) -> ServiceStatus {
         var p: [String: String] = [:]
+        // "Failed to get properties: Access denied" (a polkit or D-Bus policy that refuses this user).
+        if !text.contains("ActiveState="), Access.refused(text) {
+            return .noPermission(manager, name: name, words: text)
+        }
         for line in text.split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }
             p[String(line[..<eq])] = String(line[line.index(after: eq)...])
         }
         let active = p["ActiveState"] ?? "unknown"
         var s = ServiceStatus(
-            manager: .systemd, name: name, installed: p["LoadState"] != "not-found" && p["LoadState"] != nil,
+            manager: manager, name: name, installed: p["LoadState"] != "not-found" && p["LoadState"] != nil,
             running: active == "active",
             state: active + (p["SubState"].map { " (\($0))" } ?? ""))
         if let pid = p["MainPID"].flatMap({ Int32($0) }), pid > 0 { s.pid = pid }
@@ -78,6 +108,12 @@ public enum ServiceParsers {
     /// `supervisorctl status NAME`: "name   RUNNING   pid 1234, uptime 0:05:12", "name   STOPPED   Not started",
     /// "name: ERROR (no such process)".
     public static func supervisord(_ text: String, name: String) -> ServiceStatus {
+        // A socket this user may not open: "error: <class 'PermissionError'>, [Errno 13] Permission
+        // denied: file: …/xmlrpc.py line: 557"; a config file it may not read: "Error: could not read
+        // config file /etc/supervisor/supervisord.conf".
+        if Access.refused(text) || text.contains("could not read config file") {
+            return .noPermission(.supervisord, name: name, words: text)
+        }
         let line = text.split(separator: "\n").first { $0.hasPrefix(name) }.map(String.init) ?? ""
         let f = line.split(separator: " ", omittingEmptySubsequences: true)
         let state = f.count >= 2 ? String(f[1]) : "unknown"
@@ -90,6 +126,27 @@ public enum ServiceParsers {
             if parts.count == 3 { s.seconds = parts[0] * 3600 + parts[1] * 60 + parts[2] }
         }
         return s
+    }
+
+    /// The config file a running supervisord was started with: `-c FILE`, `-cFILE`, `--configuration FILE`
+    /// or `--configuration=FILE` after the word naming supervisord (it runs under python, so argv[0] is
+    /// often the interpreter). nil when it was started without one (supervisorctl then finds the same
+    /// default file itself).
+    public static func supervisordConfig(arguments: [String]) -> String? {
+        guard let start = arguments.firstIndex(where: { $0.split(separator: "/").last == "supervisord" }) else {
+            return nil
+        }
+        var i = arguments.index(after: start)
+        while i < arguments.endIndex {
+            let a = arguments[i]
+            if a == "-c" || a == "--configuration" {
+                return i + 1 < arguments.endIndex ? arguments[i + 1] : nil
+            }
+            if a.hasPrefix("--configuration=") { return String(a.dropFirst("--configuration=".count)) }
+            if a.hasPrefix("-c") && !a.hasPrefix("--") { return String(a.dropFirst(2)) }
+            i += 1
+        }
+        return nil
     }
 
     /// `launchctl print system/LABEL`: a block with "state = running" and "pid = 1234";

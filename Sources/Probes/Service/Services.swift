@@ -23,7 +23,16 @@ public enum Services {
             return [.windowsSCM]
         #else
             var found: [ServiceManager] = []
-            if access("/run/systemd/system", F_OK) == 0, tool("systemctl") != nil { found.append(.systemd) }
+            if access("/run/systemd/system", F_OK) == 0, tool("systemctl") != nil {
+                found.append(.systemd)
+                // The person's own systemd runs where their session put its runtime folder; under
+                // sudo that variable is gone, and root's own user services are no one's concern.
+                if !Access.privileged, let dir = variable("XDG_RUNTIME_DIR", in: nil),
+                    access(dir + "/systemd", F_OK) == 0
+                {
+                    found.append(.systemdUser)
+                }
+            }
             if tool("rc-service") != nil { found.append(.openrc) }
             if tool("sv") != nil { found.append(.runit) }
             if tool("supervisorctl") != nil { found.append(.supervisord) }
@@ -54,42 +63,77 @@ public enum Services {
         return dirs.map { "\($0)/\(name)" }.first { access($0, F_OK) == 0 } ?? "/etc/service/\(name)"
     }
 
-    public static func statusCommand(_ name: String, _ m: ServiceManager, environment: Environment? = nil) -> [String] {
+    static let systemdProperties = "--property=LoadState,ActiveState,SubState,MainPID,UnitFileState,ControlGroup"
+
+    /// `config`: the manager's own config file where it has one a person may move (supervisord's,
+    /// given to supervisorctl as `-c FILE`).
+    public static func statusCommand(
+        _ name: String, _ m: ServiceManager, environment: Environment? = nil, config: String? = nil
+    ) -> [String] {
         switch m {
-        case .systemd:
-            ["systemctl", "show", name, "--property=LoadState,ActiveState,SubState,MainPID,UnitFileState,ControlGroup"]
+        case .systemd: ["systemctl", "show", name, systemdProperties]
+        case .systemdUser: ["systemctl", "--user", "show", name, systemdProperties]
         case .launchd: ["launchctl", "print", "system/\(name)"]
         case .windowsSCM: ["sc", "queryex", name]
         case .openrc: ["rc-service", name, "status"]
         case .runit: ["sv", "status", runitDirectory(name, environment: environment)]
-        case .supervisord: ["supervisorctl", "status", name]
+        case .supervisord: ["supervisorctl"] + (config.map { ["-c", $0] } ?? []) + ["status", name]
         }
     }
 
+    /// The config file of the supervisord running here, from its command line (any user may read
+    /// it): supervisorctl must be given the same file, or it asks the default socket of a
+    /// supervisord that does not exist.
+    public static func runningSupervisordConfig(procRoot: String = "/proc") -> String? {
+        guard let dir = opendir(procRoot) else { return nil }
+        defer { closedir(dir) }
+        while let dirent = readdir(dir) {
+            let name = withUnsafeBytes(of: dirent.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard Int32(name) != nil,
+                let text = SocketTable.readFile("\(procRoot)/\(name)/cmdline"), text.contains("supervisord")
+            else { continue }
+            if let config = ServiceParsers.supervisordConfig(arguments: ProcParsers.cmdline(text)) {
+                // A relative file is relative to where supervisord started.
+                if config.hasPrefix("/") { return config }
+                if let cwd = ProcessTable.link("\(procRoot)/\(name)/cwd") { return cwd + "/" + config }
+                return config
+            }
+        }
+        return nil
+    }
+
     /// The exact commands a restart runs (shown as the repair's dry run).
-    public static func restartCommands(_ name: String, _ m: ServiceManager, environment: Environment? = nil)
-        -> [[String]]
-    {
+    public static func restartCommands(
+        _ name: String, _ m: ServiceManager, environment: Environment? = nil, config: String? = nil
+    ) -> [[String]] {
         switch m {
         case .systemd: [["systemctl", "restart", name]]
+        case .systemdUser: [["systemctl", "--user", "restart", name]]
         case .launchd: [["launchctl", "kickstart", "-k", "system/\(name)"]]
         // `sc stop` returns while the service is still stopping; Restart-Service waits for it.
         case .windowsSCM: [["powershell", "-NoProfile", "-Command", "Restart-Service -Name '\(name)' -Force"]]
         case .openrc: [["rc-service", name, "restart"]]
         case .runit: [["sv", "restart", runitDirectory(name, environment: environment)]]
-        case .supervisord: [["supervisorctl", "restart", name]]
+        case .supervisord: [["supervisorctl"] + (config.map { ["-c", $0] } ?? []) + ["restart", name]]
         }
     }
 
     /// Asks the manager (the first detected that knows the service, unless one is given).
+    /// With `config` nil, supervisord's is the one the running supervisord was started with.
+    /// A manager that refuses this user answers `no-permission` (see `Access`): the tools say so on
+    /// standard error, which is read too.
     public static func status(
-        _ name: String, manager: ServiceManager? = nil, environment: Environment? = nil
+        _ name: String, manager: ServiceManager? = nil, environment: Environment? = nil, config: String? = nil
     ) -> ServiceStatus? {
         let managers = manager.map { [$0] } ?? detect()
         var first: ServiceStatus?
         for m in managers {
-            let argv = statusCommand(name, m, environment: environment)
-            guard let path = tool(argv[0]), let text = ChildProcess.output([path] + argv.dropFirst()) else { continue }
+            let file = m == .supervisord ? config ?? runningSupervisordConfig() : nil
+            let argv = statusCommand(name, m, environment: environment, config: file)
+            guard let path = tool(argv[0]), let text = ChildProcess.outputAndErrors([path] + argv.dropFirst())?.text
+            else { continue }
             var s = parse(text, name: name, m)
             if m == .runit, s.running, s.pid == nil {
                 // runsv writes its child's pid to supervise/pid, which sv may not have shown.
@@ -105,6 +149,7 @@ public enum Services {
     static func parse(_ text: String, name: String, _ m: ServiceManager) -> ServiceStatus {
         switch m {
         case .systemd: ServiceParsers.systemd(text, name: name)
+        case .systemdUser: ServiceParsers.systemd(text, name: name, manager: .systemdUser)
         case .launchd: ServiceParsers.launchd(text, name: name)
         case .windowsSCM: ServiceParsers.windowsSC(text, name: name)
         case .openrc: ServiceParsers.openrc(text, name: name)
@@ -125,7 +170,7 @@ public enum Services {
     /// listens on `port` — or `timeout` passes. Blocking commands run on a worker thread.
     public static func restart(
         _ name: String, manager: ServiceManager, port: UInt16?, timeout: Duration, environment: Environment? = nil,
-        on loop: EventLoop, _ completion: @escaping (RestartResult) -> Void
+        config: String? = nil, on loop: EventLoop, _ completion: @escaping (RestartResult) -> Void
     ) {
         let started = EventLoop.now()
         let deadline =
@@ -138,7 +183,8 @@ public enum Services {
         Thread.detach {
             var ok = true
             var detail = ""
-            for argv in restartCommands(name, manager, environment: environment) where ok {
+            let file = manager == .supervisord ? config ?? runningSupervisordConfig() : nil
+            for argv in restartCommands(name, manager, environment: environment, config: file) where ok {
                 guard let path = tool(argv[0]) else {
                     ok = false
                     detail = "\(argv[0]) is not installed"
@@ -157,21 +203,22 @@ public enum Services {
                 }
                 poll(
                     name, manager, port: port, deadline: deadline, started: started, detail: words,
-                    environment: environment, loop: loopRef.value, done.value)
+                    environment: environment, config: config, loop: loopRef.value, done.value)
             }
         }
     }
 
     private static func poll(
         _ name: String, _ manager: ServiceManager, port: UInt16?, deadline: Int64, started: Int64,
-        detail: String, environment: Environment?, loop: EventLoop, _ completion: @escaping (RestartResult) -> Void
+        detail: String, environment: Environment?, config: String?, loop: EventLoop,
+        _ completion: @escaping (RestartResult) -> Void
     ) {
         let mailbox = loop.mailbox
         let done = LoopCallback(completion)
         let loopRef = LoopBound(value: loop)
         mailbox.expectPost()
         Thread.detach {
-            let s = status(name, manager: manager, environment: environment)
+            let s = status(name, manager: manager, environment: environment, config: config)
             let listening = port.map { !SocketTable.list(.listening(port: $0), source: .automatic).isEmpty }
             mailbox.post {
                 let up = s?.running == true && (listening ?? true)
@@ -185,7 +232,7 @@ public enum Services {
                     loop.schedule(after: .milliseconds(200)) {
                         poll(
                             name, manager, port: port, deadline: deadline, started: started, detail: detail,
-                            environment: environment, loop: loop, done.value)
+                            environment: environment, config: config, loop: loop, done.value)
                     }
                 }
             }

@@ -37,6 +37,7 @@ public enum ProcNet {
                 proto: proto, family: family, state: state, local: local, remote: remoteShown,
                 inode: inode)
             if family == .ipv6 && entry.scope == .wildcard { entry.dualStack = dualStack }
+            entry.uid = UInt32(f[7])
             entries.append(entry)
         }
         return entries

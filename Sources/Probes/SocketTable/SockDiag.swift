@@ -154,6 +154,7 @@
             var e = SocketEntry(
                 proto: proto, family: family, state: state, local: local, remote: remoteShown, inode: inode)
             if family == .ipv6 && e.scope == .wildcard { e.dualStack = v6only.map { !$0 } }
+            e.uid = read32(b, o + 64)
             return e
         }
 

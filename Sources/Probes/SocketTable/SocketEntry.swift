@@ -40,6 +40,12 @@ public struct SocketEntry: Sendable, Encodable, Equatable {
     public var dualStack: Bool?
     /// Platform identity (the inode on Linux) used to find the owner.
     public var inode: UInt64?
+    /// The user id the socket belongs to (Linux; any user may read it, unlike the owning process).
+    public var uid: UInt32?
+    /// `no-permission` when the owner is hidden from this user (another user's process, whose open
+    /// files only the administrator may list); `accessError` says so in words.
+    public var access: String?
+    public var accessError: String?
 
     public init(
         proto: Proto, family: SocketAddress.Family, state: String, local: SocketAddress, remote: SocketAddress?,

@@ -70,13 +70,27 @@ public enum SocketTable {
         return entries
     }
 
-    /// Fills in `owner` by finding which process holds each socket's inode.
-    static func attachOwners(_ entries: inout [SocketEntry], procRoot: String) {
+    /// Fills in `owner` by finding which process holds each socket's inode. A socket whose owner is
+    /// not found while some process's open files could not be listed (another user's, without
+    /// administrator rights) is marked `no-permission`: its owner exists but is hidden.
+    static func attachOwners(_ entries: inout [SocketEntry], procRoot: String, user: UInt32 = geteuid()) {
         var wanted = Dictionary(grouping: entries.indices.filter { (entries[$0].inode ?? 0) != 0 }) {
             entries[$0].inode!
         }
         guard !wanted.isEmpty, let proc = opendir(procRoot) else { return }
         defer { closedir(proc) }
+        var denied = false
+        defer {
+            if denied {
+                for i in wanted.values.joined() where entries[i].uid != user {
+                    entries[i].access = Access.noPermission
+                    entries[i].accessError =
+                        "the program is another user's"
+                        + (entries[i].uid.map { " (uid \($0))" } ?? "")
+                        + ": only the administrator may see which one"
+                }
+            }
+        }
         var link = [CChar](repeating: 0, count: 64)
         while !wanted.isEmpty, let dirent = readdir(proc) {
             let name = withUnsafeBytes(of: dirent.pointee.d_name) {
@@ -84,7 +98,10 @@ public enum SocketTable {
             }
             guard let pid = Int32(name) else { continue }
             let fdDir = "\(procRoot)/\(name)/fd"
-            guard let fds = opendir(fdDir) else { continue }
+            guard let fds = opendir(fdDir) else {
+                if errno == EACCES || errno == EPERM { denied = true }
+                continue
+            }
             var owner: SocketEntry.Owner?
             while let fd = readdir(fds) {
                 let fdName = withUnsafeBytes(of: fd.pointee.d_name) {
