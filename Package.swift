@@ -11,7 +11,9 @@ let package = Package(
         .library(name: "Probes", targets: ["Probes"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // HKDF and HMAC for the paired diagnosis (Docs/pairing-protocol.md).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // liblua5.4 from the system (Debian: liblua5.4-dev).
@@ -26,7 +28,8 @@ let package = Package(
         .target(name: "Reactor"),
         .target(name: "LuaHost", dependencies: ["CLua", "LuaShim", "Reactor"]),
         // Primitives: sockets, the socket table… Plain Swift, no Lua.
-        .target(name: "Probes", dependencies: ["Reactor"]),
+        .target(
+            name: "Probes", dependencies: ["Reactor", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Doctor", dependencies: ["LuaHost", "Probes", "BundledChecks"]),
         // Checks/ compiled into the binary.
         .executableTarget(name: "CheckEmbedder"),
