@@ -164,8 +164,10 @@ enum PeerService {
                     return Paired.encodeRefusal(
                         "pack-version-mismatch", "this computer has \(id) \(have), not \(wanted): update one of the two")
                 }
-                return Paired.encodeFindings(
-                    diagnosis.run(), computer: PairedRun.hostname(), role: request.role ?? "destination")
+                var report = diagnosis.run()
+                // Only what ran for the partner (and load problems): not the steps left out on purpose.
+                report.findings = report.findings.filter { Paired.localSteps.contains($0.id) || $0.id.hasPrefix("load:") }
+                return Paired.encodeFindings(report, computer: PairedRun.hostname(), role: request.role ?? "destination")
             }
         } catch {
             return Paired.encodeRefusal("pack-error", "\(error)")

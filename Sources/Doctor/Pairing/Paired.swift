@@ -93,6 +93,7 @@ public enum Paired {
         report.findings += peerFindings.map { f in
             var f = f
             f.id = "\(f.side ?? "peer"):\(f.id)"
+            f.computer = peerComputer
             return f
         }
         report.pairing = PairedVerdict.decide(report.findings, test: test)
