@@ -148,7 +148,7 @@ enum PeerService {
         r.parameters.config = try? ConfigFile.read(explicit: nil, environment: environment)
         r.parameters.commandLine = [("role", request.role ?? "destination")]
         // The partner's own address, from its connection: the only other computer this run may name.
-        r.parameters.peer = partner.ip
+        r.parameters.partner = partner.ip
         r.restrictTo = Paired.localSteps
         // No repairs on a partner's behalf: repairs stay local, with local consent.
         r.options.fix = false

@@ -140,7 +140,7 @@ struct RunCommand: ParsableCommand {
         request.parameters.peer = peer
         // Paired first, so a wrong code is said before the checks run; the partner is the peer.
         let paired = try pairing.peer.map { _ in try PairedRun(pairing) }
-        if let paired, peer == nil { request.parameters.peer = paired.host }
+        request.parameters.partner = paired?.host
         request.parameters.config = try ConfigFile.read(explicit: config, environment: environment)
         request.options.limits = limits.limits
         request.selection = monitoring.selection
