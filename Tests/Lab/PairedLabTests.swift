@@ -137,6 +137,9 @@ struct PairedLabTests {
         for side in ["source", "destination"] {
             let report = try world.diagnose(from: side)
             let pairing = try #require(report["pairing"] as? [String: Any], "\(fault) from the \(side): no pairing")
+            print(
+                "paired \(fault) from the \(side): fix \(pairing["fix"] ?? "-"), cause \(pairing["cause"] ?? "-"), "
+                    + "connect \((pairing["connect"] as? [String: Any])?["status"] ?? "-"), \(report["duration_ms"] ?? "?") ms")
             let (fix, causes) = fault.expected
             let checks = (report["checks"] as? [[String: Any]]) ?? []
             let failed = checks.filter { $0["status"] as? String == "fail" }.map {
