@@ -92,7 +92,10 @@ final class PairedRun {
         }
         let localComputer = "\(Self.hostname())\(seenIP.map { " (\($0))" } ?? "")"
         let test: Paired.ConnectTest
-        if role == "source" {
+        if role == "source", let tried = Self.connectStatus(in: local) {
+            // The pack's own telnet test already connected to the destination: its outcome, not a second wait.
+            test = .init(from: "the source", to: tried.to ?? SocketAddress.text(host: host, port: servicePort), status: tried.status)
+        } else if role == "source" {
             // We are the source: connect to the destination's service port ourselves.
             let result = PairingSession.wait(on: loop) { done in
                 TCPProbe.connect(host: host, port: UInt16(servicePort), options: .init(timeout: .seconds(3)), on: loop) {
@@ -117,6 +120,17 @@ final class PairedRun {
         return Paired.merge(
             local: local, localComputer: localComputer, peerComputer: peerComputer, peerFindings: peerFindings,
             test: test)
+    }
+
+    /// The status of the source's connect to the destination in the local run (the reach-peer step's
+    /// `socket.connect` evidence), when it made one.
+    static func connectStatus(in report: Report) -> (status: String, to: String?)? {
+        guard let f = report.findings.first(where: { $0.id == "reach-peer" && $0.status != .skip }),
+            case .object(let evidence) = f.evidence, case .string(let status)? = evidence["status"]
+        else { return nil }
+        var to: String?
+        if case .object(let remote)? = evidence["remote"], case .string(let text)? = remote["text"] { to = text }
+        return (status, to)
     }
 
     static func hostname() -> String {
