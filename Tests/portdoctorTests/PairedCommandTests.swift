@@ -108,7 +108,7 @@ extension CommandLineTests {
         ])
         #expect(r.status == 1, "\(r.stderr)")
         let first = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(3).first.map(String.init) ?? ""
-        #expect(first.hasPrefix("Fix the destination"), "\(r.stdout)")
+        #expect(first.hasPrefix("Fix the destination,"), "\(r.stdout)")
         #expect(r.stdout.contains("destination:listener"), "\(r.stdout)")
     }
 }

@@ -100,9 +100,9 @@ public struct TextReporter {
     /// A paired diagnosis opens with which computer to fix, and what to do there.
     public func pairedVerdict(_ v: PairedVerdict) -> [String] {
         guard let side = v.fix else { return [paint("Both computers: \(v.summary).", "1;32")] }
-        let who = v.computer.map { "the \(side) (\($0))" } ?? "the \(side)"
-        var lines = [paint("Fix \(who).", "1;31") + " \(v.summary)."]
-        if let first = v.advice.first { lines.append("On \(who): \(first)") }
+        let who = v.computer.map { "the \(side), \($0)" } ?? "the \(side)"
+        var lines = [paint("Fix \(who):", "1;31") + " \(v.summary)."]
+        if let first = v.advice.first { lines.append("On the \(side): \(first)") }
         return lines
     }
 
