@@ -226,3 +226,53 @@ extension Result where Failure == PairingProtocol.Refusal {
         return nil
     }
 }
+
+/// A flood of pairing requests from more source addresses than the reflector remembers.
+@Suite(.serialized) struct PairingFloodTests {
+    /// Connects from `source` (any 127/8 address), sends `line`, and closes: the kernel queues it
+    /// until the reflector's loop accepts.
+    static func send(from source: String, to port: UInt16, _ line: String) -> Bool {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard s >= 0 else { return false }
+        defer { close(s) }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, source, &local.sin_addr)
+        var remote = sockaddr_in()
+        remote.sin_family = sa_family_t(AF_INET)
+        remote.sin_port = port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr)
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        let connected = withUnsafePointer(to: &remote) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0, connected == 0 else { return false }
+        return line.utf8CString.withUnsafeBufferPointer { write(s, $0.baseAddress, $0.count - 1) } > 0
+    }
+
+    @Test func addressesRememberedForTheRateLimitStayBounded() throws {
+        let peer = try PairingTests.Peer(perMinute: 1000)
+        let count = Reflector.maxTrackedAddresses + 300
+        let nonce = String(repeating: "ab", count: 16)
+        var sent = 0
+        for i in 0..<count {
+            if Self.send(from: "127.0.\(2 + i / 250).\(1 + i % 250)", to: peer.reflector.address.port, "PORTDOCTOR/1 PAIR \(nonce)\n") {
+                sent += 1
+            }
+            // Let the reflector accept before the listen backlog (64) fills.
+            if i % 32 == 31 { for _ in 0..<8 { peer.loop.turn(until: EventLoop.now() + 1_000_000) } }
+        }
+        for _ in 0..<50 { peer.loop.turn(until: EventLoop.now() + 2_000_000) }
+        #expect(sent == count)
+        #expect(peer.reflector.recent.count <= Reflector.maxTrackedAddresses)
+        #expect(peer.reflector.recent.count > 0)
+        peer.settle()
+        // Every one of them closed before saying anything: no session is left.
+        #expect(peer.pairing.openSessions == 0 && peer.pairing.activeSessions == 0)
+        #expect(peer.runs.isEmpty && peer.pairing.wrongInAll == 0)
+    }
+}

@@ -109,7 +109,9 @@ public final class Reflector {
     public let address: SocketAddress
     let loop: EventLoop
     let options: Options
-    private var recent: [String: [Int64]] = [:]
+    private(set) var recent: [String: [Int64]] = [:]
+    /// Source addresses whose requests are remembered for the rate limit, at most.
+    static let maxTrackedAddresses = 1024
     private var accepting: EventLoop.Token?
     /// Set to pair (`portdoctor listen --pair` or `--token-file`): PAIR requests go there.
     public var pairing: PairingPeer?
@@ -173,8 +175,17 @@ public final class Reflector {
 
     private func allowed(_ ip: String) -> Bool {
         let now = EventLoop.now()
-        // Addresses not seen for a minute are forgotten, so a flood from many addresses does not grow this.
-        if recent.count > 1024 { recent = recent.filter { now - ($0.value.last ?? 0) < 60_000_000_000 } }
+        if recent.count > Reflector.maxTrackedAddresses {
+            // Addresses not seen for a minute are forgotten, so a flood from many addresses does not grow this.
+            recent = recent.filter { now - ($0.value.last ?? 0) < 60_000_000_000 }
+            if recent.count > Reflector.maxTrackedAddresses {
+                // More addresses than that within a minute: forget the quietest half. Memory stays bounded;
+                // those addresses' rate limit restarts, and pairing's own limits (wrong codes in all) still hold.
+                let keep = recent.sorted { ($0.value.last ?? 0) > ($1.value.last ?? 0) }
+                    .prefix(Reflector.maxTrackedAddresses / 2)
+                recent = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+            }
+        }
         var times = (recent[ip] ?? []).filter { now - $0 < 60_000_000_000 }
         guard times.count < options.perMinute else {
             recent[ip] = times
