@@ -40,16 +40,24 @@ struct PairedLabTests {
     final class PairWorld {
         let lab = NetworkLab()
         var source = "", destination = ""
-        let sourceAddress = "10.231.70.1", destinationAddress = "10.231.70.2"
+        var sourceAddress = "10.231.70.1", destinationAddress = "10.231.70.2"
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pd-pair-\(UUID().uuidString)")
         var token: String { root.appendingPathComponent("pair.token").path }
         func serviceDir(_ side: String) -> URL { root.appendingPathComponent("\(side)/crashplan") }
 
-        func build(_ fault: Fault) throws {
+        /// `behindRouter`: the destination on a home LAN behind a router that forwards nothing (no
+        /// UPnP either), the source outside; otherwise both on one network.
+        func build(_ fault: Fault, behindRouter: Bool = false) throws {
             try NetworkLab.requireAvailable()
-            source = try lab.namespace("s")
-            destination = try lab.namespace("d")
-            try lab.link(source, "\(sourceAddress)/24", destination, "\(destinationAddress)/24")
+            if behindRouter {
+                let home = try lab.homeNetwork(miniupnpd: false)
+                (source, destination) = (home.wan, home.lan)
+                (sourceAddress, destinationAddress) = (home.wanAddress, home.lanAddress)
+            } else {
+                source = try lab.namespace("s")
+                destination = try lab.namespace("d")
+                try lab.link(source, "\(sourceAddress)/24", destination, "\(destinationAddress)/24")
+            }
             let runsv = try #require(
                 ["/usr/bin/runsv", "/usr/sbin/runsv", "/sbin/runsv"].first {
                     FileManager.default.isExecutableFile(atPath: $0)
@@ -156,5 +164,19 @@ struct PairedLabTests {
             #expect(Set(checks.compactMap { $0["side"] as? String }) == ["source", "destination"])
             if fault == .healthy { #expect(report["exit_code"] as? Int == 0, "healthy from the \(side): \(failed)") }
         }
+    }
+
+    /// Both computers clean, but the router in front of the destination forwards nothing: told from
+    /// the destination (the source cannot reach the destination's `listen` through that router either).
+    @Test func aMissingForwardIsTheRouterInFrontOfTheDestination() throws {
+        let world = PairWorld()
+        defer { world.tearDown() }
+        try world.build(.healthy, behindRouter: true)
+        let report = try world.diagnose(from: "destination")
+        let pairing = try #require(report["pairing"] as? [String: Any])
+        print("paired missing forward from the destination: \(pairing)")
+        #expect(pairing["fix"] as? String == "destination", "\(pairing)")
+        #expect(pairing["cause"] as? String == "port-forward-missing", "\(pairing)")
+        #expect((pairing["summary"] as? String)?.contains("router") == true, "\(pairing)")
     }
 }
