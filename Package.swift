@@ -12,7 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // Ed25519 and SHA-256 for signed packs (pack sign / verify / install).
+        // Ed25519 and SHA-256 for signed packs; HKDF and HMAC for the paired diagnosis.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
@@ -28,7 +28,8 @@ let package = Package(
         .target(name: "Reactor"),
         .target(name: "LuaHost", dependencies: ["CLua", "LuaShim", "Reactor"]),
         // Primitives: sockets, the socket table… Plain Swift, no Lua.
-        .target(name: "Probes", dependencies: ["Reactor"]),
+        .target(
+            name: "Probes", dependencies: ["Reactor", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Doctor",
             dependencies: ["LuaHost", "Probes", "BundledChecks", .product(name: "Crypto", package: "swift-crypto")]),

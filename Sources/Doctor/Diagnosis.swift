@@ -26,6 +26,8 @@ public struct DiagnosisRequest {
     public var planOnly = false
     /// `--only` / `--skip`: the checks to run.
     public var selection = CheckSelection()
+    /// Run only those of these steps the pack has (a paired partner's request: `Paired.localSteps`).
+    public var restrictTo: [String]?
 
     public init(pack: String) { self.pack = pack }
 }
@@ -154,6 +156,9 @@ public final class Diagnosis {
             pack, manifest: manifest, extraOverlays: overlays, platform: request.platform, vendor: vendor)
         plan.diagnostics += overlayProblems
         try plan.choose(request.selection)
+        if let allowed = request.restrictTo {
+            try plan.choose(CheckSelection(only: plan.steps.map(\.id).filter(allowed.contains)))
+        }
 
         var sources = request.parameters
         // Settings in the config file and the environment may be meant for other packs: which

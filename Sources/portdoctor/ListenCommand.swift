@@ -29,6 +29,14 @@ struct ListenCommand: ParsableCommand {
     ) var address: String?
     @Option(help: "Require this shared token in every request.") var token: String?
     @Option(help: "Requests allowed per source address per minute.") var perMinute = 10
+    @Flag(
+        help:
+            "Also take part in a paired diagnosis (`portdoctor run PACK --with THIS-HOST` on the other computer): prints a one-time code to type there."
+    ) var pair = false
+    @Option(
+        help: ArgumentHelp(
+            "Pair with the token in this file instead of a printed code (unattended; at least 26 characters).",
+            valueName: "path")) var tokenFile: String?
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
@@ -50,6 +58,26 @@ struct ListenCommand: ParsableCommand {
             }
         } catch { throw Failure("\(error)") }
         reflector.log = { Terminal.writeError($0 + "\n") }
+        if pair || tokenFile != nil {
+            let secret: PairingPeer.Secret
+            if let tokenFile {
+                do { secret = .token(try PairingProtocol.readToken(path: tokenFile)) } catch { throw Failure("\(error)") }
+            } else {
+                secret = .oneTimeCode
+            }
+            let peer = PairingPeer(secret: secret, on: loop) { request, partner in
+                PeerService.answer(request, partner: partner)
+            }
+            peer.log = { Terminal.writeError($0 + "\n") }
+            reflector.pairing = peer
+            if let code = peer.code {
+                // On standard output, alone on its line: what the person reads out (and scripts read).
+                let line = Array("pairing code: \(code)\n".utf8)
+                _ = line.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+                Terminal.writeError(
+                    "On the other computer: portdoctor run PACK --with THIS-HOST --code \(code) (valid 10 minutes, once)\n")
+            }
+        }
         Terminal.writeError(
             "portdoctor reflector listening on \(reflector.address) (protocol \(ReflectorProtocol.version))\n")
         // The loop only holds the reflector's callbacks weakly: without this, an optimised build ends

@@ -114,6 +114,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup(title: "Monitoring") var monitoring: MonitoringOptions
 
+    @OptionGroup(title: "Both computers") var pairing: PairingOptions
+
     func validate() throws {
         for p in params where !p.contains("=") || p.hasPrefix("=") {
             throw ValidationError("--param takes key=value, got '\(p)'")
@@ -136,6 +138,9 @@ struct RunCommand: ParsableCommand {
             return (String($0[..<eq]), String($0[$0.index(after: eq)...]))
         }
         request.parameters.peer = peer
+        // Paired first, so a wrong code is said before the checks run; the partner is the peer.
+        let paired = try pairing.peer.map { _ in try PairedRun(pairing) }
+        request.parameters.partner = paired?.host
         request.parameters.config = try ConfigFile.read(explicit: config, environment: environment)
         request.options.limits = limits.limits
         request.selection = monitoring.selection
@@ -172,6 +177,7 @@ struct RunCommand: ParsableCommand {
         } catch let error as DiagnosisError {
             throw Failure(error.description)
         }
+        if let paired { report = try paired.complete(report) }
         Terminal.clearProgress()
         // The footer's time is the person's wait: loading, asking the router and every check.
         let elapsed = ContinuousClock.now - started

@@ -41,7 +41,7 @@ import Testing
         let data = Data(JSONReporter.render(report).utf8)
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let top: [String: (Any) -> Bool] = [
-            "schema": { $0 as? Int == 3 }, "portdoctor_version": { $0 as? String == portdoctorVersion },
+            "schema": { $0 as? Int == 4 }, "portdoctor_version": { $0 as? String == portdoctorVersion },
             "started_at": { ($0 as? String)?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/) != nil },
             "system": { ($0 as? [String: Any])?["os"] as? String == Platform.current.rawValue },
             "pack": { $0 is String }, "version": { $0 is String }, "title": { $0 is String },
@@ -50,7 +50,7 @@ import Testing
             "parameter_sources": { $0 as? [String: String] == ["port": "default"] },
             "checks": { $0 is [Any] }, "summary": { $0 is [String: Int] }, "exit_code": { $0 is Int },
             "primary": { $0 is [String: Any] || $0 is NSNull }, "duration_ms": { $0 is Int },
-            "also": { $0 is [[String: Any]] },
+            "also": { $0 is [[String: Any]] }, "pairing": { $0 is [String: Any] || $0 is NSNull },
         ]
         #expect(Set(root.keys) == Set(top.keys), "\(root.keys.sorted())")
         for (key, valid) in top { #expect(valid(root[key] as Any), "\(key): \(root[key] ?? "missing")") }
@@ -67,6 +67,7 @@ import Testing
             "repairs": { $0 is [Any] }, "duration_ms": { $0 is Int }, "next": { $0 is String || $0 is NSNull },
             "origin": { $0 is String }, "error": { $0 is [String: Any] || $0 is NSNull },
             "output": { $0 is [String] || $0 is NSNull },
+            "computer": { $0 is String || $0 is NSNull }, "side": { $0 is String || $0 is NSNull },
         ]
         for check in checks {
             #expect(Set(check.keys) == Set(required.keys), "\(check.keys.sorted())")

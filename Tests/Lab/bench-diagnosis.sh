@@ -2,6 +2,8 @@
 # Wall time of a whole `portdoctor run crashplan` in lab namespaces (root; iproute2, nftables,
 # miniupnpd, runit), median of N runs, for two worlds:
 #   healthy  — miniupnpd router, static forward, service up, reflector outside (target ≤ 0.3 s)
+#   paired   — healthy, as `run --with` the outside computer (listen --token-file, its own
+#              service): both sides' checks and the connect between them (target ≤ 0.5 s)
 #   silent   — the router answers neither UPnP nor NAT-PMP, and the peer drops everything from
 #              this network (target ≤ 3.5 s)
 # Usage: sudo Tests/Lab/bench-diagnosis.sh [BINARY] [RUNS]
@@ -105,6 +107,15 @@ if [ -n "${DEBUG:-}" ]; then
   ip netns exec $L ss -tln
 fi
 measure healthy
+# Paired (run --with): the outside computer is the source, with its own service and listen --token-file.
+mkdir -p "$TMP/svcw"
+printf '#!/bin/sh\nexec %s bench hold-listener --port 4242 --address 0.0.0.0\n' "$BIN" >"$TMP/svcw/run"
+chmod 755 "$TMP/svcw/run"
+ip netns exec $W runsv "$TMP/svcw" >/dev/null 2>&1 &
+head -c 20 /dev/urandom | base32 >"$TMP/token"
+ip netns exec $W env PORTDOCTOR_PARAM_SERVICE="$TMP/svcw" "$BIN" listen --per-minute 1000 --port 4251 --token-file "$TMP/token" >/dev/null 2>&1 &
+sleep 1
+measure paired --with 11.231.71.2:4251 --token-file "$TMP/token"
 # A silent router (no UPnP, no NAT-PMP) and a peer that drops everything from this computer.
 kill "$(cat "$TMP/miniupnpd.pid")" 2>/dev/null || true
 ip netns exec $W nft -f - <<EOF

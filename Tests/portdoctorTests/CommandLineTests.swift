@@ -394,7 +394,7 @@ import Testing
         #expect(error["line"] as? Int == 2)
         #expect((error["message"] as? String)?.contains("near 'end'") == true)
 
-        #expect(root["schema"] as? Int == 3)
+        #expect(root["schema"] as? Int == 4)
         let version = try portdoctor(["--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!version.isEmpty && root["portdoctor_version"] as? String == version)
         let started = try #require(root["started_at"] as? String)

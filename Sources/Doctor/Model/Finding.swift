@@ -82,6 +82,10 @@ public struct Finding: Sendable {
     public var error: LuaError?
     /// What the check printed, line by line, when the run keeps it (`--debug`); nil otherwise.
     public var output: [String]?
+    /// In a paired diagnosis (`run --with`): the computer the check ran on, and its role there
+    /// (`source` or `destination`). Nil in a run on one computer.
+    public var computer: String?
+    public var side: String?
 
     public init(
         id: String, title: String, status: CheckStatus, summary: String, cause: String? = nil,
@@ -121,6 +125,8 @@ public struct Report: Sendable {
     public var startedAt: Double = 0
     /// The computer this ran on (the planned `platform` may differ with `--platform`).
     public var system: SystemInfo = .current
+    /// A paired diagnosis's verdict: which computer to fix. Nil in a run on one computer.
+    public var pairing: PairedVerdict?
 
     public func count(_ status: CheckStatus) -> Int { findings.filter { $0.status == status }.count }
 

@@ -129,6 +129,8 @@ public struct ParameterSources: Sendable {
     public var environment: [String: String] = [:]
     public var commandLine: [(key: String, value: String)] = []
     public var peer: String?
+    /// `run --with`'s host: the peer when the pack takes one and no other source set it.
+    public var partner: String?
     /// The other packs there are, with their parameters: a config line or an environment variable
     /// for one of them is not a mistake in this run, a name no pack takes is.
     public var otherPacks: [String: Set<String>] = [:]
@@ -303,6 +305,11 @@ public enum ParameterResolver {
                     .init(reason: "pack '\(manifest.id)' does not take --peer (it has no 'peer' parameter)"))
             }
             chosen["peer"] = (peer, "--peer \(peer)")
+            kinds["peer"] = "command-line"
+        }
+        // `run --with HOST`: the partner is the peer (over the config file), unless the command line names another.
+        if let partner = sources.partner, specs["peer"] != nil, sources.peer == nil, kinds["peer"] != "command-line" {
+            chosen["peer"] = (partner, "--with \(partner)")
             kinds["peer"] = "command-line"
         }
         var values: [String: LuaValue] = [:]

@@ -6,7 +6,7 @@ import LuaHost
 public enum JSONReporter {
     /// The report format's version (`schema`): raised when keys are added, with the change listed in
     /// Docs/report-format.md.
-    public static let schema = 3
+    public static let schema = 4
 
     public static func render(_ report: Report) -> String {
         object(report).encoded(pretty: true) + "\n"
@@ -48,6 +48,23 @@ public enum JSONReporter {
                     ])
                 }),
             "duration_ms": .int(Int64(report.durationMilliseconds.rounded())),
+            "pairing": report.pairing.map(pairing) ?? .null,
+        ])
+    }
+
+    /// Schema 4: a paired diagnosis's verdict (`run --with`).
+    static func pairing(_ v: PairedVerdict) -> JSONValue {
+        .object([
+            "fix": v.fix.map(JSONValue.string) ?? .null,
+            "computer": v.computer.map(JSONValue.string) ?? .null,
+            "cause": v.cause.map(JSONValue.string) ?? .null,
+            "summary": .string(v.summary),
+            "advice": .array(v.advice.map(JSONValue.string)),
+            "check": v.check.map(JSONValue.string) ?? .null,
+            "connect": .object([
+                "from": .string(v.connect.from), "to": .string(v.connect.to),
+                "status": v.connect.status.map(JSONValue.string) ?? .null,
+            ]),
         ])
     }
 
@@ -73,6 +90,8 @@ public enum JSONReporter {
             "duration_ms": .int(Int64(f.durationMilliseconds.rounded())),
             "error": f.error.map(error) ?? .null,
             "output": f.output.map { .array($0.map(JSONValue.string)) } ?? .null,
+            "computer": f.computer.map(JSONValue.string) ?? .null,
+            "side": f.side.map(JSONValue.string) ?? .null,
         ])
     }
 

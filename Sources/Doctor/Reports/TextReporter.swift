@@ -35,6 +35,7 @@ public struct TextReporter {
         context += report.parameters.keys.sorted().map { "\($0)=\(report.parameters[$0]!)" }
         out.append(paint(context.joined(separator: " · "), "2"))
         out.append("")
+        if let paired = report.pairing { out += pairedVerdict(paired) }
         out.append(verdict(report))
         out += alsoFound(report)
         let offered = report.findings.flatMap(\.repairs).filter { $0.outcome == .offered }.count
@@ -103,6 +104,15 @@ public struct TextReporter {
             if f.status == .warn { return paint("Maybe also: \(what) (\(f.id)).", "1;33") + first }
             return paint("Also found: \(what) (\(f.id)).", "1;31") + first
         }
+    }
+
+    /// A paired diagnosis opens with which computer to fix, and what to do there.
+    public func pairedVerdict(_ v: PairedVerdict) -> [String] {
+        guard let side = v.fix else { return [paint("Both computers: \(v.summary).", "1;32")] }
+        let who = v.computer.map { "the \(side), \($0)" } ?? "the \(side)"
+        var lines = [paint("Fix \(who):", "1;31") + " \(v.summary)."]
+        if let first = v.advice.first { lines.append("On the \(side): \(first)") }
+        return lines
     }
 
     /// The one line that matters most.

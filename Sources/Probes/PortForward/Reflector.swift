@@ -37,11 +37,17 @@ public enum ReflectorProtocol {
         public var seen: String?
         public var connect_back: ConnectBack?
         public var error: String?
+        /// The answer to PAIR: the peer's nonce and the session id (Docs/pairing-protocol.md).
+        public var pair: PairingProtocol.Opening?
+        /// A refusal's name, for PAIR (`wrong-code`, `busy`, `not-pairing` …). Absent otherwise.
+        public var code: String?
     }
 
     enum Request: Equatable {
         case hello(token: String?)
         case connectBack(port: UInt16, timeout: Double, token: String?)
+        /// Opens a paired session (Docs/pairing-protocol.md): the client's nonce, 16 bytes in hex.
+        case pair(nonce: [UInt8])
     }
 
     struct BadRequest: Error, Equatable { var why: String }
@@ -62,6 +68,11 @@ public enum ReflectorProtocol {
         }
         switch w.count > 1 ? w[1] : "" {
         case "HELLO": return .success(.hello(token: options["token"]))
+        case "PAIR":
+            guard w.count > 2, w[2].utf8.count == PairingProtocol.nonceBytes * 2,
+                let nonce = PairingProtocol.unhex(w[2].utf8)
+            else { return no("PAIR needs a nonce: \(PairingProtocol.nonceBytes) bytes in hex") }
+            return .success(.pair(nonce: nonce))
         case "CONNECT-BACK":
             guard w.count > 2, let port = UInt16(w[2]), port > 0 else {
                 return no("CONNECT-BACK needs a port from 1 to 65535")
@@ -69,7 +80,7 @@ public enum ReflectorProtocol {
             let timeout = min(Double(options["timeout"] ?? "") ?? 3, maxConnectBackTimeout)
             guard timeout > 0 else { return no("timeout must be more than 0") }
             return .success(.connectBack(port: port, timeout: timeout, token: options["token"]))
-        default: return no("unknown request: say HELLO or CONNECT-BACK")
+        default: return no("unknown request: say HELLO, CONNECT-BACK or PAIR")
         }
     }
 
@@ -98,8 +109,12 @@ public final class Reflector {
     public let address: SocketAddress
     let loop: EventLoop
     let options: Options
-    private var recent: [String: [Int64]] = [:]
+    private(set) var recent: [String: [Int64]] = [:]
+    /// Source addresses whose requests are remembered for the rate limit, at most.
+    static let maxTrackedAddresses = 1024
     private var accepting: EventLoop.Token?
+    /// Set to pair (`portdoctor listen --pair` or `--token-file`): PAIR requests go there.
+    public var pairing: PairingPeer?
     /// One line per request, for the operator's log.
     public var log: ((String) -> Void)?
 
@@ -160,6 +175,17 @@ public final class Reflector {
 
     private func allowed(_ ip: String) -> Bool {
         let now = EventLoop.now()
+        if recent.count > Reflector.maxTrackedAddresses {
+            // Addresses not seen for a minute are forgotten, so a flood from many addresses does not grow this.
+            recent = recent.filter { now - ($0.value.last ?? 0) < 60_000_000_000 }
+            if recent.count > Reflector.maxTrackedAddresses {
+                // More addresses than that within a minute: forget the quietest half. Memory stays bounded;
+                // those addresses' rate limit restarts, and pairing's own limits (wrong codes in all) still hold.
+                let keep = recent.sorted { ($0.value.last ?? 0) > ($1.value.last ?? 0) }
+                    .prefix(Reflector.maxTrackedAddresses / 2)
+                recent = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+            }
+        }
         var times = (recent[ip] ?? []).filter { now - $0 < 60_000_000_000 }
         guard times.count < options.perMinute else {
             recent[ip] = times
@@ -186,7 +212,8 @@ public final class Reflector {
         }
         connection.receiveLine(maxLength: ReflectorProtocol.maxRequestBytes, timeout: ReflectorProtocol.requestTimeout)
         {
-            [options, loop] line in
+            [options, loop, weak self] line in
+            guard let self else { return connection.close() }
             switch line {
             case .failure(.timeout): return fail("no request within \(ReflectorProtocol.requestTimeout)")
             case .failure(.failed): return fail("request too long (at most \(ReflectorProtocol.maxRequestBytes) bytes)")
@@ -195,10 +222,33 @@ public final class Reflector {
                 switch ReflectorProtocol.parse(String(decoding: bytes, as: UTF8.self)) {
                 case .failure(let bad): return fail(bad.why)
                 case .success(let request):
+                    if case .pair(let nonce) = request {
+                        // Pairing has its own secret: the reflector's token does not apply.
+                        guard let pairing = self.pairing else {
+                            return fail("this peer does not pair: start it with portdoctor listen --pair")
+                        }
+                        return pairing.serve(
+                            connection, partner: peer, clientNonce: nonce,
+                            open: { opening in
+                                ReflectorProtocol.encode(
+                                    .init(v: ReflectorProtocol.version, ok: true, seen: peer.description, pair: opening))
+                            },
+                            refuse: { refusal in
+                                self.log?("\(peer.ip): pairing refused: \(refusal.message)")
+                                connection.send(
+                                    ReflectorProtocol.encode(
+                                        .init(
+                                            v: ReflectorProtocol.version, ok: false, seen: peer.description,
+                                            error: refusal.message, code: refusal.code)),
+                                    timeout: .seconds(2)
+                                ) { _ in connection.close() }
+                            })
+                    }
                     let token: String? =
                         switch request {
                         case .hello(let t): t
                         case .connectBack(_, _, let t): t
+                        case .pair: nil
                         }
                     if let expected = options.token, token != expected {
                         return fail(
@@ -207,6 +257,7 @@ public final class Reflector {
                                 : "the token does not match the one this reflector was started with")
                     }
                     switch request {
+                    case .pair: break
                     case .hello:
                         reply(.init(v: ReflectorProtocol.version, ok: true, seen: peer.description))
                     case .connectBack(let port, let timeout, _):

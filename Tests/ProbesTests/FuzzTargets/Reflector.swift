@@ -10,6 +10,9 @@ extension FuzzTargets {
             let line: String
             switch request {
             case .hello(let token): line = "PORTDOCTOR/1 HELLO" + (token.map { " token=\($0)" } ?? "")
+            case .pair(let nonce):
+                try require(nonce.count == PairingProtocol.nonceBytes, "accepted a \(nonce.count)-byte nonce")
+                line = "PORTDOCTOR/1 PAIR \(PairingProtocol.hex(nonce))"
             case .connectBack(let port, let timeout, let token):
                 try require(
                     port > 0 && timeout > 0 && timeout <= ReflectorProtocol.maxConnectBackTimeout,

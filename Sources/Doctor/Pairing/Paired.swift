@@ -1,0 +1,222 @@
+import LuaHost
+import Probes
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// A paired diagnosis (`run --with`): what each computer found, and which one to fix.
+public enum Paired {
+    /// The steps that look only at the computer they run on: what a partner may ask a peer to run.
+    /// Steps that reach out (reach-peer, port-forward) or change things (restart-service) never run
+    /// on a partner's behalf.
+    public static let localSteps = ["engine-port", "service", "listener", "firewall"]
+
+    /// The other role.
+    public static func partnerRole(of role: String) -> String { role == "source" ? "destination" : "source" }
+
+    // MARK: the peer's answer
+
+    /// The peer's reply to `run`: its findings in the report's JSON shape, each marked with the peer.
+    public static func encodeFindings(_ report: Report, computer: String, role: String) -> [UInt8] {
+        let value = JSONValue.object([
+            "type": .string("findings"), "pack": .string(report.packID), "version": .string(report.packVersion),
+            "computer": .string(computer), "side": .string(role),
+            "checks": .array(report.findings.map { JSONReporter.check($0) }),
+        ])
+        return Array(value.encoded(pretty: false).utf8)
+    }
+
+    public static func encodeRefusal(_ code: String, _ message: String) -> [UInt8] {
+        Array(
+            JSONValue.object(["type": .string("error"), "error": .string(code), "message": .string(message)])
+                .encoded(pretty: false).utf8)
+    }
+
+    /// The peer's findings back from JSON, or the peer's named refusal.
+    public static func decodeFindings(_ body: [UInt8]) -> Result<(computer: String, findings: [Finding]), PairingProtocol.Refusal>
+    {
+        guard let root = try? JSONDecoder().decode(DecodedJSON.self, from: Data(body)).value else {
+            return .failure(.init("garbled", "the peer's answer is not JSON"))
+        }
+        if root["type"]?.text == "error" {
+            return .failure(.init(root["error"]?.text ?? "refused", root["message"]?.text ?? "the peer refused"))
+        }
+        guard root["type"]?.text == "findings", case .array(let checks)? = root["checks"] else {
+            return .failure(.init("garbled", "the peer's answer has no findings"))
+        }
+        let computer = root["computer"]?.text ?? "the other computer"
+        let side = root["side"]?.text
+        let findings = checks.compactMap { c -> Finding? in
+            guard let id = c["id"]?.text, let status = c["status"]?.text.flatMap(CheckStatus.init) else { return nil }
+            var advice: [String] = []
+            if case .array(let a)? = c["advice"] { advice = a.compactMap(\.text) }
+            var f = Finding(
+                id: id, title: c["title"]?.text ?? id, status: status, summary: c["summary"]?.text ?? "",
+                cause: c["cause"]?.text, advice: advice, evidence: c["evidence"] ?? .null,
+                durationMilliseconds: c["duration_ms"]?.number ?? 0, origin: c["origin"]?.text ?? "peer")
+            f.computer = computer
+            f.side = side
+            return f
+        }
+        return .success((computer, findings))
+    }
+
+    // MARK: the verdict
+
+    /// source → destination on the service port, as the source tried it (or the peer, for us).
+    public struct ConnectTest: Sendable {
+        public var from: String
+        public var to: String
+        /// The connect's status words (`connected`, `refused`, `timeout` …); nil when not tried.
+        public var status: String?
+        public init(from: String, to: String, status: String?) {
+            self.from = from
+            self.to = to
+            self.status = status
+        }
+    }
+
+    /// Merges the two sides into one report that opens with which computer to fix.
+    public static func merge(
+        local: Report, localComputer: String, peerComputer: String, peerFindings: [Finding], test: ConnectTest
+    ) -> Report {
+        let role = local.parameters["role"] ?? "destination"
+        var report = local
+        for i in report.findings.indices {
+            report.findings[i].computer = localComputer
+            report.findings[i].side = role
+        }
+        // The peer's steps carry their computer in their id too, so `also` and the text report keep both sides.
+        report.findings += peerFindings.map { f in
+            var f = f
+            f.id = "\(f.side ?? "peer"):\(f.id)"
+            f.computer = peerComputer
+            return f
+        }
+        report.pairing = PairedVerdict.decide(report.findings, test: test)
+        return report
+    }
+}
+
+/// Which computer to fix, what, and how the connect between them went. **Contract**: the JSON
+/// report's `pairing` object.
+public struct PairedVerdict: Sendable {
+    /// `source`, `destination`, or nil when nothing needs fixing.
+    public var fix: String?
+    public var computer: String?
+    public var cause: String?
+    public var summary: String
+    public var advice: [String]
+    /// The finding the verdict rests on (its id in `checks`).
+    public var check: String?
+    public var connect: Paired.ConnectTest
+
+    /// The destination's own evidence first (a stopped service, no listener, its inbound firewall),
+    /// then the source's (its outbound firewall), then what the connect between them says.
+    static func decide(_ findings: [Finding], test: Paired.ConnectTest) -> PairedVerdict {
+        func failing(_ side: String, _ steps: [String]) -> Finding? {
+            for step in steps {
+                if let f = findings.first(where: {
+                    $0.side == side && $0.status == .fail && ($0.id == step || $0.id.hasSuffix(":" + step))
+                }) { return f }
+            }
+            return nil
+        }
+        let outcome = test.status
+        let how: String =
+            switch outcome {
+            case "connected"?: "\(test.from) connects to \(test.to)"
+            case "refused"?: "\(test.from) → \(test.to) is refused"
+            case "timeout"?: "\(test.from) → \(test.to) gets no answer"
+            case let s?: "\(test.from) → \(test.to): \(s)"
+            case nil: "\(test.from) → \(test.to) was not tried"
+            }
+        func verdict(_ f: Finding, _ why: String) -> PairedVerdict {
+            PairedVerdict(
+                fix: f.side, computer: f.computer, cause: f.cause, summary: "\(how): \(why) — \(f.summary)",
+                advice: f.advice, check: f.id, connect: test)
+        }
+        // A refused connect: the destination's service is down, or nothing listens there.
+        if let f = failing("destination", ["service"]) { return verdict(f, "the destination's service is down") }
+        if let f = failing("destination", ["listener", "engine-port"]) {
+            return verdict(f, "nothing listens there on the destination")
+        }
+        if let f = failing("destination", ["firewall"]) { return verdict(f, "the destination's firewall drops it") }
+        if let f = failing("source", ["firewall"]) { return verdict(f, "the source's firewall blocks it on the way out") }
+        if outcome == "connected" {
+            // The path works; anything else failing is that computer's own problem.
+            if let f = findings.first(where: { $0.status == .fail && $0.side != nil }) {
+                return verdict(f, "a problem on the \(f.side!)")
+            }
+            return PairedVerdict(
+                fix: nil, computer: nil, cause: nil, summary: "\(how): both computers look healthy", advice: [],
+                check: nil, connect: test)
+        }
+        // Both computers are clean, yet the connect fails: what lies between them, in front of the destination.
+        let dest = findings.first { $0.side == "destination" }?.computer
+        let port = findings.first {
+            $0.side == "destination" && $0.status == .fail && ($0.id == "port-forward" || $0.id.hasSuffix(":port-forward"))
+        }
+        if outcome == "timeout" || outcome == "refused" {
+            return PairedVerdict(
+                fix: "destination", computer: dest, cause: port?.cause ?? "port-forward-missing",
+                summary:
+                    "\(how): the destination's service, listener and firewall are fine — the router in front of it does not forward the port",
+                advice: port?.advice
+                    ?? [
+                        "Forward the port on the router in front of the destination to the destination's address (or, on one network, check what lies between the two computers)."
+                    ],
+                check: port?.id, connect: test)
+        }
+        if let f = findings.first(where: { $0.status == .fail && $0.side != nil }) {
+            return verdict(f, "a problem on the \(f.side!)")
+        }
+        return PairedVerdict(
+            fix: nil, computer: nil, cause: nil, summary: "\(how)", advice: [], check: nil, connect: test)
+    }
+}
+
+/// JSON read back into a JSONValue (true stays a Bool, 1 an Int).
+struct DecodedJSON: Decodable {
+    let value: JSONValue
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() {
+            value = .null
+        } else if let b = try? c.decode(Bool.self) {
+            value = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            value = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            value = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            value = .string(s)
+        } else if let a = try? c.decode([DecodedJSON].self) {
+            value = .array(a.map(\.value))
+        } else {
+            value = .object(try c.decode([String: DecodedJSON].self).mapValues(\.value))
+        }
+    }
+}
+
+extension JSONValue {
+    subscript(key: String) -> JSONValue? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+    var text: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+    var number: Double? {
+        switch self {
+        case .int(let i): Double(i)
+        case .double(let d): d
+        default: nil
+        }
+    }
+}
