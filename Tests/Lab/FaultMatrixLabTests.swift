@@ -531,6 +531,13 @@ enum FaultMatrix {
                 return v
             }
             let checks = json["checks"] as? [[String: Any]] ?? []
+            // PD_FAULT_MATRIX_VERBOSE=1: the port-forward step's summary and evidence, to see why.
+            if ProcessInfo.processInfo.environment["PD_FAULT_MATRIX_VERBOSE"] != nil,
+                let step = checks.first(where: { $0["id"] as? String == "port-forward" }),
+                let text = try? JSONSerialization.data(withJSONObject: step, options: [.sortedKeys])
+            {
+                print("\(scenario.id) port-forward: \(String(decoding: text, as: UTF8.self))")
+            }
             let failing = checks.filter { $0["status"] as? String == "fail" }.compactMap { $0["cause"] as? String }
             v.primary = (json["primary"] as? [String: Any])?["cause"] as? String ?? failing.first
             var named = [v.primary].compactMap { $0 } + failing
