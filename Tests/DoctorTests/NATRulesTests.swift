@@ -473,6 +473,11 @@ struct NATRulesTests {
             "\(mine.summary)")
         #expect(mine.origin.contains("overlay"), "\(mine.origin)")
         #expect(mine.repairs.map(\.id) == ["add-forward"], "UPnP answered: --fix can add it")
+        // Watched (root) and nothing arrived: the bundled rules say a router on the way drops it; the
+        // overlay's rule comes before that one, so the stealth router still means no forward.
+        let watched = Self.home { $0["connect_back"] = "timeout"; $0["arrivals"] = Self.arrivals() }
+        #expect(try Self.portForward(evidence: watched, overlay: false).cause == "filtered-upstream")
+        #expect(try Self.portForward(evidence: watched, overlay: true).cause == "port-forward-missing")
         // Evidence the rule does not cover still gets the bundled verdict.
         let refused = try Self.portForward(evidence: Self.home { $0["connect_back"] = "connected" }, overlay: true)
         #expect(refused.status == .pass, "\(refused.summary)")

@@ -302,7 +302,11 @@ M.default_rules = {
       return (f.outside == "refused" or f.outside == "reset") and f.watched and not f.arrived_anything
         and #f.looked_for == 0 and f.layered == nil
     end,
-    verdict = function(e, f) return forward_missing(e, f) end,
+    verdict = function(e, f)
+      local v = forward_missing(e, f)
+      v.explanation = v.explanation .. ", and nothing of it reached this computer: the router refused it itself"
+      return v
+    end,
   },
   {
     -- Behind two NATs, refused: the trace tells which router refused. The one holding the public
