@@ -298,6 +298,11 @@ struct NATRulesTests {
                 $0["steps"] = ["firewall": "fail"]
             })
         #expect((v.rule, v.status, v.cause) == ("forward-reaches-here", "pass", nil), "\(v)")
+        // Without the steps (`probe nat`): still the router's part done; this computer does not take it.
+        let probe = try Self.decide(
+            Self.home { $0["connect_back"] = "refused"; $0["arrivals"] = Self.arrivals(syn: [4242]) })
+        #expect((probe.rule, probe.status) == ("forward-reaches-here", "pass"), "\(probe)")
+        #expect(probe.explanation.contains("this computer does not take it"), "\(probe.explanation)")
     }
 
     /// Refused before it got here, with a local fault too: the router has no forward (fail, not the
@@ -329,7 +334,10 @@ struct NATRulesTests {
     /// points at a port or computer that refuses.
     @Test func theConnectBackTraceSaysWhichRouterRefused() throws {
         func refused(_ trace: [LuaValue]) -> LuaValue {
-            Self.doubleNAT { $0["connect_back"] = "refused"; $0["connect_back_trace"] = .table(LuaTable(sequence: trace)) }
+            Self.doubleNAT {
+                $0["connect_back"] = "refused"; $0["connect_back_trace"] = .table(LuaTable(sequence: trace))
+                $0["steps"] = ["service": "pass", "listener": "pass", "firewall": "pass"]
+            }
         }
         let outer = try Self.decide(refused([Self.hop(1, "time-exceeded", "198.51.100.1"), Self.hop(2, "refused")]))
         #expect((outer.kind, outer.cause) == ("double-nat", "double-nat"), "\(outer)")
@@ -345,11 +353,19 @@ struct NATRulesTests {
         // One NAT: refused past the router while this computer listens and lets it in: the wrong port.
         let single = try Self.decide(
             Self.home {
-                $0["connect_back"] = "refused"
+                $0["connect_back"] = "refused"; $0["steps"] = ["service": "pass", "listener": "pass", "firewall": "pass"]
                 $0["hop_probes"] = [["ttl": 1, "address": "192.168.1.1", "kind": "time-exceeded"]]
                 $0["connect_back_trace"] = [Self.hop(1, "time-exceeded", "203.0.113.5"), Self.hop(2, "refused")]
             })
         #expect((single.rule, single.cause) == ("refused-past-router", "port-forward-wrong-target"), "\(single)")
+        // Without the steps here (`probe nat`), this computer may be the one refusing: no such claim.
+        var unknownHere = try #require(Self.home {
+            $0["connect_back"] = "refused"
+            $0["hop_probes"] = [["ttl": 1, "address": "192.168.1.1", "kind": "time-exceeded"]]
+            $0["connect_back_trace"] = [Self.hop(1, "time-exceeded", "203.0.113.5"), Self.hop(2, "refused")]
+        }.tableValue)
+        unknownHere["steps"] = nil
+        #expect(try Self.decide(.table(unknownHere)).cause != "port-forward-wrong-target")
         let router = try Self.decide(
             Self.home {
                 $0["connect_back"] = "refused"

@@ -284,13 +284,15 @@ M.default_rules = {
   },
   {
     -- It reached this computer on the port: the routers forward it here, and what stops it is here
-    -- (the failed step says what).
+    -- (a failed step says what; without the steps, as in `probe nat`, the listener or the firewall).
     id = "forward-reaches-here",
-    when = function(e, f) return f.outside ~= "connected" and f.arrived_here and f.blocked_here ~= nil end,
+    when = function(e, f) return f.outside ~= "connected" and f.arrived_here end,
     verdict = function(e, f)
+      local what = f.blocked_here and ("the " .. table.concat(f.blocked_here, " and ") .. " step here stops it")
+        or "this computer does not take it (nothing listens on the port, or its firewall refuses or drops it)"
       return { kind = "forward-ok", status = "pass",
                explanation = "the router forwards the port to this computer: the connection from outside arrived here ("
-                 .. outcome(e) .. "), and the " .. table.concat(f.blocked_here, " and ") .. " step here stops it",
+                 .. outcome(e) .. "), and " .. what,
                notes = layered_note(f) }
     end,
   },
@@ -319,10 +321,11 @@ M.default_rules = {
     end,
     verdict = function(e, f)
       if f.refused_inside >= math.max(f.nat_routers, 1) then
-        if f.blocked_here then
+        if f.blocked_here or not e.steps then
           return { kind = "unknown", status = "skip",
                    explanation = "the connection from outside got through both routers and was refused on this network ("
-                     .. outcome(e) .. "): the " .. table.concat(f.blocked_here, " and ") .. " step here says why",
+                     .. outcome(e) .. "): " .. (f.blocked_here and ("the " .. table.concat(f.blocked_here, " and ") .. " step here says why")
+                       or "by this computer (nothing listening, or its firewall) or by the computer the forward points at"),
                    notes = layered_note(f) }
         end
         return forward_elsewhere_refused(e, f)
@@ -340,8 +343,10 @@ M.default_rules = {
     -- One NAT, refused past the router: the forward sends the port to a port or computer here that refuses.
     id = "refused-past-router",
     when = function(e, f)
-      return (f.outside == "refused" or f.outside == "reset") and f.layered == nil and not f.blocked_here
-        and not f.local_public and f.refused_inside ~= nil and f.refused_inside >= math.max(f.nat_routers, 1)
+      -- The steps here must be known to pass (not so in `probe nat`): else this computer may be the one refusing.
+      return (f.outside == "refused" or f.outside == "reset") and f.layered == nil and e.steps ~= nil
+        and not f.blocked_here and not f.local_public and f.refused_inside ~= nil
+        and f.refused_inside >= math.max(f.nat_routers, 1)
     end,
     verdict = function(e, f) return forward_elsewhere_refused(e, f) end,
   },
