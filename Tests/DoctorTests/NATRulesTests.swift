@@ -341,6 +341,9 @@ struct NATRulesTests {
         }
         let outer = try Self.decide(refused([Self.hop(1, "time-exceeded", "198.51.100.1"), Self.hop(2, "refused")]))
         #expect((outer.kind, outer.cause) == ("double-nat", "double-nat"), "\(outer)")
+        // A provider's router with a private address just in front of the public one is not "inside".
+        let core = try Self.decide(refused([Self.hop(1, "time-exceeded", "10.9.8.7"), Self.hop(2, "refused")]))
+        #expect((core.kind, core.cause) == ("double-nat", "double-nat"), "\(core)")
         let inner = try Self.decide(refused([Self.hop(1, "time-exceeded", "203.0.113.5"), Self.hop(2, "refused")]))
         #expect((inner.rule, inner.cause) == ("refused-behind-nat", "port-forward-missing"), "\(inner)")
         #expect(inner.notes.first?.contains("10.0.5.1") == true, "double NAT as a note: \(inner.notes)")

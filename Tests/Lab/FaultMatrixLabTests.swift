@@ -432,13 +432,17 @@ enum FaultMatrix {
     // MARK: the bounded sample CI runs
 
     /// Picked by hand, once: each topology, each role, the common single faults, a few pairs and
-    /// healthy variants; about 12 runs, a few seconds each.
+    /// healthy variants; about 16 runs, a few seconds each.
     static let sample = [
         "destination/single/inbound-drop",
         "destination/single/service-stopped",
         "destination/single/no-forward",
         "destination/single/upnp-off-no-forward",
         "destination/double/double-nat",
+        // Which router refused (the connect-back's trace), and what reached this network (the watch).
+        "destination/double/no-forward",
+        "destination/single/manual-wrong-port",
+        "destination/single/inbound-drop+manual-stale-address",
         "destination/cgnat/cgnat",
         "source/single/outbound-reject",
         "source/cgnat/no-default-route",

@@ -41,8 +41,9 @@ end
 
 -- The connect-back's trace ({ { ttl =, status =, from = }, … }: the same connect with growing TTLs):
 -- the routers that passed it on past the one holding the public address, before something refused
--- it. Such a router answers an expired TTL from the public address (the NAT rewrites it), or from a
--- private one: counted back from the first refusal.
+-- it. Such a router answers an expired TTL from the public address (the NAT in front rewrites the
+-- answer's source): counted back from the first refusal. Answers from private addresses do not
+-- count: a provider's own routers often have such addresses, in front of the public one.
 function M.refused_inside(trace, seen)
   if type(trace) ~= "table" or #trace == 0 then return nil end
   local by, first = {}, nil
@@ -54,8 +55,7 @@ function M.refused_inside(trace, seen)
   local inside = 0
   for ttl = first - 1, 1, -1 do
     local h = by[ttl]
-    if not (h and h.status == "time-exceeded" and h.from
-            and (h.from == seen or M.is_private(h.from) or M.is_cgnat(h.from))) then
+    if not (h and h.status == "time-exceeded" and h.from ~= nil and h.from == seen) then
       break
     end
     inside = inside + 1
