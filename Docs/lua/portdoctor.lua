@@ -326,6 +326,9 @@ function portforward.survey(port, options) end
 ---@field connect_back_to? string
 ---@field connect_back_rtt_ms? number
 ---@field hops string[]
+---@field connect_back_trace? { ttl: integer, status: string, from?: string }[]
+---@field arrivals? { syn_ports?: integer[], gateway_asked?: string[], error?: string }
+---@field port? integer
 ---@field hop_probes { ttl: integer, address?: string, kind?: string }[]
 
 ---@class portdoctor.Gateway

@@ -850,6 +850,19 @@ struct NATProbe: ParsableCommand {
                     "  connect-back to \(port): \(c)" + (e.connectBackError.map { " (\($0))" } ?? "")
                         + (e.connectBackTo.map { ", \($0)" } ?? ""))
             }
+            if let t = e.connectBackTrace, !t.isEmpty {
+                let steps = t.map { "TTL \($0.ttl) \($0.status)" + ($0.from.map { " from \($0)" } ?? "") }
+                lines.append("  connect-back traced: \(steps.joined(separator: " → "))")
+            }
+            if let a = e.arrivals {
+                if let why = a.error {
+                    lines.append("  what reached this network: not watched (\(why))")
+                } else {
+                    let syn = a.synPorts.isEmpty ? "nothing" : "SYN to port " + a.synPorts.map(String.init).joined(separator: ", ")
+                    let asked = a.gatewayAsked.isEmpty ? "" : "; the router asked for " + a.gatewayAsked.joined(separator: ", ")
+                    lines.append("  what reached this computer meanwhile: \(syn)\(asked)")
+                }
+            }
             if !e.hops.isEmpty { lines.append("  first hops: \(e.hops.joined(separator: " → "))") }
             return lines.joined(separator: "\n")
         }

@@ -19,6 +19,7 @@ struct NATRulesTests {
             "router_wan": "203.0.113.5", "upnp": true, "natpmp": true, "natpmp_status": "answered",
             "reflector": "198.51.100.7:4250", "reflector_address": "198.51.100.7:4250",
             "public_address": "203.0.113.5:40112", "hops": ["192.168.1.1", "203.0.113.1", "198.51.100.7"],
+            "port": 4242,
         ]
         change(&e)
         return .table(LuaTable(fields: Dictionary(uniqueKeysWithValues: e.map { (LuaValue.text($0.key), $0.value) })))
@@ -252,6 +253,154 @@ struct NATRulesTests {
         #expect((nothing.kind, nothing.status) == ("unknown", "skip"))
     }
 
+    // MARK: who answered, and what reached this network
+
+    /// What a watch during the connect-back saw (`arrivals`): SYNs here by port, the gateway's ARP requests.
+    static func arrivals(syn: [Int] = [], asked: [String] = []) -> LuaValue {
+        ["syn_ports": .table(LuaTable(sequence: syn.map { .integer(Int64($0)) })),
+         "gateway_asked": .table(LuaTable(sequence: asked.map(LuaValue.text)))]
+    }
+
+    static func hop(_ ttl: Int, _ status: String, _ from: String? = nil) -> LuaValue {
+        var t: [String: LuaValue] = ["ttl": .integer(Int64(ttl)), "status": .text(status)]
+        if let from { t["from"] = .text(from) }
+        return .table(LuaTable(fields: Dictionary(uniqueKeysWithValues: t.map { (LuaValue.text($0.key), $0.value) })))
+    }
+
+    /// Two NATs, the home router silent (no UPnP, no NAT-PMP): the hops say 192.168.1.1, then 10.0.5.1.
+    static func doubleNAT(_ change: (inout [String: LuaValue]) -> Void = { _ in }) -> LuaValue {
+        home {
+            $0["router_wan"] = nil; $0["upnp"] = false; $0["natpmp"] = false; $0["natpmp_status"] = "timeout"
+            $0["hops"] = ["192.168.1.1", "10.0.5.1", "198.51.100.7"]
+            $0["hop_probes"] = [
+                ["ttl": 1, "address": "192.168.1.1", "kind": "time-exceeded"],
+                ["ttl": 2, "address": "10.0.5.1", "kind": "time-exceeded"],
+                ["ttl": 3, "address": "198.51.100.7", "kind": "unreachable"],
+            ]
+            change(&$0)
+        }
+    }
+
+    /// The connection from outside arrived on another port: the forward points at the wrong port — with
+    /// or without a second NAT (then a note, not the cause).
+    @Test func aConnectBackArrivingOnAnotherPortIsAForwardToTheWrongPort() throws {
+        let single = try Self.decide(
+            Self.home { $0["connect_back"] = "refused"; $0["arrivals"] = Self.arrivals(syn: [4243]) })
+        #expect(
+            (single.rule, single.cause) == ("forward-to-another-port", "port-forward-wrong-target"), "\(single)")
+        #expect(single.explanation.contains("on port 4243, not on 4242"), "\(single.explanation)")
+        let double = try Self.decide(
+            Self.doubleNAT { $0["connect_back"] = "refused"; $0["arrivals"] = Self.arrivals(syn: [4243]) })
+        #expect((double.rule, double.cause) == ("forward-to-another-port", "port-forward-wrong-target"), "\(double)")
+        #expect(double.notes.first?.contains("10.0.5.1") == true, "double NAT as context: \(double.notes)")
+    }
+
+    /// The router asked the LAN for another address while the outside connected, and nothing arrived
+    /// here: a forward to a stale address — told even while the firewall or the listener here fails.
+    @Test func theGatewayLookingForAnotherAddressIsAForwardToIt() throws {
+        for step in ["firewall", "listener", "service"] {
+            let v = try Self.decide(
+                Self.home {
+                    $0["connect_back"] = "timeout"; $0["arrivals"] = Self.arrivals(asked: ["192.168.1.99"])
+                    $0["steps"] = .table(LuaTable(fields: [.text(step): "fail"]))
+                })
+            #expect(
+                (v.rule, v.cause) == ("forward-to-absent-address", "port-forward-wrong-target"), "\(step): \(v)")
+            #expect(v.explanation.contains("192.168.1.99"), "\(v.explanation)")
+        }
+        let double = try Self.decide(
+            Self.doubleNAT { $0["connect_back"] = "timeout"; $0["arrivals"] = Self.arrivals(asked: ["192.168.1.99"]) })
+        #expect(double.cause == "port-forward-wrong-target", "\(double)")
+    }
+
+    /// It arrived here on the port: the forward works, whatever the step here that stops it.
+    @Test func aConnectBackArrivingHereClearsTheRouter() throws {
+        let v = try Self.decide(
+            Self.home {
+                $0["connect_back"] = "timeout"; $0["arrivals"] = Self.arrivals(syn: [4242])
+                $0["steps"] = ["firewall": "fail"]
+            })
+        #expect((v.rule, v.status, v.cause) == ("forward-reaches-here", "pass", nil), "\(v)")
+        // Without the steps (`probe nat`): still the router's part done; this computer does not take it.
+        let probe = try Self.decide(
+            Self.home { $0["connect_back"] = "refused"; $0["arrivals"] = Self.arrivals(syn: [4242]) })
+        #expect((probe.rule, probe.status) == ("forward-reaches-here", "pass"), "\(probe)")
+        #expect(probe.explanation.contains("this computer does not take it"), "\(probe.explanation)")
+    }
+
+    /// Refused before it got here, with a local fault too: the router has no forward (fail, not the
+    /// hedged warning the connect-back alone allows).
+    @Test func refusedBeforeReachingHereIsAMissingForwardDespiteALocalFault() throws {
+        let v = try Self.decide(
+            Self.home {
+                $0["connect_back"] = "refused"; $0["arrivals"] = Self.arrivals(); $0["steps"] = ["service": "fail"]
+            })
+        #expect((v.rule, v.status, v.cause) == ("refused-before-here", "fail", "port-forward-missing"), "\(v)")
+    }
+
+    /// Silence and nothing reached this network: a router on the way drops it. Without the watch
+    /// (no root), silence keeps its hedged reading, a forward into the void.
+    @Test func silenceThatNeverReachedThisNetworkIsFilteredOnTheWay() throws {
+        let v = try Self.decide(Self.home { $0["connect_back"] = "timeout"; $0["arrivals"] = Self.arrivals() })
+        #expect((v.rule, v.cause) == ("dropped-before-here", "filtered-upstream"), "\(v)")
+        let double = try Self.decide(Self.doubleNAT { $0["connect_back"] = "timeout"; $0["arrivals"] = Self.arrivals() })
+        #expect((double.rule, double.cause) == ("dropped-before-here", "filtered-upstream"), "\(double)")
+        #expect(double.notes.isEmpty == false, "double NAT as a note")
+        let unwatched = try Self.decide(
+            Self.home { $0["connect_back"] = "timeout"; $0["arrivals"] = ["error": "needs root (CAP_NET_RAW): EPERM"] })
+        #expect(unwatched.rule == "forward-into-the-void", "\(unwatched)")
+    }
+
+    /// Behind two NATs, refused: the trace says which router. The one holding the public address
+    /// (it refused at once): double NAT. One further in (it passed the connection on, answering the
+    /// expired TTL from the public address): the home router has no forward. Past both: the forward
+    /// points at a port or computer that refuses.
+    @Test func theConnectBackTraceSaysWhichRouterRefused() throws {
+        func refused(_ trace: [LuaValue]) -> LuaValue {
+            Self.doubleNAT {
+                $0["connect_back"] = "refused"; $0["connect_back_trace"] = .table(LuaTable(sequence: trace))
+                $0["steps"] = ["service": "pass", "listener": "pass", "firewall": "pass"]
+            }
+        }
+        let outer = try Self.decide(refused([Self.hop(1, "time-exceeded", "198.51.100.1"), Self.hop(2, "refused")]))
+        #expect((outer.kind, outer.cause) == ("double-nat", "double-nat"), "\(outer)")
+        // A provider's router with a private address just in front of the public one is not "inside".
+        let core = try Self.decide(refused([Self.hop(1, "time-exceeded", "10.9.8.7"), Self.hop(2, "refused")]))
+        #expect((core.kind, core.cause) == ("double-nat", "double-nat"), "\(core)")
+        let inner = try Self.decide(refused([Self.hop(1, "time-exceeded", "203.0.113.5"), Self.hop(2, "refused")]))
+        #expect((inner.rule, inner.cause) == ("refused-behind-nat", "port-forward-missing"), "\(inner)")
+        #expect(inner.notes.first?.contains("10.0.5.1") == true, "double NAT as a note: \(inner.notes)")
+        let past = try Self.decide(
+            refused([
+                Self.hop(1, "time-exceeded", "203.0.113.5"), Self.hop(2, "time-exceeded", "203.0.113.5"),
+                Self.hop(3, "refused"),
+            ]))
+        #expect((past.rule, past.cause) == ("refused-behind-nat", "port-forward-wrong-target"), "\(past)")
+        // One NAT: refused past the router while this computer listens and lets it in: the wrong port.
+        let single = try Self.decide(
+            Self.home {
+                $0["connect_back"] = "refused"; $0["steps"] = ["service": "pass", "listener": "pass", "firewall": "pass"]
+                $0["hop_probes"] = [["ttl": 1, "address": "192.168.1.1", "kind": "time-exceeded"]]
+                $0["connect_back_trace"] = [Self.hop(1, "time-exceeded", "203.0.113.5"), Self.hop(2, "refused")]
+            })
+        #expect((single.rule, single.cause) == ("refused-past-router", "port-forward-wrong-target"), "\(single)")
+        // Without the steps here (`probe nat`), this computer may be the one refusing: no such claim.
+        var unknownHere = try #require(Self.home {
+            $0["connect_back"] = "refused"
+            $0["hop_probes"] = [["ttl": 1, "address": "192.168.1.1", "kind": "time-exceeded"]]
+            $0["connect_back_trace"] = [Self.hop(1, "time-exceeded", "203.0.113.5"), Self.hop(2, "refused")]
+        }.tableValue)
+        unknownHere["steps"] = nil
+        #expect(try Self.decide(.table(unknownHere)).cause != "port-forward-wrong-target")
+        let router = try Self.decide(
+            Self.home {
+                $0["connect_back"] = "refused"
+                $0["hop_probes"] = [["ttl": 1, "address": "192.168.1.1", "kind": "time-exceeded"]]
+                $0["connect_back_trace"] = [Self.hop(1, "refused")]
+            })
+        #expect((router.rule, router.cause) == ("forward-missing", "port-forward-missing"), "\(router)")
+    }
+
     // MARK: the ruleset API
 
     static let bundled = BundledChecks.files[NATRules.file]!
@@ -366,6 +515,11 @@ struct NATRulesTests {
             "\(mine.summary)")
         #expect(mine.origin.contains("overlay"), "\(mine.origin)")
         #expect(mine.repairs.map(\.id) == ["add-forward"], "UPnP answered: --fix can add it")
+        // Watched (root) and nothing arrived: the bundled rules say a router on the way drops it; the
+        // overlay's rule comes before that one, so the stealth router still means no forward.
+        let watched = Self.home { $0["connect_back"] = "timeout"; $0["arrivals"] = Self.arrivals() }
+        #expect(try Self.portForward(evidence: watched, overlay: false).cause == "filtered-upstream")
+        #expect(try Self.portForward(evidence: watched, overlay: true).cause == "port-forward-missing")
         // Evidence the rule does not cover still gets the bundled verdict.
         let refused = try Self.portForward(evidence: Self.home { $0["connect_back"] = "connected" }, overlay: true)
         #expect(refused.status == .pass, "\(refused.summary)")

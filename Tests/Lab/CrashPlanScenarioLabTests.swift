@@ -284,15 +284,15 @@ struct CrashPlanScenarioLabTests {
         let o = try s.run()
         #expect(o.status == 1)
         #expect(o.cause("firewall") == "firewall-blocks-inbound", "\(o)")
-        // Not hidden behind the firewall, but not proven either while it drops: the router's UPnP
-        // table has no forward, and an admin-page forward would not show there.
+        // Not hidden behind the firewall, and proven despite it: the refusal came while nothing
+        // reached this computer (the watch during the connect-back), so the router itself refused.
         #expect(o.cause("port-forward") == "port-forward-missing", "not hidden behind the firewall: \(o)")
-        #expect(o.status("port-forward") == "warn", "\(o)")
+        #expect(o.status("port-forward") == "fail", "\(o)")
         #expect(o.primary == "firewall-blocks-inbound", "\(o)")
         #expect(o.also == ["port-forward-missing"], "\(o)")
         let lines = try s.text("firewall-and-forward")
         #expect(lines[2].hasPrefix("Most likely cause: a firewall blocks incoming connections."), "\(lines)")
-        #expect(lines[3].hasPrefix("Maybe also: the router does not forward the port (port-forward)."), "\(lines)")
+        #expect(lines[3].hasPrefix("Also found: the router does not forward the port (port-forward)."), "\(lines)")
     }
 
     /// No false alarms: a service bound to its LAN address, a strict firewall with an explicit
@@ -539,9 +539,12 @@ struct CrashPlanScenarioLabTests {
         #expect(o.status("service") == "pass", "\(o)")
         #expect(o.cause("listener") == "listener-loopback-only", "\(o)")
         #expect(o.primary == "listener-loopback-only", "the report opens with it: \(o)")
-        // The forward is made in the admin page (invisible to UPnP) and the outside cannot prove
-        // it while nothing reachable listens: a warning that says so, never a failure.
-        #expect(o.status("port-forward") == "warn", "\(o)")
+        // The forward is made in the admin page (invisible to UPnP); nothing reachable listens, yet
+        // the outside's connection arrived here on the port (the watch): the forward works.
+        #expect(o.status("port-forward") == "pass", "\(o)")
+        #expect(
+            (o.check("port-forward")["summary"] as? String)?.contains("the connection from outside arrived here") == true,
+            "\(o)")
         // Without a service name the service step is skipped, and the port is still checked.
         let bare = try s.report(
             in: s.home.lan, [portdoctorBinary, "run", "tcp-service", "--param", "port=4242", "--format", "json"])

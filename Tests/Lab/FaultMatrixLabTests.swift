@@ -432,13 +432,17 @@ enum FaultMatrix {
     // MARK: the bounded sample CI runs
 
     /// Picked by hand, once: each topology, each role, the common single faults, a few pairs and
-    /// healthy variants; about 12 runs, a few seconds each.
+    /// healthy variants; about 16 runs, a few seconds each.
     static let sample = [
         "destination/single/inbound-drop",
         "destination/single/service-stopped",
         "destination/single/no-forward",
         "destination/single/upnp-off-no-forward",
         "destination/double/double-nat",
+        // Which router refused (the connect-back's trace), and what reached this network (the watch).
+        "destination/double/no-forward",
+        "destination/single/manual-wrong-port",
+        "destination/single/inbound-drop+manual-stale-address",
         "destination/cgnat/cgnat",
         "source/single/outbound-reject",
         "source/cgnat/no-default-route",
@@ -540,6 +544,13 @@ enum FaultMatrix {
                 return v
             }
             let checks = json["checks"] as? [[String: Any]] ?? []
+            // PD_FAULT_MATRIX_VERBOSE=1: the port-forward step's summary and evidence, to see why.
+            if ProcessInfo.processInfo.environment["PD_FAULT_MATRIX_VERBOSE"] != nil,
+                let step = checks.first(where: { $0["id"] as? String == "port-forward" }),
+                let text = try? JSONSerialization.data(withJSONObject: step, options: [.sortedKeys])
+            {
+                print("\(scenario.id) port-forward: \(String(decoding: text, as: UTF8.self))")
+            }
             let failing = checks.filter { $0["status"] as? String == "fail" }.compactMap { $0["cause"] as? String }
             v.primary = (json["primary"] as? [String: Any])?["cause"] as? String ?? failing.first
             var named = [v.primary].compactMap { $0 } + failing

@@ -7,11 +7,11 @@ import Testing
 @Suite(.serialized) struct ReflectorTests {
     func ask(
         _ reflector: Reflector, loop: EventLoop, host: String = "127.0.0.1", connectBack: UInt16? = nil,
-        token: String? = nil
+        trace: Bool = false, token: String? = nil
     ) -> ReflectorClient.Outcome {
         var outcome: ReflectorClient.Outcome?
         ReflectorClient.ask(
-            host: host, port: reflector.address.port, connectBack: connectBack, token: token,
+            host: host, port: reflector.address.port, connectBack: connectBack, trace: trace, token: token,
             timeout: .seconds(1), on: loop
         ) { outcome = $0 }
         while outcome == nil { loop.turn(until: nil) }
@@ -59,6 +59,28 @@ import Testing
         }()
         let refused = try #require(reply(ask(reflector, loop: loop, connectBack: closedPort)))
         #expect(refused.connect_back?.status == "refused")
+    }
+
+    /// Asked with trace=1, a refused connect-back comes with its trace (on loopback the refusal is at
+    /// TTL 1: no router between); an accepted one, and one asked without the word, come without.
+    @Test func aRefusedConnectBackIsTracedWhenAsked() throws {
+        let loop = EventLoop()
+        let reflector = try Reflector(address: "127.0.0.1", port: 0, on: loop)
+        let closedPort = try { () throws -> UInt16 in
+            let l = try Listener("127.0.0.1"); return l.port
+        }()
+        let traced = try #require(reply(ask(reflector, loop: loop, connectBack: closedPort, trace: true)))
+        #expect(traced.connect_back?.status == "refused")
+        #expect(traced.connect_back?.trace == [ConnectTrace.Hop(ttl: 1, status: "refused")])
+        let untraced = try #require(reply(ask(reflector, loop: loop, connectBack: closedPort)))
+        #expect(untraced.connect_back?.trace == nil)
+        let open = try Listener("127.0.0.1")
+        let reached = try #require(reply(ask(reflector, loop: loop, connectBack: open.port, trace: true)))
+        #expect(reached.connect_back?.status == "connected")
+        #expect(reached.connect_back?.trace == nil, "no trace of a port that accepts: it would open connections")
+        #expect(
+            ReflectorProtocol.parse("PORTDOCTOR/1 CONNECT-BACK 4242 trace=1")
+                == .success(.connectBack(port: 4242, timeout: 3, token: nil, trace: true)))
     }
 
     /// On "::" one reflector serves both families: an IPv4 peer is seen as the IPv4 address it is

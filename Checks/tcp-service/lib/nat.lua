@@ -39,6 +39,30 @@ function M.is_private(ip)
   return a == 10 or (a == 172 and b >= 16 and b <= 31) or (a == 192 and b == 168)
 end
 
+-- The connect-back's trace ({ { ttl =, status =, from = }, … }: the same connect with growing TTLs):
+-- the routers that passed it on past the one holding the public address, before something refused
+-- it. Such a router answers an expired TTL from the public address (the NAT in front rewrites the
+-- answer's source): counted back from the first refusal. Answers from private addresses do not
+-- count: a provider's own routers often have such addresses, in front of the public one.
+function M.refused_inside(trace, seen)
+  if type(trace) ~= "table" or #trace == 0 then return nil end
+  local by, first = {}, nil
+  for _, h in ipairs(trace) do
+    if h.ttl then by[h.ttl] = h end
+    if (h.status == "refused" or h.status == "reset") and h.ttl and (first == nil or h.ttl < first) then first = h.ttl end
+  end
+  if not first then return nil end
+  local inside = 0
+  for ttl = first - 1, 1, -1 do
+    local h = by[ttl]
+    if not (h and h.status == "time-exceeded" and h.from ~= nil and h.from == seen) then
+      break
+    end
+    inside = inside + 1
+  end
+  return inside
+end
+
 local function contains(list, x)
   for _, v in ipairs(list or {}) do if v == x then return true end end
   return false
@@ -54,6 +78,12 @@ end
 --   blocked_here  the steps on this computer that failed (e.steps: service, listener, firewall), as a list:
 --                 the connect-back cannot speak for the router then; a step that could not look
 --                 ("no-permission": the firewall's rules, without administrator rights) counts too
+--   watched       what reached this network during the connect-back was watched (e.arrivals, needs root)
+--   arrived_here / arrived_elsewhere  its SYNs reached this computer on the port / only on other ports
+--   looked_for    addresses the gateway asked for on the LAN (ARP) while the outside connected (a list)
+--   nat_routers   routers with private addresses between here and the outside (from the hop probes)
+--   refused_inside  from the connect-back's trace: how many routers past the one holding the public
+--                 address passed the connection on before something refused it (0: that router itself)
 function M.facts(e)
   local f = {}
   for _, id in ipairs { "service", "listener", "firewall" } do
@@ -64,6 +94,24 @@ function M.facts(e)
   end
   f.seen = M.ip(e.public_address)
   f.local_public = f.seen ~= nil and contains(e.local_addresses, f.seen)
+  local a = e.arrivals
+  if type(a) == "table" and a.error == nil then
+    f.watched = true
+    local ports = a.syn_ports or {}
+    f.arrived_here = e.port ~= nil and contains(ports, e.port)
+    f.arrived_elsewhere = #ports > 0 and not f.arrived_here
+    f.arrived_anything = #ports > 0
+    f.looked_for = a.gateway_asked or {}
+  end
+  f.nat_routers = 0
+  for _, h in ipairs(e.hop_probes or {}) do
+    if h.kind == "time-exceeded" and h.address and (M.is_private(h.address) or M.is_cgnat(h.address)) then
+      f.nat_routers = f.nat_routers + 1
+    else
+      break
+    end
+  end
+  f.refused_inside = M.refused_inside(e.connect_back_trace, f.seen)
   f.outside = e.connect_back
   f.router_silent = e.upnp == false and e.natpmp == false
   if e.mapping_client then
@@ -120,6 +168,43 @@ local function by_hand(e)
   return "Set up the forward in the router's admin page" .. gw .. ": TCP port, to this computer (" .. here(e) .. "), same port; give this computer a fixed address there too."
 end
 
+
+-- Ports the connect-back arrived at, in words.
+local function ports(e)
+  local t = {}
+  for _, p in ipairs((e.arrivals and e.arrivals.syn_ports) or {}) do t[#t + 1] = tostring(p) end
+  return table.concat(t, ", ")
+end
+
+-- Double NAT or CGNAT as context of another verdict.
+local function layered_note(f)
+  if not f.layered then return nil end
+  return { f.layered.why .. ": forwards are needed on both routers (or put the outer one in bridge mode)" }
+end
+
+-- No forward on the router that refused: the bundled "forward-missing" verdict.
+local function forward_missing(e, f)
+  local v = { kind = "forward-missing", cause = "port-forward-missing",
+              explanation = "the router does not forward the port to this computer: from outside, the connection was refused (" .. outcome(e) .. ")" }
+  if e.upnp then
+    v.repair = "add-forward"
+  elseif f.router_silent then
+    v.explanation = v.explanation .. "; the router answers neither UPnP nor NAT-PMP, so portdoctor cannot add the forward"
+    v.advice = { by_hand(e) }
+  end
+  return v
+end
+
+-- Past every router, refused, while this computer listens and lets it in: the forward points at
+-- another port (or another computer) that refuses.
+local function forward_elsewhere_refused(e, f)
+  return { kind = "forward-wrong-target", cause = "port-forward-wrong-target",
+           explanation = "the connection from outside got past the router" .. (f.layered and "s" or "")
+             .. " and was refused on this network (" .. outcome(e) .. "), while this computer listens on the port and lets it in: the forward points at another port, or another computer",
+           advice = { "In the router's admin page, point the forward for port " .. tostring(e.port or "") .. " at the same port of this computer (" .. here(e) .. ")." },
+           notes = layered_note(f), repair = e.upnp and "add-forward" or nil }
+end
+
 -- The bundled rules, in order. Failing conclusions about the router come after the passing ones
 -- that rest on a successful connect from outside: that test is the ground truth.
 M.default_rules = {
@@ -164,6 +249,124 @@ M.default_rules = {
       return { kind = "cgnat", cause = "cgnat",
                explanation = f.layered.why .. ", and forwarding on the home router cannot help",
                advice = { "Ask the provider for a public IPv4 address (or a port forward on their side), or connect the other way round: the computer behind CGNAT as the source." } }
+    end,
+  },
+  -- What reached this network while the outside connected (watched with root): evidence about the
+  -- router that no step here can spoil, so it comes before the rules that hedge for those steps.
+  {
+    -- The connection from outside reached this computer, but on another port: the forward's target
+    -- port is wrong (a forward to the right port arrives on the port itself).
+    id = "forward-to-another-port",
+    when = function(e, f) return f.outside ~= "connected" and f.arrived_elsewhere end,
+    verdict = function(e, f)
+      return { kind = "forward-wrong-target", cause = "port-forward-wrong-target",
+               explanation = "the connection from outside reached this computer on port " .. ports(e)
+                 .. ", not on " .. tostring(e.port) .. " (" .. outcome(e) .. "): the router's forward points at the wrong port",
+               advice = { "In the router's admin page, point the forward for port " .. tostring(e.port) .. " at port " .. tostring(e.port) .. " of this computer (" .. here(e) .. ")." },
+               notes = layered_note(f), repair = e.upnp and "add-forward" or nil }
+    end,
+  },
+  {
+    -- Nothing reached this computer, and meanwhile the gateway asked the LAN for another address:
+    -- it forwards the port there — an address no computer has now (it asks in vain), or another one.
+    id = "forward-to-absent-address",
+    when = function(e, f)
+      return f.outside ~= "connected" and f.watched and not f.arrived_anything and #f.looked_for > 0
+    end,
+    verdict = function(e, f)
+      local them = table.concat(f.looked_for, ", ")
+      return { kind = "forward-wrong-target", cause = "port-forward-wrong-target",
+               explanation = "the connection from outside never reached this computer (" .. outcome(e)
+                 .. "); meanwhile the router asked the network for " .. them .. ": it forwards the port to "
+                 .. them .. ", not to this computer (" .. here(e) .. ") — an old address after a DHCP change?",
+               advice = { "In the router's admin page, point the forward for the port at this computer (" .. here(e) .. ") and give it a fixed address." },
+               notes = layered_note(f), repair = e.upnp and "add-forward" or nil }
+    end,
+  },
+  {
+    -- It reached this computer on the port: the routers forward it here, and what stops it is here
+    -- (a failed step says what; without the steps, as in `probe nat`, the listener or the firewall).
+    id = "forward-reaches-here",
+    when = function(e, f) return f.outside ~= "connected" and f.arrived_here end,
+    verdict = function(e, f)
+      local what = f.blocked_here and ("the " .. table.concat(f.blocked_here, " and ") .. " step here stops it")
+        or "this computer does not take it (nothing listens on the port, or its firewall refuses or drops it)"
+      return { kind = "forward-ok", status = "pass",
+               explanation = "the router forwards the port to this computer: the connection from outside arrived here ("
+                 .. outcome(e) .. "), and " .. what,
+               notes = layered_note(f) }
+    end,
+  },
+  {
+    -- Refused, and it never reached this network: a router refused it, one without a forward.
+    -- Behind two NATs the connect-back's trace says which router (see refused-behind-nat).
+    id = "refused-before-here",
+    when = function(e, f)
+      return (f.outside == "refused" or f.outside == "reset") and f.watched and not f.arrived_anything
+        and #f.looked_for == 0 and f.layered == nil
+    end,
+    verdict = function(e, f)
+      local v = forward_missing(e, f)
+      v.explanation = v.explanation .. ", and nothing of it reached this computer: the router refused it itself"
+      return v
+    end,
+  },
+  {
+    -- Behind two NATs, refused: the trace tells which router refused. The one holding the public
+    -- address itself: it forwards nothing (the double NAT is the cause). One further in: that router
+    -- has no forward. Past all of them: the forward goes to a port or computer that refuses.
+    id = "refused-behind-nat",
+    when = function(e, f)
+      return (f.outside == "refused" or f.outside == "reset") and f.layered ~= nil and f.layered.cause == "double-nat"
+        and f.refused_inside ~= nil and f.refused_inside > 0
+    end,
+    verdict = function(e, f)
+      if f.refused_inside >= math.max(f.nat_routers, 1) then
+        if f.blocked_here or not e.steps then
+          return { kind = "unknown", status = "skip",
+                   explanation = "the connection from outside got through both routers and was refused on this network ("
+                     .. outcome(e) .. "): " .. (f.blocked_here and ("the " .. table.concat(f.blocked_here, " and ") .. " step here says why")
+                       or "by this computer (nothing listening, or its firewall) or by the computer the forward points at"),
+                   notes = layered_note(f) }
+        end
+        return forward_elsewhere_refused(e, f)
+      end
+      local v = forward_missing(e, f)
+      v.explanation = "the router holding the public address " .. (f.seen or "?") .. " forwards the port, but the router behind it ("
+        .. f.refused_inside .. " hop" .. (f.refused_inside == 1 and "" or "s") .. " further in) refused the connection (" .. outcome(e)
+        .. "): that router, yours, has no forward for the port to this computer"
+      v.advice = { by_hand(e) }
+      v.notes = layered_note(f)
+      return v
+    end,
+  },
+  {
+    -- One NAT, refused past the router: the forward sends the port to a port or computer here that refuses.
+    id = "refused-past-router",
+    when = function(e, f)
+      -- The steps here must be known to pass (not so in `probe nat`): else this computer may be the one refusing.
+      return (f.outside == "refused" or f.outside == "reset") and f.layered == nil and e.steps ~= nil
+        and not f.blocked_here and not f.local_public and f.refused_inside ~= nil
+        and f.refused_inside >= math.max(f.nat_routers, 1)
+    end,
+    verdict = function(e, f) return forward_elsewhere_refused(e, f) end,
+  },
+  {
+    -- Silence, and nothing reached this network (nor did the router look for another computer):
+    -- a router on the way drops it.
+    id = "dropped-before-here",
+    when = function(e, f)
+      return (f.outside == "timeout" or f.outside == "host-unreachable" or f.outside == "net-unreachable")
+        and f.watched and not f.arrived_anything and #f.looked_for == 0 and not f.mapped_elsewhere
+        and not f.local_public
+    end,
+    verdict = function(e, f)
+      return { kind = "filtered-upstream", cause = "filtered-upstream",
+               explanation = "from outside the connection got no answer (" .. outcome(e) .. ") and never reached this network, nor did the router look for another computer: a router on the way drops it — yours (its firewall, or a stealth mode that drops ports it does not forward)"
+                 .. (f.layered and " or the one in front of it" or " or one past it"),
+               advice = { "In the router's admin page, check that the forward for the port exists and that its firewall lets it through"
+                            .. (f.layered and "; do the same on the router in front of it" or "") .. "." },
+               notes = layered_note(f) }
     end,
   },
   {
@@ -246,17 +449,7 @@ M.default_rules = {
     -- The router itself answered the connect-back with a reset: it has no forward for the port.
     id = "forward-missing",
     when = function(e, f) return f.outside == "refused" or f.outside == "reset" end,
-    verdict = function(e, f)
-      local v = { kind = "forward-missing", cause = "port-forward-missing",
-                  explanation = "the router does not forward the port to this computer: from outside, the connection was refused (" .. outcome(e) .. ")" }
-      if e.upnp then
-        v.repair = "add-forward"
-      elseif f.router_silent then
-        v.explanation = v.explanation .. "; the router answers neither UPnP nor NAT-PMP, so portdoctor cannot add the forward"
-        v.advice = { by_hand(e) }
-      end
-      return v
-    end,
+    verdict = function(e, f) return forward_missing(e, f) end,
   },
   {
     -- Silence from outside with no forward here in the router's table: a forward set up by hand to

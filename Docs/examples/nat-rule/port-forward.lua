@@ -15,6 +15,6 @@ rules:add({
       repair = e.upnp and "add-forward" or nil,
     }
   end,
-}, { before = "forward-into-the-void" })
+}, { before = "dropped-before-here" })
 
 return check(require("tcp-service:steps").port_forward { needs = { "listener", "firewall" }, rules = rules })

@@ -89,6 +89,19 @@ enum PortForwardModule {
             ev["mapping_port"] = .integer(Int64(m.internalPort))
             ev["mapping"] = RouterModules.table(m)
         }
+        if let p = e.port { ev["port"] = .integer(Int64(p)) }
+        if let a = e.arrivals { ev["arrivals"] = arrivals(a) }
+        if let t = e.connectBackTrace {
+            ev["connect_back_trace"] = .table(
+                LuaTable(
+                    sequence: t.map { h in
+                        var row = LuaTable()
+                        row["ttl"] = .integer(Int64(h.ttl))
+                        row["status"] = .text(h.status)
+                        if let from = h.from { row["from"] = .text(from) }
+                        return .table(row)
+                    }))
+        }
         if let n = e.connectBackErrno { ev["connect_back_errno"] = .integer(Int64(n)) }
         if let t = e.connectBackRTT { ev["connect_back_rtt_ms"] = .number(t) }
         if let n = e.natpmpResult { ev["natpmp_result"] = .integer(Int64(n)) }
@@ -97,6 +110,15 @@ enum PortForwardModule {
         if let n = e.natpmpAnswered { ev["natpmp"] = .boolean(n) }
         if let g = e.gateway { ev["gateway"] = RouterModules.table(g) }
         return .table(ev)
+    }
+
+    /// `arrivals`: { syn_ports = { … }, gateway_asked = { … }, error = "…" } (error: nothing was watched).
+    static func arrivals(_ a: ArrivalWatch.Seen) -> LuaValue {
+        var t = LuaTable()
+        t["syn_ports"] = .table(LuaTable(sequence: a.synPorts.map { .integer(Int64($0)) }))
+        t["gateway_asked"] = .table(LuaTable(sequence: a.gatewayAsked.map(LuaValue.text)))
+        if let error = a.error { t["error"] = .text(error) }
+        return .table(t)
     }
 
     static func table(_ o: ReflectorClient.Outcome) -> LuaValue {

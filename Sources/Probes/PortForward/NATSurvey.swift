@@ -3,6 +3,8 @@ import Reactor
 /// What a survey of the way in from outside saw, raw: the pack's NAT rules (Checks/tcp-service/lib/nat.lua)
 /// decide from it where a connection stops. Nothing here concludes.
 public struct NATEvidence: Sendable, Encodable {
+    /// The port surveyed (the one the outside connects to).
+    public var port: Int?
     /// This computer's IPv4 addresses.
     public var localAddresses: [String] = []
     /// Whether it has an IPv4 default route (nil: unknown), and the gateway that route goes through.
@@ -31,6 +33,11 @@ public struct NATEvidence: Sendable, Encodable {
     public var connectBackError: String?
     public var connectBackTo: String?
     public var connectBackRTT: Double?
+    /// When refused: the connect-back with growing TTLs, up to the first refusal (which box refused).
+    public var connectBackTrace: [ConnectTrace.Hop]?
+    /// What reached this computer's network during the connect-back (its SYNs, and on which port; the
+    /// gateway's ARP requests for other addresses): nil when there was no connect-back to watch.
+    public var arrivals: ArrivalWatch.Seen?
     /// The routers on the way out, nearest first (TTL-limited probes), and each probe's outcome.
     public var hops: [String] = []
     public var hopProbes: [HopProbe.Hop] = []
@@ -65,6 +72,7 @@ public enum NATSurvey {
         _ completion: @escaping (Result) -> Void
     ) {
         var e = NATEvidence()
+        e.port = Int(port)
         e.localAddresses = UPnP.interfaceAddresses()
         e.defaultRoute = Gateway.hasDefaultIPv4Route()
         e.defaultGateway = Gateway.defaultIPv4()
@@ -136,11 +144,17 @@ public enum NATSurvey {
                 outside -= 1
                 if outside == 0 { done() }
             }
+            // Watched while the reflector connects back: whether its SYNs got here, and to which port.
+            let watch =
+                address.family == .ipv4
+                ? ArrivalWatch(
+                    from: address.ip, gateway: e.defaultGateway, localAddresses: e.localAddresses, on: loop) : nil
             ReflectorClient.ask(
-                host: address.ip, port: reflectorPort, connectBack: port, token: token, timeout: .seconds(3),
+                host: address.ip, port: reflectorPort, connectBack: port, trace: true, token: token, timeout: .seconds(3),
                 // A reflector that answers does so within a SYN retransmit (TCP's first one is at 1 s).
                 connectTimeout: .seconds(2), on: loop
             ) { outcome in
+                let seen = watch?.stop()
                 switch outcome {
                 case .reply(let r) where r.ok:
                     e.publicAddress = r.seen
@@ -150,6 +164,8 @@ public enum NATSurvey {
                         e.connectBackError = cb.error
                         e.connectBackTo = cb.address
                         e.connectBackRTT = cb.rtt_ms
+                        e.arrivals = seen
+                        e.connectBackTrace = cb.trace
                     }
                 case .reply(let r): e.reflectorError = "the reflector refused: \(r.error ?? "no reason given")"
                 case .unreachable(let c):

@@ -29,6 +29,9 @@ public enum ReflectorProtocol {
             /// Absent from older reflectors' replies.
             public var errno: Int32?
             public var address: String?
+            /// Asked with `trace=1` and refused: the same connect with growing TTLs (ConnectTrace), up
+            /// to the first refusal — which router refused. Absent otherwise, and from older reflectors.
+            public var trace: [ConnectTrace.Hop]?
         }
 
         public var v: Int
@@ -45,7 +48,7 @@ public enum ReflectorProtocol {
 
     enum Request: Equatable {
         case hello(token: String?)
-        case connectBack(port: UInt16, timeout: Double, token: String?)
+        case connectBack(port: UInt16, timeout: Double, token: String?, trace: Bool = false)
         /// Opens a paired session (Docs/pairing-protocol.md): the client's nonce, 16 bytes in hex.
         case pair(nonce: [UInt8])
     }
@@ -79,7 +82,8 @@ public enum ReflectorProtocol {
             }
             let timeout = min(Double(options["timeout"] ?? "") ?? 3, maxConnectBackTimeout)
             guard timeout > 0 else { return no("timeout must be more than 0") }
-            return .success(.connectBack(port: port, timeout: timeout, token: options["token"]))
+            return .success(
+                .connectBack(port: port, timeout: timeout, token: options["token"], trace: options["trace"] == "1"))
         default: return no("unknown request: say HELLO, CONNECT-BACK or PAIR")
         }
     }
@@ -247,7 +251,7 @@ public final class Reflector {
                     let token: String? =
                         switch request {
                         case .hello(let t): t
-                        case .connectBack(_, _, let t): t
+                        case .connectBack(_, _, let t, _): t
                         case .pair: nil
                         }
                     if let expected = options.token, token != expected {
@@ -260,20 +264,27 @@ public final class Reflector {
                     case .pair: break
                     case .hello:
                         reply(.init(v: ReflectorProtocol.version, ok: true, seen: peer.description))
-                    case .connectBack(let port, let timeout, _):
+                    case .connectBack(let port, let timeout, _, let trace):
                         // Only ever the address the request came from: nothing in the request names another.
                         TCPProbe.connect(
                             host: peer.ip, port: port, options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
                             on: loop
                         ) { result, _ in
-                            reply(
-                                .init(
-                                    v: ReflectorProtocol.version, ok: true, seen: peer.description,
-                                    connect_back: .init(
-                                        port: Int(port), status: result.status.rawValue,
-                                        rtt_ms: result.rttMilliseconds.map { ($0 * 10).rounded() / 10 },
-                                        error: result.error, errno: result.errno,
-                                        address: SocketAddress.text(host: peer.ip, port: Int(port)))))
+                            var back = ReflectorProtocol.Reply.ConnectBack(
+                                port: Int(port), status: result.status.rawValue,
+                                rtt_ms: result.rttMilliseconds.map { ($0 * 10).rounded() / 10 },
+                                error: result.error, errno: result.errno,
+                                address: SocketAddress.text(host: peer.ip, port: Int(port)))
+                            func send() {
+                                reply(.init(v: ReflectorProtocol.version, ok: true, seen: peer.description, connect_back: back))
+                            }
+                            // Refused: by which box? Only then (a trace of an accepted port would
+                            // open connections to the service), and only to the same address and port.
+                            guard trace, result.status == .refused else { return send() }
+                            ConnectTrace.run(host: peer.ip, port: port, on: loop) { hops in
+                                back.trace = hops
+                                send()
+                            }
                         }
                     }
                 }
@@ -297,13 +308,14 @@ public enum ReflectorClient {
     /// the reflector at all (a peer that drops everything need not cost the connect-back's time too).
     public static func ask(
         host: String, port: UInt16 = ReflectorProtocol.defaultPort, connectBack: UInt16? = nil,
-        token: String? = nil, timeout: Duration = .seconds(5), connectTimeout: Duration? = nil, on loop: EventLoop,
-        _ completion: @escaping (Outcome) -> Void
+        trace: Bool = false, token: String? = nil, timeout: Duration = .seconds(5), connectTimeout: Duration? = nil,
+        on loop: EventLoop, _ completion: @escaping (Outcome) -> Void
     ) {
         var line = "PORTDOCTOR/\(ReflectorProtocol.version) " + (connectBack.map { "CONNECT-BACK \($0)" } ?? "HELLO")
         if connectBack != nil {
             let (s, a) = timeout.components
             line += " timeout=\(Double(s) + Double(a) / 1e18)"
+            if trace { line += " trace=1" }
         }
         if let token { line += " token=\(token)" }
         TCPProbe.connect(

@@ -13,11 +13,13 @@ extension FuzzTargets {
             case .pair(let nonce):
                 try require(nonce.count == PairingProtocol.nonceBytes, "accepted a \(nonce.count)-byte nonce")
                 line = "PORTDOCTOR/1 PAIR \(PairingProtocol.hex(nonce))"
-            case .connectBack(let port, let timeout, let token):
+            case .connectBack(let port, let timeout, let token, let trace):
                 try require(
                     port > 0 && timeout > 0 && timeout <= ReflectorProtocol.maxConnectBackTimeout,
                     "accepted port \(port), timeout \(timeout)")
-                line = "PORTDOCTOR/1 CONNECT-BACK \(port) timeout=\(timeout)" + (token.map { " token=\($0)" } ?? "")
+                line =
+                    "PORTDOCTOR/1 CONNECT-BACK \(port) timeout=\(timeout)" + (trace ? " trace=1" : "")
+                    + (token.map { " token=\($0)" } ?? "")
             }
             let again = ReflectorProtocol.parse(line)
             try require(again == .success(request), "\(request) re-encodes as '\(line)', which parses to \(again)")
