@@ -332,29 +332,33 @@ public enum UPnP {
             result in
             switch result {
             case .failure(let f): completion(.failure(Failure(code: nil, message: "\(f)")))
-            case .success(let r):
-                let xml = r.text
-                if let code = MiniXML.value("errorCode", in: xml).flatMap({ Int($0) }) {
-                    return completion(
-                        .failure(.named(code, MiniXML.value("errorDescription", in: xml), firewall: firewall)))
-                }
-                guard r.status == 200, let answer = MiniXML.blocks("\(action)Response", in: xml).first else {
-                    return completion(
-                        .failure(Failure(code: nil, message: "HTTP \(r.status) without an answer to \(action)")))
-                }
-                var fields: [String: String] = [:]
-                for name in [
-                    "NewExternalIPAddress", "NewInternalClient", "NewInternalPort", "NewEnabled",
-                    "NewPortMappingDescription",
-                    "NewLeaseDuration", "NewExternalPort", "NewProtocol", "NewRemoteHost",
-                    "FirewallEnabled", "InboundPinholeAllowed", "UniqueID", "IsWorking", "PinholePackets",
-                ] {
-                    if let v = MiniXML.value(name, in: answer) { fields[name] = v }
-                }
-                completion(.success(fields))
+            case .success(let r): completion(answer(to: action, status: r.status, xml: r.text, firewall: firewall))
             }
         }
     }
+
+    /// The fields of a SOAP answer to `action` that the client reads, or the router's named refusal.
+    static func answer(
+        to action: String, status: Int, xml: String, firewall: Bool
+    ) -> Result<[String: String], Failure> {
+        if let code = MiniXML.value("errorCode", in: xml).flatMap({ Int($0) }) {
+            return .failure(.named(code, MiniXML.value("errorDescription", in: xml), firewall: firewall))
+        }
+        guard status == 200, let answer = MiniXML.blocks("\(action)Response", in: xml).first else {
+            return .failure(Failure(code: nil, message: "HTTP \(status) without an answer to \(action)"))
+        }
+        var fields: [String: String] = [:]
+        for name in answerFields {
+            if let v = MiniXML.value(name, in: answer) { fields[name] = v }
+        }
+        return .success(fields)
+    }
+
+    static let answerFields = [
+        "NewExternalIPAddress", "NewInternalClient", "NewInternalPort", "NewEnabled", "NewPortMappingDescription",
+        "NewLeaseDuration", "NewExternalPort", "NewProtocol", "NewRemoteHost",
+        "FirewallEnabled", "InboundPinholeAllowed", "UniqueID", "IsWorking", "PinholePackets",
+    ]
 
     public static func externalAddress(
         _ g: Gateway, on loop: EventLoop, _ completion: @escaping (Result<String, Failure>) -> Void

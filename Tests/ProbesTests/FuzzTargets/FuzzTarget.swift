@@ -24,7 +24,7 @@ enum FuzzTargets {
     /// Adding a target: copy a file in this folder, rename the target, add it here.
     static let all: [FuzzTarget] = [
         nft, iptables, netstat, services, desktopFirewalls, ssdp, http, xml, natpmp, stun, reflector,
-        procNet, route, sockDiag, pairing,
+        procNet, route, sockDiag, pairing, pcp, soap,
     ]
 
     static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
