@@ -208,15 +208,4 @@ extension JSONValue {
         if case .object(let o) = self { return o[key] }
         return nil
     }
-    var text: String? {
-        if case .string(let s) = self { return s }
-        return nil
-    }
-    var number: Double? {
-        switch self {
-        case .int(let i): Double(i)
-        case .double(let d): d
-        default: nil
-        }
-    }
 }
