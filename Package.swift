@@ -11,7 +11,9 @@ let package = Package(
         .library(name: "Probes", targets: ["Probes"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `--trace`: primitive calls go through swift-log, so that a handler can route them.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // liblua5.4 from the system (Debian: liblua5.4-dev).
@@ -27,7 +29,9 @@ let package = Package(
         .target(name: "LuaHost", dependencies: ["CLua", "LuaShim", "Reactor"]),
         // Primitives: sockets, the socket table… Plain Swift, no Lua.
         .target(name: "Probes", dependencies: ["Reactor"]),
-        .target(name: "Doctor", dependencies: ["LuaHost", "Probes", "BundledChecks"]),
+        .target(
+            name: "Doctor",
+            dependencies: ["LuaHost", "Probes", "BundledChecks", .product(name: "Logging", package: "swift-log")]),
         // Checks/ compiled into the binary.
         .executableTarget(name: "CheckEmbedder"),
         .plugin(name: "EmbedChecks", capability: .buildTool(), dependencies: ["CheckEmbedder"]),
@@ -40,6 +44,7 @@ let package = Package(
                 "Probes",
                 "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua", "LuaShim"]),

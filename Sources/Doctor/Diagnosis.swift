@@ -26,6 +26,8 @@ public struct DiagnosisRequest {
     public var planOnly = false
     /// `--only` / `--skip`: the checks to run.
     public var selection = CheckSelection()
+    /// See (record, trace) or answer (replay) every primitive call the run makes.
+    public var primitiveHooks: [any PrimitiveHook] = []
 
     public init(pack: String) { self.pack = pack }
 }
@@ -101,6 +103,7 @@ public final class Diagnosis {
         RouterModules.install(runtime, discovery: discovery)
         PCPModule.install(runtime)
         HostModule.install(runtime)
+        runtime.primitiveHooks = request.primitiveHooks
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         for other in catalog.packs {
@@ -177,6 +180,9 @@ public final class Diagnosis {
                     options: request.options))
         }
     }
+
+    /// What a recording or a trace of this run must not show: the secret parameters' values.
+    public var secrets: Secrets { Secrets(manifest: plan.manifest, parameters: parameters) }
 
     /// Runs the plan. When a repair changed this computer, the other checks' findings may describe
     /// the computer as it was (a port seen free before the service it belongs to was restarted), so

@@ -45,6 +45,8 @@ public final class LuaRuntime {
     private var live: [ObjectIdentifier: LuaTask] = [:]
     /// The task whose code is running right now.
     public private(set) var currentTask: LuaTask?
+    /// See every primitive call (recording, replay, `--trace`); asked in order, the first answer wins.
+    public var primitiveHooks: [any PrimitiveHook] = []
 
     public init(options: Options = Options()) throws(LuaError) {
         self.options = options
@@ -140,6 +142,15 @@ public final class LuaRuntime {
                 return .none
             })
         lua_setfield(L, -2, "print")
+        // The clock is a primitive too, so that a replayed run sees the recorded time.
+        pushFunction(
+            named: "os.time",
+            LuaRuntime.primitive(HostFunction { call in call.returning(.integer(WallTime.seconds())) }, named: "os.time"))
+        lua_setfield(L, -2, "now")
+        pushFunction(
+            named: "os.clock",
+            LuaRuntime.primitive(HostFunction { call in call.returning(.number(WallTime.processorSeconds())) }, named: "os.clock"))
+        lua_setfield(L, -2, "clock")
         guard pd_pcall(L, 1, 1) == LUA_OK else { throw popError(kind: .runtime) }
         sandboxRef = luaL_ref(L, pd_registry_index())
     }
@@ -217,7 +228,7 @@ public final class LuaRuntime {
         }
         for (fname, function) in functions.sorted(by: { $0.key < $1.key }) {
             lua_pushstring(L, fname)
-            pushFunction(named: "\(name).\(fname)", function)
+            pushFunction(named: "\(name).\(fname)", LuaRuntime.primitive(function, named: "\(name).\(fname)"))
             lua_rawset(L, -3)
         }
         for (key, value) in constants {
@@ -248,9 +259,10 @@ public final class LuaRuntime {
             lua_pushstring(L, mname)
             pushFunction(
                 named: mname,
-                HostFunction { call in
-                    try method(try call.object(T.self, 1), call)
-                })
+                LuaRuntime.primitive(
+                    HostFunction { call in
+                        try method(try call.object(T.self, 1), call)
+                    }, named: "\(name).\(mname)"))
             lua_rawset(L, -3)
         }
         lua_setfield(L, -2, "__index")

@@ -23,7 +23,7 @@ struct PortDoctor: ParsableCommand {
             """,
         version: portdoctorVersion,
         subcommands: [
-            RunCommand.self, ListCommand.self, ShowCommand.self, ListenCommand.self, ProbeCommand.self,
+            RunCommand.self, ListCommand.self, ShowCommand.self, ListenCommand.self, ProbeCommand.self, PackCommand.self,
             SelfTestCommand.self,
             BenchCommand.self,
         ]
