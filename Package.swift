@@ -48,7 +48,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua", "LuaShim"]),
-        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "LuaHost", "BundledChecks"]),
+        .testTarget(
+            name: "DoctorTests",
+            dependencies: ["Doctor", "LuaHost", "BundledChecks", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "ProbesTests", dependencies: ["Probes", "Reactor", "TestSupport"], resources: [.copy("Fixtures")]),
         // Finds the release binary that the CLI and lab tests run (`swift build -c release` first).

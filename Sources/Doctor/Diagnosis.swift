@@ -174,6 +174,8 @@ public final class Diagnosis {
         switch ParameterResolver.resolve(manifest, sources, allowMissing: request.planOnly) {
         case .failure(let e): throw DiagnosisError(e.reason)
         case .success(let parameters):
+            let secrets = Secrets(manifest: manifest, parameters: parameters)
+            for case let hook as any SecretKeeping in request.primitiveHooks { hook.secrets = secrets }
             return .ready(
                 Diagnosis(
                     runtime: runtime, loader: loader, plan: plan, parameters: parameters, origin: folder.origin,

@@ -59,7 +59,12 @@ extension LuaRuntime {
             for h in hooks { h.completed(primitive, outcome, nanoseconds: elapsed) }
         }
         for hook in hooks {
-            guard let answer = try hook.answer(primitive) else { continue }
+            let found: PrimitiveOutcome?
+            do { found = try hook.answer(primitive) } catch {
+                tell(.error((error as? LuaScriptError)?.message ?? "\(error)"))
+                throw error
+            }
+            guard let answer = found else { continue }
             tell(answer)
             switch answer {
             case .results(let values): return call.returning(values)

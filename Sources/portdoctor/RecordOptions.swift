@@ -77,13 +77,8 @@ final class RecordSession {
 
     init(path: String?) { self.path = path }
 
-    /// The run is planned: its secrets are known before any check runs.
-    func planned(_ diagnosis: Diagnosis) {
-        self.diagnosis = diagnosis
-        recorder.secrets = diagnosis.secrets
-        tracer.secrets = diagnosis.secrets
-        replayer?.secrets = diagnosis.secrets
-    }
+    /// The run is planned (the engine has told the hooks its secrets): what the recording says it was.
+    func planned(_ diagnosis: Diagnosis) { self.diagnosis = diagnosis }
 
     /// Writes the recording (when asked for one).
     func finish() throws {

@@ -466,6 +466,8 @@ enum FaultMatrix {
         var named: [String] = []
         var error: String?
         var seconds = 0.0
+        /// The JSON report, for `LabRecordings`.
+        var report = ""
 
         /// The scenario's ground truth disagrees with what the lab meant to build.
         var labBug: String? {
@@ -509,9 +511,11 @@ enum FaultMatrix {
     static func run(_ scenario: Scenario) -> Verdict {
         let started = Date()
         let world = World()
+        world.recordAs = scenario.id
         defer { world.tearDown() }
         var v = diagnose(scenario, in: world)
         v.seconds = Date().timeIntervalSince(started)
+        LabRecordings.keep(scenario.id, description: scenario.how, report: v.report, correct: v.diagnosed && v.labBug == nil)
         return v
     }
 
@@ -522,6 +526,7 @@ enum FaultMatrix {
             (v.connected, v.connect) = try world.groundTruth()
             let r = try world.diagnose()
             v.exitCode = r.status
+            v.report = r.output
             guard r.status == 0 || r.status == 1 else {
                 v.error = "exit \(r.status): \(r.output.prefix(300))"
                 return v
@@ -590,6 +595,8 @@ enum FaultMatrix {
         /// The upstream router's namespace (double NAT, CGNAT).
         var isp = ""
         var setup: Setup!
+        /// The scenario's id, when its run is recorded (`LabRecordings`).
+        var recordAs: String?
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pd-matrix-\(UUID().uuidString)")
         var serviceDir: URL { root.appendingPathComponent("crashplan") }
         private var etcDirs: [URL] = []
@@ -694,7 +701,7 @@ enum FaultMatrix {
             ]
             if setup.port != 4242 { argv += ["--param", "port=\(setup.port)"] }
             if setup.role == .source { argv += ["--param", "role=source"] }
-            return try lab.exec(home.lan, argv + ["--format", "json"])
+            return try lab.exec(home.lan, argv + ["--format", "json"] + LabRecordings.arguments(for: recordAs ?? ""))
         }
 
         func squat(_ address: String, _ port: Int) throws {

@@ -1,8 +1,14 @@
 import LuaHost
 import Logging
 
+/// A hook that must not show secrets: the engine tells it the run's once they are known,
+/// before any check runs.
+public protocol SecretKeeping: AnyObject {
+    var secrets: Secrets { get set }
+}
+
 /// `run --record`: keeps every primitive call with its answer, secrets masked.
-public final class Recorder: PrimitiveHook {
+public final class Recorder: PrimitiveHook, SecretKeeping {
     public private(set) var calls: [Recording.Call] = []
     /// Set once the run's parameters are known (before any check runs).
     public var secrets = Secrets()
@@ -25,7 +31,7 @@ public final class Recorder: PrimitiveHook {
 /// recording); repeated calls take the recorded answers in order. A call with no answer left is an
 /// error in the check that names it. The clock is the exception: with no recorded answer it reads
 /// the recording's time (`os.time`) or 0 (`os.clock`), so that hand-written cases need not list it.
-public final class Replayer: PrimitiveHook {
+public final class Replayer: PrimitiveHook, SecretKeeping {
     private var answers: [String: [PrimitiveOutcome]] = [:]
     private var byName: [String: [String]] = [:]
     private let clockStart: Int64
@@ -74,7 +80,7 @@ public final class Replayer: PrimitiveHook {
 /// `--trace`: one log message per primitive call, as it completes, through swift-log (label
 /// `portdoctor.trace`, level debug) so that a handler decides where it goes. The message is
 /// "check: name(arguments) -> results (1.2 ms)", Lua-like and cut at a few hundred characters a value.
-public final class Tracer: PrimitiveHook {
+public final class Tracer: PrimitiveHook, SecretKeeping {
     private let logger: Logger
     public var secrets = Secrets()
 

@@ -148,9 +148,7 @@ public enum PackTests {
         do {
             switch try Diagnosis.prepare(request, catalog: catalog) {
             case .unloadable(let r): report = r
-            case .ready(let diagnosis):
-                replayer.secrets = diagnosis.secrets
-                report = diagnosis.run()
+            case .ready(let diagnosis): report = diagnosis.run()
             }
         } catch {
             return PackTestResult(name: c.name, failures: ["the diagnosis could not start: \(error)"])

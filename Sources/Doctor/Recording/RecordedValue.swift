@@ -1,11 +1,5 @@
 import LuaHost
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
 /// Lua data in a recording, as JSON a person can read and edit, and back.
 ///
 /// nil is `null`, booleans and strings are themselves, an integer is a JSON integer and a float
@@ -110,8 +104,9 @@ enum RecordedValue {
     }
 }
 
-/// JSON as read from a recording or a test case: integers stay integers (unlike `Probes.JSON`).
-public enum RecordingJSON: Decodable, Equatable, Sendable {
+/// JSON as read from a recording or a test case. Numbers keep their kind as written: `1` is an
+/// integer and `1.0` a float, as Lua tells them apart (JSONDecoder does not).
+public enum RecordingJSON: Equatable, Sendable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -120,27 +115,19 @@ public enum RecordingJSON: Decodable, Equatable, Sendable {
     case array([RecordingJSON])
     case object([String: RecordingJSON])
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
-            self = .null
-        } else if let b = try? c.decode(Bool.self) {
-            self = .bool(b)
-        } else if let d = try? c.decode(Double.self) {
-            // An integer is a number without fraction that fits: JSON does not tell "1.0" from "1".
-            if let i = Int64(exactly: d), d.rounded() == d, abs(d) < 9e15 { self = .int(i) } else { self = .double(d) }
-        } else if let s = try? c.decode(String.self) {
-            self = .string(s)
-        } else if let a = try? c.decode([RecordingJSON].self) {
-            self = .array(a)
-        } else {
-            self = .object(try c.decode([String: RecordingJSON].self))
-        }
+    public struct SyntaxError: Error, CustomStringConvertible {
+        public var offset: Int
+        public var problem: String
+        public var description: String { "\(problem) at byte \(offset + 1)" }
     }
 
     /// Parses `text`; the error says where it stops being JSON.
-    public static func parse(_ text: String) throws -> RecordingJSON {
-        try JSONDecoder().decode(RecordingJSON.self, from: Data(text.utf8))
+    public static func parse(_ text: String) throws(SyntaxError) -> RecordingJSON {
+        var p = JSONReader(bytes: Array(text.utf8))
+        let value = try p.value(depth: 0)
+        p.space()
+        guard p.i == p.bytes.count else { throw SyntaxError(offset: p.i, problem: "text after the JSON value") }
+        return value
     }
 
     public subscript(key: String) -> RecordingJSON? {
@@ -157,5 +144,141 @@ public enum RecordingJSON: Decodable, Equatable, Sendable {
         case .double(let d): d
         default: nil
         }
+    }
+}
+
+/// A small strict JSON reader (RFC 8259), nesting capped so that a hostile file cannot exhaust the stack.
+private struct JSONReader {
+    let bytes: [UInt8]
+    var i = 0
+    static let maxDepth = 200
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    func fail(_ problem: String) -> RecordingJSON.SyntaxError { .init(offset: i, problem: problem) }
+
+    mutating func space() { while i < bytes.count, [32, 9, 10, 13].contains(bytes[i]) { i += 1 } }
+
+    mutating func literal(_ word: String, _ value: RecordingJSON) throws(RecordingJSON.SyntaxError) -> RecordingJSON {
+        let w = Array(word.utf8)
+        guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else { throw fail("expected \(word)") }
+        i += w.count
+        return value
+    }
+
+    mutating func value(depth: Int) throws(RecordingJSON.SyntaxError) -> RecordingJSON {
+        guard depth < JSONReader.maxDepth else { throw fail("nested too deeply") }
+        space()
+        guard i < bytes.count else { throw fail("unexpected end") }
+        switch bytes[i] {
+        case UInt8(ascii: "n"): return try literal("null", .null)
+        case UInt8(ascii: "t"): return try literal("true", .bool(true))
+        case UInt8(ascii: "f"): return try literal("false", .bool(false))
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "["):
+            i += 1
+            var items: [RecordingJSON] = []
+            space()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(items)
+            }
+            while true {
+                items.append(try value(depth: depth + 1))
+                space()
+                guard i < bytes.count else { throw fail("unexpected end in an array") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                throw fail("expected , or ]")
+            }
+        case UInt8(ascii: "{"):
+            i += 1
+            var members: [String: RecordingJSON] = [:]
+            space()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(members)
+            }
+            while true {
+                space()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key in quotes") }
+                let key = try string()
+                space()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected :") }
+                i += 1
+                members[key] = try value(depth: depth + 1)
+                space()
+                guard i < bytes.count else { throw fail("unexpected end in an object") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+                throw fail("expected , or }")
+            }
+        default: return try number()
+        }
+    }
+
+    mutating func number() throws(RecordingJSON.SyntaxError) -> RecordingJSON {
+        let start = i
+        var isFloat = false
+        while i < bytes.count {
+            let c = bytes[i]
+            if (48...57).contains(c) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") {
+                i += 1
+            } else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
+                isFloat = true
+                i += 1
+            } else {
+                break
+            }
+        }
+        let text = String(decoding: bytes[start..<i], as: UTF8.self)
+        guard !text.isEmpty else { throw fail("unexpected character") }
+        if !isFloat, let n = Int64(text) { return .int(n) }
+        guard let d = Double(text) else { throw RecordingJSON.SyntaxError(offset: start, problem: "bad number '\(text)'") }
+        return .double(d)
+    }
+
+    mutating func string() throws(RecordingJSON.SyntaxError) -> String {
+        i += 1  // the opening quote
+        var out: [UInt8] = []
+        while i < bytes.count {
+            let c = bytes[i]
+            i += 1
+            switch c {
+            case UInt8(ascii: "\""): return String(decoding: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard i < bytes.count else { throw fail("unexpected end in a string") }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "n"): out.append(10)
+                case UInt8(ascii: "t"): out.append(9)
+                case UInt8(ascii: "r"): out.append(13)
+                case UInt8(ascii: "b"): out.append(8)
+                case UInt8(ascii: "f"): out.append(12)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xD800..<0xDC00).contains(scalar), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
+                        bytes[i + 1] == UInt8(ascii: "u")
+                    {
+                        i += 2
+                        let low = try hex4()
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    out += Array(String(Unicode.Scalar(scalar).map(Character.init) ?? "\u{FFFD}").utf8)
+                default: out.append(e)
+                }
+            default: out.append(c)
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    mutating func hex4() throws(RecordingJSON.SyntaxError) -> UInt32 {
+        guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16) else {
+            throw fail("bad \\u escape")
+        }
+        i += 4
+        return v
     }
 }
