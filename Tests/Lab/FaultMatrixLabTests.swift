@@ -696,10 +696,10 @@ enum FaultMatrix {
         /// `program`. `timeout` bounds a run that hangs, so that the matrix still ends.
         func diagnose() throws -> (status: Int32, output: String) {
             var argv = [
-                "/usr/bin/timeout", "120", portdoctorBinary, "run", "crashplan", "--peer",
+                "/usr/bin/timeout", "120", portdoctorBinary, "run", LabRecordings.pack, "--peer",
                 setup.peerName ?? home.wanAddress, "--param", "service=\(serviceDir.path)",
             ]
-            if setup.port != 4242 { argv += ["--param", "port=\(setup.port)"] }
+            if setup.port != 4242 || LabRecordings.pack != "crashplan" { argv += ["--param", "port=\(setup.port)"] }
             if setup.role == .source { argv += ["--param", "role=source"] }
             return try lab.exec(home.lan, argv + ["--format", "json"] + LabRecordings.arguments(for: recordAs ?? ""))
         }

@@ -8,8 +8,10 @@ import Foundation
 ///
 ///     PD_LAB_RECORD=$PWD/Checks/crashplan/tests PD_FAULT_MATRIX=all \
 ///       swift test --disable-xctest --skip-build --filter FaultMatrixLabTests/wholeMatrix
+/// `PD_LAB_PACK=tcp-service` runs (and records) the shared TCP-service pack instead of crashplan.
 enum LabRecordings {
     static let directory = ProcessInfo.processInfo.environment["PD_LAB_RECORD"]
+    static let pack = ProcessInfo.processInfo.environment["PD_LAB_PACK"] ?? "crashplan"
 
     /// A file name for a scenario id ("destination/single/inbound-drop+no-forward").
     static func name(_ id: String) -> String {
