@@ -96,23 +96,29 @@ public final class LuaPendingCall {
         cancelHandlers = []
         guard let task, task.pending === self else { return }
         task.pending = nil
-        let observers = self.observers
-        self.observers = []
-        task.resumeWith =
-            observers.isEmpty
-            ? push
-            : { stack in
-                let n = push(stack)
+        awaitingPush = true
+        // Observers are read when the results are pushed, not now: a call whose answer was at hand
+        // resumes before the host function has even returned (and before a hook could observe it).
+        task.resumeWith = { [self] stack in
+            let n = push(stack)
+            awaitingPush = false
+            let observers = self.observers
+            self.observers = []
+            if !observers.isEmpty {
                 let values = n > 0 ? (0..<n).map { LuaRuntime.readable(stack, -n + $0) } : []
                 for o in observers { o(values) }
-                return n
             }
+            return n
+        }
         runtime.makeReady(task)
     }
 
+    /// Resumed, results not yet handed to the check.
+    private var awaitingPush = false
+
     /// `observer` gets the results as they are handed to the check (nil if it ends first).
     func observe(_ observer: @escaping ([LuaValue]?) -> Void) {
-        guard !isSettled else { return }
+        guard !isSettled || awaitingPush else { return }
         observers.append(observer)
     }
 

@@ -37,18 +37,8 @@ public protocol PrimitiveHook: AnyObject {
 }
 
 extension LuaRuntime {
-    /// Wraps a primitive so that the runtime's hooks see its calls. With no hooks installed the only
-    /// cost is one empty-array test per call.
-    static func primitive(_ function: HostFunction, named name: String) -> HostFunction {
-        let body = function.body
-        return HostFunction { call in
-            let hooks = call.runtime.primitiveHooks
-            if hooks.isEmpty { return try body(call) }
-            return try LuaRuntime.intercept(call, name: name, hooks: hooks, body: body)
-        }
-    }
-
-    private static func intercept(
+    /// Runs one primitive call past the hooks (`hostDispatch` calls it only when there are hooks).
+    static func intercept(
         _ call: LuaCall, name: String, hooks: [any PrimitiveHook], body: (LuaCall) throws -> LuaReturn
     ) throws -> LuaReturn {
         let arguments = call.argumentCount > 0 ? (1...call.argumentCount).map { readable(call.stack, $0) } : []
@@ -80,7 +70,7 @@ extension LuaRuntime {
         }
         if returned.code == LuaReturn.suspended.code {
             // The results arrive when the pending call resumes; a check ended first never gets them.
-            call.runtime.currentTask?.pending?.observe { values in
+            call.runtime.lastSuspension?.observe { values in
                 tell(values.map { .results($0) } ?? .error("the check ended before '\(name)' answered"))
             }
         } else if returned.code >= 0 {

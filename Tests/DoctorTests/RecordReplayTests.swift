@@ -42,7 +42,10 @@ private func installFake(_ runtime: LuaRuntime) {
                 t["token"] = .text("router-secret-42")
                 t["greeting"] = .text("hello \(t["name"].stringValue ?? "")")
                 return call.returning(.table(t))
-            }
+            },
+            // Suspends, and has its answer at hand: resumed before the host function returns
+            // (as upnp.discover with the run's cached answer, or a connect with no route).
+            "at_once": HostFunction { call in try call.suspend { $0.resume(with: [.text("at once")]) } },
         ])
 }
 
@@ -208,6 +211,22 @@ private struct CollectingHandler: LogHandler {
         #expect(!text.contains("1234"), "a pairing code")
         #expect(!text.contains("hunter2-pass"), "a secret parameter's value")
         #expect(text.contains("\"token\": \"(secret)\""))
+    }
+
+    @Test func aCallResumedBeforeItsFunctionReturnedIsRecordedToo() throws {
+        let pack = folder([
+            "pack.lua": manifest(steps: ["quick"]),
+            "quick.lua": "return check { title = 'Q', run = function() return pass(fake.at_once()) end }",
+        ])
+        let recorder = Recorder()
+        var request = DiagnosisRequest(pack: pack.name)
+        request.primitiveHooks = [recorder]
+        guard case .ready(let diagnosis) = try Diagnosis.prepare(
+            request, catalog: PackCatalog(packs: [pack]), configure: installFake)
+        else { throw POSIXError(.EINVAL) }
+        #expect(diagnosis.run().findings.first?.summary == "at once")
+        #expect(recorder.calls.map(\.name) == ["fake.at_once"])
+        #expect(recorder.calls.first?.outcome == .results(["at once"]))
     }
 
     @Test func traceLogsEachCallThroughSwiftLog() throws {
