@@ -38,6 +38,8 @@ public protocol PrimitiveHook: AnyObject {
 
 extension LuaRuntime {
     /// Runs one primitive call past the hooks (`hostDispatch` calls it only when there are hooks).
+    /// Out of line, so that it does not weigh on the path without hooks.
+    @inline(never)
     static func intercept(
         _ call: LuaCall, name: String, hooks: [any PrimitiveHook], body: (LuaCall) throws -> LuaReturn
     ) throws -> LuaReturn {

@@ -48,8 +48,7 @@ struct PackTestCommand: ParsableCommand {
         let catalog = PackCatalog.discover(environment: ProcessInfo.processInfo.environment)
         var passed = 0
         var failed = 0
-        for c in cases {
-            let result = PackTests.run(c, pack: path, catalog: catalog)
+        for (c, result) in zip(cases, PackTests.run(cases, pack: path, catalog: catalog)) {
             if result.passed {
                 passed += 1
                 if verbose { print("ok    \(c.name)") }

@@ -1,3 +1,5 @@
+import Dispatch
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -127,6 +129,24 @@ public enum PackTests {
             throw CaseError(
                 description: "\(file): check '\(check)': expect a status (\"fail\") or {\"status\": …, \"cause\": …}")
         }
+    }
+
+    /// Runs every case, on every core (each case has its own Lua state), results in the cases' order.
+    public static func run(_ cases: [PackTestCase], pack path: String, catalog: PackCatalog) -> [PackTestResult] {
+        let results = Results(count: cases.count)
+        DispatchQueue.concurrentPerform(iterations: cases.count) { i in
+            results.set(i, run(cases[i], pack: path, catalog: catalog))
+        }
+        return results.all
+    }
+
+    /// Results filled in from several threads.
+    private final class Results: @unchecked Sendable {
+        private var slots: [PackTestResult?]
+        private let lock = DispatchQueue(label: "portdoctor.pack-test.results")
+        init(count: Int) { slots = Array(repeating: nil, count: count) }
+        func set(_ i: Int, _ r: PackTestResult) { lock.sync { slots[i] = r } }
+        var all: [PackTestResult] { lock.sync { slots.compactMap { $0 } } }
     }
 
     /// Runs one case against the pack at `path`: replayed, no network, no system change.
