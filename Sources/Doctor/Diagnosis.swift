@@ -11,6 +11,8 @@ import Probes
 public struct DiagnosisRequest {
     /// A pack id from the catalog, or a path to a pack folder.
     public var pack: String
+    /// The pack folder already read (`pack test` reads it once for all its cases); then `pack` is not looked up.
+    public var folder: PackFolder?
     public var parameters = ParameterSources()
     public var platform: Platform = .current
     /// What router discovery reported, or `--vendor`.
@@ -72,7 +74,9 @@ public final class Diagnosis {
         configure: (LuaRuntime) -> Void = { _ in }
     ) throws -> Prepared {
         let folder: PackFolder
-        if request.pack.contains("/") || request.pack.hasSuffix(".lua") || request.pack == "." {
+        if let given = request.folder {
+            folder = given
+        } else if request.pack.contains("/") || request.pack.hasSuffix(".lua") || request.pack == "." {
             folder = try PackCatalog.folder(atPath: request.pack)
         } else if let found = catalog.pack(named: request.pack) {
             folder = found

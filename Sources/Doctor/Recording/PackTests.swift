@@ -133,9 +133,11 @@ public enum PackTests {
 
     /// Runs every case, on every core (each case has its own Lua state), results in the cases' order.
     public static func run(_ cases: [PackTestCase], pack path: String, catalog: PackCatalog) -> [PackTestResult] {
+        // The pack is read once, not once per case.
+        let folder = try? PackCatalog.folder(atPath: path)
         let results = Results(count: cases.count)
         DispatchQueue.concurrentPerform(iterations: cases.count) { i in
-            results.set(i, run(cases[i], pack: path, catalog: catalog))
+            results.set(i, run(cases[i], pack: path, folder: folder, catalog: catalog))
         }
         return results.all
     }
@@ -150,8 +152,11 @@ public enum PackTests {
     }
 
     /// Runs one case against the pack at `path`: replayed, no network, no system change.
-    public static func run(_ c: PackTestCase, pack path: String, catalog: PackCatalog) -> PackTestResult {
+    public static func run(_ c: PackTestCase, pack path: String, folder: PackFolder? = nil, catalog: PackCatalog)
+        -> PackTestResult
+    {
         var request = DiagnosisRequest(pack: path)
+        request.folder = folder
         if let p = c.platform {
             guard let platform = Platform(rawValue: p) else {
                 return PackTestResult(name: c.name, failures: ["unknown platform '\(p)'"])
