@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // Ed25519 and SHA-256 for signed packs; HKDF and HMAC for the paired diagnosis.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `--trace`: primitive calls go through swift-log, so that a handler can route them.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // liblua5.4 from the system (Debian: liblua5.4-dev).
@@ -32,7 +34,10 @@ let package = Package(
             name: "Probes", dependencies: ["Reactor", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Doctor",
-            dependencies: ["LuaHost", "Probes", "BundledChecks", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "LuaHost", "Probes", "BundledChecks", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Checks/ compiled into the binary.
         .executableTarget(name: "CheckEmbedder"),
         .plugin(name: "EmbedChecks", capability: .buildTool(), dependencies: ["CheckEmbedder"]),
@@ -45,10 +50,13 @@ let package = Package(
                 "Probes",
                 "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "CLua", "LuaShim"]),
-        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "LuaHost", "BundledChecks"]),
+        .testTarget(
+            name: "DoctorTests",
+            dependencies: ["Doctor", "LuaHost", "BundledChecks", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "ProbesTests", dependencies: ["Probes", "Reactor", "TestSupport"], resources: [.copy("Fixtures")]),
         // Finds the release binary that the CLI and lab tests run (`swift build -c release` first).

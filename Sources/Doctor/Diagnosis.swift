@@ -11,6 +11,8 @@ import Probes
 public struct DiagnosisRequest {
     /// A pack id from the catalog, or a path to a pack folder.
     public var pack: String
+    /// The pack folder already read (`pack test` reads it once for all its cases); then `pack` is not looked up.
+    public var folder: PackFolder?
     public var parameters = ParameterSources()
     public var platform: Platform = .current
     /// What router discovery reported, or `--vendor`.
@@ -28,6 +30,8 @@ public struct DiagnosisRequest {
     public var selection = CheckSelection()
     /// Run only those of these steps the pack has (a paired partner's request: `Paired.localSteps`).
     public var restrictTo: [String]?
+    /// See (record, trace) or answer (replay) every primitive call the run makes.
+    public var primitiveHooks: [any PrimitiveHook] = []
 
     public init(pack: String) { self.pack = pack }
 }
@@ -72,7 +76,9 @@ public final class Diagnosis {
         configure: (LuaRuntime) -> Void = { _ in }
     ) throws -> Prepared {
         let folder: PackFolder
-        if request.pack.contains("/") || request.pack.hasSuffix(".lua") || request.pack == "." {
+        if let given = request.folder {
+            folder = given
+        } else if request.pack.contains("/") || request.pack.hasSuffix(".lua") || request.pack == "." {
             folder = try PackCatalog.folder(atPath: request.pack)
         } else if let found = catalog.pack(named: request.pack) {
             folder = found
@@ -103,6 +109,7 @@ public final class Diagnosis {
         RouterModules.install(runtime, discovery: discovery)
         PCPModule.install(runtime)
         HostModule.install(runtime)
+        runtime.primitiveHooks = request.primitiveHooks
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)
         for other in catalog.packs {
@@ -176,12 +183,17 @@ public final class Diagnosis {
         switch ParameterResolver.resolve(manifest, sources, allowMissing: request.planOnly) {
         case .failure(let e): throw DiagnosisError(e.reason)
         case .success(let parameters):
+            let secrets = Secrets(manifest: manifest, parameters: parameters)
+            for case let hook as any SecretKeeping in request.primitiveHooks { hook.secrets = secrets }
             return .ready(
                 Diagnosis(
                     runtime: runtime, loader: loader, plan: plan, parameters: parameters, origin: folder.origin,
                     options: request.options))
         }
     }
+
+    /// What a recording or a trace of this run must not show: the secret parameters' values.
+    public var secrets: Secrets { Secrets(manifest: plan.manifest, parameters: parameters) }
 
     /// Runs the plan. When a repair changed this computer, the other checks' findings may describe
     /// the computer as it was (a port seen free before the service it belongs to was restarted), so

@@ -35,11 +35,15 @@ public struct LuaScriptError: Error, CustomStringConvertible {
 final class HostFunctionBox {
     let function: (LuaCall) throws -> LuaReturn
     let name: String
+    /// The name primitive hooks see ("socket.connect", "Connection.send"); nil for the host's own
+    /// functions (`print`, `require`, …), which are never recorded or replayed.
+    let primitive: String?
     unowned(unsafe) let runtime: LuaRuntime
 
-    init(function: HostFunction, name: String, runtime: LuaRuntime) {
+    init(function: HostFunction, name: String, primitive: String?, runtime: LuaRuntime) {
         self.function = function.body
         self.name = name
+        self.primitive = primitive
         self.runtime = runtime
     }
 
@@ -52,6 +56,13 @@ final class HostFunctionBox {
 func hostDispatch(_ state: OpaquePointer?, _ boxPointer: UnsafeMutableRawPointer?) -> Int32 {
     Unmanaged<HostFunctionBox>.fromOpaque(boxPointer.unsafelyUnwrapped)._withUnsafeGuaranteedRef { box in
         do {
+            // The one place every primitive call passes: hooks (record, replay, trace) see it here.
+            if box.runtime.hasPrimitiveHooks, let primitive = box.primitive {
+                return try LuaRuntime.intercept(
+                    LuaCall(state: state.unsafelyUnwrapped, box: box), name: primitive,
+                    hooks: box.runtime.primitiveHooks, body: box.function
+                ).code
+            }
             return try box.function(LuaCall(state: state.unsafelyUnwrapped, box: box)).code
         } catch {
             return raise(error, on: state.unsafelyUnwrapped)

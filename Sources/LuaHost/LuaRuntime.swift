@@ -45,6 +45,14 @@ public final class LuaRuntime {
     private var live: [ObjectIdentifier: LuaTask] = [:]
     /// The task whose code is running right now.
     public private(set) var currentTask: LuaTask?
+    /// See every primitive call (recording, replay, `--trace`); asked in order, the first answer wins.
+    public var primitiveHooks: [any PrimitiveHook] = [] {
+        didSet { hasPrimitiveHooks = !primitiveHooks.isEmpty }
+    }
+    /// Read on every host call: a stored Bool keeps the path without hooks as short as it was.
+    private(set) var hasPrimitiveHooks = false
+    /// The call that suspended last, even if already resumed (its answer was at hand): hooks observe it.
+    private(set) weak var lastSuspension: LuaPendingCall?
 
     public init(options: Options = Options()) throws(LuaError) {
         self.options = options
@@ -140,6 +148,14 @@ public final class LuaRuntime {
                 return .none
             })
         lua_setfield(L, -2, "print")
+        // The clock is a primitive too, so that a replayed run sees the recorded time.
+        pushFunction(
+            named: "os.time", HostFunction { call in call.returning(.integer(WallTime.seconds())) }, primitive: "os.time")
+        lua_setfield(L, -2, "now")
+        pushFunction(
+            named: "os.clock", HostFunction { call in call.returning(.number(WallTime.processorSeconds())) },
+            primitive: "os.clock")
+        lua_setfield(L, -2, "clock")
         guard pd_pcall(L, 1, 1) == LUA_OK else { throw popError(kind: .runtime) }
         sandboxRef = luaL_ref(L, pd_registry_index())
     }
@@ -199,8 +215,8 @@ public final class LuaRuntime {
 
     // MARK: host functions, modules, objects
 
-    func pushFunction(named name: String, _ function: HostFunction) {
-        let box = HostFunctionBox(function: function, name: name, runtime: self)
+    func pushFunction(named name: String, _ function: HostFunction, primitive: String? = nil) {
+        let box = HostFunctionBox(function: function, name: name, primitive: primitive, runtime: self)
         pd_push_host_function(L, Unmanaged.passRetained(box).toOpaque())
     }
 
@@ -217,7 +233,7 @@ public final class LuaRuntime {
         }
         for (fname, function) in functions.sorted(by: { $0.key < $1.key }) {
             lua_pushstring(L, fname)
-            pushFunction(named: "\(name).\(fname)", function)
+            pushFunction(named: "\(name).\(fname)", function, primitive: "\(name).\(fname)")
             lua_rawset(L, -3)
         }
         for (key, value) in constants {
@@ -250,7 +266,7 @@ public final class LuaRuntime {
                 named: mname,
                 HostFunction { call in
                     try method(try call.object(T.self, 1), call)
-                })
+                }, primitive: "\(name).\(mname)")
             lua_rawset(L, -3)
         }
         lua_setfield(L, -2, "__index")
@@ -382,6 +398,7 @@ public final class LuaRuntime {
         task.pending?.cancel()
         let pending = LuaPendingCall(functionName: functionName, task: task, runtime: self)
         task.pending = pending
+        lastSuspension = pending
         return pending
     }
 

@@ -66,6 +66,8 @@ public final class LuaPendingCall {
     weak var task: LuaTask?
     public unowned let runtime: LuaRuntime
     private var cancelHandlers: [() -> Void] = []
+    /// Told the results when they are pushed, or nil if the check ends first (primitive hooks).
+    private var observers: [([LuaValue]?) -> Void] = []
     public private(set) var isSettled = false
     /// What the check is waiting for, in words, for progress lines ("203.0.113.7:4242").
     public var waitingFor: String?
@@ -94,8 +96,30 @@ public final class LuaPendingCall {
         cancelHandlers = []
         guard let task, task.pending === self else { return }
         task.pending = nil
-        task.resumeWith = push
+        awaitingPush = true
+        // Observers are read when the results are pushed, not now: a call whose answer was at hand
+        // resumes before the host function has even returned (and before a hook could observe it).
+        task.resumeWith = { [self] stack in
+            let n = push(stack)
+            awaitingPush = false
+            let observers = self.observers
+            self.observers = []
+            if !observers.isEmpty {
+                let values = n > 0 ? (0..<n).map { LuaRuntime.readable(stack, -n + $0) } : []
+                for o in observers { o(values) }
+            }
+            return n
+        }
         runtime.makeReady(task)
+    }
+
+    /// Resumed, results not yet handed to the check.
+    private var awaitingPush = false
+
+    /// `observer` gets the results as they are handed to the check (nil if it ends first).
+    func observe(_ observer: @escaping ([LuaValue]?) -> Void) {
+        guard !isSettled || awaitingPush else { return }
+        observers.append(observer)
     }
 
     /// Runs if the check ends before this call is resumed: release what the call holds.
@@ -110,5 +134,8 @@ public final class LuaPendingCall {
         let handlers = cancelHandlers
         cancelHandlers = []
         for h in handlers { h() }
+        let observers = self.observers
+        self.observers = []
+        for o in observers { o(nil) }
     }
 }

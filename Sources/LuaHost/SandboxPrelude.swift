@@ -6,6 +6,7 @@ let sandboxPrelude = #"""
     local MARKER, rethrow, tripped = host.marker, host.rethrow, host.tripped
     local pattern_cost, pattern_shape, pattern_budget = host.pattern_cost, host.pattern_shape, host.pattern_budget
     local host_print, check_deadline = host.print, host.check_deadline
+    local host_now, host_clock, os_time, os_date = host.now, host.clock, os.time, os.date
 
     local type, error, select, tostring, tonumber = type, error, select, tostring, tonumber
     local next, pairs, ipairs, rawget, rawset, rawequal, rawlen = next, pairs, ipairs, rawget, rawset, rawequal, rawlen
@@ -265,7 +266,13 @@ let sandboxPrelude = #"""
       math = readonly(math, "math"),
       utf8 = readonly(utf8, "utf8"),
       coroutine = readonly(C, "coroutine"),
-      os = readonly({ time = os.time, clock = os.clock, date = os.date, difftime = os.difftime }, "os"),
+      -- the current time comes from the host (a primitive that a replay answers); a given time is plain arithmetic
+      os = readonly({
+        time = function(t) if t == nil then return host_now() end return os_time(t) end,
+        clock = function() return host_clock() end,
+        date = function(f, t) if t == nil then t = host_now() end return os_date(f, t) end,
+        difftime = os.difftime,
+      }, "os"),
     }
 
     -- Lua parses in C, where no hook fires, and checking for a repeated label is quadratic in the

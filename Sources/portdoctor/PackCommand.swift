@@ -21,6 +21,7 @@ struct PackCommand: ParsableCommand {
         abstract: "Write, check, sign, install and remove check packs.",
         discussion: """
             Writing a pack:   pack new NAME, then pack lint ./NAME and portdoctor run ./NAME
+            Testing it:       pack test ./NAME (the cases in its tests/ folder, no network)
             Shipping it:      pack keygen --name ACME --out acme; pack sign ./NAME --key acme.key
             Installing it:    pack trust add acme.pub --name acme; pack install NAME-1.0.0.pdpack
             See Docs/writing-checks.md and Docs/pack-signing.md.
@@ -28,7 +29,7 @@ struct PackCommand: ParsableCommand {
         subcommands: [
             PackNewCommand.self, PackLintCommand.self, PackKeygenCommand.self, PackSignCommand.self,
             PackVerifyCommand.self, PackTrustCommand.self, PackInstallCommand.self, PackListCommand.self,
-            PackRemoveCommand.self,
+            PackRemoveCommand.self, PackTestCommand.self,
         ]
     )
 }

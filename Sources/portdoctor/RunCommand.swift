@@ -112,6 +112,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup(title: "Limits per check") var limits: LimitOptions
 
+    @OptionGroup(title: "Record, replay and trace") var recording: RecordOptions
+
     @OptionGroup(title: "Monitoring") var monitoring: MonitoringOptions
 
     @OptionGroup(title: "Both computers") var pairing: PairingOptions
@@ -161,7 +163,8 @@ struct RunCommand: ParsableCommand {
                 )
             }
         }
-        if reportFormat == .text && isatty(STDERR_FILENO) != 0 {
+        let session = try recording.begin(&request, selection: selection)
+        if reportFormat == .text && isatty(STDERR_FILENO) != 0 && !recording.trace {
             request.options.progress = Terminal.showProgress
             request.announce = { Terminal.showStatus($0) }
         }
@@ -172,6 +175,7 @@ struct RunCommand: ParsableCommand {
             case .unloadable(let r): report = r
             case .ready(let diagnosis):
                 plan = diagnosis.plan.steps.map { ($0.id, $0.title, $0.origin) }
+                session.planned(diagnosis)
                 report = diagnosis.run()
             }
         } catch let error as DiagnosisError {
@@ -179,6 +183,7 @@ struct RunCommand: ParsableCommand {
         }
         if let paired { report = try paired.complete(report) }
         Terminal.clearProgress()
+        try session.finish()
         // The footer's time is the person's wait: loading, asking the router and every check.
         let elapsed = ContinuousClock.now - started
         report.durationMilliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15

@@ -162,6 +162,23 @@ import Testing
         #expect(out.finding("port-forward")?.summary == "skipped because 'pf' failed")
     }
 
+    /// A check reading `ctx.results.firewall` still finds it when an overlay replaced the step
+    /// under another id, evidence included.
+    @Test func resultsOfAReplacedStepAreFoundByTheOldId() throws {
+        var files = Self.base
+        files["port-forward.lua"] = """
+        return check { title = "PF", after = { "firewall" }, run = function(ctx)
+          local fw = ctx.results.firewall
+          return pass("firewall said " .. fw.status .. " " .. fw.evidence.decision)
+        end }
+        """
+        let o = Self.overlayFolder(
+            "pf", "return overlay { extends = 'demo', replace = { firewall = 'pf' } }",
+            checks: ["pf.lua": passing(body: "return warn { summary = 'pf', evidence = { decision = 'allow' } }")])
+        let out = try diagnose(folder(files), overlays: [o])
+        #expect(out.finding("port-forward")?.summary == "firewall said warn allow")
+    }
+
     @Test func aUsersOverlayFileTakesEffectWithoutARebuild() throws {
         let dir = try writeFolder([
             "overlay.lua": "return overlay { extends = 'demo', insert = { after = 'listener', checks = { 'mine' } } }",

@@ -119,11 +119,14 @@ struct CrashPlanScenarioLabTests {
         }
 
         /// Runs the pack and returns the exit status and the JSON report's checks by id.
-        func run(_ extra: [String] = [], environment: [String] = [], pack: String = "crashplan") throws -> Outcome {
+        /// `record`: the name of a pack test to make of this run when `PD_LAB_RECORD` is set (`LabRecordings`).
+        func run(_ extra: [String] = [], environment: [String] = [], pack: String = "crashplan", record: String? = nil)
+            throws -> Outcome
+        {
             try report(
                 in: home.lan,
                 (environment.isEmpty ? [] : ["/usr/bin/env"] + environment) + arguments(pack) + ["--format", "json"]
-                    + extra)
+                    + extra + (record.map { LabRecordings.arguments(for: $0) } ?? []))
         }
 
         /// Runs `argv` (a `--format json` run) in a namespace and reads its report.
@@ -410,7 +413,10 @@ struct CrashPlanScenarioLabTests {
         let s = Scenario()
         defer { s.tearDown() }
         try s.build(network: { try $0.homeNetwork(miniupnpd: true, manufacturer: "NETGEAR, Inc.") })
-        let o = try s.run()
+        let o = try s.run(record: "netgear-no-forward")
+        LabRecordings.keep(
+            "netgear-no-forward", description: "a NETGEAR router without the forward: its own instructions",
+            report: o.text, correct: o.primary == "port-forward-missing")
         #expect(o.cause("port-forward") == "port-forward-missing", "\(o)")
         #expect(o.primary == "port-forward-missing", "the report opens with it: \(o)")
         let advice = (o.check("port-forward")["advice"] as? [String])?.joined(separator: " ") ?? ""
@@ -460,7 +466,10 @@ struct CrashPlanScenarioLabTests {
         let s = Scenario()
         defer { s.tearDown() }
         try s.build(network: { try $0.homeNetwork(miniupnpd: true, upnp: false, natpmp: false) })
-        let o = try s.run()
+        let o = try s.run(record: "router-without-upnp-or-natpmp")
+        LabRecordings.keep(
+            "router-without-upnp-or-natpmp", description: "a router that answers neither UPnP nor NAT-PMP, no forward",
+            report: o.text, correct: o.primary == "port-forward-missing")
         #expect(o.status == 1)
         // The router's WAN refuses the outside's connect-back: the forward is missing (to be set up by
         // hand, as the router answers neither protocol), not merely "UPnP unavailable".

@@ -521,9 +521,11 @@ enum FaultMatrix {
         let started = Date()
         let world = World()
         world.user = user
+        world.recordAs = scenario.id
         defer { world.tearDown() }
         var v = diagnose(scenario, in: world)
         v.seconds = Date().timeIntervalSince(started)
+        LabRecordings.keep(scenario.id, description: scenario.how, report: v.reportJSON, correct: v.diagnosed && v.labBug == nil)
         return v
     }
 
@@ -630,6 +632,8 @@ enum FaultMatrix {
         /// The upstream router's namespace (double NAT, CGNAT).
         var isp = ""
         var setup: Setup!
+        /// The scenario's id, when its run is recorded (`LabRecordings`).
+        var recordAs: String?
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pd-matrix-\(UUID().uuidString)")
         var serviceDir: URL { root.appendingPathComponent("crashplan") }
         private var etcDirs: [URL] = []
@@ -731,10 +735,10 @@ enum FaultMatrix {
         /// `program`. `timeout` bounds a run that hangs, so that the matrix still ends.
         func diagnose() throws -> (status: Int32, output: String) {
             var argv = [
-                "/usr/bin/timeout", "120", portdoctorBinary, "run", "crashplan", "--peer",
+                "/usr/bin/timeout", "120", portdoctorBinary, "run", LabRecordings.pack, "--peer",
                 setup.peerName ?? home.wanAddress, "--param", "service=\(serviceDir.path)",
             ]
-            if setup.port != 4242 { argv += ["--param", "port=\(setup.port)"] }
+            if setup.port != 4242 || LabRecordings.pack != "crashplan" { argv += ["--param", "port=\(setup.port)"] }
             if setup.role == .source { argv += ["--param", "role=source"] }
             if let user {
                 // As a person without sudo: another uid, no groups, no root's HOME (setpriv, like
@@ -746,7 +750,7 @@ enum FaultMatrix {
                         "--clear-groups", "/usr/bin/env", "HOME=/nonexistent",
                     ] + argv
             }
-            return try lab.exec(home.lan, argv + ["--format", "json"])
+            return try lab.exec(home.lan, argv + ["--format", "json"] + LabRecordings.arguments(for: recordAs ?? ""))
         }
 
         func squat(_ address: String, _ port: Int) throws {

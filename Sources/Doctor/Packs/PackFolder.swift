@@ -65,7 +65,8 @@ public struct PackFolder: Sendable {
             } catch {
                 throw PackReadError(path: dir.path, reason: Self.reason(error, reading: dir.path))
             }
-            for entry in entries.sorted() where !entry.hasPrefix(".") {
+            // A pack's tests/ (cases and recordings for `pack test`) are not part of the pack.
+            for entry in entries.sorted() where !entry.hasPrefix(".") && !(prefix.isEmpty && entry == "tests") {
                 let url = dir.appendingPathComponent(entry)
                 // stat follows links: a dangling link is skipped like a missing file.
                 var info = stat()

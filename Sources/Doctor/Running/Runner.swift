@@ -208,8 +208,12 @@ public final class Runner {
             ctx["vendor"] = .table(
                 LuaTable(fields: Dictionary(uniqueKeysWithValues: vendor.map { (.text($0.key), .text($0.value)) })))
         }
-        ctx["results"] = .table(
-            LuaTable(fields: Dictionary(uniqueKeysWithValues: results.map { (.text($0.key), $0.value) })))
+        var earlier = LuaTable(fields: Dictionary(uniqueKeysWithValues: results.map { (.text($0.key), $0.value) }))
+        // A step an overlay replaced under another id is still found by the id the pack's checks know.
+        for (replaced, by) in aliases where earlier[replaced] == .nil {
+            if let r = results[by] { earlier[replaced] = r }
+        }
+        ctx["results"] = .table(earlier)
         return .table(ctx)
     }
 

@@ -1,0 +1,184 @@
+import LuaHost
+import Logging
+
+/// A hook that must not show secrets: the engine tells it the run's once they are known,
+/// before any check runs.
+public protocol SecretKeeping: AnyObject {
+    var secrets: Secrets { get set }
+}
+
+/// `run --record`: keeps every primitive call with its answer, secrets masked.
+public final class Recorder: PrimitiveHook, SecretKeeping {
+    public private(set) var calls: [Recording.Call] = []
+    /// Set once the run's parameters are known (before any check runs).
+    public var secrets = Secrets()
+
+    public init() {}
+
+    public func answer(_ call: PrimitiveCall) throws -> PrimitiveOutcome? { nil }
+
+    public func completed(_ call: PrimitiveCall, _ outcome: PrimitiveOutcome, nanoseconds: Int64) {
+        calls.append(
+            Recording.Call(
+                name: call.name, arguments: secrets.scrub(call.arguments), outcome: secrets.scrub(outcome),
+                check: call.task, milliseconds: Double(nanoseconds) / 1e6))
+    }
+}
+
+/// `run --replay`: answers every primitive from a recording, running none.
+///
+/// A call matches a recorded one with the same name and the same arguments (secrets masked as when
+/// recording); repeated calls take the recorded answers in order. A call with no answer left is an
+/// error in the check that names it. The clock is the exception: with no recorded answer it reads
+/// the recording's time (`os.time`) or 0 (`os.clock`), so that hand-written cases need not list it.
+public final class Replayer: PrimitiveHook, SecretKeeping {
+    private var answers: [String: [PrimitiveOutcome]] = [:]
+    private var byName: [String: [String]] = [:]
+    private let clockStart: Int64
+    public var secrets = Secrets()
+    /// Calls that had no recorded answer, as the error named them.
+    public private(set) var unmatched: [String] = []
+
+    public init(_ recording: Recording) {
+        for c in recording.calls {
+            let key = c.name + RecordedValue.canonical(c.arguments)
+            answers[key, default: []].append(c.outcome)
+            byName[c.name, default: []].append(RecordedValue.canonical(c.arguments))
+        }
+        clockStart = Int64(recording.recordedAt ?? 0)
+    }
+
+    public func answer(_ call: PrimitiveCall) throws -> PrimitiveOutcome? {
+        let arguments = RecordedValue.canonical(secrets.scrub(call.arguments))
+        let key = call.name + arguments
+        if var queue = answers[key], !queue.isEmpty {
+            let next = queue.removeFirst()
+            answers[key] = queue
+            return next
+        }
+        switch call.name {
+        case "os.time": return .results([.integer(clockStart)])
+        case "os.clock": return .results([.number(0)])
+        default: break
+        }
+        let shown = "\(call.name)(\(String(arguments.dropFirst().dropLast())))"
+        let recorded = byName[call.name] ?? []
+        let why =
+            recorded.isEmpty
+            ? "the recording has no call of \(call.name)"
+            : recorded.contains(arguments)
+                ? "the recording's \(recorded.filter { $0 == arguments }.count) answer(s) to it are used up"
+                : "the recording has \(call.name) only with other arguments: "
+                    + Set(recorded).sorted().prefix(3).map { "(\($0.dropFirst().dropLast()))" }.joined(separator: ", ")
+        unmatched.append(shown)
+        throw LuaScriptError("replay: no recorded answer for \(shown): \(why)")
+    }
+
+    public func completed(_ call: PrimitiveCall, _ outcome: PrimitiveOutcome, nanoseconds: Int64) {}
+}
+
+/// `--trace`: one log message per primitive call, as it completes, through swift-log (label
+/// `portdoctor.trace`, level debug) so that a handler decides where it goes. The message is
+/// "check: name(arguments) -> results (1.2 ms)", Lua-like and cut at a few hundred characters a value.
+public final class Tracer: PrimitiveHook, SecretKeeping {
+    private let logger: Logger
+    public var secrets = Secrets()
+
+    public init(logger: Logger = Logger(label: "portdoctor.trace")) { self.logger = logger }
+
+    public func answer(_ call: PrimitiveCall) throws -> PrimitiveOutcome? { nil }
+
+    public func completed(_ call: PrimitiveCall, _ outcome: PrimitiveOutcome, nanoseconds: Int64) {
+        let arguments = secrets.scrub(call.arguments).map { LuaLiteral.text($0) }.joined(separator: ", ")
+        let result: String
+        switch secrets.scrub(outcome) {
+        case .results(let values):
+            result = values.isEmpty ? "(nothing)" : values.map { LuaLiteral.text($0) }.joined(separator: ", ")
+        case .error(let message): result = "error: \(message)"
+        }
+        let ms = Double(nanoseconds) / 1e6
+        logger.debug(
+            "\(call.task ?? "portdoctor"): \(call.name)(\(arguments)) -> \(result) (\(LuaLiteral.milliseconds(ms)) ms)",
+            metadata: [
+                "check": .string(call.task ?? ""), "primitive": .string(call.name),
+                "milliseconds": .stringConvertible(ms),
+            ])
+    }
+}
+
+/// Lua data written the way a person would type it in Lua, for trace lines.
+enum LuaLiteral {
+    static let limit = 400
+
+    static func text(_ v: LuaValue) -> String {
+        var out = ""
+        write(v, into: &out)
+        return out.count > limit ? String(out.prefix(limit)) + "…" : out
+    }
+
+    static func milliseconds(_ ms: Double) -> String {
+        let tenths = (ms * 10).rounded() / 10
+        return tenths == tenths.rounded() ? String(Int64(tenths)) : String(tenths)
+    }
+
+    private static func write(_ v: LuaValue, into out: inout String) {
+        if out.count > limit { return }
+        switch v {
+        case .nil: out += "nil"
+        case .boolean(let b): out += b ? "true" : "false"
+        case .integer(let i): out += String(i)
+        case .number(let d): out += String(d)
+        case .string(let s): quote(s.description, into: &out)
+        case .opaque(let type): out += "<\(type)>"
+        case .table(let t):
+            out += "{"
+            var first = true
+            func comma() {
+                if !first { out += ", " }
+                first = false
+            }
+            for e in t.sequence {
+                comma()
+                write(e, into: &out)
+            }
+            let keyed = t.fields.map { (key: $0.key, value: $0.value) }.sorted { name($0.key) < name($1.key) }
+            for (k, e) in keyed {
+                comma()
+                if let s = k.stringValue, isIdentifier(s) {
+                    out += s
+                } else {
+                    out += "["
+                    write(k, into: &out)
+                    out += "]"
+                }
+                out += "="
+                write(e, into: &out)
+            }
+            out += "}"
+        }
+    }
+
+    private static func name(_ k: LuaValue) -> String { k.stringValue ?? "\(k)" }
+
+    private static func isIdentifier(_ s: String) -> Bool {
+        guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic)
+        else { return false }
+        return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    }
+
+    private static func quote(_ s: String, into out: inout String) {
+        out += "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20: out += "\\\(c.value)"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        out += "\""
+    }
+}
