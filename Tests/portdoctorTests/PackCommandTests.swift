@@ -79,6 +79,8 @@ import Testing
         r = try portdoctor(["run", pack], author)
         #expect(r.status == 0, "\(r.all)")
         #expect(FileManager.default.fileExists(atPath: pack + "/.luals/portdoctor.lua"))
+        r = try portdoctor(["pack", "test", pack], author)
+        #expect(r.status == 0 && r.all.contains("1 passed, 0 failed"), "\(r.all)")
 
         // edit: a second rule, and a typo lint catches with its line.
         let check = pack + "/port-range.lua"
@@ -100,6 +102,13 @@ import Testing
         #expect(r.status == 0 && r.stdout.contains("\"filtered-upstream\""), "\(r.all)")
         r = try portdoctor(["run", pack, "--param", "port=80", "--format", "json"], author)
         #expect(r.status == 1 && r.stdout.contains("\"port-reserved\""), "\(r.all)")
+        // and by its test cases: one more, for the new rule, with a replayed answer of none.
+        try """
+            { "description": "4444 warns", "parameters": { "port": "4444" }, "calls": [],
+              "expect": { "checks": { "port-range": { "status": "warn", "cause": "filtered-upstream" } } } }
+            """.write(toFile: pack + "/tests/often-blocked.json", atomically: true, encoding: .utf8)
+        r = try portdoctor(["pack", "test", pack], author)
+        #expect(r.status == 0 && r.all.contains("2 passed, 0 failed"), "\(r.all)")
 
         // keygen, sign.
         r = try portdoctor(["pack", "keygen", "--name", "ACME Routers", "--out", work + "/acme"], author)

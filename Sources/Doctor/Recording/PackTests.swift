@@ -67,6 +67,11 @@ public enum PackTests {
 
     static func testCase(_ d: RecordingJSON, file: URL) throws(CaseError) -> PackTestCase {
         let shown = file.lastPathComponent
+        // A misspelt key would otherwise be ignored, and the case would test something else.
+        let known = ["description", "replay", "calls", "parameters", "platform", "vendor", "expect"]
+        for key in d.object?.keys.sorted() ?? [] where !known.contains(key) {
+            throw CaseError(description: "\(shown): unknown key \"\(key)\"; a case has \(known.joined(separator: ", "))")
+        }
         var recording = Recording()
         do {
             if let inline = d["calls"] {

@@ -59,9 +59,9 @@ public enum PackScaffold {
             """,
             "tests/system-port.json": """
             {
-              "name": "a system port is refused",
-              "params": { "port": "80" },
-              "answers": {},
+              "description": "a system port is refused",
+              "parameters": { "port": "80" },
+              "calls": [],
               "expect": {
                 "checks": {
                   "port-range": { "status": "fail", "cause": "port-reserved" }
