@@ -202,7 +202,7 @@ public final class Diagnosis {
     public func run() -> Report {
         let first = Runner(runtime: runtime, plan: plan, parameters: parameters, options: options).run()
         let applied = first.findings.filter { f in f.repairs.contains { $0.outcome == .fixed || $0.outcome == .notFixed } }
-        guard !applied.isEmpty else { return first }
+        guard !applied.isEmpty else { return secrets.scrub(first) }
         var again = options
         again.fix = false
         again.confirm = nil
@@ -216,6 +216,6 @@ public final class Diagnosis {
         }
         second.durationMilliseconds += first.durationMilliseconds
         second.startedAt = first.startedAt
-        return second
+        return secrets.scrub(second)
     }
 }

@@ -18,8 +18,8 @@ struct BridgeBench: ParsableCommand {
         commandName: "bridge",
         abstract: "ns per call from Lua of a no-op Swift host function vs a no-op C function.",
         discussion: """
-            Both functions are registered in the same module table and called from the same Lua loop,
-            alternating rounds, in one run; the figure is the median round after subtracting the cost
+            Both functions are registered in the same module table and called from the same Lua loop, \
+            alternating rounds, in one run; the figure is the median round after subtracting the cost \
             of an empty loop. Target: Swift/C ratio at most 1.5.
             """
     )

@@ -12,12 +12,12 @@ struct ListenCommand: ParsableCommand {
         abstract:
             "Run the reflector on the other computer: it answers \"can I reach you?\" and connects back on request.",
         discussion: """
-            Run this on the other computer (or any machine outside your network). Then, on yours,
-            `portdoctor probe reflect THAT-HOST --connect-back 4242` asks it to connect to you on 4242 —
+            Run this on the other computer (or any machine outside your network). Then, on yours, \
+            `portdoctor probe reflect THAT-HOST --connect-back 4242` asks it to connect to you on 4242 — \
             the only proof that the port is reachable from outside.
 
-            It connects back only to the address a request came from, never to an address named in a
-            request; at most --per-minute requests per address; requests are one line of at most 512 bytes
+            It connects back only to the address a request came from, never to an address named in a \
+            request; at most --per-minute requests per address; requests are one line of at most 512 bytes \
             within 5 s. With --token, requests must carry the same token. Protocol: Docs/reflector-protocol.md.
             """
     )

@@ -20,10 +20,10 @@ struct PackCommand: ParsableCommand {
         commandName: "pack",
         abstract: "Write, check, sign, install and remove check packs.",
         discussion: """
-            Writing a pack:   pack new NAME, then pack lint ./NAME and portdoctor run ./NAME
-            Testing it:       pack test ./NAME (the cases in its tests/ folder, no network)
-            Shipping it:      pack keygen --name ACME --out acme; pack sign ./NAME --key acme.key
-            Installing it:    pack trust add acme.pub --name acme; pack install NAME-1.0.0.pdpack
+            Writing a pack:   pack new NAME, then pack lint ./NAME and portdoctor run ./NAME \
+            Testing it:       pack test ./NAME (the cases in its tests/ folder, no network) \
+            Shipping it:      pack keygen --name ACME --out acme; pack sign ./NAME --key acme.key \
+            Installing it:    pack trust add acme.pub --name acme; pack install NAME-1.0.0.pdpack \
             See Docs/writing-checks.md and Docs/pack-signing.md.
             """,
         subcommands: [
@@ -69,8 +69,8 @@ struct PackNewCommand: ParsableCommand {
         commandName: "new",
         abstract: "Create a pack to start from: manifest, one check, one test case, editor settings.",
         discussion: """
-            Writes ./NAME/pack.lua, ./NAME/port-range.lua, ./NAME/tests/system-port.json and, for the
-            Lua language server (LuaLS), ./NAME/.luarc.json with a copy of portdoctor's API stubs in
+            Writes ./NAME/pack.lua, ./NAME/port-range.lua, ./NAME/tests/system-port.json and, for the \
+            Lua language server (LuaLS), ./NAME/.luarc.json with a copy of portdoctor's API stubs in \
             ./NAME/.luals/. The new pack passes `pack lint` and runs as it is:
               portdoctor run ./NAME
             """
@@ -103,9 +103,9 @@ struct PackLintCommand: ParsableCommand {
         commandName: "lint",
         abstract: "Check a pack without running it: load errors, plan problems, parameters, causes, unused files.",
         discussion: """
-            Reports what `show` reports (for every platform and router vendor the pack's overlays name),
-            plus ctx.params fields no parameter declares, causes the pack does not declare, check files
-            that are not in steps, and overlays that never apply or change nothing. Each with file:line.
+            Reports what `show` reports (for every platform and router vendor the pack's overlays name), \
+            plus ctx.params fields no parameter declares, causes the pack does not declare, check files \
+            that are not in steps, and overlays that never apply or change nothing. Each with file:line. \
             Exit code 2 when there are errors, 0 when there are none (warnings are printed).
             """
     )
@@ -143,8 +143,8 @@ struct PackKeygenCommand: ParsableCommand {
         commandName: "keygen",
         abstract: "Make an Ed25519 key pair for signing packs: PREFIX.key (secret) and PREFIX.pub.",
         discussion: """
-            Keep PREFIX.key to yourself (it is written readable by you only); give PREFIX.pub to the
-            people who install your packs, by a way they trust (your website over HTTPS, a support
+            Keep PREFIX.key to yourself (it is written readable by you only); give PREFIX.pub to the \
+            people who install your packs, by a way they trust (your website over HTTPS, a support \
             ticket), so they can add it: portdoctor pack trust add PREFIX.pub --name NAME
             """
     )
@@ -184,8 +184,8 @@ struct PackSignCommand: ParsableCommand {
         commandName: "sign",
         abstract: "Pack a folder into one signed archive file (ID-VERSION.pdpack).",
         discussion: """
-            The pack must lint without errors. Every file of the folder goes in except hidden ones
-            (.luarc.json, .luals/). The archive is a plain tar: a MANIFEST listing each file's SHA-256,
+            The pack must lint without errors. Every file of the folder goes in except hidden ones \
+            (.luarc.json, .luals/). The archive is a plain tar: a MANIFEST listing each file's SHA-256, \
             a SIGNATURE (Ed25519 over the manifest) and the files under pack/. See Docs/pack-signing.md.
             """
     )
@@ -201,6 +201,9 @@ struct PackSignCommand: ParsableCommand {
 
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("The archive to write.", valueName: "FILE"))
     var output: String?
+
+    @Flag(help: "Replace the archive when the file exists.")
+    var force = false
 
     func validate() throws {
         if (key == nil) == !unsigned { throw ValidationError("give --key KEYFILE, or --unsigned for an unsigned archive") }
@@ -229,6 +232,10 @@ struct PackSignCommand: ParsableCommand {
             try PackArchive.create(id: manifest.id, version: manifest.version, files: files, key: signing)
         }
         let path = output ?? "\(manifest.id)-\(manifest.version).\(PackArchive.fileExtension)"
+        // An archive already there may be the signed one a person meant to ship.
+        if FileManager.default.fileExists(atPath: path) && !force {
+            throw Failure("\(path) exists: give --force to replace it, or -o FILE to write another")
+        }
         do { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw Failure("cannot write \(path): \(error)")
         }
@@ -349,11 +356,11 @@ struct PackInstallCommand: ParsableCommand {
         commandName: "install",
         abstract: "Install a pack archive for this user, or replace an installed one with a newer version.",
         discussion: """
-            An archive that was changed after signing is refused. One that is unsigned, or signed with a
-            key you have not trusted (pack trust add), is installed only after you say yes at the
-            terminal, or with --allow-untrusted. An older version than the installed one needs
-            --allow-downgrade. The switch to the new version is atomic: an interrupted install leaves
-            the old version in place. Packs go to $XDG_DATA_HOME/portdoctor/packs (~/.local/share/…),
+            An archive that was changed after signing is refused. One that is unsigned, or signed with a \
+            key you have not trusted (pack trust add), is installed only after you say yes at the \
+            terminal, or with --allow-untrusted. An older version than the installed one needs \
+            --allow-downgrade. The switch to the new version is atomic: an interrupted install leaves \
+            the old version in place. Packs go to $XDG_DATA_HOME/portdoctor/packs (~/.local/share/…), \
             which is on the search path: `portdoctor run ID` finds them.
             """
     )

@@ -18,7 +18,7 @@ struct PortDoctor: ParsableCommand {
         commandName: "portdoctor",
         abstract: "Find out why two computers cannot connect on a TCP port, and what to do about it.",
         discussion: """
-            The troubleshooting knowledge lives in Lua check packs. Run the bundled pack with
+            The troubleshooting knowledge lives in Lua check packs. Run the bundled pack with \
             `portdoctor run crashplan`.
             """,
         version: portdoctorVersion,

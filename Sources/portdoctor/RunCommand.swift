@@ -123,6 +123,16 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--param takes key=value, got '\(p)'")
         }
         if yes && !fix { throw ValidationError("--yes only means something with --fix") }
+        // A replay touches no network; a paired run is a conversation with a live computer.
+        if recording.replay != nil && pairing.peer != nil {
+            throw ValidationError("--replay answers from a recording, without the network: it cannot pair --with another computer")
+        }
+        if let file = monitoring.primaryFile, file.lowercased().hasSuffix(".html"), reportFormat != .text,
+            reportFormat != .html
+        {
+            throw ValidationError(
+                "--output \(file) gets the HTML report, but --format asks for \(reportFormat.rawValue): drop --format, or write \(reportFormat.rawValue):\(file) to mean it")
+        }
         try monitoring.validate(format: reportFormat)
     }
 

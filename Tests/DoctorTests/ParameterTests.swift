@@ -245,6 +245,25 @@ import Testing
         } throws: { !"\($0)".contains("hunter2") && "\($0)".contains("'pin'") }
     }
 
+    /// A check that quotes a secret (in its summary, advice or evidence, or under a field named like
+    /// one) does not put it in the report: a newcomer's report carried `"password": "HUNTER2"`.
+    @Test func aCheckThatQuotesASecretDoesNotLeakIt() throws {
+        let pack = folder([
+            "pack.lua": manifest(steps: ["a"], params: "api = { type = 'string', secret = true, doc = 'k' }"),
+            "a.lua": passing(
+                body: """
+                    return fail { summary = 'key ' .. ctx.params.api, cause = 'no-listener',
+                      advice = { 'try ' .. ctx.params.api }, evidence = { password = ctx.params.api, note = 'was ' .. ctx.params.api } }
+                    """),
+        ])
+        let out = try diagnose(pack) { $0.parameters.commandLine = [("api", "HUNTER2")] }
+        #expect(out.finding("a")?.summary == "key (secret)")
+        for render in [JSONReporter.render, { TextReporter(color: false).render($0) }] {
+            let text = render(out.report)
+            #expect(!text.contains("HUNTER2"), "\(text)")
+        }
+    }
+
     /// `show` plans without values: a required parameter is listed as missing, not an error.
     @Test func planningNeedsNoRequiredValues() throws {
         let pack = folder([

@@ -101,6 +101,9 @@ public enum PackTests {
         guard case .object(let expect)? = d["expect"] else {
             throw CaseError(description: "\(shown): \"expect\" is an object: {\"cause\": …, \"checks\": {…}}")
         }
+        for key in expect.keys.sorted() where key != "cause" && key != "checks" {
+            throw CaseError(description: "\(shown): unknown key \"\(key)\" in \"expect\"; it has \"cause\" and \"checks\"")
+        }
         if let cause = expect["cause"] { c.cause = .some(cause.string) }
         for (id, e) in expect["checks"]?.object ?? [:] {
             c.checks[id] = try expectation(e, check: id, file: shown)

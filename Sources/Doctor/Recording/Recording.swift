@@ -175,6 +175,39 @@ public struct Secrets: Sendable {
 
     public func scrub(_ values: [LuaValue]) -> [LuaValue] { values.map(scrub) }
 
+    func scrub(_ text: String) -> String {
+        values.reduce(text) { $0.contains($1) ? $0.replacing($1, with: Secrets.mask) : $0 }
+    }
+
+    func scrub(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let s): .string(scrub(s))
+        case .array(let a): .array(a.map(scrub))
+        case .object(let o):
+            .object(
+                Dictionary(
+                    uniqueKeysWithValues: o.map { k, v in
+                        (k, Secrets.fieldNames.contains(k.lowercased()) && v != .null ? .string(Secrets.mask) : scrub(v))
+                    }))
+        default: value
+        }
+    }
+
+    /// A report as it may be shown or saved: what a check wrote (its summary, advice, evidence,
+    /// output) can quote a secret parameter, or carry one under a secret field's name.
+    public func scrub(_ report: Report) -> Report {
+        var r = report
+        for i in r.findings.indices {
+            var f = r.findings[i]
+            f.summary = scrub(f.summary)
+            f.advice = f.advice.map(scrub)
+            f.evidence = scrub(f.evidence)
+            f.output = f.output?.map(scrub)
+            r.findings[i] = f
+        }
+        return r
+    }
+
     public func scrub(_ outcome: PrimitiveOutcome) -> PrimitiveOutcome {
         switch outcome {
         case .results(let v): .results(scrub(v))
