@@ -12,7 +12,13 @@ enum FirewallModule {
                     return try call.offload(waitingFor: "the firewall rules") {
                         Firewall.verdict(for: q)
                     } results: {
-                        [table($0)]
+                        // The family the verdict is for: the evidence of a step that asks for both.
+                        var t = table($0)
+                        if case .table(var fields) = t {
+                            fields["family"] = .text(q.isIPv6 ? "ipv6" : "ipv4")
+                            t = .table(fields)
+                        }
+                        return [t]
                     }
                 },
                 "open": HostFunction { call in
@@ -41,7 +47,8 @@ enum FirewallModule {
             ])
     }
 
-    /// `{ port =, direction = "in"|"out", proto = "tcp"|"udp", remote =, interface =, program = }`
+    /// `{ port =, direction = "in"|"out", proto = "tcp"|"udp", remote =, interface =, program =,
+    /// family = "ipv4"|"ipv6" }` (family: when no remote says it; default IPv4)
     static func question(_ call: LuaCall) throws -> FirewallQuestion {
         let t = try call.table(1)
         guard let port = t["port"].intValue, (1...65535).contains(port) else {
@@ -54,10 +61,17 @@ enum FirewallModule {
         guard let proto = SocketEntry.Proto(rawValue: t["proto"].stringValue ?? "tcp") else {
             throw call.argumentError(1, "'proto' must be 'tcp' or 'udp'")
         }
+        var family: FirewallQuestion.Family?
+        if let f = t["family"].stringValue {
+            guard let known = FirewallQuestion.Family(rawValue: f) else {
+                throw call.argumentError(1, "'family' must be 'ipv4' or 'ipv6'")
+            }
+            family = known
+        }
         return FirewallQuestion(
             direction: direction == "in" ? .inbound : .outbound, proto: proto, port: UInt16(port),
             remote: t["remote"].stringValue, interface: t["interface"].stringValue,
-            program: t["program"].stringValue)
+            program: t["program"].stringValue, family: family)
     }
 
     static func table(_ v: FirewallVerdict) -> LuaValue {
