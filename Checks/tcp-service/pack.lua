@@ -13,7 +13,9 @@ return pack {
     role = { type = "choice", choices = { "destination", "source" }, default = "destination",
              doc = "destination: this computer runs the service; source: this computer connects to it" },
     service = { type = "string", doc = "the service's name for the service manager (or a runit service directory)" },
+    public_name = { type = "string",
+                    doc = "the name the other computer connects to (optional): its IPv6 address (AAAA) is checked against this computer's stable one" },
     program = { type = "string", doc = "a hint: the name of the service's process; without it, who owns the port is told from the service manager's process tree (give --param service)" },
   },
-  steps = { "service", "listener", "firewall", "reach-peer", "port-forward", "listen-port" },
+  steps = { "service", "listener", "address", "firewall", "reach-peer", "port-forward", "listen-port" },
 }

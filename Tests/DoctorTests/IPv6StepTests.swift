@@ -227,4 +227,71 @@ struct IPv6StepTests {
         w.names["backup.example.net"] = ["2001:db8:2::7"]
         #expect(try Self.reach(w, peer: "backup.example.net").status == .pass)
     }
+
+    // MARK: the name the other computer uses, against this computer's addresses
+
+    /// A LAN computer with a stable address, a temporary one and a deprecated one.
+    static let withPrivacy: LuaValue = [
+        [
+            "interface": "eth0", "ip": "2001:db8:1::20", "family": "ipv6", "prefix_length": 64, "scope": "global",
+            "kind": "stable", "temporary": false, "deprecated": false, "unique_local": false,
+        ],
+        [
+            "interface": "eth0", "ip": "2001:db8:1:0:5d1e:a3b:77c2:9f01", "family": "ipv6", "prefix_length": 64,
+            "scope": "global", "kind": "temporary", "temporary": true, "deprecated": false, "unique_local": false,
+        ],
+        [
+            "interface": "eth0", "ip": "2001:db8:1:0:e4c0:1f2:3a4b:5c6d", "family": "ipv6", "prefix_length": 64,
+            "scope": "global", "kind": "deprecated", "temporary": true, "deprecated": true, "unique_local": false,
+        ],
+    ]
+
+    static func address(_ w: World, name: String?) throws -> Finding {
+        try #require(
+            SharedStepTests.run(
+                [("address", "tcp-service/address.lua")], world: w,
+                params: name.map { [("public_name", $0)] } ?? [])["address"])
+    }
+
+    @Test func aNamePointingAtATemporaryAddressIsNamed() throws {
+        let w = World()
+        w.addresses = Self.withPrivacy
+        w.stableIPv6 = "2001:db8:1::20"
+        w.names["home.example.net"] = ["2001:db8:1:0:5d1e:a3b:77c2:9f01", "203.0.113.5"]
+        let f = try Self.address(w, name: "home.example.net")
+        #expect(f.status == .fail, "\(f.summary)")
+        #expect(f.cause == "ipv6-address-temporary")
+        #expect(f.summary.contains("a temporary (privacy) address"), "\(f.summary)")
+        #expect(f.advice.first?.contains("at 2001:db8:1::20, this computer's stable address") == true, "\(f.advice)")
+        // Deprecated, written another way (leading zeros, upper case): the same address.
+        w.names["home.example.net"] = ["2001:DB8:1:0:E4C0:01F2:3A4B:5C6D"]
+        let d = try Self.address(w, name: "home.example.net")
+        #expect(d.cause == "ipv6-address-temporary", "\(d.summary)")
+        #expect(d.summary.contains("deprecated"), "\(d.summary)")
+    }
+
+    @Test func aNamePointingAtAnAddressThatRotatedAwayIsNamed() throws {
+        let w = World()
+        w.addresses = Self.withPrivacy
+        w.names["home.example.net"] = ["2001:db8:1:0:1111:2222:3333:4444"]
+        let f = try Self.address(w, name: "home.example.net")
+        #expect(f.cause == "ipv6-address-temporary", "\(f.summary)")
+        #expect(f.summary.contains("no longer one of its addresses"), "\(f.summary)")
+    }
+
+    @Test func aNamePointingAtTheStableAddressPasses() throws {
+        let w = World()
+        w.addresses = Self.withPrivacy
+        w.names["home.example.net"] = ["2001:db8:1:0::20"]
+        #expect(try Self.address(w, name: "home.example.net").status == .pass)
+        // Elsewhere: not this computer, and not a rotation either.
+        w.names["home.example.net"] = ["2001:db8:99::20"]
+        let elsewhere = try Self.address(w, name: "home.example.net")
+        #expect(elsewhere.status == .warn, "\(elsewhere.summary)")
+        #expect(elsewhere.cause == nil)
+        // IPv4 only, or no name: nothing to check.
+        w.names["home.example.net"] = ["203.0.113.5"]
+        #expect(try Self.address(w, name: "home.example.net").status == .skip)
+        #expect(try Self.address(w, name: nil).status == .skip)
+    }
 }

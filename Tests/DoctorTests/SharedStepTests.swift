@@ -16,6 +16,7 @@ struct SharedStepTests {
         var defaultRoute: LuaValue = ["ipv4": true, "gateway": "192.168.1.1"]
         /// host.addresses' answer (IPv6 only: the steps ask for that family).
         var addresses: LuaValue = []
+        var stableIPv6: LuaValue = .nil
         var listeners: LuaValue = []
         var service: LuaValue = [
             "manager": "runit", "name": "crashplan", "installed": true, "running": true, "pid": 2690, "seconds": 3600,
@@ -42,7 +43,7 @@ struct SharedStepTests {
     static let params = """
         port = { type = "port", default = 4242, doc = "p" }, program = { type = "string", doc = "p" },
         service = { type = "string", doc = "s" }, peer = { type = "endpoint", doc = "p" },
-        reflector = { type = "endpoint", doc = "r" },
+        reflector = { type = "endpoint", doc = "r" }, public_name = { type = "string", doc = "n" },
         role = { type = "choice", choices = { "destination", "source" }, default = "destination", doc = "r" }
         """
 
@@ -95,6 +96,7 @@ struct SharedStepTests {
                 [
                     "default_route": HostFunction { call in call.returning(world.defaultRoute) },
                     "addresses": HostFunction { call in call.returning(world.addresses) },
+                    "stable_ipv6": HostFunction { call in call.returning(world.stableIPv6) },
                 ])
             runtime.register(
                 module: "process",

@@ -487,6 +487,118 @@ function M.other_family(host, port, r, timeout)
   return nil
 end
 
+-- An IPv6 address as its 8 groups (numbers), or nil when it is not one.
+local function ipv6_groups(ip)
+  ip = ip:lower():gsub("%%.*$", "")
+  if not ip:find(":") then return nil end
+  local head, tail = ip:match("^(.-)::(.*)$")
+  local function split(part)
+    local out = {}
+    if part == "" then return out end
+    for g in (part .. ":"):gmatch("([^:]*):") do
+      local n = tonumber(g, 16)
+      if not n or #g > 4 then return nil end
+      out[#out + 1] = n
+    end
+    return out
+  end
+  local groups
+  if head then
+    local a, b = split(head), split(tail)
+    if not a or not b or #a + #b > 7 then return nil end
+    groups = a
+    for _ = 1, 8 - #a - #b do groups[#groups + 1] = 0 end
+    for _, g in ipairs(b) do groups[#groups + 1] = g end
+  else
+    groups = split(ip)
+    if not groups or #groups ~= 8 then return nil end
+  end
+  return groups
+end
+
+-- Whether two IPv6 addresses share their first 64 bits (the network a home router hands out).
+local function same_prefix64(a, b)
+  local x, y = ipv6_groups(a), ipv6_groups(b)
+  if not x or not y then return false end
+  for i = 1, 4 do if x[i] ~= y[i] then return false end end
+  return true
+end
+
+local function same_address(a, b)
+  local x, y = ipv6_groups(a), ipv6_groups(b)
+  if not x or not y then return false end
+  for i = 1, 8 do if x[i] ~= y[i] then return false end end
+  return true
+end
+
+-- The name the other computer uses for this one (--param public_name), against this computer's
+-- IPv6 addresses: a name pointing at a temporary (privacy) or deprecated address stops working
+-- when it rotates away; one pointing into this computer's network at an address it no longer
+-- has already did.
+function M.address(opts)
+  opts = opts or {}
+  return {
+    title = "The name the other computer uses points at this computer's stable IPv6 address",
+    run = function(ctx)
+      if not destination(ctx) then return skip("not needed on the computer that sends (role=source)") end
+      local name = ctx.params.public_name
+      if not name or name == "" then
+        return skip("no name given: with --param public_name=NAME (the name the other computer connects to) its IPv6 address is checked")
+      end
+      local r = socket.resolve(name)
+      local aaaa = {}
+      for _, a in ipairs(r.addresses or {}) do if a:find(":") then aaaa[#aaaa + 1] = a end end
+      if #aaaa == 0 then
+        return skip { summary = name .. " has no IPv6 address (AAAA record)" .. (r.status ~= "resolved" and (": " .. r.status) or ""), evidence = r }
+      end
+      local mine = this_computer.addresses("ipv6") or {}
+      local stable = this_computer.stable_ipv6()
+      local evidence = { name = name, resolved = r, addresses = mine, stable = stable }
+      local advice_stable = stable
+        and ("Point " .. name .. "'s AAAA record at " .. stable .. ", this computer's stable address (in a dynamic DNS client, choose the stable address, not the temporary one; `ip -6 addr` marks temporary ones).")
+        or ("Point " .. name .. "'s AAAA record at a stable address of this computer (this computer has none now: turn on a stable, EUI-64 or stable-privacy, address).")
+      for _, ip in ipairs(aaaa) do
+        for _, a in ipairs(mine) do
+          if same_address(ip, a.ip) and (a.kind == "temporary" or a.kind == "deprecated") then
+            local what = a.kind == "temporary"
+              and "a temporary (privacy) address of this computer: it is replaced within a day or so, and the name then points nowhere"
+              or "a deprecated address of this computer: its lifetime is running out, and it will go away"
+            return fail {
+              summary = string.format("%s points at %s, %s", name, ip, what),
+              cause = "ipv6-address-temporary", advice = { advice_stable }, evidence = evidence,
+            }
+          end
+        end
+      end
+      for _, ip in ipairs(aaaa) do
+        local ours, near = false, false
+        for _, a in ipairs(mine) do
+          if same_address(ip, a.ip) then ours = true end
+          if a.scope == "global" and same_prefix64(ip, a.ip) then near = true end
+        end
+        if not ours and near then
+          return fail {
+            summary = string.format("%s points at %s, in this computer's network but no longer one of its addresses (a temporary address that rotated away, or an old one)", name, ip),
+            cause = "ipv6-address-temporary", advice = { advice_stable }, evidence = evidence,
+          }
+        end
+      end
+      for _, ip in ipairs(aaaa) do
+        for _, a in ipairs(mine) do
+          if same_address(ip, a.ip) then
+            return pass { summary = string.format("%s points at %s, a stable address of this computer", name, ip), evidence = evidence }
+          end
+        end
+      end
+      return warn {
+        summary = string.format("%s points at %s, which is not in this computer's IPv6 network", name, table.concat(aaaa, ", ")),
+        advice = { "If the other computer connects to " .. name .. " over IPv6, it reaches another computer: check the name's AAAA record." },
+        evidence = evidence,
+      }
+    end,
+  }
+end
+
 function M.reach_peer(opts)
   opts = opts or {}
   return {
