@@ -1,0 +1,191 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Dual-stack faults seen by the release binary: this computer (`l`) and the other one (`w`) share a
+/// link with IPv4 and global IPv6 addresses (documentation prefixes, inside the lab only); the
+/// host firewall's real nftables rules treat the two families differently. Each world's ground
+/// truth is a real connect from the other computer over each family.
+@Suite(.serialized, .enabled(if: NetworkLab.shouldRun, "needs root, iproute2 and nftables (always required under CI)"))
+struct DualStackLabTests {
+    static let here4 = "10.231.70.2", there4 = "10.231.70.1"
+    static let here6 = "2001:db8:70::2", there6 = "2001:db8:70::1"
+
+    final class World {
+        let lab = NetworkLab()
+        var here = "", there = ""
+        private var etcDir: URL?
+
+        /// The link, and a service on 4242 listening at `address` ("::" takes both families).
+        init(listenOn address: String) throws {
+            try NetworkLab.requireAvailable()
+            here = try lab.namespace("l")
+            there = try lab.namespace("w")
+            try lab.link(here, "\(DualStackLabTests.here4)/24", there, "\(DualStackLabTests.there4)/24")
+            for (ns, addr) in [(here, DualStackLabTests.here6), (there, DualStackLabTests.there6)] {
+                let dev = try lab.exec(ns, [NetworkLab.ip!, "-o", "link", "show"]).output.split(separator: "\n")
+                    .compactMap { line -> String? in
+                        let f = line.split(separator: ":")
+                        guard f.count > 1 else { return nil }
+                        let name = f[1].trimmingCharacters(in: .whitespaces).split(separator: "@").first.map(String.init)
+                        return name == "lo" ? nil : name
+                    }.first ?? ""
+                try lab.ip("-n", ns, "-6", "addr", "add", addr + "/64", "dev", dev, "nodad")
+            }
+            _ = try lab.exec(here, ["/usr/sbin/sysctl", "-qw", "net.ipv6.bindv6only=0"])
+            try lab.start(here, [portdoctorBinary, "bench", "hold-listener", "--port", "4242", "--address", address])
+            try waitFor { self.listening(4242) }
+        }
+
+        func listening(_ port: Int) -> Bool {
+            !((try? lab.exec(here, ["/usr/bin/env", "ss", "-Htln", "sport = :\(port)"]))?.output ?? "").isEmpty
+        }
+
+        func waitFor(_ condition: () throws -> Bool) throws {
+            for _ in 0..<100 {
+                if try condition() { return }
+                usleep(50_000)
+            }
+            throw NetworkLab.Failure(description: "the lab did not come up")
+        }
+
+        /// The other computer known here by name, from this namespace's own hosts file.
+        func peerName(_ name: String, addresses: [String]) throws {
+            let dir = URL(fileURLWithPath: "/etc/netns/\(here)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            etcDir = dir
+            let hosts = (["127.0.0.1 localhost"] + addresses.map { "\($0) \(name)" }).joined(separator: "\n")
+            try (hosts + "\n").write(to: dir.appendingPathComponent("hosts"), atomically: true, encoding: .utf8)
+            try "hosts: files\n".write(
+                to: dir.appendingPathComponent("nsswitch.conf"), atomically: true, encoding: .utf8)
+        }
+
+        /// The other computer connecting to this one's address: "connected" or what went wrong.
+        func connectFromThere(_ address: String) throws -> String {
+            let r = try lab.exec(
+                there,
+                [
+                    "/usr/bin/env", "python3", "-c",
+                    "import socket,sys\ntry:\n s=socket.create_connection((sys.argv[1],4242),timeout=2);print('connected')\n"
+                        + "except Exception as e:\n print(type(e).__name__)",
+                    address,
+                ])
+            return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        /// `portdoctor run tcp-service` as a person runs it here; the findings by check id.
+        func diagnose(peer: String) throws -> [String: [String: Any]] {
+            let r = try lab.exec(
+                here,
+                [
+                    "/usr/bin/timeout", "120", portdoctorBinary, "run", "tcp-service", "--param", "port=4242",
+                    // The program holding the port, so that the listener step can tell it is the service.
+                    "--param", "program=portdoctor", "--peer", peer, "--format", "json",
+                ])
+            let report = try #require(
+                try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "not JSON: \(r.output)")
+            let checks = report["checks"] as? [[String: Any]] ?? []
+            return Dictionary(uniqueKeysWithValues: checks.compactMap { c in (c["id"] as? String).map { ($0, c) } })
+        }
+
+        func tearDown() {
+            lab.tearDown()
+            if let etcDir {
+                try? FileManager.default.removeItem(at: etcDir)
+                rmdir("/etc/netns")  // only when empty: another lab may be using it
+            }
+        }
+    }
+
+    static let ipv6Causes: Set<String> = [
+        "firewall-blocks-inbound-ipv6", "listener-ipv4-only", "peer-ipv6-unreachable", "peer-ipv4-unreachable",
+        "ipv6-address-temporary",
+    ]
+
+    @Test func anInetRuleDroppingIPv6IsNamedForAnIPv6OnlyPeer() throws {
+        let w = try World(listenOn: "::")
+        defer { w.tearDown() }
+        try w.lab.nft(
+            w.here,
+            """
+            table inet pdhost {
+              chain input {
+                type filter hook input priority 0; policy accept;
+                ct state established,related accept
+                meta nfproto ipv6 tcp dport 4242 drop
+              }
+            }
+
+            """)
+        #expect(try w.connectFromThere(Self.here4) == "connected", "ground truth: IPv4 gets in")
+        #expect(try w.connectFromThere(Self.here6) != "connected", "ground truth: IPv6 does not")
+        try w.peerName("peer6.lab", addresses: [Self.there6])
+        let f = try w.diagnose(peer: "peer6.lab")
+        let fw = try #require(f["firewall"])
+        #expect(fw["cause"] as? String == "firewall-blocks-inbound-ipv6", "\(fw)")
+        #expect(fw["status"] as? String == "fail", "the peer has only IPv6 to come in on: \(fw)")
+        #expect((fw["summary"] as? String)?.contains("inet pdhost input") == true, "\(fw)")
+        let evidence = fw["evidence"] as? [String: Any]
+        #expect(evidence?["decision"] as? String == "allow")
+        #expect((evidence?["ipv6"] as? [String: Any])?["decision"] as? String == "drop")
+        #expect(f["listener"]?["status"] as? String == "pass", "a dual-stack listener: \(f["listener"] ?? [:])")
+    }
+
+    @Test func anIP6TableRejectingIsNamedAsAWarningForADualStackPeer() throws {
+        let w = try World(listenOn: "::")
+        defer { w.tearDown() }
+        try w.lab.nft(
+            w.here,
+            """
+            table ip6 pdhost6 {
+              chain input {
+                type filter hook input priority 0; policy accept;
+                tcp dport 4242 reject
+              }
+            }
+
+            """)
+        #expect(try w.connectFromThere(Self.here4) == "connected")
+        #expect(try w.connectFromThere(Self.here6) != "connected")
+        let f = try w.diagnose(peer: Self.there4)
+        let fw = try #require(f["firewall"])
+        #expect(fw["cause"] as? String == "firewall-blocks-inbound-ipv6", "\(fw)")
+        #expect(fw["status"] as? String == "warn", "it still gets in over IPv4: \(fw)")
+        #expect(
+            (fw["advice"] as? [String])?.first?.contains("nft insert rule ip6 pdhost6 input tcp dport 4242 accept")
+                == true, "\(fw)")
+    }
+
+    @Test func healthyDualStackRaisesNoIPv6Alarm() throws {
+        let w = try World(listenOn: "::")
+        defer { w.tearDown() }
+        #expect(try w.connectFromThere(Self.here4) == "connected")
+        #expect(try w.connectFromThere(Self.here6) == "connected")
+        try w.peerName("peer.lab", addresses: [Self.there6, Self.there4])
+        let f = try w.diagnose(peer: "peer.lab")
+        #expect(f["firewall"]?["status"] as? String == "pass", "\(f["firewall"] ?? [:])")
+        #expect((f["firewall"]?["summary"] as? String)?.contains("over IPv4 and IPv6") == true)
+        #expect(f["listener"]?["status"] as? String == "pass", "\(f["listener"] ?? [:])")
+        for (id, c) in f {
+            if let cause = c["cause"] as? String { #expect(!Self.ipv6Causes.contains(cause), "\(id): \(c)") }
+        }
+    }
+
+    @Test func anIPv4OnlyListenerIsNamedForAnIPv6OnlyPeer() throws {
+        let w = try World(listenOn: "0.0.0.0")
+        defer { w.tearDown() }
+        #expect(try w.connectFromThere(Self.here4) == "connected")
+        #expect(try w.connectFromThere(Self.here6) == "ConnectionRefusedError")
+        try w.peerName("peer6.lab", addresses: [Self.there6])
+        let f = try w.diagnose(peer: "peer6.lab")
+        let l = try #require(f["listener"])
+        #expect(l["cause"] as? String == "listener-ipv4-only", "\(l)")
+        #expect((l["summary"] as? String)?.contains("peer6.lab has only IPv6 addresses") == true, "\(l)")
+        // The same listener for a peer with an IPv4 address too: no alarm.
+        try w.peerName("peer.lab", addresses: [Self.there6, Self.there4])
+        #expect(try w.diagnose(peer: "peer.lab")["listener"]?["status"] as? String == "pass")
+    }
+}
