@@ -188,4 +188,22 @@ struct DualStackLabTests {
         try w.peerName("peer.lab", addresses: [Self.there6, Self.there4])
         #expect(try w.diagnose(peer: "peer.lab")["listener"]?["status"] as? String == "pass")
     }
+
+    /// ip6tables rules, through either backend: the IPv6 verdict reads the IPv6 tables (ip6tables-nft's
+    /// in nft's ruleset, ip6tables-legacy's from its own save tool) and opens them with ip6tables.
+    @Test(arguments: [("ip6tables-nft", "sudo ip6tables -I INPUT"), ("ip6tables-legacy", "sudo ip6tables-legacy -I INPUT")])
+    func ip6tablesDroppingIPv6IsNamed(_ tool: String, _ fix: String) throws {
+        let path = "/usr/sbin/\(tool)"
+        try #require(FileManager.default.isExecutableFile(atPath: path), "\(tool) is missing: run .ci/install-deps --test")
+        let w = try World(listenOn: "::")
+        defer { w.tearDown() }
+        let added = try w.lab.exec(w.here, [path, "-A", "INPUT", "-p", "tcp", "--dport", "4242", "-j", "DROP"])
+        try #require(added.status == 0, "\(tool) -A INPUT failed")
+        #expect(try w.connectFromThere(Self.here4) == "connected")
+        #expect(try w.connectFromThere(Self.here6) != "connected")
+        let f = try w.diagnose(peer: Self.there4)
+        let fw = try #require(f["firewall"])
+        #expect(fw["cause"] as? String == "firewall-blocks-inbound-ipv6", "\(fw)")
+        #expect((fw["advice"] as? [String])?.first?.contains(fix) == true, "\(fw)")
+    }
 }

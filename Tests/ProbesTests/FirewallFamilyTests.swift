@@ -67,4 +67,19 @@ import Testing
         #expect(v6.decision == .drop)
         #expect(v6.fix == "sudo ip6tables -I INPUT -p tcp --dport 4242 -j ACCEPT")
     }
+
+    @Test func legacyIp6tablesRulesAreOpenedWithIp6tablesLegacy() {
+        // ip6tables-legacy-save's output for `ip6tables-legacy -A INPUT -p tcp --dport 4242 -j DROP`.
+        let save = """
+            *filter
+            :INPUT ACCEPT [0:0]
+            :FORWARD ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            -A INPUT -p tcp -m tcp --dport 4242 -j DROP
+            COMMIT
+            """
+        let v = IPTablesRuleset(text: save).evaluate(FirewallQuestion(direction: .inbound, port: 4242, family: .ipv6))
+        #expect(v.decision == .drop)
+        #expect(v.fix == "sudo ip6tables-legacy -I INPUT -p tcp --dport 4242 -j ACCEPT")
+    }
 }

@@ -72,7 +72,8 @@ public struct IPTablesRuleset: Sendable {
         let commands: [[String]] =
             tool == "ufw"
             ? [["ufw", "allow", q.direction == .inbound ? "in" : "out", portProto]]
-            : [["iptables-legacy", "-I", chain, "-p", q.proto.rawValue, "--dport", String(q.port), "-j", "ACCEPT"]]
+            // IPv6 has its own tables, opened with ip6tables.
+            : [[q.isIPv6 ? "ip6tables-legacy" : "iptables-legacy", "-I", chain, "-p", q.proto.rawValue, "--dport", String(q.port), "-j", "ACCEPT"]]
         return FirewallVerdict(
             decision: d, rule: rule, tool: tool, note: nil,
             fix: commands.map { "sudo " + $0.joined(separator: " ") }.joined(separator: " && "),
