@@ -17,7 +17,10 @@ struct DualStackLabTests {
     final class World {
         let lab = NetworkLab()
         var here = "", there = ""
+        /// This computer's end of the link.
+        var hereDev = ""
         private var etcDir: URL?
+        private var hosts: [(address: String, name: String)] = []
 
         /// The link, and a service on 4242 listening at `address` ("::" takes both families).
         init(listenOn address: String) throws {
@@ -34,6 +37,7 @@ struct DualStackLabTests {
                         return name == "lo" ? nil : name
                     }.first ?? ""
                 try lab.ip("-n", ns, "-6", "addr", "add", addr + "/64", "dev", dev, "nodad")
+                if ns == here { hereDev = dev }
             }
             _ = try lab.exec(here, ["/usr/sbin/sysctl", "-qw", "net.ipv6.bindv6only=0"])
             try lab.start(here, [portdoctorBinary, "bench", "hold-listener", "--port", "4242", "--address", address])
@@ -52,15 +56,39 @@ struct DualStackLabTests {
             throw NetworkLab.Failure(description: "the lab did not come up")
         }
 
-        /// The other computer known here by name, from this namespace's own hosts file.
+        /// A name known here (the other computer's, or this one's as the other uses it), from this
+        /// namespace's own hosts file: no DNS query leaves the lab.
         func peerName(_ name: String, addresses: [String]) throws {
             let dir = URL(fileURLWithPath: "/etc/netns/\(here)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             etcDir = dir
-            let hosts = (["127.0.0.1 localhost"] + addresses.map { "\($0) \(name)" }).joined(separator: "\n")
-            try (hosts + "\n").write(to: dir.appendingPathComponent("hosts"), atomically: true, encoding: .utf8)
+            hosts.removeAll { $0.name == name }
+            hosts += addresses.map { ($0, name) }
+            let text = (["127.0.0.1 localhost"] + hosts.map { "\($0.address) \($0.name)" }).joined(separator: "\n")
+            try (text + "\n").write(to: dir.appendingPathComponent("hosts"), atomically: true, encoding: .utf8)
             try "hosts: files\n".write(
                 to: dir.appendingPathComponent("nsswitch.conf"), atomically: true, encoding: .utf8)
+        }
+
+        /// Privacy addresses on this computer's end, as a router's advertised prefix would give them:
+        /// the kernel makes a temporary address next to the stable one (RFC 8981). Returns it.
+        func temporaryAddress() throws -> String {
+            for (key, value) in [("accept_dad", "0"), ("use_tempaddr", "2")] {
+                _ = try lab.exec(here, ["/usr/sbin/sysctl", "-qw", "net.ipv6.conf.\(hereDev).\(key)=\(value)"])
+            }
+            try lab.ip("-n", here, "-6", "addr", "del", DualStackLabTests.here6 + "/64", "dev", hereDev)
+            try lab.ip(
+                "-n", here, "-6", "addr", "add", DualStackLabTests.here6 + "/64", "dev", hereDev, "mngtmpaddr", "nodad",
+                "valid_lft", "3600", "preferred_lft", "1800")
+            var found: String?
+            try waitFor {
+                let out = try lab.exec(here, [NetworkLab.ip!, "-6", "-o", "addr", "show", "dev", hereDev, "temporary"]).output
+                found = out.split(separator: " ").first { $0.contains("2001:db8:70:") }.map {
+                    String($0.split(separator: "/")[0])
+                }
+                return found != nil
+            }
+            return try #require(found)
         }
 
         /// The other computer connecting to this one's address: "connected" or what went wrong.
@@ -77,14 +105,14 @@ struct DualStackLabTests {
         }
 
         /// `portdoctor run tcp-service` as a person runs it here; the findings by check id.
-        func diagnose(peer: String) throws -> [String: [String: Any]] {
+        func diagnose(peer: String, publicName: String? = nil) throws -> [String: [String: Any]] {
             let r = try lab.exec(
                 here,
                 [
                     "/usr/bin/timeout", "120", portdoctorBinary, "run", "tcp-service", "--param", "port=4242",
                     // The program holding the port, so that the listener step can tell it is the service.
                     "--param", "program=portdoctor", "--peer", peer, "--format", "json",
-                ])
+                ] + (publicName.map { ["--param", "public_name=\($0)"] } ?? []))
             let report = try #require(
                 try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "not JSON: \(r.output)")
             let checks = report["checks"] as? [[String: Any]] ?? []
@@ -205,5 +233,20 @@ struct DualStackLabTests {
         let fw = try #require(f["firewall"])
         #expect(fw["cause"] as? String == "firewall-blocks-inbound-ipv6", "\(fw)")
         #expect((fw["advice"] as? [String])?.first?.contains(fix) == true, "\(fw)")
+    }
+
+    @Test func aNamePointingAtTheKernelsTemporaryAddressIsNamed() throws {
+        let w = try World(listenOn: "::")
+        defer { w.tearDown() }
+        let temporary = try w.temporaryAddress()
+        try w.peerName("home.lab", addresses: [temporary])
+        let f = try w.diagnose(peer: Self.there4, publicName: "home.lab")
+        let a = try #require(f["address"])
+        #expect(a["cause"] as? String == "ipv6-address-temporary", "\(a)")
+        #expect((a["summary"] as? String)?.contains("temporary (privacy) address") == true, "\(a)")
+        #expect((a["advice"] as? [String])?.first?.contains(Self.here6) == true, "the stable address: \(a)")
+        // The stable address: no alarm.
+        try w.peerName("home.lab", addresses: [Self.here6])
+        #expect(try w.diagnose(peer: Self.there4, publicName: "home.lab")["address"]?["status"] as? String == "pass")
     }
 }
