@@ -105,14 +105,14 @@ struct DualStackLabTests {
         }
 
         /// `portdoctor run tcp-service` as a person runs it here; the findings by check id.
-        func diagnose(peer: String, publicName: String? = nil) throws -> [String: [String: Any]] {
+        func diagnose(peer: String, publicName: String? = nil, source: Bool = false) throws -> [String: [String: Any]] {
             let r = try lab.exec(
                 here,
                 [
                     "/usr/bin/timeout", "120", portdoctorBinary, "run", "tcp-service", "--param", "port=4242",
                     // The program holding the port, so that the listener step can tell it is the service.
                     "--param", "program=portdoctor", "--peer", peer, "--format", "json",
-                ] + (publicName.map { ["--param", "public_name=\($0)"] } ?? []))
+                ] + (publicName.map { ["--param", "public_name=\($0)"] } ?? []) + (source ? ["--param", "role=source"] : []))
             let report = try #require(
                 try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "not JSON: \(r.output)")
             let checks = report["checks"] as? [[String: Any]] ?? []
@@ -248,5 +248,29 @@ struct DualStackLabTests {
         // The stable address: no alarm.
         try w.peerName("home.lab", addresses: [Self.here6])
         #expect(try w.diagnose(peer: Self.there4, publicName: "home.lab")["address"]?["status"] as? String == "pass")
+    }
+
+    @Test func aPeerNameWhoseIPv6AddressIsSilentIsNamedFromTheSource() throws {
+        let w = try World(listenOn: "::")
+        defer { w.tearDown() }
+        // The other computer listens on both families, and its firewall drops IPv6 TCP 4242.
+        try w.lab.start(w.there, [portdoctorBinary, "bench", "hold-listener", "--port", "4242", "--address", "::"])
+        try w.lab.nft(
+            w.there,
+            """
+            table inet pdpeer {
+              chain input {
+                type filter hook input priority 0; policy accept;
+                meta nfproto ipv6 tcp dport 4242 drop
+              }
+            }
+
+            """)
+        try w.peerName("peer.lab", addresses: [Self.there6, Self.there4])
+        usleep(300_000)
+        let f = try w.diagnose(peer: "peer.lab", source: true)
+        let r = try #require(f["reach-peer"])
+        #expect(r["cause"] as? String == "peer-ipv6-unreachable", "\(r)")
+        #expect((r["summary"] as? String)?.contains("IPv6 address \(Self.there6) does not answer") == true, "\(r)")
     }
 }
