@@ -105,14 +105,17 @@ struct DualStackLabTests {
         }
 
         /// `portdoctor run tcp-service` as a person runs it here; the findings by check id.
-        func diagnose(peer: String, publicName: String? = nil, source: Bool = false) throws -> [String: [String: Any]] {
+        func diagnose(peer: String, publicName: String? = nil, source: Bool = false, fix: Bool = false) throws
+            -> [String: [String: Any]]
+        {
             let r = try lab.exec(
                 here,
                 [
                     "/usr/bin/timeout", "120", portdoctorBinary, "run", "tcp-service", "--param", "port=4242",
                     // The program holding the port, so that the listener step can tell it is the service.
                     "--param", "program=portdoctor", "--peer", peer, "--format", "json",
-                ] + (publicName.map { ["--param", "public_name=\($0)"] } ?? []) + (source ? ["--param", "role=source"] : []))
+                ] + (publicName.map { ["--param", "public_name=\($0)"] } ?? []) + (source ? ["--param", "role=source"] : [])
+                    + (fix ? ["--fix", "--yes"] : []))
             let report = try #require(
                 try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "not JSON: \(r.output)")
             let checks = report["checks"] as? [[String: Any]] ?? []
@@ -272,5 +275,27 @@ struct DualStackLabTests {
         let r = try #require(f["reach-peer"])
         #expect(r["cause"] as? String == "peer-ipv6-unreachable", "\(r)")
         #expect((r["summary"] as? String)?.contains("IPv6 address \(Self.there6) does not answer") == true, "\(r)")
+    }
+
+    @Test func theRepairOpensIPv6TooAndTheOtherComputerGetsIn() throws {
+        let w = try World(listenOn: "::")
+        defer { w.tearDown() }
+        try w.lab.nft(
+            w.here,
+            """
+            table ip6 pdhost6 {
+              chain input {
+                type filter hook input priority 0; policy accept;
+                tcp dport 4242 drop
+              }
+            }
+
+            """)
+        #expect(try w.connectFromThere(Self.here6) != "connected")
+        let f = try w.diagnose(peer: Self.there4, fix: true)
+        let fw = try #require(f["firewall"])
+        #expect(fw["status"] as? String == "pass", "\(fw)")
+        #expect(((fw["repairs"] as? [[String: Any]])?.first?["outcome"]) as? String == "fixed", "\(fw)")
+        #expect(try w.connectFromThere(Self.here6) == "connected", "for real, over IPv6")
     }
 }
