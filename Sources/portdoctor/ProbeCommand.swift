@@ -246,9 +246,10 @@ struct FirewallProbe: ParsableCommand {
             port: UInt16(port), remote: remote, interface: interface, program: program,
             family: family.flatMap(FirewallQuestion.Family.init(rawValue:)))
         let v = Firewall.verdict(for: q)
-        output.print(Observation.json(v)) {
+        output.print(Observation.json(v, family: q.isIPv6 ? .ipv6 : .ipv4)) {
             var lines = [
-                "\(proto) \(direction == "in" ? "inbound to" : "outbound to") port \(port): \(v.decision.rawValue) (\(v.tool))"
+                "\(proto) \(direction == "in" ? "inbound to" : "outbound to") port \(port)\(q.isIPv6 ? " over IPv6" : ""): "
+                    + "\(v.decision.rawValue) (\(v.tool))"
             ]
             if let rule = v.rule { lines.append("  decided by: \(rule)") }
             if let note = v.note { lines.append("  \(note)") }

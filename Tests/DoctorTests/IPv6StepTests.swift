@@ -69,7 +69,8 @@ struct IPv6StepTests {
         #expect(f.status == .warn, "\(f.summary)")
         #expect(f.summary.contains("allowed over IPv4 but dropped over IPv6"), "\(f.summary)")
         #expect(f.summary.contains("ip6 filter input handle 3"), "\(f.summary)")
-        #expect(f.advice.first?.contains("nft insert rule ip6 filter input tcp dport 4242 accept") == true, "\(f.advice)")
+        #expect(
+            f.advice.first?.contains("nft insert rule ip6 filter input tcp dport 4242 accept") == true, "\(f.advice)")
         #expect(f.repairs.map(\.id) == ["open-port"])
     }
 
@@ -206,7 +207,9 @@ struct IPv6StepTests {
         let f = try Self.reach(w, peer: "backup.example.net")
         #expect(f.status == .warn, "\(f.summary)")
         #expect(f.cause == "peer-ipv6-unreachable")
-        #expect(f.summary.contains("backup.example.net's IPv6 address 2001:db8:2::7 does not answer (timeout)"), "\(f.summary)")
+        #expect(
+            f.summary.contains("backup.example.net's IPv6 address 2001:db8:2::7 does not answer (timeout)"),
+            "\(f.summary)")
     }
 
     @Test func theOtherFamilyNotTriedIsAskedOnItsOwn() throws {

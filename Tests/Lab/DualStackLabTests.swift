@@ -29,11 +29,13 @@ struct DualStackLabTests {
             there = try lab.namespace("w")
             try lab.link(here, "\(DualStackLabTests.here4)/24", there, "\(DualStackLabTests.there4)/24")
             for (ns, addr) in [(here, DualStackLabTests.here6), (there, DualStackLabTests.there6)] {
-                let dev = try lab.exec(ns, [NetworkLab.ip!, "-o", "link", "show"]).output.split(separator: "\n")
+                let dev =
+                    try lab.exec(ns, [NetworkLab.ip!, "-o", "link", "show"]).output.split(separator: "\n")
                     .compactMap { line -> String? in
                         let f = line.split(separator: ":")
                         guard f.count > 1 else { return nil }
-                        let name = f[1].trimmingCharacters(in: .whitespaces).split(separator: "@").first.map(String.init)
+                        let name = f[1].trimmingCharacters(in: .whitespaces).split(separator: "@").first.map(
+                            String.init)
                         return name == "lo" ? nil : name
                     }.first ?? ""
                 try lab.ip("-n", ns, "-6", "addr", "add", addr + "/64", "dev", dev, "nodad")
@@ -82,7 +84,8 @@ struct DualStackLabTests {
                 "valid_lft", "3600", "preferred_lft", "1800")
             var found: String?
             try waitFor {
-                let out = try lab.exec(here, [NetworkLab.ip!, "-6", "-o", "addr", "show", "dev", hereDev, "temporary"]).output
+                let out = try lab.exec(here, [NetworkLab.ip!, "-6", "-o", "addr", "show", "dev", hereDev, "temporary"])
+                    .output
                 found = out.split(separator: " ").first { $0.contains("2001:db8:70:") }.map {
                     String($0.split(separator: "/")[0])
                 }
@@ -114,7 +117,8 @@ struct DualStackLabTests {
                     "/usr/bin/timeout", "120", portdoctorBinary, "run", "tcp-service", "--param", "port=4242",
                     // The program holding the port, so that the listener step can tell it is the service.
                     "--param", "program=portdoctor", "--peer", peer, "--format", "json",
-                ] + (publicName.map { ["--param", "public_name=\($0)"] } ?? []) + (source ? ["--param", "role=source"] : [])
+                ] + (publicName.map { ["--param", "public_name=\($0)"] } ?? [])
+                    + (source ? ["--param", "role=source"] : [])
                     + (fix ? ["--fix", "--yes"] : []))
             let report = try #require(
                 try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "not JSON: \(r.output)")
@@ -181,6 +185,14 @@ struct DualStackLabTests {
             """)
         #expect(try w.connectFromThere(Self.here4) == "connected")
         #expect(try w.connectFromThere(Self.here6) != "connected")
+        // The shell twin asks each family.
+        let probe6 = try w.lab.exec(
+            w.here, [portdoctorBinary, "probe", "firewall", "--port", "4242", "--family", "ipv6", "--format", "json"])
+        #expect(probe6.status == 1, "\(probe6.output)")
+        #expect(probe6.output.contains("\"family\" : \"ipv6\"") || probe6.output.contains("\"family\": \"ipv6\""))
+        #expect(
+            probe6.output.contains("\"decision\": \"reject\"") || probe6.output.contains("\"decision\" : \"reject\""))
+        #expect(try w.lab.exec(w.here, [portdoctorBinary, "probe", "firewall", "--port", "4242"]).status == 0)
         let f = try w.diagnose(peer: Self.there4)
         let fw = try #require(f["firewall"])
         #expect(fw["cause"] as? String == "firewall-blocks-inbound-ipv6", "\(fw)")
@@ -222,10 +234,13 @@ struct DualStackLabTests {
 
     /// ip6tables rules, through either backend: the IPv6 verdict reads the IPv6 tables (ip6tables-nft's
     /// in nft's ruleset, ip6tables-legacy's from its own save tool) and opens them with ip6tables.
-    @Test(arguments: [("ip6tables-nft", "sudo ip6tables -I INPUT"), ("ip6tables-legacy", "sudo ip6tables-legacy -I INPUT")])
+    @Test(arguments: [
+        ("ip6tables-nft", "sudo ip6tables -I INPUT"), ("ip6tables-legacy", "sudo ip6tables-legacy -I INPUT"),
+    ])
     func ip6tablesDroppingIPv6IsNamed(_ tool: String, _ fix: String) throws {
         let path = "/usr/sbin/\(tool)"
-        try #require(FileManager.default.isExecutableFile(atPath: path), "\(tool) is missing: run .ci/install-deps --test")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: path), "\(tool) is missing: run .ci/install-deps --test")
         let w = try World(listenOn: "::")
         defer { w.tearDown() }
         let added = try w.lab.exec(w.here, [path, "-A", "INPUT", "-p", "tcp", "--dport", "4242", "-j", "DROP"])

@@ -12,13 +12,7 @@ enum FirewallModule {
                     return try call.offload(waitingFor: "the firewall rules") {
                         Firewall.verdict(for: q)
                     } results: {
-                        // The family the verdict is for: the evidence of a step that asks for both.
-                        var t = table($0)
-                        if case .table(var fields) = t {
-                            fields["family"] = .text(q.isIPv6 ? "ipv6" : "ipv4")
-                            t = .table(fields)
-                        }
-                        return [t]
+                        [table($0, family: q.isIPv6 ? .ipv6 : .ipv4)]
                     }
                 },
                 "open": HostFunction { call in
@@ -74,8 +68,10 @@ enum FirewallModule {
             program: t["program"].stringValue, family: family)
     }
 
-    static func table(_ v: FirewallVerdict) -> LuaValue {
+    /// The verdict as Lua sees it, with the family it is for (a step that asks for both keeps both).
+    static func table(_ v: FirewallVerdict, family: FirewallQuestion.Family) -> LuaValue {
         var t = LuaTable()
+        t["family"] = .text(family.rawValue)
         t["decision"] = .text(v.decision.rawValue)
         t["tool"] = .text(v.tool)
         if let r = v.rule { t["rule"] = .text(r) }
