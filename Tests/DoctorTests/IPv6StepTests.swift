@@ -297,4 +297,24 @@ struct IPv6StepTests {
         #expect(try Self.address(w, name: "home.example.net").status == .skip)
         #expect(try Self.address(w, name: nil).status == .skip)
     }
+
+    // MARK: behind the provider's NAT, IPv6 is the way in
+
+    @Test func carrierGradeNATWithGlobalIPv6AdvisesThePinholeAndTheIPv6Listener() throws {
+        let w = World()
+        w.survey = SharedStepTests.seen(["router_wan": "100.64.3.9", "connect_back": "refused"])
+        w.stableIPv6 = "2001:db8:1::20"
+        w.listeners = [Self.ipv4Listener]
+        let f = try SharedStepTests.portForward(w)
+        #expect(f.cause == "cgnat", "\(f.summary)")
+        let advice = f.advice.joined(separator: "\n")
+        #expect(advice.contains("Open a pinhole for TCP 4242 to 2001:db8:1::20"), "\(advice)")
+        #expect(advice.contains("listens on IPv4 only"), "\(advice)")
+        // A dual-stack listener: only the pinhole is left to do.
+        w.listeners = [Self.dualStackListener]
+        #expect(try !SharedStepTests.portForward(w).advice.joined().contains("listens on IPv4 only"))
+        // No global IPv6: nothing said about it.
+        w.stableIPv6 = .nil
+        #expect(try !SharedStepTests.portForward(w).advice.joined().contains("pinhole"))
+    }
 }

@@ -738,6 +738,24 @@ function M.port_forward(opts)
       if e.gateway and e.gateway.manufacturer then
         advice[#advice + 1] = "Your router (" .. e.gateway.manufacturer .. ") can forward it in its admin page; forward TCP " .. ctx.params.port .. " to this computer."
       end
+      -- Behind the provider's NAT (CGNAT, DS-Lite) IPv4 cannot come in, but a line with IPv6 can:
+      -- this computer's global address needs a pinhole, and the service must listen on IPv6.
+      if v.cause == "cgnat" then
+        local stable = this_computer.stable_ipv6()
+        if stable then
+          local v6 = false
+          for _, l in ipairs(netstat.listeners(ctx.params.port)) do
+            if l.family == "ipv6" and l.scope ~= "loopback-only" then v6 = true end
+          end
+          e.ipv6 = { stable = stable, listens = v6 }
+          advice[#advice + 1] = string.format(
+            "This computer has a global IPv6 address (%s): over IPv6 nothing is translated, so the other computer can come in there. Open a pinhole for TCP %d to %s on the router (its IPv6 firewall page, or: portdoctor probe pcp --map %d --ipv6) and give the other computer that address (or a name whose AAAA record is it).",
+            stable, ctx.params.port, stable, ctx.params.port)
+          if not v6 then
+            advice[#advice + 1] = "The service listens on IPv4 only: set it to listen on IPv6 too (::), or nothing answers there."
+          end
+        end
+      end
       local result = v.status == "warn" and warn or fail
       return result {
         summary = v.explanation .. asked .. notes, cause = v.cause, advice = advice, evidence = e,
