@@ -313,4 +313,29 @@ struct DualStackLabTests {
         #expect(((fw["repairs"] as? [[String: Any]])?.first?["outcome"]) as? String == "fixed", "\(fw)")
         #expect(try w.connectFromThere(Self.here6) == "connected", "for real, over IPv6")
     }
+
+    /// A DS-Lite-like line: IPv4 only through the provider's NAT (100.64.0.0/10), and a global IPv6
+    /// address on this computer. The diagnosis names the provider's NAT and points at the IPv6 way
+    /// in; the IPv4-only service raises no IPv6 cause of its own (the other computer has IPv4).
+    @Test func behindTheProvidersNATTheIPv6WayInIsAdvised() throws {
+        var setup = FaultMatrix.Setup(topology: .cgnat, role: .destination)
+        setup.after.append { w in
+            try w.lab.ip("-n", w.home.lan, "-6", "addr", "add", "2001:db8:60::2/64", "dev", w.home.lanIf, "nodad")
+        }
+        let world = FaultMatrix.World()
+        defer { world.tearDown() }
+        try world.build(setup)
+        let r = try world.diagnose()
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "not JSON: \(r.output)")
+        let checks = report["checks"] as? [[String: Any]] ?? []
+        let forward = try #require(checks.first { $0["id"] as? String == "port-forward" })
+        #expect(forward["cause"] as? String == "cgnat", "\(forward)")
+        let advice = (forward["advice"] as? [String] ?? []).joined(separator: "\n")
+        #expect(advice.contains("Open a pinhole for TCP 4242 to 2001:db8:60::2"), "\(advice)")
+        #expect(advice.contains("listens on IPv4 only"), "\(advice)")
+        for c in checks {
+            if let cause = c["cause"] as? String { #expect(!Self.ipv6Causes.contains(cause), "\(c)") }
+        }
+    }
 }
