@@ -338,4 +338,62 @@ struct DualStackLabTests {
             if let cause = c["cause"] as? String { #expect(!Self.ipv6Causes.contains(cause), "\(c)") }
         }
     }
+
+    /// The evaluator's verdict for each family against a real connect over that family, on rulesets
+    /// that treat the families differently (nft `inet` with family matches, `ip` and `ip6` tables,
+    /// header matches of one family, policies).
+    static let familyRulesets: [String] = [
+        "table inet t { chain input { type filter hook input priority 0; policy accept;\n meta nfproto ipv6 tcp dport 4242 drop\n }\n}",
+        "table inet t { chain input { type filter hook input priority 0; policy accept;\n meta nfproto ipv4 tcp dport 4242 drop\n }\n}",
+        "table ip6 t { chain input { type filter hook input priority 0; policy accept;\n tcp dport 4242 reject\n }\n}",
+        "table ip t { chain input { type filter hook input priority 0; policy accept;\n tcp dport 4242 drop\n }\n}",
+        "table inet t { chain input { type filter hook input priority 0; policy drop;\n ct state established,related accept\n"
+            + " ip protocol tcp tcp dport 4242 accept\n }\n}",
+        "table inet t { chain input { type filter hook input priority 0; policy drop;\n ct state established,related accept\n"
+            + " icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n ip6 nexthdr tcp tcp dport 4242 accept\n }\n}",
+        "table inet t { chain input { type filter hook input priority 0; policy accept;\n"
+            + " ip6 saddr 2001:db8:70::/64 tcp dport 4242 accept\n ip saddr 10.231.70.0/24 tcp dport 4242 accept\n"
+            + " tcp dport 4242 drop\n }\n}",
+        "table inet t { chain input { type filter hook input priority 0; policy accept;\n"
+            + " ip6 saddr 2001:db8:99::/64 tcp dport 4242 accept\n ip saddr 10.231.70.0/24 tcp dport 4242 accept\n"
+            + " tcp dport 4242 drop\n }\n}",
+    ]
+
+    /// A policy drop that lets no ICMPv6 in: neighbour discovery fails, so nothing gets in over IPv6,
+    /// TCP 4242 accepted or not. The evaluator answers for the TCP packet only (known gap).
+    static let noNeighbourDiscovery = familyRulesets.count
+
+    static let allFamilyRulesets =
+        familyRulesets + [
+            "table inet t { chain input { type filter hook input priority 0; policy drop;\n ct state established,related accept\n"
+                + " ip6 nexthdr tcp tcp dport 4242 accept\n }\n}"
+        ]
+
+    @Test(arguments: Self.allFamilyRulesets.indices)
+    func theVerdictForEachFamilyAgreesWithARealConnect(_ index: Int) throws {
+        let w = try World(listenOn: "::")
+        defer { w.tearDown() }
+        try w.lab.nft(w.here, Self.allFamilyRulesets[index] + "\n")
+        for (family, here, there) in [("ipv4", Self.here4, Self.there4), ("ipv6", Self.here6, Self.there6)] {
+            let probe = try w.lab.exec(
+                w.here,
+                [
+                    portdoctorBinary, "probe", "firewall", "--port", "4242", "--family", family, "--remote", there,
+                    "--format", "json",
+                ])
+            let verdict = try #require(
+                try JSONSerialization.jsonObject(with: Data(probe.output.utf8)) as? [String: Any], "\(probe.output)")
+            let predicted = verdict["decision"] as? String
+            let real = try w.connectFromThere(here)
+            let agrees = (predicted == "allow") == (real == "connected")
+            let message = Comment(
+                rawValue: "ruleset \(index), \(family): predicted \(predicted ?? "?"), the real connect: \(real)")
+            if index == Self.noNeighbourDiscovery && family == "ipv6" {
+                withKnownIssue("ICMPv6 neighbour discovery is not evaluated") { #expect(agrees, message) }
+            } else {
+                #expect(agrees, message)
+            }
+            #expect(verdict["family"] as? String == family)
+        }
+    }
 }
