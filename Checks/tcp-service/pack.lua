@@ -14,7 +14,9 @@ return pack {
              doc = "destination: this computer runs the service; source: this computer connects to it" },
     service = { type = "string", doc = "the service's name for the service manager (or a runit service directory)" },
     service_config = { type = "string", doc = "the service manager's config file, when it is not in the default place (supervisord: the file given to supervisorctl -c; by default the one the running supervisord was started with)" },
+    public_name = { type = "string",
+                    doc = "the name the other computer connects to (optional): its IPv6 address (AAAA) is checked against this computer's stable one" },
     program = { type = "string", doc = "a hint: the name of the service's process; without it, who owns the port is told from the service manager's process tree (give --param service)" },
   },
-  steps = { "service", "listener", "firewall", "reach-peer", "port-forward", "listen-port" },
+  steps = { "service", "listener", "address", "firewall", "reach-peer", "port-forward", "listen-port" },
 }

@@ -2,7 +2,7 @@
 -- LuaLS stubs for portdoctor check packs. Add Docs/lua to "workspace.library" in .luarc.json.
 
 ---@alias portdoctor.Status "pass"|"warn"|"fail"|"skip"
----@alias portdoctor.Cause "peer-unresolvable"|"peer-unreachable"|"no-listener"|"listener-loopback-only"|"port-in-use"|"firewall-blocks-inbound"|"firewall-blocks-outbound"|"port-forward-missing"|"port-forward-wrong-target"|"double-nat"|"cgnat"|"upnp-unavailable"|"service-not-running"|"service-not-installed"|"filtered-upstream"|"no-default-route"|"manual-step"|string
+---@alias portdoctor.Cause "peer-unresolvable"|"peer-unreachable"|"no-listener"|"listener-loopback-only"|"port-in-use"|"firewall-blocks-inbound"|"firewall-blocks-outbound"|"port-forward-missing"|"port-forward-wrong-target"|"double-nat"|"cgnat"|"upnp-unavailable"|"service-not-running"|"service-not-installed"|"filtered-upstream"|"no-default-route"|"manual-step"|"firewall-blocks-inbound-ipv6"|"listener-ipv4-only"|"peer-ipv6-unreachable"|"peer-ipv4-unreachable"|"ipv6-address-temporary"|string
 ---@alias portdoctor.Platform "linux"|"macos"|"windows"
 
 ---@class portdoctor.Param
@@ -237,6 +237,7 @@ function netstat.listeners(port, proto) end
 ---@field remote? string the other computer's address
 ---@field interface? string
 ---@field program? string the program that listens (macOS and Windows decide per program)
+---@field family? "ipv4"|"ipv6" the family asked about when no remote says it (default ipv4)
 
 ---@class portdoctor.FirewallVerdict
 ---@field decision "allow"|"drop"|"reject"|"unknown"|"no-permission"
@@ -244,6 +245,7 @@ function netstat.listeners(port, proto) end
 ---@field rule? string
 ---@field note? string
 ---@field fix? string
+---@field family "ipv4"|"ipv6" the family the verdict is for
 
 firewall = {}
 ---@param question portdoctor.FirewallQuestion

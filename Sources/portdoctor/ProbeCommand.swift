@@ -229,22 +229,28 @@ struct FirewallProbe: ParsableCommand {
     @Option(help: "The other computer's address, when a rule depends on it.") var remote: String?
     @Option(help: "The interface the connection uses (default: not loopback).") var interface: String?
     @Option(help: "The program that listens (macOS and Windows decide per program).") var program: String?
+    @Option(help: "ipv4 or ipv6: the family asked about when no --remote says it (default ipv4).") var family: String?
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         try Validate.port(port)
         guard ["in", "out"].contains(direction) else { throw ValidationError("--direction must be in or out") }
+        if let family, FirewallQuestion.Family(rawValue: family) == nil {
+            throw ValidationError("--family must be ipv4 or ipv6")
+        }
         guard SocketEntry.Proto(rawValue: proto) != nil else { throw ValidationError("--proto must be tcp or udp") }
     }
 
     func run() throws {
         let q = FirewallQuestion(
             direction: direction == "in" ? .inbound : .outbound, proto: SocketEntry.Proto(rawValue: proto)!,
-            port: UInt16(port), remote: remote, interface: interface, program: program)
+            port: UInt16(port), remote: remote, interface: interface, program: program,
+            family: family.flatMap(FirewallQuestion.Family.init(rawValue:)))
         let v = Firewall.verdict(for: q)
-        output.print(Observation.json(v)) {
+        output.print(Observation.json(v, family: q.isIPv6 ? .ipv6 : .ipv4)) {
             var lines = [
-                "\(proto) \(direction == "in" ? "inbound to" : "outbound to") port \(port): \(v.decision.rawValue) (\(v.tool))"
+                "\(proto) \(direction == "in" ? "inbound to" : "outbound to") port \(port)\(q.isIPv6 ? " over IPv6" : ""): "
+                    + "\(v.decision.rawValue) (\(v.tool))"
             ]
             if let rule = v.rule { lines.append("  decided by: \(rule)") }
             if let note = v.note { lines.append("  \(note)") }

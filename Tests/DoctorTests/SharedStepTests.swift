@@ -11,7 +11,12 @@ struct SharedStepTests {
     final class World {
         var bindTest: LuaValue = ["status": "free", "holders": []]
         var connect: LuaValue = ["status": "connected", "rtt_ms": 1, "remote": ["ip": "192.0.2.7", "text": "192.0.2.7:4242"]]
+        /// socket.connect's answers by host (others: `connect`).
+        var connects: [String: LuaValue] = [:]
         var defaultRoute: LuaValue = ["ipv4": true, "gateway": "192.168.1.1"]
+        /// host.addresses' answer (IPv6 only: the steps ask for that family).
+        var addresses: LuaValue = []
+        var stableIPv6: LuaValue = .nil
         var listeners: LuaValue = []
         var service: LuaValue = [
             "manager": "runit", "name": "crashplan", "installed": true, "running": true, "pid": 2690, "seconds": 3600,
@@ -28,6 +33,9 @@ struct SharedStepTests {
         var names: [String: [LuaValue]] = [:]
         var firewallQuestion: LuaTable?
         var firewall: LuaValue = ["decision": "allow", "tool": "nftables"]
+        /// The answer to questions about IPv6 (a family or a remote address of it); nil: `firewall`.
+        var firewallIPv6: LuaValue?
+        var firewallQuestions: [LuaTable?] = []
         /// process.info's answers by pid (others: no such process).
         var processes: [Int64: LuaValue] = [:]
     }
@@ -35,7 +43,7 @@ struct SharedStepTests {
     static let params = """
         port = { type = "port", default = 4242, doc = "p" }, program = { type = "string", doc = "p" },
         service = { type = "string", doc = "s" }, peer = { type = "endpoint", doc = "p" },
-        reflector = { type = "endpoint", doc = "r" },
+        reflector = { type = "endpoint", doc = "r" }, public_name = { type = "string", doc = "n" },
         role = { type = "choice", choices = { "destination", "source" }, default = "destination", doc = "r" }
         """
 
@@ -63,7 +71,7 @@ struct SharedStepTests {
                 module: "socket",
                 [
                     "bind_test": HostFunction { call in call.returning(world.bindTest) },
-                    "connect": HostFunction { call in call.returning(world.connect) },
+                    "connect": HostFunction { call in call.returning(world.connects[try call.string(1)] ?? world.connect) },
                     "resolve": HostFunction { call in
                         guard let a = world.names[try call.string(1)] else {
                             return call.returning(["status": "dns-not-found", "addresses": [], "error": "not known"])
@@ -75,13 +83,25 @@ struct SharedStepTests {
                 module: "firewall",
                 [
                     "check": HostFunction { call in
-                        world.firewallQuestion = try call.optionalTable(1)
+                        let q = try call.optionalTable(1)
+                        world.firewallQuestion = q
+                        world.firewallQuestions.append(q)
+                        if q?["family"] == "ipv6" || (q?["remote"].stringValue?.contains(":") ?? false),
+                            let v6 = world.firewallIPv6
+                        {
+                            return call.returning(v6)
+                        }
                         return call.returning(world.firewall)
                     }
                 ])
             runtime.register(module: "netstat", ["listeners": HostFunction { call in call.returning(world.listeners) }])
             runtime.register(
-                module: "host", ["default_route": HostFunction { call in call.returning(world.defaultRoute) }])
+                module: "host",
+                [
+                    "default_route": HostFunction { call in call.returning(world.defaultRoute) },
+                    "addresses": HostFunction { call in call.returning(world.addresses) },
+                    "stable_ipv6": HostFunction { call in call.returning(world.stableIPv6) },
+                ])
             runtime.register(
                 module: "process",
                 ["info": HostFunction { call in call.returning(world.processes[try call.integer(1)] ?? .nil) }])

@@ -342,6 +342,41 @@ function M.listener(opts)
                                            opts.label or "service"), unknown.why,
                         { evidence = ls, advice = { "Or look yourself: " .. who_holds(ctx, port) } })
       end
+      -- IPv4 only, while the other computer can come in only over IPv6: its name has only AAAA
+      -- records (or it is an IPv6 address), or this computer has no IPv4 way out at all (IPv6-only).
+      local v6 = false
+      for _, l in ipairs(ls) do
+        if l.scope ~= "loopback-only" and l.family == "ipv6" then v6 = true end
+      end
+      if not v6 then
+        local host = peer(ctx)
+        local why
+        if host and is_numeric(host) and host:find(":") then
+          why = "the other computer is " .. host .. ", an IPv6 address"
+        elseif host and not is_numeric(host) then
+          local r = socket.resolve(host)
+          local has4, has6 = false, false
+          for _, a in ipairs(r.addresses or {}) do
+            if a:find(":") then has6 = true else has4 = true end
+          end
+          if has6 and not has4 then why = host .. " has only IPv6 addresses (AAAA records, no A)" end
+        end
+        if not why then
+          local route = this_computer.default_route()
+          if route.ipv4 == false and route.ipv6_gateway then
+            why = "this computer has no IPv4 route, only IPv6"
+          end
+        end
+        if why then
+          return fail {
+            summary = string.format("TCP %d listens on IPv4 only (%s), but %s: over IPv6 nothing answers", port,
+                                    ls[1]["local"].text, why),
+            cause = "listener-ipv4-only",
+            advice = { "Set the " .. (opts.label or "service") .. " to listen on all addresses, IPv6 included (:: with IPv6-only off, or a second listener on ::), then restart it." },
+            evidence = { listeners = ls, reason = why },
+          }
+        end
+      end
       if unknown then
         return warn {
           summary = string.format("%s listens on %s, and cannot tell whether it is the %s: %s", owner_text(unknown.listener),
@@ -356,6 +391,38 @@ function M.listener(opts)
   }
 end
 
+-- Does IPv6 matter for a connection coming in? This computer has a global IPv6 address (not
+-- unique-local, usable) and something listens on the port over IPv6 (`::`, dual-stack or not).
+-- Returns the global addresses (nil when IPv6 does not matter) and why.
+local function ipv6_inbound_matters(ctx)
+  local globals = {}
+  for _, a in ipairs(this_computer.addresses("ipv6") or {}) do
+    if a.scope == "global" and not a.unique_local and a.kind ~= "tentative" and a.kind ~= "dad-failed" then
+      globals[#globals + 1] = a
+    end
+  end
+  if #globals == 0 then return nil end
+  for _, l in ipairs(netstat.listeners(ctx.params.port)) do
+    if l.family == "ipv6" and l.scope ~= "loopback-only" then return globals end
+  end
+  return nil
+end
+
+-- The other computer's IPv6 address for firewall rules that name it: a numeric IPv6 peer, or its
+-- name's first AAAA record. Also whether IPv6 is its only way (no IPv4 address at all).
+local function peer_ipv6(host)
+  if not host then return nil, false end
+  if is_numeric(host) then return host:find(":") and host or nil, host:find(":") ~= nil end
+  local r = socket.resolve(host)
+  local v6, v4
+  for _, a in ipairs(r.addresses or {}) do
+    if a:find(":") then v6 = v6 or a else v4 = v4 or a end
+  end
+  return v6, v6 ~= nil and v4 == nil
+end
+
+local function blocked(v) return v.decision == "drop" or v.decision == "reject" end
+
 function M.firewall(opts)
   opts = opts or {}
   return {
@@ -363,7 +430,7 @@ function M.firewall(opts)
     repairs = {
       ["open-port"] = {
         title = "Open the port in the firewall",
-        changes = "adds a rule allowing the port",
+        changes = "adds a rule allowing the port (for IPv6 too, when this computer has a global IPv6 address)",
         privileged = true,
         apply = function(ctx)
           local host, peer_port = peer(ctx)
@@ -372,6 +439,12 @@ function M.firewall(opts)
                                            direction = inbound and "in" or "out",
                                            remote = peer_address(ctx, host), program = ctx.params.program }
           if not ok then return false, what end
+          -- IPv6 has rules of its own (ip6tables, an nft ip6 table): opening IPv4 may leave it shut.
+          if inbound and ipv6_inbound_matters(ctx) then
+            local ok6, what6 = firewall.open { port = ctx.params.port, direction = "in", family = "ipv6",
+                                               remote = (peer_ipv6(host)), program = ctx.params.program }
+            if not ok6 then return false, "IPv6: " .. what6 end
+          end
         end,
       },
     },
@@ -380,28 +453,217 @@ function M.firewall(opts)
       local inbound = destination(ctx)
       -- Inbound, the port this computer listens on; outbound, the other computer's (--peer HOST:PORT).
       local port = inbound and ctx.params.port or (peer_port or ctx.params.port)
-      local v = firewall.check { port = port,
-                                 direction = inbound and "in" or "out", remote = peer_address(ctx, host),
-                                 program = ctx.params.program }
       local dir = inbound and "incoming" or "outgoing"
-      if v.decision == "allow" then return pass { summary = dir .. " TCP " .. port .. " is allowed (" .. v.tool .. ")", evidence = v } end
-      if v.decision == "no-permission" then
+      local v, v6, v6_only
+      if inbound then
+        -- IPv4 and IPv6 are asked separately: the IPv6 rules are separate (ip6tables, nft ip6 tables,
+        -- inet rules that match one family). IPv6 is asked when the other computer has only IPv6, or
+        -- when this computer can be reached over it. The IPv4 verdict stays the evidence's top
+        -- level; the IPv6 one is under ipv6.
+        local r6
+        r6, v6_only = peer_ipv6(host)
+        local r4 = peer_address(ctx, host)
+        if r4 and r4:find(":") then r4 = nil end
+        v = firewall.check { port = port, direction = "in", family = "ipv4", remote = r4, program = ctx.params.program }
+        if v6_only or ipv6_inbound_matters(ctx) then
+          v6 = firewall.check { port = port, direction = "in", family = "ipv6", remote = r6, program = ctx.params.program }
+          v.ipv6 = v6
+        end
+      else
+        v = firewall.check { port = port, direction = "out", remote = peer_address(ctx, host), program = ctx.params.program }
+      end
+      local unread = v.decision == "no-permission" and v or (v6 and v6.decision == "no-permission" and v6)
+      if unread then
         -- The tool's own words are the reason; the note's "needs administrator rights" the summary says already.
-        local words = v.note and v.note:match("%((%S+ says: .+)%)$") or v.note
+        local words = unread.note and unread.note:match("%((%S+ says: .+)%)$") or unread.note
         return M.unseen(ctx, "what the firewall does with " .. dir .. " TCP " .. port, words, { evidence = v })
+      end
+      if v6 and not blocked(v) and blocked(v6) then
+        local verb = v6.decision == "drop" and "dropped" or "rejected"
+        local how = v6_only and fail or warn
+        local advice = {
+          "IPv6 has firewall rules of its own (ip6tables, or an nftables ip6 table, or an inet rule that matches only IPv4): allow TCP "
+            .. port .. " for IPv6 as well: " .. (v6.fix or ("allow incoming TCP " .. port .. " over IPv6 in " .. v6.tool)),
+        }
+        if not v6_only then
+          advice[#advice + 1] = "Until then, the other computer gets in only over IPv4 (through the router's forward); over IPv6 (this computer's global address, or a name with an AAAA record) it cannot."
+        end
+        return how {
+          summary = string.format("incoming TCP %d is allowed over IPv4 but %s over IPv6 by %s (%s)%s", port, verb, v6.tool,
+                                  v6.rule or "?", v6_only and ("; " .. host .. " has only IPv6 to come in on") or ""),
+          cause = "firewall-blocks-inbound-ipv6",
+          advice = advice, evidence = v, repairs = { "open-port" },
+        }
+      end
+      -- The other computer has only IPv6: the IPv6 verdict is the one for this connection.
+      if v6_only and not blocked(v6) then
+        if v6.decision == "unknown" then
+          return warn { summary = "cannot tell what the firewall does over IPv6 (the only way " .. host .. " comes in): " .. (v6.note or v6.tool), evidence = v }
+        end
+        return pass { summary = "incoming TCP " .. port .. " is allowed over IPv6, the way " .. host .. " comes in (" .. v6.tool .. ")", evidence = v }
+      end
+      if v.decision == "allow" then
+        local over = ""
+        if v6 and v6.decision == "allow" then over = " over IPv4 and IPv6" end
+        local s = dir .. " TCP " .. port .. " is allowed" .. over .. " (" .. v.tool .. ")"
+        if v6 and v6.decision == "unknown" then
+          return warn { summary = s .. " over IPv4; cannot tell over IPv6: " .. (v6.note or v6.tool), evidence = v }
+        end
+        return pass { summary = s, evidence = v }
       end
       if v.decision == "unknown" then
         return warn { summary = "cannot tell what the firewall does: " .. (v.note or v.tool), evidence = v }
       end
       local advice = { v.fix or ("Allow " .. dir .. " TCP " .. port .. " in " .. v.tool .. ".") }
+      if v6 and blocked(v6) and v6.fix and v6.fix ~= v.fix then
+        advice[#advice + 1] = "And for IPv6 (its rules are separate): " .. v6.fix
+      end
       if v.tool:find("macOS") or v.tool:find("Windows") then
         advice[#advice + 1] = "An exception for the program can stop working after an upgrade; an exception for the port lasts."
       end
       advice[#advice + 1] = "Check the firewall on the other computer too."
+      local over = ""
+      if v6 then over = blocked(v6) and " over IPv4 and IPv6" or " over IPv4 (IPv6 is allowed)" end
       return fail {
-        summary = string.format("%s TCP %d is %s by %s (%s)", dir, port, v.decision == "drop" and "dropped" or "rejected", v.tool, v.rule or "?"),
+        summary = string.format("%s TCP %d is %s%s by %s (%s)", dir, port, v.decision == "drop" and "dropped" or "rejected",
+                                over, v.tool, v.rule or "?"),
         cause = inbound and "firewall-blocks-inbound" or "firewall-blocks-outbound",
         advice = advice, evidence = v, repairs = { "open-port" },
+      }
+    end,
+  }
+end
+
+-- After a connect by name succeeded: the first of the name's addresses in the other family
+-- (failed in the connect's own attempts, or not tried, then asked now). Returns nil when the
+-- name has one family only, or both answer; else { failed_family, address, status, result }.
+function M.other_family(host, port, r, timeout)
+  if not host or is_numeric(host) or not r.remote then return nil end
+  local used = r.remote.family or (r.remote.ip and r.remote.ip:find(":") and "ipv6" or "ipv4")
+  for _, a in ipairs(r.attempts or {}) do
+    local ip = a.remote and a.remote.ip
+    if ip and a.status ~= "connected" and ((ip:find(":") ~= nil) ~= (used == "ipv6")) then
+      return { failed_family = used == "ipv6" and "ipv4" or "ipv6", address = ip, status = a.status, result = a }
+    end
+  end
+  local names = socket.resolve(host)
+  for _, ip in ipairs(names.addresses or {}) do
+    if (ip:find(":") ~= nil) ~= (used == "ipv6") then
+      local o = socket.connect(ip, port, { timeout = timeout })
+      if o.status == "connected" then return nil end
+      return { failed_family = used == "ipv6" and "ipv4" or "ipv6", address = ip, status = o.status, result = o }
+    end
+  end
+  return nil
+end
+
+-- An IPv6 address as its 8 groups (numbers), or nil when it is not one.
+local function ipv6_groups(ip)
+  ip = ip:lower():gsub("%%.*$", "")
+  if not ip:find(":") then return nil end
+  local head, tail = ip:match("^(.-)::(.*)$")
+  local function split(part)
+    local out = {}
+    if part == "" then return out end
+    for g in (part .. ":"):gmatch("([^:]*):") do
+      local n = tonumber(g, 16)
+      if not n or #g > 4 then return nil end
+      out[#out + 1] = n
+    end
+    return out
+  end
+  local groups
+  if head then
+    local a, b = split(head), split(tail)
+    if not a or not b or #a + #b > 7 then return nil end
+    groups = a
+    for _ = 1, 8 - #a - #b do groups[#groups + 1] = 0 end
+    for _, g in ipairs(b) do groups[#groups + 1] = g end
+  else
+    groups = split(ip)
+    if not groups or #groups ~= 8 then return nil end
+  end
+  return groups
+end
+
+-- Whether two IPv6 addresses share their first 64 bits (the network a home router hands out).
+local function same_prefix64(a, b)
+  local x, y = ipv6_groups(a), ipv6_groups(b)
+  if not x or not y then return false end
+  for i = 1, 4 do if x[i] ~= y[i] then return false end end
+  return true
+end
+
+local function same_address(a, b)
+  local x, y = ipv6_groups(a), ipv6_groups(b)
+  if not x or not y then return false end
+  for i = 1, 8 do if x[i] ~= y[i] then return false end end
+  return true
+end
+
+-- The name the other computer uses for this one (--param public_name), against this computer's
+-- IPv6 addresses: a name pointing at a temporary (privacy) or deprecated address stops working
+-- when it rotates away; one pointing into this computer's network at an address it no longer
+-- has already did.
+function M.address(opts)
+  opts = opts or {}
+  return {
+    title = "The name the other computer uses points at this computer's stable IPv6 address",
+    run = function(ctx)
+      if not destination(ctx) then return skip("not needed on the computer that sends (role=source)") end
+      local name = ctx.params.public_name
+      if not name or name == "" then
+        return skip("no name given: with --param public_name=NAME (the name the other computer connects to) its IPv6 address is checked")
+      end
+      local r = socket.resolve(name)
+      local aaaa = {}
+      for _, a in ipairs(r.addresses or {}) do if a:find(":") then aaaa[#aaaa + 1] = a end end
+      if #aaaa == 0 then
+        return skip { summary = name .. " has no IPv6 address (AAAA record)" .. (r.status ~= "resolved" and (": " .. r.status) or ""), evidence = r }
+      end
+      local mine = this_computer.addresses("ipv6") or {}
+      local stable = this_computer.stable_ipv6()
+      local evidence = { name = name, resolved = r, addresses = mine, stable = stable }
+      local advice_stable = stable
+        and ("Point " .. name .. "'s AAAA record at " .. stable .. ", this computer's stable address (in a dynamic DNS client, choose the stable address, not the temporary one; `ip -6 addr` marks temporary ones).")
+        or ("Point " .. name .. "'s AAAA record at a stable address of this computer (this computer has none now: turn on a stable, EUI-64 or stable-privacy, address).")
+      for _, ip in ipairs(aaaa) do
+        for _, a in ipairs(mine) do
+          if same_address(ip, a.ip) and (a.kind == "temporary" or a.kind == "deprecated") then
+            local what = a.kind == "temporary"
+              and "a temporary (privacy) address of this computer: it is replaced within a day or so, and the name then points nowhere"
+              or "a deprecated address of this computer: its lifetime is running out, and it will go away"
+            return fail {
+              summary = string.format("%s points at %s, %s", name, ip, what),
+              cause = "ipv6-address-temporary", advice = { advice_stable }, evidence = evidence,
+            }
+          end
+        end
+      end
+      for _, ip in ipairs(aaaa) do
+        local ours, near = false, false
+        for _, a in ipairs(mine) do
+          if same_address(ip, a.ip) then ours = true end
+          if a.scope == "global" and same_prefix64(ip, a.ip) then near = true end
+        end
+        if not ours and near then
+          return fail {
+            summary = string.format("%s points at %s, in this computer's network but no longer one of its addresses (a temporary address that rotated away, or an old one)", name, ip),
+            cause = "ipv6-address-temporary", advice = { advice_stable }, evidence = evidence,
+          }
+        end
+      end
+      for _, ip in ipairs(aaaa) do
+        for _, a in ipairs(mine) do
+          if same_address(ip, a.ip) then
+            return pass { summary = string.format("%s points at %s, a stable address of this computer", name, ip), evidence = evidence }
+          end
+        end
+      end
+      return warn {
+        summary = string.format("%s points at %s, which is not in this computer's IPv6 network", name, table.concat(aaaa, ", ")),
+        advice = { "If the other computer connects to " .. name .. " over IPv6, it reaches another computer: check the name's AAAA record." },
+        evidence = evidence,
       }
     end,
   }
@@ -417,6 +679,21 @@ function M.reach_peer(opts)
       if not host then return skip("no other computer given: use --peer HOST") end
       local r = socket.connect(host, port, { timeout = opts.timeout or 3 })
       if r.status == "connected" then
+        -- A name with both IPv4 and IPv6 addresses: both are asked, since an app may try either
+        -- (and some wait long on the one that does not answer before trying the other).
+        local other = M.other_family(host, port, r, opts.timeout or 3)
+        if other then
+          local fam = other.failed_family == "ipv6" and "IPv6" or "IPv4"
+          local works = other.failed_family == "ipv6" and "IPv4" or "IPv6"
+          return warn {
+            summary = string.format("connected to %s over %s, but %s's %s address %s does not answer (%s)", r.remote.text,
+                                    works, host, fam, other.address, other.status),
+            cause = other.failed_family == "ipv6" and "peer-ipv6-unreachable" or "peer-ipv4-unreachable",
+            advice = { string.format("The other computer's %s address %s does not answer on TCP %d: its firewall or router lets only %s in, or the name's %s record is out of date. Fix that side, or remove the %s record from %s.",
+                                     fam, other.address, port, works, other.failed_family == "ipv6" and "AAAA" or "A", other.failed_family == "ipv6" and "AAAA" or "A", host) },
+            evidence = { connect = r, other = other.result }, next = opts.on_success,
+          }
+        end
         return pass { summary = string.format("connected to %s in %s ms", r.remote.text, tostring(r.rtt_ms)), evidence = r,
                       next = opts.on_success }
       end
@@ -557,6 +834,24 @@ function M.port_forward(opts)
       end
       if e.gateway and e.gateway.manufacturer then
         advice[#advice + 1] = "Your router (" .. e.gateway.manufacturer .. ") can forward it in its admin page; forward TCP " .. ctx.params.port .. " to this computer."
+      end
+      -- Behind the provider's NAT (CGNAT, DS-Lite) IPv4 cannot come in, but a line with IPv6 can:
+      -- this computer's global address needs a pinhole, and the service must listen on IPv6.
+      if v.cause == "cgnat" then
+        local stable = this_computer.stable_ipv6()
+        if stable then
+          local v6 = false
+          for _, l in ipairs(netstat.listeners(ctx.params.port)) do
+            if l.family == "ipv6" and l.scope ~= "loopback-only" then v6 = true end
+          end
+          e.ipv6 = { stable = stable, listens = v6 }
+          advice[#advice + 1] = string.format(
+            "This computer has a global IPv6 address (%s): over IPv6 nothing is translated, so the other computer can come in there. Open a pinhole for TCP %d to %s on the router (its IPv6 firewall page, or: portdoctor probe pcp --map %d --ipv6) and give the other computer that address (or a name whose AAAA record is it).",
+            stable, ctx.params.port, stable, ctx.params.port)
+          if not v6 then
+            advice[#advice + 1] = "The service listens on IPv4 only: set it to listen on IPv6 too (::), or nothing answers there."
+          end
+        end
       end
       local result = v.status == "warn" and warn or fail
       return result {

@@ -38,6 +38,12 @@ public enum RootCause {
         "filtered-upstream": "something beyond the router filters the port",
         "no-default-route": "this computer has no default route: nothing beyond its own network gets an answer",
         "manual-step": "a step only the person can do",
+        "firewall-blocks-inbound-ipv6": "a firewall blocks incoming connections over IPv6 (IPv4 ones get through)",
+        "listener-ipv4-only": "the service listens on IPv4 only, and the other computer can come in only over IPv6",
+        "peer-ipv6-unreachable": "the other computer's IPv6 address does not answer (its IPv4 address does)",
+        "peer-ipv4-unreachable": "the other computer's IPv4 address does not answer (its IPv6 address does)",
+        "ipv6-address-temporary":
+            "the name the other computer uses points at a temporary or deprecated IPv6 address of this computer",
     ]
 }
 

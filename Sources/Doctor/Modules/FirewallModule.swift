@@ -12,7 +12,7 @@ enum FirewallModule {
                     return try call.offload(waitingFor: "the firewall rules") {
                         Firewall.verdict(for: q)
                     } results: {
-                        [table($0)]
+                        [table($0, family: q.isIPv6 ? .ipv6 : .ipv4)]
                     }
                 },
                 "open": HostFunction { call in
@@ -41,7 +41,8 @@ enum FirewallModule {
             ])
     }
 
-    /// `{ port =, direction = "in"|"out", proto = "tcp"|"udp", remote =, interface =, program = }`
+    /// `{ port =, direction = "in"|"out", proto = "tcp"|"udp", remote =, interface =, program =,
+    /// family = "ipv4"|"ipv6" }` (family: when no remote says it; default IPv4)
     static func question(_ call: LuaCall) throws -> FirewallQuestion {
         let t = try call.table(1)
         guard let port = t["port"].intValue, (1...65535).contains(port) else {
@@ -54,14 +55,23 @@ enum FirewallModule {
         guard let proto = SocketEntry.Proto(rawValue: t["proto"].stringValue ?? "tcp") else {
             throw call.argumentError(1, "'proto' must be 'tcp' or 'udp'")
         }
+        var family: FirewallQuestion.Family?
+        if let f = t["family"].stringValue {
+            guard let known = FirewallQuestion.Family(rawValue: f) else {
+                throw call.argumentError(1, "'family' must be 'ipv4' or 'ipv6'")
+            }
+            family = known
+        }
         return FirewallQuestion(
             direction: direction == "in" ? .inbound : .outbound, proto: proto, port: UInt16(port),
             remote: t["remote"].stringValue, interface: t["interface"].stringValue,
-            program: t["program"].stringValue)
+            program: t["program"].stringValue, family: family)
     }
 
-    static func table(_ v: FirewallVerdict) -> LuaValue {
+    /// The verdict as Lua sees it, with the family it is for (a step that asks for both keeps both).
+    static func table(_ v: FirewallVerdict, family: FirewallQuestion.Family) -> LuaValue {
         var t = LuaTable()
+        t["family"] = .text(family.rawValue)
         t["decision"] = .text(v.decision.rawValue)
         t["tool"] = .text(v.tool)
         if let r = v.rule { t["rule"] = .text(r) }

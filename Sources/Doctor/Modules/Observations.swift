@@ -10,7 +10,9 @@ public enum Observation {
     public static func json(_ entries: [SocketEntry]) -> JSONValue {
         .array(entries.map { JSONValue(Convert.table($0)) })
     }
-    public static func json(_ v: FirewallVerdict) -> JSONValue { JSONValue(FirewallModule.table(v)) }
+    public static func json(_ v: FirewallVerdict, family: FirewallQuestion.Family) -> JSONValue {
+        JSONValue(FirewallModule.table(v, family: family))
+    }
     public static func json(_ s: ServiceStatus) -> JSONValue { JSONValue(ServiceModule.table(s)) }
     public static func json(_ o: ReflectorClient.Outcome) -> JSONValue { JSONValue(PortForwardModule.table(o)) }
     public static func json(_ r: NATSurvey.Result) -> JSONValue { JSONValue(lua(r)) }

@@ -142,15 +142,19 @@ extension PathPicture {
         func first(_ kind: HopKind) -> Int? { hops.firstIndex { $0.kind == kind } }
         let nats = hops.indices.filter { hops[$0].kind == .nat }
         switch cause {
-        case "firewall-blocks-inbound", "firewall-blocks-outbound": return first(.firewall)
-        case "no-listener", "listener-loopback-only", "port-in-use", "service-not-running", "service-not-installed":
+        case "firewall-blocks-inbound", "firewall-blocks-outbound", "firewall-blocks-inbound-ipv6":
+            return first(.firewall)
+        case "no-listener", "listener-loopback-only", "listener-ipv4-only", "port-in-use", "service-not-running",
+            "service-not-installed":
             return evidence.map(isConnectOutcome) == true ? first(.peer) : first(.computer)
         case "no-default-route": return first(.computer)
         case "port-forward-missing", "port-forward-wrong-target", "upnp-unavailable": return nats.first
         case "double-nat": return nats.count > 1 ? nats[1] : nats.first
         case "cgnat": return nats.first { hops[$0].name == "provider NAT" } ?? nats.last
         case "filtered-upstream": return first(.internet)
-        case "peer-unresolvable", "peer-unreachable": return first(.peer)
+        case "peer-unresolvable", "peer-unreachable", "peer-ipv6-unreachable", "peer-ipv4-unreachable":
+            return first(.peer)
+        case "ipv6-address-temporary": return first(.computer)
         default: return nil
         }
     }

@@ -57,7 +57,7 @@ public enum Firewall {
 
     static func legacyVerdict(_ question: FirewallQuestion) -> FirewallVerdict? {
         // IPv6 has tables of its own.
-        let saves = (question.remote?.contains(":") ?? false) ? ip6tablesLegacySave : iptablesLegacySave
+        let saves = question.isIPv6 ? ip6tablesLegacySave : iptablesLegacySave
         guard geteuid() == 0, let save = saves.first(where: { access($0, X_OK) == 0 }),
             let text = ChildProcess.output([save, "-t", "filter"])
         else { return nil }

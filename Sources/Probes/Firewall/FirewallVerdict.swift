@@ -4,6 +4,10 @@ public struct FirewallQuestion: Sendable, Encodable {
         case inbound, outbound
     }
 
+    public enum Family: String, Sendable, Encodable {
+        case ipv4, ipv6
+    }
+
     public var direction: Direction
     public var proto: SocketEntry.Proto
     /// The port on this computer (inbound) or on the other one (outbound).
@@ -14,10 +18,23 @@ public struct FirewallQuestion: Sendable, Encodable {
     public var interface: String?
     /// The program that listens or connects (macOS and Windows firewalls decide per program).
     public var program: String?
+    /// The address family asked about when `remote` is not given (a given `remote` says it itself).
+    /// nil: IPv4, with rules on the packet's family undecided by it kept lenient as before.
+    public var family: Family?
+
+    /// The family the packet has: the remote address's, else the one asked about, else IPv4.
+    public var isIPv6: Bool {
+        if let remote { return remote.contains(":") }
+        return family == .ipv6
+    }
+
+    /// Whether the packet's family is known (a remote address, or a family asked about), so that a
+    /// match on the other family's header is false rather than undecided.
+    public var familyKnown: Bool { remote != nil || family != nil }
 
     public init(
         direction: Direction, proto: SocketEntry.Proto = .tcp, port: UInt16, remote: String? = nil,
-        interface: String? = nil, program: String? = nil
+        interface: String? = nil, program: String? = nil, family: Family? = nil
     ) {
         self.direction = direction
         self.proto = proto
@@ -25,6 +42,7 @@ public struct FirewallQuestion: Sendable, Encodable {
         self.remote = remote
         self.interface = interface
         self.program = program
+        self.family = family
     }
 }
 

@@ -69,10 +69,12 @@ public struct IPTablesRuleset: Sendable {
     private func verdict(_ d: FirewallVerdict.Decision, _ rule: String, _ q: FirewallQuestion) -> FirewallVerdict {
         let chain = q.direction == .inbound ? "INPUT" : "OUTPUT"
         let portProto = "\(q.port)/\(q.proto.rawValue)"
+        // IPv6 has its own tables, opened with ip6tables.
+        let program = q.isIPv6 ? "ip6tables-legacy" : "iptables-legacy"
         let commands: [[String]] =
             tool == "ufw"
             ? [["ufw", "allow", q.direction == .inbound ? "in" : "out", portProto]]
-            : [["iptables-legacy", "-I", chain, "-p", q.proto.rawValue, "--dport", String(q.port), "-j", "ACCEPT"]]
+            : [[program, "-I", chain, "-p", q.proto.rawValue, "--dport", String(q.port), "-j", "ACCEPT"]]
         return FirewallVerdict(
             decision: d, rule: rule, tool: tool, note: nil,
             fix: commands.map { "sudo " + $0.joined(separator: " ") }.joined(separator: " && "),

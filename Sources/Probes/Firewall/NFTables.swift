@@ -112,7 +112,7 @@ public struct NFTRuleset: Sendable {
 
     public func evaluate(_ q: FirewallQuestion) -> FirewallVerdict {
         let hook = q.direction == .inbound ? "input" : "output"
-        let family = (q.remote?.contains(":") ?? false) ? "ip6" : "ip"
+        let family = q.isIPv6 ? "ip6" : "ip"
         let base = chains.values.filter { $0.hook == hook && ($0.family == "inet" || $0.family == family) }
             .sorted { ($0.priority, $0.family, $0.table) < ($1.priority, $1.family, $1.table) }
         var decidedBy: String?
@@ -145,7 +145,7 @@ public struct NFTRuleset: Sendable {
             commands = [["firewall-cmd", "--permanent", "--add-port=\(portProto)"], ["firewall-cmd", "--reload"]]
         case "iptables-nft":
             // nft would warn: the table is managed by iptables-nft, so change it with iptables.
-            let program = (q.remote?.contains(":") ?? false) ? "ip6tables" : "iptables"
+            let program = q.isIPv6 ? "ip6tables" : "iptables"
             let chain = q.direction == .inbound ? "INPUT" : "OUTPUT"
             commands = [[program, "-I", chain, "-p", q.proto.rawValue, "--dport", String(q.port), "-j", "ACCEPT"]]
         default:
@@ -282,6 +282,9 @@ public struct NFTRuleset: Sendable {
                 let port: Int? = field == "dport" ? Int(q.port) : nil  // the other side's port is not known
                 guard let port else { return nil }
                 return result(contains(right, number: port, op: op, chain: chain))
+            case (_, _) where ["ip", "ip6"].contains(proto) && q.familyKnown && (proto == "ip6") != q.isIPv6:
+                // In an inet chain, a match on the other family's header is false whatever it compares.
+                return false
             case ("ip", "saddr"), ("ip6", "saddr"), ("ip", "daddr"), ("ip6", "daddr"):
                 let mine = (field == "saddr") == (q.direction == .inbound)  // the remote end's address
                 guard mine, let addr = q.remote else { return nil }
@@ -313,7 +316,7 @@ public struct NFTRuleset: Sendable {
             case "l4proto":
                 return result(contains(right, text: q.proto.rawValue, chain: chain))
             case "nfproto":
-                return result(contains(right, text: (q.remote?.contains(":") ?? false) ? "ipv6" : "ipv4", chain: chain))
+                return result(contains(right, text: q.isIPv6 ? "ipv6" : "ipv4", chain: chain))
             case "pkttype":
                 return result(
                     contains(right, text: "host", chain: chain) || contains(right, text: "unicast", chain: chain))
