@@ -156,7 +156,8 @@ struct PairedLabTests {
             #expect(
                 pairing["fix"] as? String == fix, "\(fault) from the \(side): \(pairing) — failed: \(failed)")
             if let cause = pairing["cause"] as? String {
-                #expect(causes.contains(cause), "\(fault) from the \(side): cause \(cause)")
+                let all = checks.map { "\($0["side"] ?? "?")/\($0["id"] ?? "?"): \($0["status"] ?? "?") \($0["cause"] ?? "-") \($0["summary"] ?? "")" }
+                #expect(causes.contains(cause), "\(fault) from the \(side): cause \(cause) — checks: \(all)")
             } else {
                 #expect(causes.isEmpty, "\(fault) from the \(side): no cause named — failed: \(failed)")
             }
