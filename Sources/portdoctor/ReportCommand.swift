@@ -54,6 +54,8 @@ struct ReportCommand: ParsableCommand {
         do {
             json = try JSONValue.parse(text)
             report = try Report(json: json)
+        } catch let e as JSONValue.SyntaxError {
+            throw Failure("\(file): not JSON: \(e.description)")
         } catch let e as SavedReportError {
             throw Failure("\(file): \(e.description)")
         }

@@ -122,7 +122,7 @@ import Testing
         let report = try Report(json: full)
         #expect(report.startedAt == 1_795_665_724)
         #expect(JSONReporter.object(report).member("started_at") == .string("2026-11-26T04:02:04Z"))
-        #expect(throws: SavedReportError.self) { try JSONValue.parse("{\"checks\": [1, 2") }
+        #expect(throws: JSONValue.SyntaxError.self) { try JSONValue.parse("{\"checks\": [1, 2") }
         #expect(throws: SavedReportError.self) { try Report(json: try JSONValue.parse("{\"pack\": \"x\"}")) }
         #expect(
             try JSONValue.parse(#"{"a": [1, -2.5e3, "\u00e9\ud83d\ude00\n", true, null]}"#)

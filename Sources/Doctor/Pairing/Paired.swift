@@ -203,9 +203,4 @@ struct DecodedJSON: Decodable {
     }
 }
 
-extension JSONValue {
-    subscript(key: String) -> JSONValue? {
-        if case .object(let o) = self { return o[key] }
-        return nil
-    }
-}
+

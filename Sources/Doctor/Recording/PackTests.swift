@@ -57,15 +57,15 @@ public enum PackTests {
         return cases
     }
 
-    static func document(at file: URL) throws(CaseError) -> RecordingJSON {
+    static func document(at file: URL) throws(CaseError) -> JSONValue {
         guard let data = FileManager.default.contents(atPath: file.path), let text = String(validating: data, as: UTF8.self)
         else { throw CaseError(description: "cannot read \(file.path)") }
-        do { return try RecordingJSON.parse(text) } catch {
+        do { return try JSONValue.parse(text) } catch {
             throw CaseError(description: "\(file.path): not JSON (\(error))")
         }
     }
 
-    static func testCase(_ d: RecordingJSON, file: URL) throws(CaseError) -> PackTestCase {
+    static func testCase(_ d: JSONValue, file: URL) throws(CaseError) -> PackTestCase {
         let shown = file.lastPathComponent
         // A misspelt key would otherwise be ignored, and the case would test something else.
         let known = ["description", "replay", "calls", "parameters", "platform", "vendor", "expect"]
@@ -114,7 +114,7 @@ public enum PackTests {
         return c
     }
 
-    private static func expectation(_ e: RecordingJSON, check: String, file: String) throws(CaseError)
+    private static func expectation(_ e: JSONValue, check: String, file: String) throws(CaseError)
         -> PackTestCase.Expectation
     {
         func status(_ text: String?) throws(CaseError) -> CheckStatus? {

@@ -26,7 +26,7 @@ enum RecordedValue {
         }
     }
 
-    static func lua(_ json: RecordingJSON) -> LuaValue {
+    static func lua(_ json: JSONValue) -> LuaValue {
         switch json {
         case .null: return .nil
         case .bool(let b): return .boolean(b)
@@ -104,25 +104,18 @@ enum RecordedValue {
     }
 }
 
-/// JSON as read from a recording or a test case. Numbers keep their kind as written: `1` is an
-/// integer and `1.0` a float, as Lua tells them apart (JSONDecoder does not).
-public enum RecordingJSON: Equatable, Sendable {
-    case null
-    case bool(Bool)
-    case int(Int64)
-    case double(Double)
-    case string(String)
-    case array([RecordingJSON])
-    case object([String: RecordingJSON])
-
+/// Reading JSON text: recordings, test cases and saved reports are read into the report's own
+/// JSON value. Numbers keep their kind as written: `1` is an integer and `1.0` a float, as Lua
+/// tells them apart (JSONDecoder does not).
+extension JSONValue {
     public struct SyntaxError: Error, CustomStringConvertible {
         public var offset: Int
         public var problem: String
         public var description: String { "\(problem) at byte \(offset + 1)" }
     }
 
-    /// Parses `text`; the error says where it stops being JSON.
-    public static func parse(_ text: String) throws(SyntaxError) -> RecordingJSON {
+    /// Parses `text` (RFC 8259); the error says where it stops being JSON.
+    public static func parse(_ text: String) throws(SyntaxError) -> JSONValue {
         var p = JSONReader(bytes: Array(text.utf8))
         let value = try p.value(depth: 0)
         p.space()
@@ -130,21 +123,15 @@ public enum RecordingJSON: Equatable, Sendable {
         return value
     }
 
-    public subscript(key: String) -> RecordingJSON? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil
     }
 
     public var string: String? { if case .string(let s) = self { s } else { nil } }
-    public var array: [RecordingJSON]? { if case .array(let a) = self { a } else { nil } }
-    public var object: [String: RecordingJSON]? { if case .object(let o) = self { o } else { nil } }
-    public var double: Double? {
-        switch self {
-        case .int(let i): Double(i)
-        case .double(let d): d
-        default: nil
-        }
-    }
+    public var array: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    public var object: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+    public var double: Double? { number }
 }
 
 /// A small strict JSON reader (RFC 8259), nesting capped so that a hostile file cannot exhaust the stack.
@@ -155,18 +142,18 @@ private struct JSONReader {
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
-    func fail(_ problem: String) -> RecordingJSON.SyntaxError { .init(offset: i, problem: problem) }
+    func fail(_ problem: String) -> JSONValue.SyntaxError { .init(offset: i, problem: problem) }
 
     mutating func space() { while i < bytes.count, [32, 9, 10, 13].contains(bytes[i]) { i += 1 } }
 
-    mutating func literal(_ word: String, _ value: RecordingJSON) throws(RecordingJSON.SyntaxError) -> RecordingJSON {
+    mutating func literal(_ word: String, _ value: JSONValue) throws(JSONValue.SyntaxError) -> JSONValue {
         let w = Array(word.utf8)
         guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else { throw fail("expected \(word)") }
         i += w.count
         return value
     }
 
-    mutating func value(depth: Int) throws(RecordingJSON.SyntaxError) -> RecordingJSON {
+    mutating func value(depth: Int) throws(JSONValue.SyntaxError) -> JSONValue {
         guard depth < JSONReader.maxDepth else { throw fail("nested too deeply") }
         space()
         guard i < bytes.count else { throw fail("unexpected end") }
@@ -177,7 +164,7 @@ private struct JSONReader {
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "["):
             i += 1
-            var items: [RecordingJSON] = []
+            var items: [JSONValue] = []
             space()
             if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
                 i += 1
@@ -193,7 +180,7 @@ private struct JSONReader {
             }
         case UInt8(ascii: "{"):
             i += 1
-            var members: [String: RecordingJSON] = [:]
+            var members: [String: JSONValue] = [:]
             space()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
                 i += 1
@@ -217,7 +204,7 @@ private struct JSONReader {
         }
     }
 
-    mutating func number() throws(RecordingJSON.SyntaxError) -> RecordingJSON {
+    mutating func number() throws(JSONValue.SyntaxError) -> JSONValue {
         let start = i
         var isFloat = false
         while i < bytes.count {
@@ -234,11 +221,11 @@ private struct JSONReader {
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
         guard !text.isEmpty else { throw fail("unexpected character") }
         if !isFloat, let n = Int64(text) { return .int(n) }
-        guard let d = Double(text) else { throw RecordingJSON.SyntaxError(offset: start, problem: "bad number '\(text)'") }
+        guard let d = Double(text) else { throw JSONValue.SyntaxError(offset: start, problem: "bad number '\(text)'") }
         return .double(d)
     }
 
-    mutating func string() throws(RecordingJSON.SyntaxError) -> String {
+    mutating func string() throws(JSONValue.SyntaxError) -> String {
         i += 1  // the opening quote
         var out: [UInt8] = []
         while i < bytes.count {
@@ -274,7 +261,7 @@ private struct JSONReader {
         throw fail("unterminated string")
     }
 
-    mutating func hex4() throws(RecordingJSON.SyntaxError) -> UInt32 {
+    mutating func hex4() throws(JSONValue.SyntaxError) -> UInt32 {
         guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16) else {
             throw fail("bad \\u escape")
         }

@@ -78,14 +78,14 @@ public struct Recording: Sendable {
 
     /// Reads a recording (or the `calls` list of a test case); `source` names it in errors.
     public static func parse(_ text: String, source: String) throws(ReadError) -> Recording {
-        let document: RecordingJSON
-        do { document = try RecordingJSON.parse(text) } catch {
+        let document: JSONValue
+        do { document = try JSONValue.parse(text) } catch {
             throw ReadError(description: "\(source): not JSON (\(error))")
         }
         return try read(document, source: source)
     }
 
-    public static func read(_ document: RecordingJSON, source: String) throws(ReadError) -> Recording {
+    public static func read(_ document: JSONValue, source: String) throws(ReadError) -> Recording {
         guard case .object(let o) = document else {
             throw ReadError(description: "\(source): a recording is a JSON object with a 'calls' list")
         }
@@ -121,7 +121,7 @@ public struct Recording: Sendable {
         return r
     }
 
-    private static func text(_ j: RecordingJSON) -> String? {
+    private static func text(_ j: JSONValue) -> String? {
         switch j {
         case .int(let i): String(i)
         case .double(let d): String(d)
