@@ -80,9 +80,10 @@ final class RecordSession {
     /// The run is planned (the engine has told the hooks its secrets): what the recording says it was.
     func planned(_ diagnosis: Diagnosis) { self.diagnosis = diagnosis }
 
-    /// Writes the recording (when asked for one).
-    func finish() throws {
-        guard let path else { return }
+    /// Writes the recording (when asked for one) and returns it as written.
+    @discardableResult
+    func finish() throws -> String? {
+        guard let path else { return nil }
         var r = Recording()
         r.calls = recorder.calls
         r.recordedAt = started
@@ -93,11 +94,13 @@ final class RecordSession {
             r.vendor = d.plan.vendor
             r.parameters = d.parameters.texts
         }
+        let text = r.encoded()
         do {
-            try r.encoded().write(to: URL(fileURLWithPath: path), atomically: true, encoding: .utf8)
+            try text.write(to: URL(fileURLWithPath: path), atomically: true, encoding: .utf8)
         } catch {
             throw Failure("cannot write the recording \(path): \(error)")
         }
+        return text
     }
 }
 

@@ -27,6 +27,7 @@ struct ReportCommand: ParsableCommand {
               portdoctor report saved.json
               portdoctor report saved.json --output report.html
               portdoctor report saved.json --format path
+              portdoctor report saved.json --recording run.json --output support.html
             """
     )
 
@@ -39,6 +40,12 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write it to this file instead of standard output.", valueName: "file"))
     var output: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Attach this recording (from `run --record`) to the HTML report, for support to replay.",
+            valueName: "file.json"))
+    var recording: String?
+
     func run() throws {
         let text: String
         if file == "-" {
@@ -50,7 +57,7 @@ struct ReportCommand: ParsableCommand {
             text = String(decoding: data, as: UTF8.self)
         }
         let json: JSONValue
-        let report: Report
+        var report: Report
         do {
             json = try JSONValue.parse(text)
             report = try Report(json: json)
@@ -59,7 +66,18 @@ struct ReportCommand: ParsableCommand {
         } catch let e as SavedReportError {
             throw Failure("\(file): \(e.description)")
         }
+        if let recording {
+            guard let data = FileManager.default.contents(atPath: recording) else {
+                throw Failure("cannot read the recording \(recording)")
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            do { _ = try Recording.parse(text, source: recording) } catch { throw Failure("\(error)") }
+            report.recording = text
+        }
         let chosen = format ?? (output?.lowercased().hasSuffix(".html") == true ? .html : .text)
+        if recording != nil && chosen != .html {
+            throw ValidationError("--recording is attached to the HTML report only: add --format html")
+        }
         let terminal = output == nil
         let drawn: String
         switch chosen {

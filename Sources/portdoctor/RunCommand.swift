@@ -193,7 +193,7 @@ struct RunCommand: ParsableCommand {
         }
         if let paired { report = try paired.complete(report) }
         Terminal.clearProgress()
-        try session.finish()
+        report.recording = try session.finish()
         // The footer's time is the person's wait: loading, asking the router and every check.
         let elapsed = ContinuousClock.now - started
         report.durationMilliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15

@@ -61,6 +61,35 @@ import Testing
         #expect(a == b)
     }
 
+    /// The recording goes with the HTML report (support replays it): from `run --record` (a replayed
+    /// run here, so nothing touches the network), and from `report --recording` when drawn again.
+    @Test func theHTMLReportCarriesTheRecording() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pd-report-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let replay = ReleaseBinary.repository.appendingPathComponent("Checks/crashplan/tests/recordings/empty-namespace.json")
+        let recorded = dir.appendingPathComponent("run.json")
+        let html = dir.appendingPathComponent("r.html")
+        let saved = dir.appendingPathComponent("saved.json")
+        let run = try portdoctor([
+            "run", "crashplan", "--replay", replay.path, "--record", recorded.path, "--output", html.path,
+            "--output", "json:" + saved.path,
+        ])
+        #expect(run.status == 1)
+        let page = try String(contentsOf: html, encoding: .utf8)
+        let recording = try String(contentsOf: recorded, encoding: .utf8)
+        #expect(page.contains("<h2>Recording</h2>"))
+        #expect(page.contains("portdoctor-recording/1"))
+        #expect(page.contains(recording.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;").prefix(200)))
+        // The JSON report stays without it; `report --recording` attaches it when drawing HTML again.
+        #expect(!(try String(contentsOf: saved, encoding: .utf8)).contains("portdoctor-recording/1"))
+        let again = dir.appendingPathComponent("again.html")
+        #expect(try portdoctor(["report", saved.path, "--recording", recorded.path, "--output", again.path]).status == 0)
+        #expect(try String(contentsOf: again, encoding: .utf8).contains("portdoctor-recording/1"))
+        #expect(try portdoctor(["report", saved.path, "--recording", recorded.path]).status == 2)
+    }
+
     @Test func refusesWhatIsNotAReport() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pd-report-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

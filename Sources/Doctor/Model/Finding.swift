@@ -133,6 +133,9 @@ public struct Report: Sendable {
     public var system: SystemInfo = .current
     /// A paired diagnosis's verdict: which computer to fix. Nil in a run on one computer.
     public var pairing: PairedVerdict?
+    /// The run's recording (`run --record`), as written: attached to the HTML report so that support
+    /// can replay it. Not part of the JSON report (it would double its size); nil when none was made.
+    public var recording: String?
 
     public func count(_ status: CheckStatus) -> Int { findings.filter { $0.status == status }.count }
 

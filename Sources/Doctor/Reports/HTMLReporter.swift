@@ -41,6 +41,7 @@ public enum HTMLReporter {
         h.append("<h2>Checks</h2>")
         for f in report.findings { h += finding(f) }
         h += platform(report, json: json)
+        h += recording(report)
         h.append("</body>")
         h.append("</html>")
         return h.joined(separator: "\n") + "\n"
@@ -57,6 +58,20 @@ public enum HTMLReporter {
         """
 
     // MARK: the sections
+
+    /// The recording, whole, for support to replay: copied out of the page into a file (secrets are
+    /// already out of it: the recorder never writes them).
+    static func recording(_ report: Report) -> [String] {
+        guard let text = report.recording else { return [] }
+        return [
+            "<h2>Recording</h2>",
+            "<p>Every primitive call this run made, with its answer (<code>run --record</code>). To see the same diagnosis"
+                + " elsewhere, copy it into a file and run <code>portdoctor run --replay FILE</code>.</p>",
+            "<details><summary>The recording (\(text.utf8.count) bytes)</summary>",
+            "<pre class=\"recording\">\(esc(text))</pre>",
+            "</details>",
+        ]
+    }
 
     static func verdict(_ report: Report) -> [String] {
         var h: [String] = []
