@@ -47,6 +47,22 @@ import Testing
                 != .allow)
     }
 
+    @Test func reflectorOptionsSplitWhereTheEqualsSignWasFound() throws {
+        let url = try #require(
+            Bundle.module.url(forResource: "Fixtures/fuzz-regressions/reflector/equals-in-a-larger-character", withExtension: nil))
+        let line = String(decoding: try Data(contentsOf: url), as: UTF8.self)
+        if case .success = ReflectorProtocol.parse(line) { Issue.record("a stranger's garbage parsed as a request") }
+        #expect(ReflectorProtocol.parse("PORTDOCTOR/1 CONNECT-BACK 4242 timeout=2 =x") == .success(
+            .connectBack(port: 4242, timeout: 2, token: nil)))
+    }
+
+    @Test func aPairedBodyEndingInACarriageReturnOpensToItself() throws {
+        let key = PairingProtocol.deriveKeys(secret: "s", clientNonce: [], peerNonce: [], session: "s").toPeer
+        let body = Array("{\"type\":\"bye\"}\r".utf8)
+        let sealed = PairingProtocol.seal(body, seq: 3, session: "s", key: key)
+        #expect(PairingProtocol.open(sealed, expecting: 3, session: "s", key: key) == .success(body))
+    }
+
     @Test func reflectorRequestWithALoneEqualsIsParsed() {
         #expect(ReflectorProtocol.parse("PORTDOCTOR/1 HELLO =") == .success(.hello(token: nil)))
         #expect(ReflectorProtocol.parse("PORTDOCTOR/1 HELLO token=") == .success(.hello(token: "")))

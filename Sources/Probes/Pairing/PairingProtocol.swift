@@ -89,8 +89,9 @@ public enum PairingProtocol {
     public static func parseFrame(_ line: [UInt8]) -> Result<Frame, Refusal> {
         func no(_ why: String) -> Result<Frame, Refusal> { .failure(Refusal("bad-frame", why)) }
         var line = line[...]
+        // Only the newline ends a frame: a body may end in anything else (a CR stripped here would
+        // change what the MAC was computed over, and a sealed body would not open to itself).
         if line.last == 10 { line = line.dropLast() }
-        if line.last == 13 { line = line.dropLast() }
         let parts = line.split(separator: 32, maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0].elementsEqual([77]) else {
             return no("a paired message is 'M <seq> <mac> <body>'")

@@ -64,10 +64,11 @@ public enum ReflectorProtocol {
             return no("unsupported protocol version \(first.dropFirst(11)); this reflector speaks \(version)")
         }
         var options: [String: String] = [:]
-        for word in w.dropFirst(2) where word.contains("=") {
-            // Empty parts kept: a lone "=" from a stranger is an empty option, not a crash.
-            let parts = word.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            options[String(parts[0])] = String(parts[1])
+        for word in w.dropFirst(2) {
+            // Split where the "=" was found: a lone "=" is an empty option, and a stranger's bytes that
+            // make "=" part of a larger character (a combining mark after it) are no option at all.
+            guard let eq = word.firstIndex(of: "=") else { continue }
+            options[String(word[..<eq])] = String(word[word.index(after: eq)...])
         }
         switch w.count > 1 ? w[1] : "" {
         case "HELLO": return .success(.hello(token: options["token"]))
