@@ -54,12 +54,13 @@ func connectAndWait(_ host: String, _ port: UInt16, timeout: Duration = .seconds
 
 func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
 
-/// The descriptor count once it is back to `expected`, or the last one seen. Other suites run in
-/// this process at the same time and open and close descriptors of their own; a leak never
-/// goes away, so waiting (bounded) for theirs to settle keeps the comparison exact.
+/// The descriptor count once it is back to `expected` or below, or the last one seen. Other suites
+/// run in this process at the same time and open and close descriptors of their own (one open at
+/// the start may be closed by the end); a leak never goes away, so waiting (bounded) for theirs to
+/// settle and asking for no more than before keeps the comparison a leak test.
 func openDescriptors(settlingAt expected: Int) -> Int {
     var n = openDescriptors()
-    for _ in 0..<100 where n != expected {
+    for _ in 0..<100 where n > expected {
         usleep(20_000)
         n = openDescriptors()
     }
@@ -233,6 +234,6 @@ func openDescriptors(settlingAt expected: Int) -> Int {
         }
         #expect(results.count == 1000)
         #expect(results.allSatisfy { $0 == .connected })
-        #expect(openDescriptors(settlingAt: before) == before)
+        #expect(openDescriptors(settlingAt: before) <= before)
     }
 }
