@@ -63,6 +63,10 @@ import Testing
         #expect(PairingProtocol.open(sealed, expecting: 3, session: "s", key: key) == .success(body))
     }
 
+    @Test func anEmptyElementIsAnEmptyBlock() {
+        #expect(MiniXML.blocks("errorCode", in: "<s:Body><errorCode/>718</errorCode></s:Body>") == [""])
+    }
+
     @Test func reflectorRequestWithALoneEqualsIsParsed() {
         #expect(ReflectorProtocol.parse("PORTDOCTOR/1 HELLO =") == .success(.hello(token: nil)))
         #expect(ReflectorProtocol.parse("PORTDOCTOR/1 HELLO token=") == .success(.hello(token: "")))
