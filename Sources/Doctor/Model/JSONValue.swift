@@ -32,7 +32,8 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
-    private static func key(_ k: LuaValue) -> String {
+    /// A Lua table key as a JSON object key (also the recorder's).
+    static func key(_ k: LuaValue) -> String {
         switch k {
         case .string(let s): s.description
         case .integer(let i): String(i)

@@ -21,7 +21,7 @@ enum RecordedValue {
             if t.fields.isEmpty { return .array(t.sequence.map(json)) }
             var object: [String: JSONValue] = [:]
             for (i, v) in t.sequence.enumerated() { object[String(i + 1)] = json(v) }
-            for (k, v) in t.fields { object[key(k)] = json(v) }
+            for (k, v) in t.fields { object[JSONValue.key(k)] = json(v) }
             return .object(object)
         }
     }
@@ -73,16 +73,6 @@ enum RecordedValue {
                     sequence: t.sequence.map(normalized),
                     fields: Dictionary(uniqueKeysWithValues: t.fields.map { ($0.key, normalized($0.value)) })))
         default: return v
-        }
-    }
-
-    private static func key(_ k: LuaValue) -> String {
-        switch k {
-        case .string(let s): s.description
-        case .integer(let i): String(i)
-        case .number(let d): String(d)
-        case .boolean(let b): String(b)
-        default: k.typeName
         }
     }
 
