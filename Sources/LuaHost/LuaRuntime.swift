@@ -38,6 +38,10 @@ public final class LuaRuntime {
     private let budget: UnsafeMutablePointer<pd_budget>
     private var sandboxRef: Int32 = LUA_NOREF
     private var typeMetatables: [ObjectIdentifier: (ref: Int32, name: String)] = [:]
+    /// Objects hooks have seen, by label ("Connection#1"), and how many of each type.
+    var objectLabels: [ObjectIdentifier: LabelledObject] = [:]
+    var objectCounts: [String: Int] = [:]
+    private var typeMethodNames: [String: [String]] = [:]
     public let options: Options
     public let loop = EventLoop()
 
@@ -160,7 +164,7 @@ public final class LuaRuntime {
         sandboxRef = luaL_ref(L, pd_registry_index())
     }
 
-    private func popError(kind: LuaError.Kind) -> LuaError {
+    func popError(kind: LuaError.Kind) -> LuaError {
         let message = LuaStack(L).bytes(at: -1).map { String(decoding: $0, as: UTF8.self) } ?? "unknown error"
         pd_pop(L, 1)
         return LuaError(kind: kind, message: message)
@@ -211,6 +215,36 @@ public final class LuaRuntime {
             lua_rawset(L, -3)
         }
         guard pd_pcall(L, 2, 0) == LUA_OK else { throw popError(kind: .runtime) }
+    }
+
+    /// One global a check can read, as the sandbox has it right now.
+    public struct APIGlobal: Sendable, Equatable {
+        public var name: String
+        /// Lua's type name: "function", "table", "string".
+        public var kind: String
+        /// A table's fields and their type names.
+        public var fields: [String: String]
+    }
+
+    /// Every global a check's environment offers (the API with every module registered so far,
+    /// `_G` and `load`), read from the live sandbox: what `pack lint` and the stubs' test compare with.
+    public func apiGlobals() -> [String: APIGlobal] {
+        guard callSandbox("describe", arguments: 0, results: 1) else { return [:] }
+        defer { pd_pop(L, 1) }
+        guard case .table(let t)? = try? LuaStack(L).value(at: -1) else { return [:] }
+        var out: [String: APIGlobal] = [:]
+        for entry in t.sequence {
+            guard case .table(let e) = entry, let name = e["name"].stringValue else { continue }
+            var fields: [String: String] = [:]
+            if case .table(let f) = e["fields"] {
+                for item in f.sequence {
+                    guard let text = item.stringValue, let eq = text.lastIndex(of: "=") else { continue }
+                    fields[String(text[..<eq])] = String(text[text.index(after: eq)...])
+                }
+            }
+            out[name] = APIGlobal(name: name, kind: e["kind"].stringValue ?? "nil", fields: fields)
+        }
+        return out
     }
 
     // MARK: host functions, modules, objects
@@ -272,6 +306,7 @@ public final class LuaRuntime {
         lua_setfield(L, -2, "__index")
         let ref = luaL_ref(L, pd_registry_index())
         typeMetatables[ObjectIdentifier(type)] = (ref, name)
+        typeMethodNames[name] = methods.keys.sorted()
     }
 
     func typeName<T: AnyObject>(of type: T.Type) -> String? { typeMetatables[ObjectIdentifier(type)]?.name }
@@ -294,8 +329,40 @@ public final class LuaRuntime {
         lua_rawgeti(stack.state, pd_registry_index(), lua_Integer(entry.ref))
         let same = lua_rawequal(stack.state, -1, -2) != 0
         pd_pop(stack.state, 2)
-        return same ? Unmanaged<T>.fromOpaque(pointer).takeUnretainedValue() : nil
+        // A replay's stand-in shares the type's metatable but is no T: the cast tells them apart.
+        return same ? Unmanaged<AnyObject>.fromOpaque(pointer).takeUnretainedValue() as? T : nil
     }
+
+    /// The `defineType` name of the object at `index`, or nil when it is no such object.
+    func definedTypeName(at index: Int32, in stack: LuaStack) -> String? {
+        guard lua_type(stack.state, index) == LUA_TUSERDATA, lua_getmetatable(stack.state, index) != 0 else {
+            return nil
+        }
+        defer { pd_pop(stack.state, 1) }
+        for entry in typeMetatables.values {
+            lua_rawgeti(stack.state, pd_registry_index(), lua_Integer(entry.ref))
+            let same = lua_rawequal(stack.state, -1, -2) != 0
+            pd_pop(stack.state, 1)
+            if same { return entry.name }
+        }
+        return nil
+    }
+
+    /// Pushes a stand-in for the object a hook recorded as `label` ("Connection#1"); false when
+    /// no type of that name is defined.
+    func pushStandIn(label: String, on stack: LuaStack) -> Bool {
+        guard let hash = label.lastIndex(of: "#"),
+            let entry = typeMetatables.values.first(where: { $0.name == label[..<hash] })
+        else { return false }
+        lua_rawgeti(stack.state, pd_registry_index(), lua_Integer(entry.ref))
+        pd_push_object(stack.state, Unmanaged.passRetained(ObjectStandIn(label: label) as AnyObject).toOpaque(), -1)
+        pd_remove(stack.state, -2)
+        return true
+    }
+
+    /// The names and method names of the types defined with `defineType` (for the API's
+    /// description, which the LuaLS stubs are tested against).
+    public var definedTypes: [String: [String]] { typeMethodNames }
 
     // MARK: loading
 

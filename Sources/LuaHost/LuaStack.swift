@@ -77,10 +77,19 @@ public struct LuaStack {
     /// The value at `index` as plain data. Throws on cycles and on nesting deeper than `maxTableDepth`.
     public func value(at index: Int32) throws(LuaConversionError) -> LuaValue {
         var path: [UnsafeRawPointer] = []
-        return try value(at: lua_absindex(state, index), path: &path)
+        return try value(at: lua_absindex(state, index), path: &path, label: { _ in nil })
     }
 
-    private func value(at index: Int32, path: inout [UnsafeRawPointer]) throws(LuaConversionError) -> LuaValue {
+    /// The same, with objects (userdata) named by `label` where it names them: what primitive
+    /// hooks see, so that a recording can tell two connections apart ("Connection#2").
+    func value(at index: Int32, labellingObjects label: (Int32) -> String?) throws(LuaConversionError) -> LuaValue {
+        var path: [UnsafeRawPointer] = []
+        return try value(at: lua_absindex(state, index), path: &path, label: label)
+    }
+
+    private func value(
+        at index: Int32, path: inout [UnsafeRawPointer], label: (Int32) -> String?
+    ) throws(LuaConversionError) -> LuaValue {
         switch lua_type(state, index) {
         case LUA_TNIL, LUA_TNONE: return .nil
         case LUA_TBOOLEAN: return .boolean(lua_toboolean(state, index) != 0)
@@ -88,8 +97,8 @@ public struct LuaStack {
             if lua_isinteger(state, index) != 0 { return .integer(lua_tointegerx(state, index, nil)) }
             return .number(lua_tonumberx(state, index, nil))
         case LUA_TSTRING: return .string(LuaString(bytes: bytes(at: index) ?? []))
-        case LUA_TTABLE: return .table(try table(at: index, path: &path))
-        default: return .opaque(typeName: typeName(at: index))
+        case LUA_TTABLE: return .table(try table(at: index, path: &path, label: label))
+        default: return .opaque(typeName: label(index) ?? typeName(at: index))
         }
     }
 
@@ -109,7 +118,9 @@ public struct LuaStack {
         return body(UnsafeRawBufferPointer(start: p, count: length))
     }
 
-    private func table(at index: Int32, path: inout [UnsafeRawPointer]) throws(LuaConversionError) -> LuaTable {
+    private func table(
+        at index: Int32, path: inout [UnsafeRawPointer], label: (Int32) -> String?
+    ) throws(LuaConversionError) -> LuaTable {
         guard let identity = lua_topointer(state, index) else { return LuaTable() }
         if path.contains(identity) { throw .cycle }
         if path.count >= LuaStack.maxTableDepth { throw .tooDeep(LuaStack.maxTableDepth) }
@@ -120,8 +131,8 @@ public struct LuaStack {
         var entries: [LuaValue: LuaValue] = [:]
         lua_pushnil(state)
         while lua_next(state, index) != 0 {
-            let key = try value(at: lua_absindex(state, -2), path: &path)
-            let element = try value(at: lua_absindex(state, -1), path: &path)
+            let key = try value(at: lua_absindex(state, -2), path: &path, label: label)
+            let element = try value(at: lua_absindex(state, -1), path: &path, label: label)
             entries[key] = element
             pd_pop(state, 1)
         }

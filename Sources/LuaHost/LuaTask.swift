@@ -105,7 +105,7 @@ public final class LuaPendingCall {
             let observers = self.observers
             self.observers = []
             if !observers.isEmpty {
-                let values = n > 0 ? (0..<n).map { LuaRuntime.readable(stack, -n + $0) } : []
+                let values = n > 0 ? (0..<n).map { runtime.readable(stack, -n + $0) } : []
                 for o in observers { o(values) }
             }
             return n

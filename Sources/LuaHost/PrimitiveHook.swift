@@ -1,3 +1,5 @@
+import CLua
+import LuaShim
 import Reactor
 
 #if canImport(Glibc)
@@ -43,7 +45,9 @@ extension LuaRuntime {
     static func intercept(
         _ call: LuaCall, name: String, hooks: [any PrimitiveHook], body: (LuaCall) throws -> LuaReturn
     ) throws -> LuaReturn {
-        let arguments = call.argumentCount > 0 ? (1...call.argumentCount).map { readable(call.stack, $0) } : []
+        let runtime = call.runtime
+        let arguments =
+            call.argumentCount > 0 ? (1...call.argumentCount).map { runtime.readable(call.stack, $0) } : []
         let primitive = PrimitiveCall(name: name, arguments: arguments, task: call.runtime.currentTask?.name)
         let start = EventLoop.now()
         func tell(_ outcome: PrimitiveOutcome) {
@@ -59,7 +63,9 @@ extension LuaRuntime {
             guard let answer = found else { continue }
             tell(answer)
             switch answer {
-            case .results(let values): return call.returning(values)
+            case .results(let values):
+                for v in values { runtime.pushAnswer(v, on: call.stack) }
+                return .values(Int32(values.count))
             case .error(let message): throw LuaScriptError(message)
             }
         }
@@ -77,14 +83,86 @@ extension LuaRuntime {
             }
         } else if returned.code >= 0 {
             let n = returned.code
-            tell(.results(n > 0 ? (0..<n).map { readable(call.stack, -n + $0) } : []))
+            tell(.results(n > 0 ? (0..<n).map { runtime.readable(call.stack, -n + $0) } : []))
         }
         return returned
     }
 
-    /// A value for a hook: what cannot be copied out of Lua is `.opaque` with its type's name.
-    static func readable(_ stack: LuaStack, _ index: Int32) -> LuaValue {
-        (try? stack.value(at: index)) ?? .opaque(typeName: stack.typeName(at: index))
+    /// A value for a hook: what cannot be copied out of Lua is `.opaque` with its type's name, and
+    /// an object of a `defineType` type (also inside a table) is `.opaque("Connection#1")`: its type
+    /// and the order it was first seen in, so that its method calls can be told from another's.
+    func readable(_ stack: LuaStack, _ index: Int32) -> LuaValue {
+        (try? stack.value(at: index, labellingObjects: { objectLabel(at: $0, in: stack) }))
+            ?? .opaque(typeName: stack.typeName(at: index))
+    }
+
+    /// "Connection#2" for the second Connection hooks saw (a stand-in keeps its recorded label);
+    /// nil for userdata that is no object of ours.
+    func objectLabel(at index: Int32, in stack: LuaStack) -> String? {
+        guard let pointer = pd_object_at(stack.state, index), let type = definedTypeName(at: index, in: stack)
+        else { return nil }
+        let object = Unmanaged<AnyObject>.fromOpaque(pointer).takeUnretainedValue()
+        if let standIn = object as? ObjectStandIn { return standIn.label }
+        let id = ObjectIdentifier(object)
+        // Weak, so that a freed object's address reused by a new one gets a label of its own.
+        if let known = objectLabels[id], known.object === object { return known.label }
+        let n = (objectCounts[type] ?? 0) + 1
+        objectCounts[type] = n
+        let label = "\(type)#\(n)"
+        objectLabels[id] = LabelledObject(object: object, label: label)
+        return label
+    }
+
+    /// Pushes a value a hook answered with: `.opaque("Connection#1")`, at the top or in a table,
+    /// becomes a stand-in with Connection's methods, whose calls the hooks answer in turn (replay).
+    func pushAnswer(_ value: LuaValue, on stack: LuaStack) {
+        switch value {
+        case .opaque(let label):
+            if !pushStandIn(label: label, on: stack) { stack.push(LuaValue.nil) }
+        case .table(let t) where t.holdsObjects:
+            lua_createtable(stack.state, Int32(clamping: t.sequence.count), Int32(clamping: t.fields.count))
+            for (i, element) in t.sequence.enumerated() {
+                pushAnswer(element, on: stack)
+                lua_rawseti(stack.state, -2, lua_Integer(i + 1))
+            }
+            for (key, element) in t.fields {
+                switch key {
+                case .nil, .opaque: continue
+                case .number(let d) where d.isNaN: continue
+                default: break
+                }
+                stack.push(key)
+                pushAnswer(element, on: stack)
+                lua_rawset(stack.state, -3)
+            }
+        default: stack.push(value)
+        }
+    }
+}
+
+/// What a replayed object is: its recorded label. Its methods are the real type's (the same
+/// metatable), so each call reaches the hooks like a real one; no hook answering it is an error,
+/// as the real method refuses an object of another class (`LuaRuntime.object`).
+final class ObjectStandIn {
+    let label: String
+    init(label: String) { self.label = label }
+}
+
+struct LabelledObject {
+    weak var object: AnyObject?
+    let label: String
+}
+
+extension LuaTable {
+    fileprivate var holdsObjects: Bool {
+        func holds(_ v: LuaValue) -> Bool {
+            switch v {
+            case .opaque: true
+            case .table(let t): t.holdsObjects
+            default: false
+            }
+        }
+        return sequence.contains(where: holds) || fields.values.contains(where: holds)
     }
 }
 

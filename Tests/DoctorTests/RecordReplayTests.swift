@@ -143,7 +143,7 @@ private struct CollectingHandler: LogHandler {
         #expect(closed.status == .error)
         #expect(
             closed.summary.contains(
-                #"replay: no recorded answer for socket.connect("127.0.0.1",9,{"timeout":2}): the recording has socket.connect only with other arguments: ("127.0.0.1",1,{"timeout":2})"#
+                #"replay: no recorded answer for socket.connect("127.0.0.1",9,{"timeout":2}): the closest recorded call is socket.connect("127.0.0.1",1,{"timeout":2}), its answer used up"#
             ), "\(closed.summary)")
     }
 

@@ -27,51 +27,88 @@ public final class Recorder: PrimitiveHook, SecretKeeping {
 
 /// `run --replay`: answers every primitive from a recording, running none.
 ///
-/// A call matches a recorded one with the same name and the same arguments (secrets masked as when
-/// recording); repeated calls take the recorded answers in order. A call with no answer left is an
-/// error in the check that names it. The clock is the exception: with no recorded answer it reads
-/// the recording's time (`os.time`) or 0 (`os.clock`), so that hand-written cases need not list it.
+/// A call takes the first unused recorded call of the same primitive with, in this order:
+/// 1. the same arguments (secrets masked as when recording; numbers compared by value);
+/// 2. the same *target*: for a method, the same object (`Connection#1`); for a module function,
+///    the same arguments up to its first table (host and port of `socket.connect`, the service of
+///    `service.status`), options such as `{timeout = 3}` not compared. So editing one answer,
+///    which changes what a check asks next (a longer timeout, other bytes to send), needs no
+///    second edit.
+/// Repeated calls take the recorded answers in order. A call with no answer left is an error in
+/// the check that names it and the closest recorded call. Objects a recorded primitive returned
+/// (`{"$opaque": "Connection#1"}`) are handed out as stand-ins whose method calls replay too.
+/// The clock is the exception: with no recorded answer it reads the recording's time (`os.time`)
+/// or 0 (`os.clock`), so that hand-written cases need not list it.
 public final class Replayer: PrimitiveHook, SecretKeeping {
-    private var answers: [String: [PrimitiveOutcome]] = [:]
-    private var byName: [String: [String]] = [:]
+    private struct Entry {
+        var name: String
+        var arguments: String
+        var target: String
+        var outcome: PrimitiveOutcome
+        var used = false
+    }
+    private var entries: [Entry] = []
     private let clockStart: Int64
     public var secrets = Secrets()
     /// Calls that had no recorded answer, as the error named them.
     public private(set) var unmatched: [String] = []
+    /// Calls answered by their target alone (tier 2), as "name(arguments)": for `--trace` readers and tests.
+    public private(set) var looselyMatched: [String] = []
 
     public init(_ recording: Recording) {
-        for c in recording.calls {
-            let key = c.name + RecordedValue.canonical(c.arguments)
-            answers[key, default: []].append(c.outcome)
-            byName[c.name, default: []].append(RecordedValue.canonical(c.arguments))
+        entries = recording.calls.map {
+            Entry(
+                name: $0.name, arguments: RecordedValue.canonical($0.arguments),
+                target: RecordedValue.canonical(Replayer.target($0.arguments)), outcome: $0.outcome)
         }
         clockStart = Int64(recording.recordedAt ?? 0)
     }
 
+    /// The arguments that say what a call is about: the object of a method call; else those before
+    /// the first table (tables are options or filters).
+    static func target(_ arguments: [LuaValue]) -> [LuaValue] {
+        if case .opaque = arguments.first { return [arguments[0]] }
+        return Array(arguments.prefix { if case .table = $0 { false } else { true } })
+    }
+
     public func answer(_ call: PrimitiveCall) throws -> PrimitiveOutcome? {
-        let arguments = RecordedValue.canonical(secrets.scrub(call.arguments))
-        let key = call.name + arguments
-        if var queue = answers[key], !queue.isEmpty {
-            let next = queue.removeFirst()
-            answers[key] = queue
-            return next
+        let scrubbed = secrets.scrub(call.arguments)
+        let arguments = RecordedValue.canonical(scrubbed)
+        let target = RecordedValue.canonical(Replayer.target(scrubbed))
+        let shown = "\(call.name)(\(arguments.dropFirst().dropLast()))"
+        if let i = entries.firstIndex(where: { !$0.used && $0.name == call.name && $0.arguments == arguments })
+            ?? entries.firstIndex(where: { !$0.used && $0.name == call.name && $0.target == target })
+        {
+            entries[i].used = true
+            if entries[i].arguments != arguments { looselyMatched.append(shown) }
+            return entries[i].outcome
         }
         switch call.name {
         case "os.time": return .results([.integer(clockStart)])
         case "os.clock": return .results([.number(0)])
         default: break
         }
-        let shown = "\(call.name)(\(String(arguments.dropFirst().dropLast())))"
-        let recorded = byName[call.name] ?? []
-        let why =
-            recorded.isEmpty
-            ? "the recording has no call of \(call.name)"
-            : recorded.contains(arguments)
-                ? "the recording's \(recorded.filter { $0 == arguments }.count) answer(s) to it are used up"
-                : "the recording has \(call.name) only with other arguments: "
-                    + Set(recorded).sorted().prefix(3).map { "(\($0.dropFirst().dropLast()))" }.joined(separator: ", ")
         unmatched.append(shown)
-        throw LuaScriptError("replay: no recorded answer for \(shown): \(why)")
+        throw LuaScriptError("replay: no recorded answer for \(shown): \(why(call.name, arguments))")
+    }
+
+    /// What the recording has instead: the closest recorded call, by name then by arguments.
+    private func why(_ name: String, _ arguments: String) -> String {
+        let same = entries.filter { $0.name == name }
+        guard !same.isEmpty else {
+            let names = Array(Set(entries.map(\.name)))
+            return "the recording has no call of \(name)"
+                + (Suggest.closest(to: name, in: names).map { " (it has \($0))" } ?? "")
+        }
+        if same.contains(where: { $0.arguments == arguments }) {
+            return "the recording's \(same.filter { $0.arguments == arguments }.count) answer(s) to it are used up"
+        }
+        // Compared on their first 200 characters: the distance is quadratic, and bytes sent can be long.
+        func distance(_ e: Entry) -> Int { Suggest.distance(String(e.arguments.prefix(200)), String(arguments.prefix(200))) }
+        let closest = same.min { distance($0) < distance($1) }!
+        return "the closest recorded call is \(name)(\(closest.arguments.dropFirst().dropLast()))"
+            + (closest.used ? ", its answer used up" : ", for another target")
+            + (same.count > 1 ? " (\(same.count) recorded calls of \(name))" : "")
     }
 
     public func completed(_ call: PrimitiveCall, _ outcome: PrimitiveOutcome, nanoseconds: Int64) {}
