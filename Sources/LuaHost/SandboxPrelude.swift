@@ -335,6 +335,22 @@ let sandboxPrelude = #"""
       api[name] = deep_readonly(t, name)
     end
 
+    -- What a check can name: each global of the API with its type, and for a table its fields
+    -- with theirs ("connect=function"), for `pack lint` and the test of the LuaLS stubs.
+    function sandbox.describe()
+      local out = {}
+      for k, v in next, api do
+        local fields = {}
+        if type(v) == "table" then
+          for fk, fv in pairs(v) do fields[#fields + 1] = tostring(fk) .. "=" .. type(fv) end
+        end
+        out[#out + 1] = { name = k, kind = type(v), fields = fields }
+      end
+      out[#out + 1] = { name = "_G", kind = "table", fields = {} }
+      out[#out + 1] = { name = "load", kind = "function", fields = {} }
+      return out
+    end
+
     function sandbox.define(name, value)
       if type(value) == "table" then value = deep_readonly(value, name) end
       api[name] = value

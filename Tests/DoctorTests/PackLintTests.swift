@@ -143,6 +143,43 @@ import Testing
         #expect(text.contains("demo/pack.lua:3:") && text.contains("'defualt'") && text.contains("did you mean 'default'"), "\(text)")
         #expect(text.contains("demo/pack.lua:4:") && text.contains("'timout'") && text.contains("did you mean 'timeout'"), "\(text)")
     }
+
+    /// The typos that passed lint and failed at run time: a misspelt local read as a global, a
+    /// misspelt module function, a global read no one defines; and a stray global write.
+    @Test func unknownGlobalsAndModuleFieldsAreFoundWithTheirLines() throws {
+        let dir = try write([
+            "pack.lua": Self.manifest,
+            "one.lua": """
+            local timeout = 3
+            return check { title = "One", run = function(ctx)
+              local r = socket.conect("127.0.0.1", ctx.params.port, { timeout = tiemout })
+              helper = string.fromat("%d", 1)
+              local s = service.status("x")
+              local w = netstat.listeners(ctx.params.port)
+              if undefined_thing then return fail { summary = "no", cause = "router-locked" } end
+              return pass(helper .. tostring(s) .. tostring(w) .. r.status .. os.tiem())
+            end }
+
+            """,
+            "lib/util.lua": "socket.connect = nil\nreturn { }\n",
+        ])
+        let problems = lint(dir)
+        let text = problems.map(\.description).joined(separator: "\n")
+        func has(_ severity: LintProblem.Severity, _ line: Int, _ words: String) -> Bool {
+            problems.contains { $0.severity == severity && $0.line == line && $0.message.contains(words) }
+        }
+        #expect(has(.error, 3, "'socket' has no field 'conect' (did you mean 'connect'?)"), "\(text)")
+        #expect(has(.error, 3, "unknown global 'tiemout' (did you mean 'timeout'?)"), "\(text)")
+        #expect(has(.error, 4, "'string' has no field 'fromat' (did you mean 'format'?)"), "\(text)")
+        #expect(has(.warning, 4, "global 'helper' is set"), "\(text)")
+        #expect(has(.error, 7, "unknown global 'undefined_thing'"), "\(text)")
+        #expect(has(.error, 8, "'os' has no field 'tiem' (did you mean 'time'?)"), "\(text)")
+        #expect(has(.error, 1, "cannot set 'socket.connect'"), "\(text)")
+        // Real names are no problem: service.status, netstat.listeners, pass, fail, tostring, ctx.
+        #expect(!text.contains("'service'") && !text.contains("'netstat'") && !text.contains("'pass'"), "\(text)")
+        #expect(!problems.contains { $0.message.contains("'helper'") && $0.severity == .error }, "\(text)")
+        #expect(problems.first { $0.message.contains("tiemout") }?.file == "demo/one.lua")
+    }
 }
 
 /// At run time, ctx.params is strict too: a misspelt field is an error finding, not a silent nil.

@@ -49,6 +49,7 @@ public enum PackLinter {
 
         // Load and plan as `show` does, for each platform, then for each vendor an overlay names.
         var loaded: LoadedPack?
+        var runtime: LuaRuntime?
         var vendors: [[String: String]?] = [nil]
         var plannedVendors = 0
         while plannedVendors < vendors.count {
@@ -78,6 +79,7 @@ public enum PackLinter {
                     for step in diagnosis.plan.steps { if let d = step.diagnostic { add(d) } }
                     for d in diagnosis.plan.diagnostics { add(d) }
                     if loaded == nil {
+                        runtime = diagnosis.runtime
                         let pack = diagnosis.loader.loadPack(diagnosis.plan.folder)
                         loaded = pack
                         for d in pack.diagnostics { add(d) }
@@ -88,7 +90,66 @@ public enum PackLinter {
         }
         guard let pack = loaded, let manifest = pack.manifest else { return problems }
         for p in sourceProblems(pack, manifest) { add(p) }
+        if let runtime { for p in globalProblems(pack.folder, runtime: runtime) { add(p) } }
         return problems
+    }
+
+    /// Globals no check can have: reads of names the check environment does not offer (a typo,
+    /// `tiemout` for a local `timeout`, fails at run time with "unknown global"), fields a
+    /// portdoctor module or library table does not have (`socket.conect`), writes into those
+    /// read-only tables (errors), and global writes (warnings: they live in that file's own
+    /// globals only, and a later typo of them is not seen). Compared with the environment of the
+    /// live runtime `run` uses, so that the list cannot drift from the real API.
+    static func globalProblems(_ folder: PackFolder, runtime: LuaRuntime) -> [LintProblem] {
+        let api = runtime.apiGlobals()
+        var out: [LintProblem] = []
+        for (path, text) in folder.files.sorted(by: { $0.key < $1.key })
+        where path.hasSuffix(".lua") && !path.hasPrefix("tests/") && !path.hasPrefix(".luals/") {
+            let file = folder.displayName(path)
+            // A file that does not compile is reported by loading it.
+            guard let chunk = try? ChunkGlobals(source: text, name: file, runtime: runtime) else { continue }
+            let written = Set(chunk.uses.filter(\.isWrite).map(\.name))
+            var warnedWrite: Set<String> = []
+            for use in chunk.uses {
+                if use.isWrite {
+                    guard warnedWrite.insert(use.name).inserted else { continue }
+                    let shadows = api[use.name] != nil ? " (it hides the API's '\(use.name)' in this file)" : ""
+                    out.append(
+                        LintProblem(
+                            severity: .warning, file: file, line: use.line,
+                            message: "global '\(use.name)' is set: it is seen in this file only\(shadows); "
+                                + "write 'local \(use.name)'\(Suggest.hint(use.name, Array(chunk.locals)))"))
+                    continue
+                }
+                guard let global = api[use.name] else {
+                    if written.contains(use.name) { continue }
+                    let candidates = Array(api.keys) + Array(chunk.locals) + Array(written)
+                    out.append(
+                        LintProblem(
+                            severity: .error, file: file, line: use.line,
+                            message: "unknown global '\(use.name)'\(Suggest.hint(use.name, candidates)): "
+                                + "no local, parameter or portdoctor global has this name"))
+                    continue
+                }
+                guard let field = use.field, global.kind == "table", !global.fields.isEmpty, use.name != "_G" else {
+                    continue
+                }
+                if use.fieldIsWrite {
+                    out.append(
+                        LintProblem(
+                            severity: .error, file: file, line: use.line,
+                            message: "cannot set '\(use.name).\(field)': '\(use.name)' is read-only"))
+                } else if global.fields[field] == nil {
+                    out.append(
+                        LintProblem(
+                            severity: .error, file: file, line: use.line,
+                            message: "'\(use.name)' has no field '\(field)'"
+                                + "\(Suggest.hint(field, Array(global.fields.keys))); it has "
+                                + global.fields.keys.sorted().joined(separator: ", ")))
+                }
+            }
+        }
+        return out
     }
 
     /// What reading the Lua source finds.
