@@ -136,6 +136,15 @@ public struct Report: Sendable {
     /// The run's recording (`run --record`), as written: attached to the HTML report so that support
     /// can replay it. Not part of the JSON report (it would double its size); nil when none was made.
     public var recording: String?
+    /// The causes the pack declares (`causes = { ["id"] = "words" }` in its manifest): reports
+    /// describe them as they describe the shared ones.
+    public var packCauses: [String: String] = [:]
+
+    /// Words for each cause a finding may name: the shared vocabulary's, then the pack's own
+    /// (a pack cannot reword a shared cause).
+    public var causeWords: [String: String] {
+        packCauses.isEmpty ? RootCause.vocabulary : RootCause.vocabulary.merging(packCauses) { shared, _ in shared }
+    }
 
     public func count(_ status: CheckStatus) -> Int { findings.filter { $0.status == status }.count }
 

@@ -39,7 +39,7 @@ public enum HTMLReporter {
         h.append("</figure>")
         h += fixes(report)
         h.append("<h2>Checks</h2>")
-        for f in report.findings { h += finding(f) }
+        for f in report.findings { h += finding(f, report) }
         h += platform(report, json: json)
         h += recording(report)
         h.append("</body>")
@@ -83,7 +83,7 @@ public enum HTMLReporter {
         switch p.status {
         case .fail, .warn:
             what =
-                p.cause.flatMap { RootCause.vocabulary[$0] }.map { "Most likely cause: \($0)." }
+                p.cause.flatMap { report.causeWords[$0] }.map { "Most likely cause: \($0)." }
                 ?? "Problem: \(p.summary)."
         default: what = "The diagnosis is incomplete: check '\(p.id)' could not run. \(p.summary)"
         }
@@ -93,7 +93,7 @@ public enum HTMLReporter {
         if !also.isEmpty {
             h.append("<ul>")
             for f in also {
-                let words = f.cause.flatMap { RootCause.vocabulary[$0] } ?? f.summary
+                let words = f.cause.flatMap { report.causeWords[$0] } ?? f.summary
                 h.append(
                     "<li class=\"\(f.status.rawValue)\">\(f.status == .warn ? "Maybe also" : "Also found"): \(esc(words)) (\(esc(f.id)))</li>"
                 )
@@ -110,7 +110,7 @@ public enum HTMLReporter {
         let problems = [p] + report.also
         var h = ["<h2>What to do, in order</h2>", "<ol>"]
         for f in problems {
-            let words = f.cause.map { c in RootCause.vocabulary[c].map { "\($0) (\(c))" } ?? c } ?? f.summary
+            let words = f.cause.map { c in report.causeWords[c].map { "\($0) (\(c))" } ?? c } ?? f.summary
             h.append("<li><strong>\(esc(words))</strong> — \(esc(f.id))")
             if !f.advice.isEmpty {
                 h.append("<ol>")
@@ -126,7 +126,7 @@ public enum HTMLReporter {
         return h
     }
 
-    static func finding(_ f: Finding) -> [String] {
+    static func finding(_ f: Finding, _ report: Report) -> [String] {
         let open = f.status == .fail || f.status == .error ? " open=\"open\"" : ""
         var h = [
             "<details\(open)>",
@@ -134,7 +134,7 @@ public enum HTMLReporter {
             "<p>\(esc(f.title))</p>",
         ]
         if let c = f.cause {
-            h.append("<p>Cause: \(esc(RootCause.vocabulary[c].map { "\($0) (\(c))" } ?? c))</p>")
+            h.append("<p>Cause: \(esc(report.causeWords[c].map { "\($0) (\(c))" } ?? c))</p>")
         }
         if !f.advice.isEmpty {
             h.append("<ol>")

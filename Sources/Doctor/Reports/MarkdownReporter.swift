@@ -45,7 +45,7 @@ public enum MarkdownReporter {
             md.append(f.summary)
             if let cause = f.cause {
                 md.append("")
-                md.append("Cause: \(RootCause.vocabulary[cause] ?? cause) (`\(cause)`)")
+                md.append("Cause: \(report.causeWords[cause] ?? cause) (`\(cause)`)")
             }
             if !f.advice.isEmpty {
                 md.append("")

@@ -19,7 +19,7 @@ public enum TAPReporter {
             ]
             if let cause = f.cause {
                 fields.append(("cause", .string(cause)))
-                if let words = RootCause.vocabulary[cause] { fields.append(("cause_description", .string(words))) }
+                if let words = report.causeWords[cause] { fields.append(("cause_description", .string(words))) }
             }
             if !f.advice.isEmpty { fields.append(("advice", .array(f.advice.map(JSONValue.string)))) }
             if !f.evidence.isEmpty { fields.append(("evidence", f.evidence)) }

@@ -60,7 +60,7 @@ public struct TextReporter {
             for line in f.output ?? [] { out.append(indent + paint("printed: ", "2") + line) }
             guard f.status != .pass, f.status != .skip || !f.advice.isEmpty else { continue }
             if let cause = f.cause {
-                let words = RootCause.vocabulary[cause].map { "\($0) (\(cause))" } ?? cause
+                let words = report.causeWords[cause].map { "\($0) (\(cause))" } ?? cause
                 out.append(indent + paint("cause: ", "1") + words)
             }
             for (i, step) in f.advice.enumerated() { out.append(indent + "\(i + 1). \(step)") }
@@ -99,7 +99,7 @@ public struct TextReporter {
     /// in one go instead of learning of the next only after fixing the first.
     public func alsoFound(_ report: Report) -> [String] {
         report.also.map { f in
-            let what = f.cause.flatMap { RootCause.vocabulary[$0] } ?? f.summary
+            let what = f.cause.flatMap { report.causeWords[$0] } ?? f.summary
             let first = f.advice.first.map { " First: \($0)" } ?? ""
             if f.status == .warn { return paint("Maybe also: \(what) (\(f.id)).", "1;33") + first }
             return paint("Also found: \(what) (\(f.id)).", "1;31") + first
@@ -123,7 +123,7 @@ public struct TextReporter {
         switch p.status {
         case .fail, .warn:
             let what =
-                p.cause.flatMap { RootCause.vocabulary[$0] }.map { "Most likely cause: \($0)." }
+                p.cause.flatMap { report.causeWords[$0] }.map { "Most likely cause: \($0)." }
                 ?? "Problem: \(p.summary)."
             let first = p.advice.first.map { " First: \($0)" } ?? ""
             return paint(what, p.status == .fail ? "1;31" : "1;33") + first

@@ -105,11 +105,13 @@ public final class Runner {
                 error: d.error)
         }
         for state in states { if case .done(let f) = state { findings.append(f) } }
-        return Report(
+        var report = Report(
             packID: plan.manifest.id, packVersion: plan.manifest.version, packTitle: plan.manifest.title,
             platform: plan.platform.rawValue, vendor: plan.vendor?["manufacturer"], parameters: parameters.texts,
             parameterSources: parameters.sources, findings: findings,
             durationMilliseconds: Double(EventLoop.now() - start) / 1e6, startedAt: began)
+        report.packCauses = plan.manifest.causes
+        return report
     }
 
     private var progressTicker: EventLoop.Token?
