@@ -253,7 +253,7 @@ firewall = {}
 function firewall.check(question) end
 ---Only inside a repair's apply function.
 ---@param question portdoctor.FirewallQuestion
----@return boolean ok, string what
+---@return true? ok, string what nil and why on failure
 function firewall.open(question) end
 
 ---@class portdoctor.ServiceStatus
@@ -281,10 +281,11 @@ function service.restart_command(name, options) end
 ---Only inside a repair's apply function.
 ---@param name string
 ---@param options? { manager?: string, config?: string, port?: integer, timeout?: number }
----@return boolean ok, string what, { seconds: number, listening?: boolean, status?: portdoctor.ServiceStatus }
+---@return true? ok, string what, { seconds: number, listening?: boolean, status?: portdoctor.ServiceStatus }
 function service.restart(name, options) end
 
 ---@class portdoctor.ReflectResult
+---@field status "answered"|"refused"|"unreachable"|"garbled" answered: the reflector did what was asked; refused: it said no (see error)
 ---@field reached boolean
 ---@field ok boolean
 ---@field seen? string

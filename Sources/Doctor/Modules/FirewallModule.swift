@@ -35,7 +35,8 @@ enum FirewallModule {
                         }
                         return (ok, detail)
                     } results: {
-                        [.boolean($0.0), .text($0.1)]
+                        // `nil, why` on failure, as every action (Docs/lua-api.md); `if not ok` reads both.
+                        [$0.0 ? .boolean(true) : .nil, .text($0.1)]
                     }
                 },
             ])

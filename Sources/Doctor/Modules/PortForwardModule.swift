@@ -127,6 +127,8 @@ enum PortForwardModule {
         case .reply(let r):
             t["reached"] = true
             t["ok"] = .boolean(r.ok)
+            // The probe's one status word (reached/ok stay for the packs that read them).
+            t["status"] = r.ok ? "answered" : "refused"
             if let seen = r.seen { t["seen"] = .text(seen) }
             if let e = r.error { t["error"] = .text(e) }
             if let cb = r.connect_back {
@@ -138,11 +140,13 @@ enum PortForwardModule {
                 t["connect_back"] = .table(c)
             }
         case .unreachable(let c):
+            t["status"] = "unreachable"
             t["reached"] = false
             t["ok"] = false
             t["connect"] = Convert.table(c)
             t["error"] = .text("cannot reach the reflector: \(c.status.rawValue)")
         case .garbled(let text):
+            t["status"] = "garbled"
             t["reached"] = true
             t["ok"] = false
             t["error"] = .text("not a portdoctor reflector: \(text)")

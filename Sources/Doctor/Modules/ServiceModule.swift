@@ -51,7 +51,7 @@ enum ServiceModule {
                         let manager = try managerOption(call) ?? Services.status(name, config: config)?.manager
                             ?? Services.detect().first
                     else {
-                        return call.returning(.boolean(false), .text("no service manager found on this computer"))
+                        return call.returning(.nil, .text("no service manager found on this computer"))
                     }
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
@@ -63,7 +63,8 @@ enum ServiceModule {
                             t["seconds"] = .number((r.seconds * 100).rounded() / 100)
                             if let l = r.listening { t["listening"] = .boolean(l) }
                             if let s = r.status { t["status"] = table(s) }
-                            pending.resume(with: [.boolean(r.ok), .text(r.detail), .table(t)])
+                            // `nil, why` on failure, as every action; `if not ok` reads both.
+                            pending.resume(with: [r.ok ? .boolean(true) : .nil, .text(r.detail), .table(t)])
                         }
                     }
                 },
