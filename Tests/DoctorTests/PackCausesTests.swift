@@ -42,3 +42,20 @@ import Testing
         #expect(report.findings.first { $0.id == "after" }?.summary == "admin said 403 at /admin")
     }
 }
+
+/// The API-style fixes keep their old fields: `portforward.reflect` has a status word now.
+@Suite struct APIStyleTests {
+    @Test func reflectSaysUnreachableAsAStatusWord() throws {
+        // Port 1 on loopback: nothing listens, the connect is refused, no reflector is reached.
+        let pack = folder([
+            "pack.lua": manifest(steps: ["r"]),
+            "r.lua": passing(
+                body: """
+                    local r = portforward.reflect("127.0.0.1", { port = 1, timeout = 2 })
+                    return pass("%s %s %s", r.status, tostring(r.reached), tostring(r.ok))
+                    """),
+        ])
+        let report = try diagnose(pack).report
+        #expect(report.findings.first?.summary == "unreachable false false", "\(report.findings.first?.summary ?? "")")
+    }
+}
