@@ -27,6 +27,8 @@ public struct ChunkGlobals: Sendable {
     public var uses: [GlobalUse] = []
     /// The names of the chunk's locals (for "did you mean" when a global is a misspelt local).
     public var locals: Set<String> = []
+    /// `require("name")` with a literal name, and its line: what the chunk will ask for.
+    public var requires: [(name: String, line: Int)] = []
 
     /// Compiles and reads `source`; throws the syntax error if it does not compile.
     public init(source: String, name: String, runtime: LuaRuntime) throws(LuaError) {
@@ -35,6 +37,7 @@ public struct ChunkGlobals: Sendable {
         if (try? reader.chunk()) != nil {
             uses = reader.uses.sorted { ($0.line, $0.name) < ($1.line, $1.name) }
             locals = reader.locals
+            requires = reader.requires.sorted { ($0.line, $0.name) < ($1.line, $1.name) }
         }
     }
 }
@@ -82,9 +85,10 @@ private struct DumpReader {
     var i = 0
     var uses: [GlobalUse] = []
     var locals: Set<String> = []
+    var requires: [(name: String, line: Int)] = []
 
     // Opcodes of Lua 5.4 (lopcodes.h) that this reader looks at.
-    static let getTabUp: UInt32 = 11, getField: UInt32 = 14, setTabUp: UInt32 = 15, setField: UInt32 = 18
+    static let loadK: UInt32 = 3, getTabUp: UInt32 = 11, getField: UInt32 = 14, setTabUp: UInt32 = 15, setField: UInt32 = 18
     static let selfOp: UInt32 = 20
 
     mutating func byte() throws(Malformed) -> UInt8 {
@@ -197,6 +201,9 @@ private struct DumpReader {
                     } else if nop == DumpReader.setField && na == a {
                         use.field = constant(nb)
                         use.fieldIsWrite = true
+                    } else if name == "require" && nop == DumpReader.loadK && na == a + 1, let module = constant(next >> 15) {
+                        // require("x"): the name is loaded into the register after the function's.
+                        requires.append((module, lines[pc]))
                     }
                 }
                 uses.append(use)

@@ -180,6 +180,29 @@ import Testing
         #expect(!problems.contains { $0.message.contains("'helper'") && $0.severity == .error }, "\(text)")
         #expect(problems.first { $0.message.contains("tiemout") }?.file == "demo/one.lua")
     }
+
+    /// A require inside `run` is only tried when the check runs: lint resolves it as the loader would.
+    @Test func aRequireThatFindsNothingIsAnError() throws {
+        let dir = try write([
+            "pack.lua": Self.manifest,
+            "lib/util.lua": "return { x = 1 }\n",
+            "one.lua": """
+            local util = require("util")
+            return check { title = "One", run = function(ctx)
+              local u = require("uitl")
+              local s = require("tcp-service:steps")
+              local t = require("tcp-servce:steps")
+              return fail { summary = "ok " .. (util.x + ctx.params.port), cause = "router-locked" }
+            end }
+
+            """,
+        ])
+        let problems = lint(dir)
+        let text = problems.map(\.description).joined(separator: "\n")
+        #expect(problems.contains { $0.line == 3 && $0.message.contains("module 'uitl' not found (did you mean 'util'?)") }, "\(text)")
+        #expect(problems.contains { $0.line == 5 && $0.message.contains("there is no pack 'tcp-servce' (did you mean 'tcp-service'?)") }, "\(text)")
+        #expect(!problems.contains { $0.line == 1 || $0.line == 4 }, "\(text)")
+    }
 }
 
 /// At run time, ctx.params is strict too: a misspelt field is an error finding, not a silent nil.

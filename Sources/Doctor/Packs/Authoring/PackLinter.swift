@@ -50,6 +50,7 @@ public enum PackLinter {
         // Load and plan as `show` does, for each platform, then for each vendor an overlay names.
         var loaded: LoadedPack?
         var runtime: LuaRuntime?
+        var libraries: [String: PackFolder] = [:]
         var vendors: [[String: String]?] = [nil]
         var plannedVendors = 0
         while plannedVendors < vendors.count {
@@ -80,6 +81,7 @@ public enum PackLinter {
                     for d in diagnosis.plan.diagnostics { add(d) }
                     if loaded == nil {
                         runtime = diagnosis.runtime
+                        libraries = diagnosis.loader.libraries
                         let pack = diagnosis.loader.loadPack(diagnosis.plan.folder)
                         loaded = pack
                         for d in pack.diagnostics { add(d) }
@@ -90,7 +92,7 @@ public enum PackLinter {
         }
         guard let pack = loaded, let manifest = pack.manifest else { return problems }
         for p in sourceProblems(pack, manifest) { add(p) }
-        if let runtime { for p in globalProblems(pack.folder, runtime: runtime) { add(p) } }
+        if let runtime { for p in globalProblems(pack.folder, runtime: runtime, libraries: libraries) { add(p) } }
         return problems
     }
 
@@ -100,7 +102,9 @@ public enum PackLinter {
     /// read-only tables (errors), and global writes (warnings: they live in that file's own
     /// globals only, and a later typo of them is not seen). Compared with the environment of the
     /// live runtime `run` uses, so that the list cannot drift from the real API.
-    static func globalProblems(_ folder: PackFolder, runtime: LuaRuntime) -> [LintProblem] {
+    static func globalProblems(
+        _ folder: PackFolder, runtime: LuaRuntime, libraries: [String: PackFolder] = [:]
+    ) -> [LintProblem] {
         let api = runtime.apiGlobals()
         var out: [LintProblem] = []
         for (path, text) in folder.files.sorted(by: { $0.key < $1.key })
@@ -108,6 +112,11 @@ public enum PackLinter {
             let file = folder.displayName(path)
             // A file that does not compile is reported by loading it.
             guard let chunk = try? ChunkGlobals(source: text, name: file, runtime: runtime) else { continue }
+            for r in chunk.requires {
+                if let problem = requireProblem(r.name, from: path, in: folder, libraries: libraries) {
+                    out.append(LintProblem(severity: .error, file: file, line: r.line, message: problem))
+                }
+            }
             let written = Set(chunk.uses.filter(\.isWrite).map(\.name))
             var warnedWrite: Set<String> = []
             for use in chunk.uses {
@@ -245,6 +254,34 @@ public enum PackLinter {
             }
         }
         return out
+    }
+}
+
+extension PackLinter {
+    /// Why `require(name)` in the file at `path` would find nothing at run time (a require inside
+    /// `run` is only tried when the check runs), as the loader resolves it: "pack:module" from
+    /// another pack's lib/, else from the lib/ of the pack or overlay the file belongs to.
+    static func requireProblem(
+        _ full: String, from path: String, in folder: PackFolder, libraries: [String: PackFolder]
+    ) -> String? {
+        let parts = full.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let name = parts.last ?? full
+        var library = folder
+        var base = ""
+        if parts.count == 2 {
+            guard let other = libraries[parts[0]] ?? (parts[0] == folder.name ? folder : nil) else {
+                return "module '\(full)' not found: there is no pack '\(parts[0])'\(Suggest.hint(parts[0], Array(libraries.keys)))"
+            }
+            library = other
+        } else if path.hasPrefix("overlays/"), let overlay = path.split(separator: "/").dropFirst().first {
+            base = "overlays/\(overlay)/"
+        }
+        let wanted = base + "lib/" + name.replacing(".", with: "/") + ".lua"
+        guard library.files[wanted] == nil else { return nil }
+        let modules = library.files.keys.filter { $0.hasPrefix(base + "lib/") && $0.hasSuffix(".lua") }.map {
+            String($0.dropFirst(base.count + 4).dropLast(4)).replacing("/", with: ".")
+        }
+        return "module '\(full)' not found\(Suggest.hint(name, modules)): looked for \(library.displayName(wanted))"
     }
 }
 
