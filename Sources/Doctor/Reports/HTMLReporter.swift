@@ -7,7 +7,7 @@ public enum HTMLReporter {
     /// the version are the saved run's; nil: this run's.
     public static func render(_ report: Report, json: JSONValue? = nil) -> String {
         let json = json ?? JSONReporter.object(report)
-        let picture = PathPicture(report: json)
+        let pictures = PathPicture.pictures(report: json)
         var h: [String] = []
         h.append("<!DOCTYPE html>")
         h.append("<html lang=\"en\">")
@@ -28,15 +28,19 @@ public enum HTMLReporter {
             "<p class=\"meta\">\(esc(report.packID)) \(esc(report.packVersion)) · \(esc(report.platform))"
                 + (started.isEmpty ? "" : " · \(esc(started))") + "</p>")
         h += verdict(report)
-        h.append("<figure>")
-        h.append(svg(picture))
-        let way =
-            picture.direction == .inbound
-            ? "the other computer connecting to this one" : "this computer connecting to the other one"
-        h.append(
-            "<figcaption>The path of the connection (\(way)): green got through, red stops it, grey dashed is not known.</figcaption>"
-        )
-        h.append("</figure>")
+        // No network evidence, no picture; a paired run draws a figure per direction it tested.
+        for picture in pictures {
+            h.append("<figure>")
+            h.append(svg(picture))
+            let way =
+                picture.title
+                ?? (picture.direction == .inbound
+                    ? "the other computer connecting to this one" : "this computer connecting to the other one")
+            h.append(
+                "<figcaption>The path of the connection (\(esc(way))): green got through, red stops it, grey dashed is not known.</figcaption>"
+            )
+            h.append("</figure>")
+        }
         h += fixes(report)
         h.append("<h2>Checks</h2>")
         for f in report.findings { h += finding(f) }
