@@ -109,5 +109,37 @@ enum PairedPathGoldens {
               vm (10.231.70.1)       nftables                            nftables                   vm (10.231.70.2)
                                                                                                     ▲ service-not-running
             """#,
+        "paired-missing-forward/80/ascii": #"""
+              source -> destination, TCP 4242: refused
+              source computer  ----> source firewall ----> internet --X->
+              vm (11.231.61.2)       nftables
+              destination router ..?.> destination firewall ----> destination computer
+              10.231.60.1              nftables                   vm (11.231.61.1)
+              ^ port-forward-missing
+            """#,
+        "paired-missing-forward/80/utf8": #"""
+              source → destination, TCP 4242: refused
+              source computer  ────▶ source firewall ────▶ internet ──✘─▶
+              vm (11.231.61.2)       nftables
+              destination router ╌╌?╌▶ destination firewall ────▶ destination computer
+              10.231.60.1              nftables                   vm (11.231.61.1)
+              ▲ port-forward-missing
+            """#,
+        "paired-missing-forward/120/ascii": #"""
+              source -> destination, TCP 4242: refused
+              source computer  ----> source firewall ----> internet --X-> destination router ..?.> destination firewall ---->
+              vm (11.231.61.2)       nftables                             10.231.60.1              nftables
+                                                                          ^ port-forward-missing
+              destination computer
+              vm (11.231.61.1)
+            """#,
+        "paired-missing-forward/120/utf8": #"""
+              source → destination, TCP 4242: refused
+              source computer  ────▶ source firewall ────▶ internet ──✘─▶ destination router ╌╌?╌▶ destination firewall ────▶
+              vm (11.231.61.2)       nftables                             10.231.60.1              nftables
+                                                                          ▲ port-forward-missing
+              destination computer
+              vm (11.231.61.1)
+            """#,
     ]
 }

@@ -9,7 +9,9 @@ enum PairedReports {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("PairedReports")
 
-    static let names = ["healthy", "destination-firewall-drop", "source-outbound-drop", "destination-service-stopped"]
+    static let names = [
+        "healthy", "destination-firewall-drop", "source-outbound-drop", "destination-service-stopped", "missing-forward",
+    ]
 
     static func json(_ name: String) throws -> String {
         try String(contentsOf: folder.appendingPathComponent("\(name).json"), encoding: .utf8)
