@@ -32,7 +32,10 @@ struct ServiceWordingTests {
     /// systemd's unit names end in ".service": not "the crashplan.service service".
     @Test func aUnitNameIsNotSaidTwice() throws {
         let w = SharedStepTests.World()
-        w.service = ["manager": "systemd", "name": "crashplan.service", "installed": true, "running": false, "state": "inactive (dead)"]
+        w.service = [
+            "manager": "systemd", "name": "crashplan.service", "installed": true, "running": false,
+            "state": "inactive (dead)",
+        ]
         let f = try #require(SharedStepTests.run([("service", "crashplan/service.lua")], world: w)["service"])
         #expect(f.summary == "the crashplan service is stopped (systemd)")
     }

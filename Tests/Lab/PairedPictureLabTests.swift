@@ -36,7 +36,8 @@ struct PairedPictureLabTests {
 
     /// The picture's JSON for a saved report, by the release binary.
     static func path(_ report: String) throws -> [String: Any] {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pd-pairpath-\(UUID().uuidString).json")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pd-pairpath-\(UUID().uuidString).json")
         try report.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let process = Process()
@@ -63,7 +64,8 @@ struct PairedPictureLabTests {
                 try text.write(toFile: "\(dir)/\(fault.rawValue)-from-\(side).json", atomically: true, encoding: .utf8)
             }
             let report = try #require(
-                try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(fault) from the \(side): \(text)")
+                try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                "\(fault) from the \(side): \(text)")
             let checks = (report["checks"] as? [[String: Any]]) ?? []
             let picture = try Self.path(text)
             #expect(picture["paired"] as? Bool == true)
@@ -71,15 +73,19 @@ struct PairedPictureLabTests {
             let forward = try #require(rows.first, "\(fault) from the \(side): no picture")
             #expect((forward["title"] as? String)?.hasPrefix("source → destination") == true)
             let stop = forward["stop"] as? [String: Any]
-            print("paired picture \(fault) from the \(side): stop \(stop?["name"] ?? "-") (\(stop?["computer"] ?? "-"))")
+            print(
+                "paired picture \(fault) from the \(side): stop \(stop?["name"] ?? "-") (\(stop?["computer"] ?? "-"))")
             guard let truth = Self.truth(fault) else {
-                #expect(stop == nil, "\(fault) from the \(side): a healthy pair's picture stops: \(String(describing: stop))")
+                #expect(
+                    stop == nil,
+                    "\(fault) from the \(side): a healthy pair's picture stops: \(String(describing: stop))")
                 continue
             }
             let where_ = "\(fault) from the \(side): \(String(describing: stop))"
             #expect(stop?["kind"] as? String == truth.kind, "\(where_)")
             #expect(stop?["side"] as? String == truth.side, "\(where_)")
-            #expect(stop?["cause"] as? String == (report["pairing"] as? [String: Any])?["cause"] as? String, "\(where_)")
+            #expect(
+                stop?["cause"] as? String == (report["pairing"] as? [String: Any])?["cause"] as? String, "\(where_)")
             // The computer is the one the report names for that side, at that side's lab address.
             let computer = checks.first { $0["side"] as? String == truth.side }?["computer"] as? String
             #expect(computer != nil && stop?["computer"] as? String == computer, "\(where_)")

@@ -35,7 +35,9 @@ import Testing
             #expect(r.status == 2, "\(arguments): exit \(r.status): \(r.stdout) \(r.stderr)")
             #expect(!r.stdout.contains("UNKNOWN"), "\(arguments): \(r.stdout)")
             for format in ["text", "html", "json", "markdown", "junit", "tap", "path"] {
-                #expect(r.stderr.contains("  - \(format)\n"), "\(arguments): the message does not name \(format): \(r.stderr)")
+                #expect(
+                    r.stderr.contains("  - \(format)\n"),
+                    "\(arguments): the message does not name \(format): \(r.stderr)")
             }
         }
         // `run` keeps the plugin's UNKNOWN for its own usage errors.

@@ -83,11 +83,15 @@ extension PathPicture {
             let c = verdictCause, ["port-forward-missing", "port-forward-wrong-target", "upnp-unavailable"].contains(c)
         {
             destinationNATs = [
-                Hop(kind: .nat, name: "destination router", detail: nil, side: "destination", computer: computer("destination"))
+                Hop(
+                    kind: .nat, name: "destination router", detail: nil, side: "destination",
+                    computer: computer("destination"))
             ]
         }
         if sourceNATs.isEmpty, fix == "source", let c = verdictCause, ["cgnat", "double-nat"].contains(c) {
-            sourceNATs = [Hop(kind: .nat, name: "source router", detail: nil, side: "source", computer: computer("source"))]
+            sourceNATs = [
+                Hop(kind: .nat, name: "source router", detail: nil, side: "source", computer: computer("source"))
+            ]
         }
         let s = "source", d = "destination"
         var hops = [
@@ -96,10 +100,15 @@ extension PathPicture {
         ]
         hops += sourceNATs
         let middle = hops.count
-        hops.append(Hop(kind: .internet, name: sourceNATs.isEmpty && destinationNATs.isEmpty ? "network" : "internet", detail: nil))
+        hops.append(
+            Hop(
+                kind: .internet, name: sourceNATs.isEmpty && destinationNATs.isEmpty ? "network" : "internet",
+                detail: nil))
         hops += destinationNATs.reversed()
-        hops.append(Hop(kind: .firewall, name: "destination firewall", detail: firewall(d), side: d, computer: computer(d)))
-        hops.append(Hop(kind: .computer, name: "destination computer", detail: computer(d), side: d, computer: computer(d)))
+        hops.append(
+            Hop(kind: .firewall, name: "destination firewall", detail: firewall(d), side: d, computer: computer(d)))
+        hops.append(
+            Hop(kind: .computer, name: "destination computer", detail: computer(d), side: d, computer: computer(d)))
         let last = hops.count - 1
 
         // Each side's own view, for placing its causes.
@@ -134,7 +143,10 @@ extension PathPicture {
         var stops: [Stop] = []
         if let cause = verdictCause {
             let check = verdictCheck ?? ""
-            stops.append(Stop(cause: cause, check: check, hop: placed(cause, check: check, side: fix), primary: true, likely: false))
+            stops.append(
+                Stop(
+                    cause: cause, check: check, hop: placed(cause, check: check, side: fix), primary: true,
+                    likely: false))
         }
         var others: [(check: String, cause: String?)] = []
         if let p = report.member("primary")?.member("check")?.text {
@@ -144,7 +156,8 @@ extension PathPicture {
             if let c = a.member("check")?.text { others.append((c, a.member("cause")?.text)) }
         }
         let symptoms: Set<String> = [
-            "peer-unreachable", "peer-unresolvable", "peer-ipv4-unreachable", "peer-ipv6-unreachable", "filtered-upstream",
+            "peer-unreachable", "peer-unresolvable", "peer-ipv4-unreachable", "peer-ipv6-unreachable",
+            "filtered-upstream",
         ]
         for entry in others {
             guard let cause = entry.cause, entry.check != verdictCheck else { continue }
@@ -194,7 +207,8 @@ extension PathPicture {
         // reflector connect back, or the destination connected to the source.
         let back =
             evidence("source").first(where: isSurvey)?.member("connect_back")?.text
-            ?? evidence("destination").first { isConnectOutcome($0) && $0.member("connect") == nil }?.member("status")?.text
+            ?? evidence("destination").first { isConnectOutcome($0) && $0.member("connect") == nil }?.member("status")?
+            .text
         if let back {
             var links = Array(repeating: LinkState.unknown, count: hops.count - 1)
             switch back {
