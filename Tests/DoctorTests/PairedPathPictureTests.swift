@@ -172,6 +172,7 @@ enum PairedReports {
         let html = HTMLReporter.render(report, json: json)
         #expect(html.contains("source → destination, TCP 4242: timeout"))
         #expect(html.components(separatedBy: "<svg").count == 2)
+        #expect(html.contains("<p class=\"verdict fail\">Fix the source, "), "the HTML opens with the computer to fix")
     }
 
     /// Markdown, JUnit and TAP say which computer each check ran on.

@@ -79,6 +79,16 @@ public enum HTMLReporter {
 
     static func verdict(_ report: Report) -> [String] {
         var h: [String] = []
+        // A paired run opens with which computer to fix, as the text report does.
+        if let v = report.pairing {
+            if let side = v.fix {
+                let who = v.computer.map { "the \(side), \($0)" } ?? "the \(side)"
+                h.append("<p class=\"verdict fail\">Fix \(esc(who)): \(esc(v.summary)).</p>")
+                if let first = v.advice.first { h.append("<p>On the \(esc(side)): \(esc(first))</p>") }
+            } else {
+                h.append("<p class=\"verdict pass\">Both computers: \(esc(v.summary)).</p>")
+            }
+        }
         guard let p = report.primary else {
             h.append("<p class=\"verdict pass\">No problem found.</p>")
             return h
