@@ -125,6 +125,10 @@ enum PairedReports {
         let text = rows.flatMap { $0.lines(width: 80, unicode: false, color: false) }
         #expect(text.contains { $0.contains("destination -> source") }, "\(text)")
         #expect(text.contains { $0.contains("<-X--") }, "\(text)")
+        // The HTML draws a figure for each direction too.
+        let html = HTMLReporter.render(try Report(json: json), json: json)
+        #expect(html.components(separatedBy: "<svg").count == 3)
+        #expect(html.contains("destination → source, TCP 4242 (connect-back): refused"))
     }
 
     /// A pack with no network checks (only a service): no picture at all, not "no place on the path".
