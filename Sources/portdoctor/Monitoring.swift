@@ -121,6 +121,9 @@ struct MonitoringOptions: ParsableArguments {
     /// With `--format nagios` a usage error is the plugin's UNKNOWN (3), on standard output where
     /// Nagios reads it; every other format keeps exit code 2.
     static func nagiosRequested(_ arguments: [String]) -> Bool {
+        // Only `run` draws Nagios: another command given `--format nagios` is a usage error (exit 2)
+        // that names the formats it has, not a plugin's UNKNOWN.
+        guard arguments.dropFirst().first == RunCommand.configuration.commandName else { return false }
         for (i, a) in arguments.enumerated() {
             if a == "--format=nagios" || (a == "--format" && arguments.dropFirst(i + 1).first == "nagios") {
                 return true

@@ -21,7 +21,8 @@ struct ReportCommand: ParsableCommand {
         discussion: """
             The report is one saved with `portdoctor run --format json` (or --output-json FILE). Nothing is \
             run again: the text and the path picture come from the file alone. `--format path` prints the \
-            path picture as JSON (hops, links, where it stops).
+            path picture as JSON (hops, links, where it stops; a paired report's directions under \
+            "directions"). A report with no network evidence draws no picture.
 
             Examples:
               portdoctor report saved.json
@@ -92,7 +93,7 @@ struct ReportCommand: ParsableCommand {
             drawn = MarkdownReporter.render(report, plan: report.findings.map { ($0.id, $0.title, $0.origin) })
         case .junit: drawn = JUnitReporter.render(report)
         case .tap: drawn = TAPReporter.render(report)
-        case .path: drawn = PathPicture(report: json).json.encoded(pretty: true) + "\n"
+        case .path: drawn = PathPicture.pathJSON(report: json).encoded(pretty: true) + "\n"
         }
         if let output {
             try ReportOutput.writeAtomically(drawn, to: output)

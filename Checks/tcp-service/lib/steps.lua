@@ -140,6 +140,33 @@ function M.unseen(ctx, what, why, fields)
 end
 
 -- A program's name as compared: Windows names end in .exe and ignore case.
+-- A manager's own word for a stopped service's state ("down", "fail", "inactive (dead)", "STOPPED",
+-- "crashed") in plain English, for the summary a person reads: "is stopped", "has failed". The word
+-- itself stays in the evidence. First match wins: "activating (auto-restart)" keeps restarting.
+local state_phrases = {
+  { "auto%-restart", "keeps restarting" }, { "fail", "has failed" }, { "crash", "has crashed" },
+  { "start_pending", "is starting" }, { "starting", "is starting" }, { "activating", "is starting" },
+  { "stop_pending", "is stopping" }, { "stopping", "is stopping" }, { "deactivating", "is stopping" },
+  { "finish", "is stopping" }, { "pause", "is paused" },
+  { "down", "is stopped" }, { "stop", "is stopped" }, { "inactive", "is stopped" }, { "dead", "is stopped" },
+  { "not running", "is stopped" }, { "exited", "is stopped" },
+  { "not loaded", "is not loaded" }, { "not found", "is not found" }, { "not installed", "is not installed" },
+}
+
+--- "the crashplan service is stopped (runit)": a service that does not run, said plainly.
+function M.service_state(s)
+  local word = string.lower(s.state or "")
+  local phrase
+  for _, p in ipairs(state_phrases) do
+    if word:find(p[1]) then phrase = p[2]; break end
+  end
+  -- A word we do not know: say it does not run, and what its manager calls it.
+  local how = phrase and s.manager or string.format("%s says \"%s\"", s.manager, s.state or "?")
+  -- systemd's unit names end in ".service": "the crashplan service", not "the crashplan.service service".
+  local name = tostring(s.name or "?"):gsub("%.service$", "")
+  return string.format("the %s service %s (%s)", name, phrase or "is not running", how)
+end
+
 local function plain(name)
   return (name:lower():gsub("%.exe$", ""))
 end
@@ -192,7 +219,7 @@ function M.identify(ctx, sock, opts, s)
   end
   -- Positive evidence that it is another program: the service is known not to run, or runs as a
   -- process tree that this one is not part of, or the person named the program and this is not it.
-  if s and not s.running then return false, string.format("%s is %s", s.name, s.state) end
+  if s and not s.running then return false, M.service_state(s) end
   if s and s.running and s.pid then
     return false, string.format("it is not %s's process (pid %d) nor one of its children", s.name, s.pid)
   end
@@ -259,7 +286,7 @@ function M.service(opts)
         for _, l in ipairs(netstat.listeners(ctx.params.port)) do
           if not ours(ctx, l, opts, s) then
             return fail {
-              summary = string.format("%s is %s: TCP %d is held by %s, so it cannot listen", s.name, s.state,
+              summary = string.format("%s: TCP %d is held by %s, so it cannot listen", M.service_state(s),
                                       ctx.params.port, owner_text(l)),
               cause = "port-in-use",
               advice = { "Stop " .. owner_text(l) .. ", then start the " .. (opts.label or "service") .. ": "
@@ -272,7 +299,7 @@ function M.service(opts)
       end
       if not s.running then
         return fail {
-          summary = string.format("%s is %s (%s)", s.name, s.state, s.manager),
+          summary = M.service_state(s),
           cause = "service-not-running",
           advice = { "Start it: " .. (service.restart_command(s.name, manager_options(ctx, s)) or "restart the service") },
           evidence = s, repairs = { "restart" },

@@ -177,3 +177,16 @@ public struct Report: Sendable {
         return 0
     }
 }
+
+extension Finding {
+    /// A paired report's: the computer the check ran on, as one phrase ("the destination, nas
+    /// (192.168.1.20)"); nil in a one-ended report.
+    public var onComputer: String? {
+        switch (side, computer) {
+        case (let s?, let c?): "the \(s), \(c)"
+        case (let s?, nil): "the \(s)"
+        case (nil, let c?): c
+        case (nil, nil): nil
+        }
+    }
+}

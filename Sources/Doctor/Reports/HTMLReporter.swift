@@ -7,7 +7,7 @@ public enum HTMLReporter {
     /// the version are the saved run's; nil: this run's.
     public static func render(_ report: Report, json: JSONValue? = nil) -> String {
         let json = json ?? JSONReporter.object(report)
-        let picture = PathPicture(report: json)
+        let pictures = PathPicture.pictures(report: json)
         var h: [String] = []
         h.append("<!DOCTYPE html>")
         h.append("<html lang=\"en\">")
@@ -28,15 +28,19 @@ public enum HTMLReporter {
             "<p class=\"meta\">\(esc(report.packID)) \(esc(report.packVersion)) · \(esc(report.platform))"
                 + (started.isEmpty ? "" : " · \(esc(started))") + "</p>")
         h += verdict(report)
-        h.append("<figure>")
-        h.append(svg(picture))
-        let way =
-            picture.direction == .inbound
-            ? "the other computer connecting to this one" : "this computer connecting to the other one"
-        h.append(
-            "<figcaption>The path of the connection (\(way)): green got through, red stops it, grey dashed is not known.</figcaption>"
-        )
-        h.append("</figure>")
+        // No network evidence, no picture; a paired run draws a figure per direction it tested.
+        for picture in pictures {
+            h.append("<figure>")
+            h.append(svg(picture))
+            let way =
+                picture.title
+                ?? (picture.direction == .inbound
+                    ? "the other computer connecting to this one" : "this computer connecting to the other one")
+            h.append(
+                "<figcaption>The path of the connection (\(esc(way))): green got through, red stops it, grey dashed is not known.</figcaption>"
+            )
+            h.append("</figure>")
+        }
         h += fixes(report)
         h.append("<h2>Checks</h2>")
         for f in report.findings { h += finding(f, report) }
@@ -75,6 +79,16 @@ public enum HTMLReporter {
 
     static func verdict(_ report: Report) -> [String] {
         var h: [String] = []
+        // A paired run opens with which computer to fix, as the text report does.
+        if let v = report.pairing {
+            if let side = v.fix {
+                let who = v.computer.map { "the \(side), \($0)" } ?? "the \(side)"
+                h.append("<p class=\"verdict fail\">Fix \(esc(who)): \(esc(v.summary)).</p>")
+                if let first = v.advice.first { h.append("<p>On the \(esc(side)): \(esc(first))</p>") }
+            } else {
+                h.append("<p class=\"verdict pass\">Both computers: \(esc(v.summary)).</p>")
+            }
+        }
         guard let p = report.primary else {
             h.append("<p class=\"verdict pass\">No problem found.</p>")
             return h

@@ -19,9 +19,18 @@ public enum JUnitReporter {
         }
         x += "    </properties>\n"
         for f in report.findings {
+            // A paired report's checks are grouped by computer (`crashplan.destination`), and each
+            // names its computer in the properties CI systems show (JUnit 5, Jenkins, GitLab).
+            let classname = report.packID + (f.side.map { ".\($0)" } ?? "")
             x +=
-                #"    <testcase classname="\#(escape(report.packID))" name="\#(escape(f.id))" time="\#(seconds(f.durationMilliseconds))">"#
+                #"    <testcase classname="\#(escape(classname))" name="\#(escape(f.id))" time="\#(seconds(f.durationMilliseconds))">"#
                 + "\n"
+            if f.side != nil || f.computer != nil {
+                x += "      <properties>\n"
+                if let s = f.side { x += #"        <property name="side" value="\#(escape(s))"/>"# + "\n" }
+                if let c = f.computer { x += #"        <property name="computer" value="\#(escape(c))"/>"# + "\n" }
+                x += "      </properties>\n"
+            }
             let body =
                 ([f.cause.map { "cause: \($0)" }].compactMap { $0 } + f.advice.enumerated().map { "\($0 + 1). \($1)" })
                 .joined(separator: "\n")

@@ -35,12 +35,17 @@ public enum MarkdownReporter {
         md.append("")
         md.append("## Results")
         md.append("")
-        md.append("| check | status | summary |")
-        md.append("| --- | --- | --- |")
-        for f in report.findings { md.append("| `\(cell(f.id))` | \(f.status.rawValue) | \(cell(f.summary)) |") }
+        // A paired report says which computer each check ran on.
+        let paired = report.findings.contains { $0.onComputer != nil }
+        md.append(paired ? "| check | computer | status | summary |" : "| check | status | summary |")
+        md.append(paired ? "| --- | --- | --- | --- |" : "| --- | --- | --- |")
+        for f in report.findings {
+            let on = paired ? " \(cell(f.onComputer ?? "")) |" : ""
+            md.append("| `\(cell(f.id))` |\(on) \(f.status.rawValue) | \(cell(f.summary)) |")
+        }
         for f in report.findings where f.status != .pass && f.status != .skip {
             md.append("")
-            md.append("### \(f.id): \(f.status.rawValue)")
+            md.append("### \(f.id): \(f.status.rawValue)" + (f.onComputer.map { " (on \($0))" } ?? ""))
             md.append("")
             md.append(f.summary)
             if let cause = f.cause {

@@ -19,6 +19,10 @@ public struct PathPicture: Equatable, Sendable {
         public var name: String
         /// Its addresses (or the firewall's tool) as the evidence gives them; nil when it says nothing.
         public var detail: String?
+        /// A paired report's: `source` or `destination`, the computer whose hop it is (nil in the middle).
+        public var side: String? = nil
+        /// A paired report's: that computer, as the report names it ("nas (192.168.1.20)").
+        public var computer: String? = nil
     }
 
     /// A cause placed on the path: the primary one is *the* stop, the others are marked too.
@@ -37,6 +41,8 @@ public struct PathPicture: Equatable, Sendable {
     /// `links[i]` joins `hops[i]` and `hops[i + 1]`.
     public var links: [LinkState]
     public var stops: [Stop]
+    /// A paired report's: which way this picture goes ("source → destination"); nil for a one-ended run.
+    public var title: String? = nil
 
     /// Where the connection stops: the primary finding's cause, when it names a place.
     public var stop: Stop? { stops.first { $0.primary } }
@@ -72,39 +78,7 @@ extension PathPicture {
         let firewall = evidence.first { $0.member("decision") != nil && $0.member("tool") != nil }
         hops.append(Hop(kind: .firewall, name: "firewall", detail: firewall?.member("tool")?.text))
 
-        // Each NAT the evidence found: the default gateway (with its WAN address when it told), then
-        // every private or shared (100.64/10) router past it; none when this computer's own address
-        // is the one the outside sees.
-        let causes = Self.namedCauses(report)
-        var nats: [Hop] = []
-        let publicHere = seen.map { localAddresses.contains($0) } ?? false
-        if !publicHere {
-            let path = survey?.member("hops")?.items.compactMap(\.text) ?? []
-            let gateway = survey?.member("default_gateway")?.text ?? path.first
-            let wan = survey?.member("router_wan")?.text
-            let addresses = [gateway, wan].compactMap { $0 }
-            nats.append(
-                Hop(kind: .nat, name: "router", detail: addresses.isEmpty ? nil : addresses.joined(separator: " → ")))
-            for address in path.dropFirst() {
-                guard IPv4Kind(address) != .public else { break }
-                if address == wan { continue }
-                let shared = IPv4Kind(address) == .shared
-                nats.append(
-                    Hop(kind: .nat, name: shared ? "provider NAT" : "router \(nats.count + 1)", detail: address))
-            }
-            // A NAT the evidence proves without naming its address: the router's own WAN address is
-            // private or shared and the outside sees another one, or a report names the layered cause.
-            let wanKind = wan.map(IPv4Kind.init)
-            let translatedAgain = wan != nil && seen != nil && wan != seen
-            if nats.count == 1 {
-                if (wanKind == .shared && translatedAgain) || causes.contains("cgnat") {
-                    nats.append(Hop(kind: .nat, name: "provider NAT", detail: nil))
-                } else if (wanKind == .private && translatedAgain) || causes.contains("double-nat") {
-                    nats.append(Hop(kind: .nat, name: "router 2", detail: nil))
-                }
-            }
-        }
-        hops += nats
+        hops += Self.nats(survey: survey, causes: Self.namedCauses(report))
         hops.append(Hop(kind: .internet, name: "internet", detail: seen))
         var peer = parameters?.member("peer")?.text
         if direction == .outbound, let p = peer, let port, !p.contains(":") {
@@ -134,6 +108,43 @@ extension PathPicture {
         }
         links = Array(repeating: .unknown, count: hops.count - 1)
         fillLinks(evidence: evidence, survey: survey, checks: checks)
+    }
+
+    /// Each NAT the evidence found, nearest first: the default gateway (with its WAN address when it
+    /// told), then every private or shared (100.64/10) router past it; none when this computer's own
+    /// address is the one the outside sees.
+    static func nats(survey: JSONValue?, causes: Set<String>) -> [Hop] {
+        let localAddresses = survey?.member("local_addresses")?.items.compactMap(\.text) ?? []
+        let seen = survey?.member("public_address")?.text.map(Self.host)
+        var nats: [Hop] = []
+        let publicHere = seen.map { localAddresses.contains($0) } ?? false
+        if !publicHere {
+            let path = survey?.member("hops")?.items.compactMap(\.text) ?? []
+            let gateway = survey?.member("default_gateway")?.text ?? path.first
+            let wan = survey?.member("router_wan")?.text
+            let addresses = [gateway, wan].compactMap { $0 }
+            nats.append(
+                Hop(kind: .nat, name: "router", detail: addresses.isEmpty ? nil : addresses.joined(separator: " → ")))
+            for address in path.dropFirst() {
+                guard IPv4Kind(address) != .public else { break }
+                if address == wan { continue }
+                let shared = IPv4Kind(address) == .shared
+                nats.append(
+                    Hop(kind: .nat, name: shared ? "provider NAT" : "router \(nats.count + 1)", detail: address))
+            }
+            // A NAT the evidence proves without naming its address: the router's own WAN address is
+            // private or shared and the outside sees another one, or a report names the layered cause.
+            let wanKind = wan.map(IPv4Kind.init)
+            let translatedAgain = wan != nil && seen != nil && wan != seen
+            if nats.count == 1 {
+                if (wanKind == .shared && translatedAgain) || causes.contains("cgnat") {
+                    nats.append(Hop(kind: .nat, name: "provider NAT", detail: nil))
+                } else if (wanKind == .private && translatedAgain) || causes.contains("double-nat") {
+                    nats.append(Hop(kind: .nat, name: "router 2", detail: nil))
+                }
+            }
+        }
+        return nats
     }
 
     /// The hop a cause stops the path at. Causes about a listener or a service name a computer: the
@@ -264,15 +275,20 @@ extension PathPicture {
                 "kind": s.hop.map { .string(hops[$0].kind.rawValue) } ?? .null,
                 "name": s.hop.map { .string(hops[$0].name) } ?? .null,
                 "primary": .bool(s.primary), "likely": .bool(s.likely),
+                "side": s.hop.flatMap { hops[$0].side }.map(JSONValue.string) ?? .null,
+                "computer": s.hop.flatMap { hops[$0].computer }.map(JSONValue.string) ?? .null,
             ])
         }
         return .object([
+            "title": title.map(JSONValue.string) ?? .null,
             "direction": .string(direction.rawValue),
             "hops": .array(
                 hops.map {
                     .object([
                         "kind": .string($0.kind.rawValue), "name": .string($0.name),
                         "detail": $0.detail.map(JSONValue.string) ?? .null,
+                        "side": $0.side.map(JSONValue.string) ?? .null,
+                        "computer": $0.computer.map(JSONValue.string) ?? .null,
                     ])
                 }),
             "links": .array(links.map { .string($0.rawValue) }),

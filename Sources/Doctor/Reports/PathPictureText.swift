@@ -58,6 +58,11 @@ extension PathPicture {
 
         let primaryHop = stop?.hop
         var out: [String] = []
+        // A paired report's direction heads its rows.
+        if let title {
+            let words = unicode ? Self.printable(title) : Self.ascii(title)
+            out.append(String(repeating: " ", count: Self.indent) + paint(words, "1"))
+        }
         for row in rows {
             var top = String(repeating: " ", count: Self.indent)
             var under = top

@@ -30,6 +30,19 @@ extension Report {
             os: system?.member("os")?.text ?? platform, version: system?.member("version")?.text,
             architecture: system?.member("arch")?.text)
         findings = try checks.items.map(Self.finding)
+        pairing = json.member("pairing").map(Self.pairing)
+    }
+
+    /// Schema 4's paired verdict, so that a saved paired report opens with which computer to fix.
+    static func pairing(_ p: JSONValue) -> PairedVerdict {
+        let connect = p.member("connect")
+        return PairedVerdict(
+            fix: p.member("fix")?.text, computer: p.member("computer")?.text, cause: p.member("cause")?.text,
+            summary: p.member("summary")?.text ?? "", advice: p.member("advice")?.items.compactMap(\.text) ?? [],
+            check: p.member("check")?.text,
+            connect: Paired.ConnectTest(
+                from: connect?.member("from")?.text ?? "the source", to: connect?.member("to")?.text ?? "?",
+                status: connect?.member("status")?.text))
     }
 
     static func finding(_ c: JSONValue) throws -> Finding {
@@ -49,6 +62,8 @@ extension Report {
                 line: e.member("line")?.number.map { Int($0) }, traceback: e.member("traceback")?.text)
         }
         f.output = c.member("output")?.items.compactMap(\.text)
+        f.computer = c.member("computer")?.text
+        f.side = c.member("side")?.text
         return f
     }
 

@@ -10,7 +10,9 @@ public enum TAPReporter {
         for (n, f) in report.findings.enumerated() {
             let ok = f.status == .fail || f.status == .error ? "not ok" : "ok"
             // A skip's summary is its reason: it goes after the directive, not twice.
-            out += "\(ok) \(n + 1) - \(description(f.status == .skip ? f.id : f.id + ": " + f.summary))"
+            // A paired report's test point names the computer it ran on.
+            let name = f.id + (f.onComputer.map { " (on \($0))" } ?? "")
+            out += "\(ok) \(n + 1) - \(description(f.status == .skip ? name : name + ": " + f.summary))"
             if f.status == .skip { out += " # SKIP \(description(f.summary))" }
             out += "\n"
             guard f.status == .fail || f.status == .error || f.status == .warn else { continue }
@@ -30,6 +32,8 @@ public enum TAPReporter {
                 if let traceback = e.traceback { error["traceback"] = .string(traceback) }
                 fields.append(("error", .object(error)))
             }
+            if let s = f.side { fields.append(("side", .string(s))) }
+            if let c = f.computer { fields.append(("computer", .string(c))) }
             fields.append(("origin", .string(f.origin)))
             fields.append(("duration_ms", .int(Int64(f.durationMilliseconds.rounded()))))
             out += "  ---\n"

@@ -44,11 +44,13 @@ public struct TextReporter {
             out.append("portdoctor can repair \(what): run it again with --fix.")
         }
         out.append("")
-        // Where the connection stops, drawn from the report's JSON (as `portdoctor report` redraws it).
+        // Where the connection stops, drawn from the report's JSON (as `portdoctor report` redraws it):
+        // nothing when the report has no network evidence, a row per direction for a paired run.
         if report.findings.contains(where: { !$0.id.hasPrefix("load:") }) {
-            let picture = PathPicture(report: JSONReporter.object(report))
-            out += picture.lines(width: self.width ?? 80, unicode: unicode, color: color)
-            out.append("")
+            for picture in PathPicture.pictures(report: JSONReporter.object(report)) {
+                out += picture.lines(width: self.width ?? 80, unicode: unicode, color: color)
+                out.append("")
+            }
         }
 
         let width = min(24, (report.findings.map(\.id.count).max() ?? 8) + 2)
