@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bindings
 import Doctor
 import Probes
 import Reactor
@@ -50,7 +51,7 @@ struct ConnectProbe: ParsableCommand {
         ) { result, _ in outcome = result }
         while outcome == nil { loop.turn(until: nil) }
         let r = outcome!
-        output.print(Observation.json(r)) {
+        output.print(JSONValue(observing: r)) {
             var lines = [
                 "\(SocketAddress.text(host: r.host, port: Int(r.port))): \(r.status.rawValue)"
                     + (r.rttMilliseconds.map { " in \(Int($0.rounded())) ms" } ?? "")
@@ -86,7 +87,7 @@ struct BindProbeCommand: ParsableCommand {
 
     func run() throws {
         let r = BindProbe.test(port: UInt16(port), address: address, proto: SocketEntry.Proto(rawValue: proto)!)
-        output.print(Observation.json(r)) {
+        output.print(JSONValue(observing: r)) {
             var line =
                 "\(proto) \(r.address): \(r.status.rawValue)"
                 + (r.error.map { r.status == .free ? "" : " — \($0)" } ?? "")
@@ -123,7 +124,7 @@ struct NetstatProbe: ParsableCommand {
         if let state { query.states = [state.uppercased()] }
         if let port { query.port = UInt16(port) }
         let entries = SocketTable.list(query)
-        output.print(Observation.json(entries)) {
+        output.print(JSONValue(observing: entries)) {
             entries.map { e in
                 "\(e.proto) \(e.state.padding(11)) \(e.local.description.padding(28)) \((e.remote?.description ?? "*").padding(28)) "
                     + "\(e.scope.rawValue)\(e.dualStack == true ? "+ipv4" : "")  "
@@ -157,7 +158,7 @@ struct UDPProbe: ParsableCommand {
         var json: JSONValue {
             var o: [String: JSONValue] = ["sent": .int(Int64(sent)), "status": .string(status)]
             if let reply { o["reply"] = .string(reply) }
-            if let from { o["from"] = Observation.json(from) }
+            if let from { o["from"] = JSONValue(observing: from) }
             return .object(o)
         }
     }
@@ -247,7 +248,7 @@ struct FirewallProbe: ParsableCommand {
             port: UInt16(port), remote: remote, interface: interface, program: program,
             family: family.flatMap(FirewallQuestion.Family.init(rawValue:)))
         let v = Firewall.verdict(for: q)
-        output.print(Observation.json(v, family: q.isIPv6 ? .ipv6 : .ipv4)) {
+        output.print(JSONValue(observing: FirewallObservation(v, family: q.isIPv6 ? .ipv6 : .ipv4))) {
             var lines = [
                 "\(proto) \(direction == "in" ? "inbound to" : "outbound to") port \(port)\(q.isIPv6 ? " over IPv6" : ""): "
                     + "\(v.decision.rawValue) (\(v.tool))"
@@ -317,7 +318,7 @@ struct ServiceProbe: ParsableCommand {
         guard let s = Services.status(name, manager: m, config: config) else {
             throw Failure("no service manager found on this computer")
         }
-        output.print(Observation.json(s)) {
+        output.print(JSONValue(observing: s)) {
             if let why = s.accessError, s.access != nil {
                 return "\(s.name) (\(s.manager.rawValue)): cannot tell without administrator rights — \(why)"
             }
@@ -363,7 +364,7 @@ struct ReflectProbe: ParsableCommand {
         while outcome == nil { loop.turn(until: nil) }
         switch outcome! {
         case .reply(let r):
-            output.print(Observation.json(outcome!)) {
+            output.print(JSONValue(observing: outcome!)) {
                 guard r.ok else { return "the reflector refused: \(r.error ?? "?")" }
                 var line = "the reflector sees this computer as \(r.seen ?? "?")"
                 if let cb = r.connect_back { line += "; connecting back to port \(cb.port): \(cb.status)" }
@@ -371,7 +372,7 @@ struct ReflectProbe: ParsableCommand {
             }
             if !r.ok || (r.connect_back.map { $0.status != "connected" } ?? false) { throw ExitCode(1) }
         case .unreachable(let c):
-            output.print(Observation.json(outcome!)) {
+            output.print(JSONValue(observing: outcome!)) {
                 "cannot reach the reflector at \(SocketAddress.text(host: host, port: Int(port))): \(c.status.rawValue)"
             }
             throw ExitCode(1)
@@ -419,7 +420,7 @@ struct NATPMPProbe: ParsableCommand {
         }
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
-        output.print(Observation.json(a)) {
+        output.print(JSONValue(observing: a)) {
             if a.status == "garbled" { return "\(gw) answers on NAT-PMP's port, but not with NAT-PMP" }
             guard a.status == "answered" else { return "\(gw) does not answer NAT-PMP (\(a.status))" }
             if let ext = a.externalPort, a.result == 0 {
@@ -449,7 +450,7 @@ struct AddressesProbe: ParsableCommand {
 
     func run() throws {
         let all = HostAddresses.list().filter { family == nil || $0.family.rawValue == family }
-        output.print(Observation.json(all)) {
+        output.print(JSONValue(observing: all)) {
             all.map { a in
                 "\(a.interface.padding(12)) \((a.ip + "/\(a.prefixLength)").padding(44)) \(a.scope)"
                     + (a.kind.map { " \($0)" } ?? "") + (a.temporary && a.kind != "temporary" ? " temporary" : "")
@@ -517,7 +518,7 @@ struct PCPProbe: ParsableCommand {
         }
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
-        output.print(Observation.json(a)) {
+        output.print(JSONValue(observing: a)) {
             switch a.status {
             case "natpmp-only": return "\(server) speaks NAT-PMP, not PCP (it answered UNSUPP_VERSION)"
             case "garbled": return "\(server) answers on PCP's port, but not with PCP"
@@ -576,12 +577,12 @@ struct UPnPProbe: ParsableCommand {
         /// The gateway and mappings as `upnp.discover` and `upnp.mapping` give them to checks.
         var json: JSONValue {
             var o: [String: JSONValue] = [:]
-            if let gateway { o["gateway"] = Observation.json(gateway) }
+            if let gateway { o["gateway"] = JSONValue(observing: gateway) }
             if let externalAddress { o["external_address"] = .string(externalAddress) }
-            if let mapping { o["mapping"] = Observation.json(mapping) }
-            if let mappings { o["mappings"] = .array(mappings.map { Observation.json($0) }) }
+            if let mapping { o["mapping"] = JSONValue(observing: mapping) }
+            if let mappings { o["mappings"] = JSONValue(observing: mappings) }
             if let change { o["change"] = .string(change) }
-            if let firewall { o["firewall"] = Observation.json(firewall) }
+            if let firewall { o["firewall"] = JSONValue(observing: firewall) }
             if let pinhole { o["pinhole"] = .string(pinhole) }
             if let pinholeID { o["pinhole_id"] = .int(Int64(pinholeID)) }
             if let error { o["error"] = .string(error) }
@@ -771,7 +772,7 @@ struct STUNProbe: ParsableCommand {
         STUN.binding(server: host, port: port, on: loop) { answer = $0 }
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
-        output.print(Observation.json(a)) {
+        output.print(JSONValue(observing: a)) {
             if a.status == "garbled" { return "\(a.server) answers, but not with STUN: another service on that port?" }
             if a.status.hasSuffix("-unreachable") {
                 return "cannot reach \(a.server): this computer has no route to it (\(a.status))"
@@ -813,7 +814,7 @@ struct NATProbe: ParsableCommand {
         }
         while result == nil { loop.turn(until: nil) }
         let r = result!
-        let evidence = Observation.json(r)
+        let evidence = JSONValue(observing: r)
         // The verdict's fields at the top, the survey's evidence (as checks get it) under "evidence".
         var verdict: [String: JSONValue] = [:]
         do {
