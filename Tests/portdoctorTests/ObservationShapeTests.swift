@@ -1,0 +1,134 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One schema per observation: what `probe … --format json` prints, the table a check gets from the
+/// module, and the evidence the report holds when the check returns that table have the same keys
+/// and types. Each observation is taken by the release binary both ways against the same loopback
+/// listener; the check describes its tables from inside Lua (where a drift in the binding would show).
+@Suite struct ObservationShapeTests {
+    /// Every leaf as `path:type` (`[]` for an element of a list, `empty` for an empty table), sorted:
+    /// the same description as the Lua function `shape` below, so the two can be compared as text.
+    indirect enum Shape: Decodable {
+        case object([String: Shape]), array([Shape]), string, number, boolean, null
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() {
+                self = .null
+            } else if (try? c.decode(Bool.self)) != nil {
+                self = .boolean
+            } else if (try? c.decode(Double.self)) != nil {
+                self = .number
+            } else if (try? c.decode(String.self)) != nil {
+                self = .string
+            } else if let a = try? c.decode([Shape].self) {
+                self = .array(a)
+            } else {
+                self = .object(try c.decode([String: Shape].self))
+            }
+        }
+
+        func paths(_ prefix: String = "", into out: inout Set<String>) {
+            switch self {
+            case .object(let o) where o.isEmpty: out.insert(prefix + ":empty")
+            case .array(let a) where a.isEmpty: out.insert(prefix + ":empty")
+            case .object(let o): for (k, v) in o { v.paths(prefix + "." + k, into: &out) }
+            case .array(let a): for v in a { v.paths(prefix + "[]", into: &out) }
+            case .string: out.insert(prefix + ":string")
+            case .number: out.insert(prefix + ":number")
+            case .boolean: out.insert(prefix + ":boolean")
+            // Lua has no null: a key with nothing to say is absent there, so it must be absent here too.
+            case .null: out.insert(prefix + ":null")
+            }
+        }
+
+        var description: String {
+            var out = Set<String>()
+            paths(into: &out)
+            return out.sorted().joined(separator: "\n")
+        }
+    }
+
+    static let shapeFunction = """
+        local function paths(v, prefix, out)
+          if type(v) ~= "table" then out[#out + 1] = prefix .. ":" .. type(v) return end
+          if next(v) == nil then out[#out + 1] = prefix .. ":empty" return end
+          if v[1] ~= nil then
+            for _, e in ipairs(v) do paths(e, prefix .. "[]", out) end
+          else
+            for k, e in pairs(v) do paths(e, prefix .. "." .. k, out) end
+          end
+        end
+        local function shape(v)
+          local out, seen, unique = {}, {}, {}
+          paths(v, "", out)
+          for _, p in ipairs(out) do if not seen[p] then seen[p] = true unique[#unique + 1] = p end end
+          table.sort(unique)
+          return table.concat(unique, "\\n")
+        end
+        """
+
+    @Test func probeJSONLuaTableAndEvidenceAgree() throws {
+        let cli = CommandLineTests()
+        let listener = try Loopback.tcpListener()
+        defer { close(listener.fd) }
+        let port = String(listener.port)
+
+        // name → (the probe command, the Lua expression a check calls for the same observation)
+        let observations: [(String, [String], String)] = [
+            ("connect", ["connect", "127.0.0.1", port], "socket.connect('127.0.0.1', \(port))"),
+            ("bind", ["bind", port, "--address", "127.0.0.1"], "socket.bind_test(\(port), '127.0.0.1')"),
+            ("listeners", ["netstat", "--port", port, "--state", "LISTEN", "--proto", "tcp"],
+             "netstat.listeners(\(port), 'tcp')"),
+            ("addresses", ["addresses"], "host.addresses()"),
+            ("firewall", ["firewall", "--port", port], "firewall.check { port = \(port) }"),
+        ]
+        let calls = observations.map { name, _, lua in "\(name) = \(lua)" }.joined(separator: ", ")
+        let dir = try cli.pack([
+            "pack.lua": """
+                return pack { id = "demo", version = "1.0.0", title = "Demo", steps = { "a" } }
+                """,
+            "a.lua": """
+                \(Self.shapeFunction)
+                return check { title = 'A', run = function(ctx)
+                  local seen = { \(calls) }
+                  local shapes = {}
+                  for name, value in pairs(seen) do shapes[name] = shape(value) end
+                  return pass { summary = 'observed', evidence = { seen = seen, shapes = shapes } }
+                end }
+                """,
+        ])
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+        let run = try cli.portdoctor(["run", dir.path, "--format", "json"])
+        let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
+        let evidence = try #require(report.checks.first?.evidence, "\(run.stdout) \(run.stderr)")
+        #expect(report.checks.first?.status == "pass", "\(run.stdout)")
+
+        for (name, arguments, _) in observations {
+            let probe = try cli.portdoctor(["probe"] + arguments + ["--format", "json"])
+            let printed = try JSONDecoder().decode(Shape.self, from: Data(probe.stdout.utf8)).description
+            #expect(!printed.isEmpty, "probe \(name): \(probe.stderr)")
+            #expect(printed == evidence.shapes[name], "probe \(name) --format json vs the table checks get")
+            #expect(
+                printed == evidence.seen[name]?.description,
+                "probe \(name) --format json vs the report's evidence")
+        }
+    }
+
+    struct Report: Decodable {
+        struct Check: Decodable {
+            var status: String
+            var evidence: Evidence?
+        }
+        struct Evidence: Decodable {
+            var seen: [String: Shape]
+            var shapes: [String: String]
+        }
+        var checks: [Check]
+    }
+}
