@@ -80,7 +80,7 @@ import Testing
         let port = String(listener.port)
 
         // name → (the probe command, the Lua expression a check calls for the same observation)
-        let observations: [(String, [String], String)] = [
+        var observations: [(String, [String], String)] = [
             ("connect", ["connect", "127.0.0.1", port], "socket.connect('127.0.0.1', \(port))"),
             ("bind", ["bind", port, "--address", "127.0.0.1"], "socket.bind_test(\(port), '127.0.0.1')"),
             ("listeners", ["netstat", "--port", port, "--state", "LISTEN", "--proto", "tcp"],
@@ -88,6 +88,14 @@ import Testing
             ("addresses", ["addresses"], "host.addresses()"),
             ("firewall", ["firewall", "--port", port], "firewall.check { port = \(port) }"),
         ]
+        // runit's sv, when this computer has it (the lab's machines do): a service directory the test
+        // names and nothing supervises, so the answer is the same both ways ("fail", not installed).
+        if ["/usr/bin/sv", "/bin/sv"].contains(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+            let unsupervised = NSTemporaryDirectory() + "pd-shape-\(UUID().uuidString)"
+            observations.append(
+                ("service", ["service", unsupervised, "--manager", "runit"],
+                 "service.status('\(unsupervised)', { manager = 'runit' })"))
+        }
         let calls = observations.map { name, _, lua in "\(name) = \(lua)" }.joined(separator: ", ")
         let dir = try cli.pack([
             "pack.lua": """
