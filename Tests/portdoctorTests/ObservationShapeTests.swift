@@ -128,6 +128,30 @@ import Testing
         }
     }
 
+    /// The probes share their option types: a bad port, protocol or family is refused by every probe
+    /// that takes it, in the same words, before anything runs (exit 2).
+    @Test func sharedOptionsRefuseInOneWay() throws {
+        let cli = CommandLineTests()
+        for (arguments, words) in [
+            (["connect", "127.0.0.1", "70000"], "port must be 1 to 65535, got 70000"),
+            (["udp", "127.0.0.1", "0"], "port must be 1 to 65535, got 0"),
+            (["bind", "65536"], "port must be 1 to 65535, got 65536"),
+            (["netstat", "--port", "0"], "--port must be 1 to 65535, got 0"),
+            (["firewall", "--port", "99999"], "--port must be 1 to 65535, got 99999"),
+            (["bind", "80", "--proto", "sctp"], "Please provide one of 'tcp' and 'udp'"),
+            (["netstat", "--proto", "sctp"], "Please provide one of 'tcp' and 'udp'"),
+            (["firewall", "--port", "80", "--proto", "sctp"], "Please provide one of 'tcp' and 'udp'"),
+            (["pcp", "--proto", "sctp"], "Please provide one of 'tcp' and 'udp'"),
+            (["addresses", "--family", "ipv5"], "Please provide one of 'ipv4' and 'ipv6'"),
+            (["firewall", "--port", "80", "--family", "ipv5"], "Please provide one of 'ipv4' and 'ipv6'"),
+            (["pcp", "--external-port", "70000"], "--external-port must be 0 to 65535, got 70000"),
+        ] {
+            let run = try cli.portdoctor(["probe"] + arguments)
+            #expect(run.status == 2, "\(arguments)")
+            #expect(run.stderr.contains(words), "\(arguments): \(run.stderr)")
+        }
+    }
+
     struct Report: Decodable {
         struct Check: Decodable {
             var status: String
