@@ -32,10 +32,13 @@ let package = Package(
         // Primitives: sockets, the socket table… Plain Swift, no Lua.
         .target(
             name: "Probes", dependencies: ["Reactor", .product(name: "Crypto", package: "swift-crypto")]),
+        // The Lua modules checks call (socket, netstat, firewall, service, upnp…): primitives bound to
+        // Lua, and the one encoder per observation (the Lua table, `probe --format json`, the evidence).
+        .target(name: "Bindings", dependencies: ["LuaHost", "Probes", "Reactor"]),
         .target(
             name: "Doctor",
             dependencies: [
-                "LuaHost", "Probes", "BundledChecks", .product(name: "Crypto", package: "swift-crypto"),
+                "LuaHost", "Probes", "Bindings", "BundledChecks", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // Checks/ compiled into the binary.
@@ -47,6 +50,7 @@ let package = Package(
             dependencies: [
                 "LuaHost",
                 "Doctor",
+                "Bindings",
                 "Probes",
                 "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,3 +1,4 @@
+import Bindings
 import LuaHost
 import Probes
 
@@ -98,17 +99,9 @@ public final class Diagnosis {
         }
         runtimeOptions.keepPrinted = request.options.debug ? RunOptions.keptLines : 0
         let runtime = try LuaRuntime(options: runtimeOptions)
-        SocketModule.install(runtime)
-        NetstatModule.install(runtime)
-        FirewallModule.install(runtime)
-        ServiceModule.install(runtime)
-        ProcessModule.install(runtime)
         // The router is asked once per run: vendor selection, the survey and checks share the answer.
         let discovery = UPnP.Discovery()
-        PortForwardModule.install(runtime, discovery: discovery)
-        RouterModules.install(runtime, discovery: discovery)
-        PCPModule.install(runtime)
-        HostModule.install(runtime)
+        PrimitiveBindings.install(runtime, discovery: discovery)
         runtime.primitiveHooks = request.primitiveHooks
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)

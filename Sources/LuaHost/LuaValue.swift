@@ -23,7 +23,16 @@ public struct LuaTable: Hashable, Sendable {
 
     public subscript(key: String) -> LuaValue {
         get { fields[.string(LuaString(key))] ?? .nil }
-        set { fields[.string(LuaString(key))] = newValue == .nil ? nil : newValue }
+        // Setting nil removes the key, as in Lua. (Not `newValue == .nil ? nil : newValue`: LuaValue is
+        // ExpressibleByNilLiteral, so that `nil` was LuaValue.nil and the key stayed, printing
+        // `"local": null` in probe JSON where the check's table had no key.)
+        set {
+            if newValue == .nil {
+                fields[.string(LuaString(key))] = Optional<LuaValue>.none
+            } else {
+                fields[.string(LuaString(key))] = newValue
+            }
+        }
     }
 }
 

@@ -39,7 +39,7 @@ struct ListenCommand: ParsableCommand {
             valueName: "path")) var tokenFile: String?
 
     func validate() throws {
-        guard (1...65535).contains(port) else { throw ValidationError("port must be 1 to 65535, got \(port)") }
+        try Validate.port(port)
         guard (1...1000).contains(perMinute) else { throw ValidationError("--per-minute must be 1 to 1000") }
     }
 

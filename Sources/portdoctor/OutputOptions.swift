@@ -1,5 +1,6 @@
 import ArgumentParser
 import Doctor
+import Probes
 
 /// Text for people or JSON for scripts: every command that prints data takes `--format`, and
 /// `--json` stays as the older spelling of `--format json`.
@@ -30,7 +31,7 @@ enum JSONOutput {
 enum Validate {
     static func port(_ value: Int?, _ name: String = "port") throws {
         guard let value else { return }
-        guard (1...65535).contains(value) else { throw ValidationError("\(name) must be 1 to 65535, got \(value)") }
+        guard PortNumber.from(value) != nil else { throw ValidationError(PortNumber.problem(name, got: Int64(value))) }
     }
 
     /// "host", "host:port", "[v6]:port" or a bare IPv6 address, checked as `--peer` is.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bindings
 import Doctor
 import Probes
 import Reactor
@@ -31,12 +32,11 @@ struct ConnectProbe: ParsableCommand {
     )
 
     @Argument(help: "Host name or address.") var host: String
-    @Argument(help: "TCP port (1–65535).") var port: Int
+    @OptionGroup var target: PortArgument
     @Option(help: "Seconds to wait for each address.") var timeout: Double = 3
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        try Validate.port(port)
         try Validate.seconds(timeout, "--timeout", max: 300)
         guard !host.isEmpty else { throw ValidationError("the host is empty") }
     }
@@ -45,12 +45,12 @@ struct ConnectProbe: ParsableCommand {
         let loop = EventLoop()
         var outcome: ConnectResult?
         TCPProbe.connect(
-            host: host, port: UInt16(port), options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
+            host: host, port: target.number, options: .init(timeout: .milliseconds(Int64(timeout * 1000))),
             on: loop
         ) { result, _ in outcome = result }
         while outcome == nil { loop.turn(until: nil) }
         let r = outcome!
-        output.print(Observation.json(r)) {
+        output.print(JSONValue(observing: r)) {
             var lines = [
                 "\(SocketAddress.text(host: r.host, port: Int(r.port))): \(r.status.rawValue)"
                     + (r.rttMilliseconds.map { " in \(Int($0.rounded())) ms" } ?? "")
@@ -74,19 +74,14 @@ struct BindProbeCommand: ParsableCommand {
         discussion: "Exit status 0 when the port is free, 1 otherwise."
     )
 
-    @Argument(help: "Port (1–65535).") var port: Int
+    @OptionGroup var target: PortArgument
     @Option(help: "Address to bind (0.0.0.0, ::, 127.0.0.1, …).") var address = "0.0.0.0"
-    @Option(help: "tcp or udp.") var proto = "tcp"
+    @Option(help: "tcp or udp.") var proto = ProtoChoice.tcp
     @OptionGroup var output: OutputOptions
 
-    func validate() throws {
-        try Validate.port(port)
-        guard SocketEntry.Proto(rawValue: proto) != nil else { throw ValidationError("--proto must be tcp or udp") }
-    }
-
     func run() throws {
-        let r = BindProbe.test(port: UInt16(port), address: address, proto: SocketEntry.Proto(rawValue: proto)!)
-        output.print(Observation.json(r)) {
+        let r = BindProbe.test(port: target.number, address: address, proto: proto.proto)
+        output.print(JSONValue(observing: r)) {
             var line =
                 "\(proto) \(r.address): \(r.status.rawValue)"
                 + (r.error.map { r.status == .free ? "" : " — \($0)" } ?? "")
@@ -107,23 +102,22 @@ struct NetstatProbe: ParsableCommand {
     )
 
     @Option(help: "Only this local port.") var port: Int?
-    @Option(help: "tcp or udp.") var proto: String?
+    @Option(help: "tcp or udp.") var proto: ProtoChoice?
     @Option(help: "Only this state (LISTEN, ESTABLISHED, UNCONN, …).") var state: String?
     @Flag(help: "Leave out owners (faster).") var noOwners = false
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        try Validate.port(port)
-        if let proto, SocketEntry.Proto(rawValue: proto) == nil { throw ValidationError("--proto must be tcp or udp") }
+        try Validate.port(port, "--port")
     }
 
     func run() throws {
         var query = SocketQuery(withOwners: !noOwners)
-        if let proto { query.protocols = [SocketEntry.Proto(rawValue: proto)!] }
+        if let proto { query.protocols = [proto.proto] }
         if let state { query.states = [state.uppercased()] }
         if let port { query.port = UInt16(port) }
         let entries = SocketTable.list(query)
-        output.print(Observation.json(entries)) {
+        output.print(JSONValue(observing: entries)) {
             entries.map { e in
                 "\(e.proto) \(e.state.padding(11)) \(e.local.description.padding(28)) \((e.remote?.description ?? "*").padding(28)) "
                     + "\(e.scope.rawValue)\(e.dualStack == true ? "+ipv4" : "")  "
@@ -141,7 +135,7 @@ struct UDPProbe: ParsableCommand {
     )
 
     @Argument(help: "Numeric IPv4 or IPv6 address.") var ip: String
-    @Argument(help: "UDP port (1–65535).") var port: Int
+    @OptionGroup var target: PortArgument
     @Option(help: "What to send, as text (\\xNN escapes allowed).") var send = ""
     @Option(help: "Hop limit (the multicast TTL for a multicast address).") var ttl: Int?
     @Option(help: "Seconds to wait for a reply.") var timeout: Double = 2
@@ -157,13 +151,12 @@ struct UDPProbe: ParsableCommand {
         var json: JSONValue {
             var o: [String: JSONValue] = ["sent": .int(Int64(sent)), "status": .string(status)]
             if let reply { o["reply"] = .string(reply) }
-            if let from { o["from"] = Observation.json(from) }
+            if let from { o["from"] = JSONValue(observing: from) }
             return .object(o)
         }
     }
 
     func validate() throws {
-        try Validate.port(port)
         guard SocketAddress(numeric: ip, port: 1) != nil else {
             throw ValidationError("'\(ip)' is not a numeric address")
         }
@@ -190,7 +183,7 @@ struct UDPProbe: ParsableCommand {
     }
 
     func run() throws {
-        let to = SocketAddress(numeric: ip, port: UInt16(port))!
+        let to = SocketAddress(numeric: ip, port: target.number)!
         let loop = EventLoop()
         let socket = try UDPSocket(family: to.family, on: loop)
         let sent = (try? socket.send(Self.bytes(send), to: to, ttl: ttl).get()) ?? -1
@@ -224,32 +217,28 @@ struct FirewallProbe: ParsableCommand {
     )
 
     @Option(help: "The port: on this computer (in) or on the other one (out).") var port: Int
-    @Option(help: "in or out.") var direction = "in"
-    @Option(help: "tcp or udp.") var proto = "tcp"
+    @Option(help: "in or out.") var direction = DirectionChoice.in
+    @Option(help: "tcp or udp.") var proto = ProtoChoice.tcp
     @Option(help: "The other computer's address, when a rule depends on it.") var remote: String?
     @Option(help: "The interface the connection uses (default: not loopback).") var interface: String?
     @Option(help: "The program that listens (macOS and Windows decide per program).") var program: String?
-    @Option(help: "ipv4 or ipv6: the family asked about when no --remote says it (default ipv4).") var family: String?
+    @Option(help: "ipv4 or ipv6: the family asked about when no --remote says it (default ipv4).")
+    var family: FamilyChoice?
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        try Validate.port(port)
-        guard ["in", "out"].contains(direction) else { throw ValidationError("--direction must be in or out") }
-        if let family, FirewallQuestion.Family(rawValue: family) == nil {
-            throw ValidationError("--family must be ipv4 or ipv6")
-        }
-        guard SocketEntry.Proto(rawValue: proto) != nil else { throw ValidationError("--proto must be tcp or udp") }
+        try Validate.port(port, "--port")
     }
 
     func run() throws {
         let q = FirewallQuestion(
-            direction: direction == "in" ? .inbound : .outbound, proto: SocketEntry.Proto(rawValue: proto)!,
+            direction: direction == .in ? .inbound : .outbound, proto: proto.proto,
             port: UInt16(port), remote: remote, interface: interface, program: program,
-            family: family.flatMap(FirewallQuestion.Family.init(rawValue:)))
+            family: family.map { $0 == .ipv4 ? .ipv4 : .ipv6 })
         let v = Firewall.verdict(for: q)
-        output.print(Observation.json(v, family: q.isIPv6 ? .ipv6 : .ipv4)) {
+        output.print(JSONValue(observing: FirewallObservation(v, family: q.isIPv6 ? .ipv6 : .ipv4))) {
             var lines = [
-                "\(proto) \(direction == "in" ? "inbound to" : "outbound to") port \(port)\(q.isIPv6 ? " over IPv6" : ""): "
+                "\(proto) \(direction == .in ? "inbound to" : "outbound to") port \(port)\(q.isIPv6 ? " over IPv6" : ""): "
                     + "\(v.decision.rawValue) (\(v.tool))"
             ]
             if let rule = v.rule { lines.append("  decided by: \(rule)") }
@@ -317,7 +306,7 @@ struct ServiceProbe: ParsableCommand {
         guard let s = Services.status(name, manager: m, config: config) else {
             throw Failure("no service manager found on this computer")
         }
-        output.print(Observation.json(s)) {
+        output.print(JSONValue(observing: s)) {
             if let why = s.accessError, s.access != nil {
                 return "\(s.name) (\(s.manager.rawValue)): cannot tell without administrator rights — \(why)"
             }
@@ -363,7 +352,7 @@ struct ReflectProbe: ParsableCommand {
         while outcome == nil { loop.turn(until: nil) }
         switch outcome! {
         case .reply(let r):
-            output.print(Observation.json(outcome!)) {
+            output.print(JSONValue(observing: outcome!)) {
                 guard r.ok else { return "the reflector refused: \(r.error ?? "?")" }
                 var line = "the reflector sees this computer as \(r.seen ?? "?")"
                 if let cb = r.connect_back { line += "; connecting back to port \(cb.port): \(cb.status)" }
@@ -371,7 +360,7 @@ struct ReflectProbe: ParsableCommand {
             }
             if !r.ok || (r.connect_back.map { $0.status != "connected" } ?? false) { throw ExitCode(1) }
         case .unreachable(let c):
-            output.print(Observation.json(outcome!)) {
+            output.print(JSONValue(observing: outcome!)) {
                 "cannot reach the reflector at \(SocketAddress.text(host: host, port: Int(port))): \(c.status.rawValue)"
             }
             throw ExitCode(1)
@@ -419,7 +408,7 @@ struct NATPMPProbe: ParsableCommand {
         }
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
-        output.print(Observation.json(a)) {
+        output.print(JSONValue(observing: a)) {
             if a.status == "garbled" { return "\(gw) answers on NAT-PMP's port, but not with NAT-PMP" }
             guard a.status == "answered" else { return "\(gw) does not answer NAT-PMP (\(a.status))" }
             if let ext = a.externalPort, a.result == 0 {
@@ -440,16 +429,12 @@ struct AddressesProbe: ParsableCommand {
             "A pinhole or a DNS name should point at a stable global address: a temporary one rotates away. Exit status 0."
     )
 
-    @Option(help: "Only ipv4 or ipv6.") var family: String?
+    @Option(help: "Only ipv4 or ipv6.") var family: FamilyChoice?
     @OptionGroup var output: OutputOptions
 
-    func validate() throws {
-        if let family, family != "ipv4" && family != "ipv6" { throw ValidationError("--family must be ipv4 or ipv6") }
-    }
-
     func run() throws {
-        let all = HostAddresses.list().filter { family == nil || $0.family.rawValue == family }
-        output.print(Observation.json(all)) {
+        let all = HostAddresses.list().filter { family == nil || $0.family.rawValue == family?.rawValue }
+        output.print(JSONValue(observing: all)) {
             all.map { a in
                 "\(a.interface.padding(12)) \((a.ip + "/\(a.prefixLength)").padding(44)) \(a.scope)"
                     + (a.kind.map { " \($0)" } ?? "") + (a.temporary && a.kind != "temporary" ? " temporary" : "")
@@ -481,18 +466,17 @@ struct PCPProbe: ParsableCommand {
     @Option(help: "With --map: seconds the mapping lasts (0 deletes it).") var lifetime = 3600
     @Option(help: "With --map: the nonce of an earlier mapping (24 hex digits), to refresh or delete it.")
     var nonce: String?
-    @Option(help: "With --map: tcp or udp.") var proto = "tcp"
+    @Option(help: "With --map: tcp or udp.") var proto = ProtoChoice.tcp
     @Option(help: "Requests to send before giving up (1–5).") var tries = PCP.defaultTries
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         try Validate.port(map, "--map")
-        if let externalPort, !(0...65535).contains(externalPort) {
-            throw ValidationError("--external-port must be 0 to 65535")
+        if let externalPort, PortNumber.from(externalPort, orAny: true) == nil {
+            throw ValidationError(PortNumber.problem("--external-port", got: Int64(externalPort), orAny: true))
         }
         guard (0...604_800).contains(lifetime) else { throw ValidationError("--lifetime must be 0 to 604800 seconds") }
         if let nonce, PCP.nonce(hex: nonce) == nil { throw ValidationError("--nonce must be 24 hex digits") }
-        guard proto == "tcp" || proto == "udp" else { throw ValidationError("--proto must be tcp or udp") }
         guard (1...5).contains(tries) else { throw ValidationError("--tries must be 1 to 5") }
         if let server, SocketAddress(numeric: server, port: 1) == nil {
             throw ValidationError("--server must be a numeric IPv4 or IPv6 address")
@@ -507,7 +491,7 @@ struct PCPProbe: ParsableCommand {
         var answer: PCP.Answer?
         if let map {
             PCP.map(
-                tcp: proto == "tcp", internalPort: UInt16(map), suggestedPort: UInt16(externalPort ?? map),
+                tcp: proto == .tcp, internalPort: UInt16(map), suggestedPort: UInt16(externalPort ?? map),
                 lifetime: UInt32(lifetime), nonce: nonce.flatMap(PCP.nonce(hex:)) ?? PCP.newNonce(),
                 ipv6: ipv6 || SocketAddress(numeric: server, port: 1)?.family == .ipv6, server: server, tries: tries,
                 on: loop
@@ -517,7 +501,7 @@ struct PCPProbe: ParsableCommand {
         }
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
-        output.print(Observation.json(a)) {
+        output.print(JSONValue(observing: a)) {
             switch a.status {
             case "natpmp-only": return "\(server) speaks NAT-PMP, not PCP (it answered UNSUPP_VERSION)"
             case "garbled": return "\(server) answers on PCP's port, but not with PCP"
@@ -529,9 +513,9 @@ struct PCPProbe: ParsableCommand {
                     + (a.lifetime.map { " (ask again in \($0) s at the earliest)" } ?? "")
             }
             guard map != nil else { return "\(server) answers PCP (epoch \(a.epoch ?? 0) s)" }
-            if lifetime == 0 { return "\(server) deleted the mapping of \(a.proto ?? proto) \(map ?? 0)" }
+            if lifetime == 0 { return "\(server) deleted the mapping of \(a.proto ?? proto.rawValue) \(map ?? 0)" }
             return
-                "\(server) maps \(a.proto ?? proto) \(SocketAddress.text(host: a.externalAddress ?? "?", port: a.externalPort ?? 0))"
+                "\(server) maps \(a.proto ?? proto.rawValue) \(SocketAddress.text(host: a.externalAddress ?? "?", port: a.externalPort ?? 0))"
                 + " → \(SocketAddress.text(host: a.internalAddress ?? "?", port: a.internalPort ?? 0)) for \(a.lifetime ?? 0) s"
                 + " (nonce \(a.nonce ?? "?"): give it with --nonce to refresh or delete)"
         }
@@ -576,12 +560,12 @@ struct UPnPProbe: ParsableCommand {
         /// The gateway and mappings as `upnp.discover` and `upnp.mapping` give them to checks.
         var json: JSONValue {
             var o: [String: JSONValue] = [:]
-            if let gateway { o["gateway"] = Observation.json(gateway) }
+            if let gateway { o["gateway"] = JSONValue(observing: gateway) }
             if let externalAddress { o["external_address"] = .string(externalAddress) }
-            if let mapping { o["mapping"] = Observation.json(mapping) }
-            if let mappings { o["mappings"] = .array(mappings.map { Observation.json($0) }) }
+            if let mapping { o["mapping"] = JSONValue(observing: mapping) }
+            if let mappings { o["mappings"] = JSONValue(observing: mappings) }
             if let change { o["change"] = .string(change) }
-            if let firewall { o["firewall"] = Observation.json(firewall) }
+            if let firewall { o["firewall"] = JSONValue(observing: firewall) }
             if let pinhole { o["pinhole"] = .string(pinhole) }
             if let pinholeID { o["pinhole_id"] = .int(Int64(pinholeID)) }
             if let error { o["error"] = .string(error) }
@@ -771,7 +755,7 @@ struct STUNProbe: ParsableCommand {
         STUN.binding(server: host, port: port, on: loop) { answer = $0 }
         while answer == nil { loop.turn(until: nil) }
         let a = answer!
-        output.print(Observation.json(a)) {
+        output.print(JSONValue(observing: a)) {
             if a.status == "garbled" { return "\(a.server) answers, but not with STUN: another service on that port?" }
             if a.status.hasSuffix("-unreachable") {
                 return "cannot reach \(a.server): this computer has no route to it (\(a.status))"
@@ -813,7 +797,7 @@ struct NATProbe: ParsableCommand {
         }
         while result == nil { loop.turn(until: nil) }
         let r = result!
-        let evidence = Observation.json(r)
+        let evidence = JSONValue(observing: r)
         // The verdict's fields at the top, the survey's evidence (as checks get it) under "evidence".
         var verdict: [String: JSONValue] = [:]
         do {

@@ -183,7 +183,7 @@ import Testing
                 "a.lua": passing(body: "firewall.check { port = 70000 } return pass('x')"),
             ]))
         #expect(
-            out.finding("a")?.summary.contains("bad argument #1 to 'firewall.check' ('port' must be 1 to 65535)")
+            out.finding("a")?.summary.contains("bad argument #1 to 'firewall.check' ('port' must be 1 to 65535, got 70000)")
                 == true)
     }
 }

@@ -20,14 +20,9 @@ public final class PackLoader {
     /// Other packs whose `lib/` modules can be required as "pack:module", by pack id.
     public var libraries: [String: PackFolder] = [:]
 
-    // What the file being evaluated defines.
-    private var file = ""
-    private var source = ""
-    private var stem = ""
-    private var manifest: PackManifest?
-    private var checks: [CheckDefinition] = []
-    private var overlay: OverlayDefinition?
-    private var diagnostics: [PackDiagnostic] = []
+    /// The files being evaluated, by the task that runs each: the DSL functions find their file's
+    /// definitions through the calling task, so no file's parse state lives in the loader itself.
+    private var evaluating: [ObjectIdentifier: FileDefinitions] = [:]
     /// The engine prelude's strict-params wrapper, its table of check functions by key, and its
     /// table of declared parameter names by pack id (see `enginePrelude`).
     private var strictCall: LuaRef?
@@ -64,16 +59,15 @@ public final class PackLoader {
 
     public func loadPack(_ folder: PackFolder) -> LoadedPack {
         folders[folder.name] = folder
-        diagnostics = []
-        manifest = nil
-        evaluate(folder, "pack.lua")
-        if manifest == nil && diagnostics.isEmpty {
+        let defined = evaluate(folder, "pack.lua")
+        var diagnostics = defined.diagnostics
+        if defined.manifest == nil && diagnostics.isEmpty {
             diagnostics.append(
                 PackDiagnostic(
                     file: folder.displayName("pack.lua"), line: nil, subject: nil,
                     message: "does not define a pack: end it with `return pack { id = …, steps = { … } }`"))
         }
-        let loadedManifest = manifest
+        let loadedManifest = defined.manifest
         var packDiagnostics = diagnostics
         let found = loadChecks(of: folder, into: &packDiagnostics)
 
@@ -91,11 +85,8 @@ public final class PackLoader {
     /// Only a pack's manifest (its pack.lua), for what other packs declare; nil if it does not load.
     public func loadManifest(_ folder: PackFolder) -> PackManifest? {
         folders[folder.name] = folder
-        diagnostics = []
-        manifest = nil
-        evaluate(folder, "pack.lua")
-        defer { manifest = nil }
-        return diagnostics.isEmpty ? manifest : nil
+        let defined = evaluate(folder, "pack.lua")
+        return defined.diagnostics.isEmpty ? defined.manifest : nil
     }
 
     /// An overlay folder (overlay.lua plus the checks it brings).
@@ -106,16 +97,15 @@ public final class PackLoader {
     private func loadOverlayFolder(_ folder: PackFolder, isUserOverlay: Bool) -> (OverlayDefinition?, [PackDiagnostic])
     {
         folders[folder.name] = folder
-        diagnostics = []
-        overlay = nil
-        evaluate(folder, "overlay.lua")
-        if overlay == nil && diagnostics.isEmpty {
+        let defined = evaluate(folder, "overlay.lua")
+        var diagnostics = defined.diagnostics
+        if defined.overlay == nil && diagnostics.isEmpty {
             diagnostics.append(
                 PackDiagnostic(
                     file: folder.displayName("overlay.lua"), line: nil, subject: nil,
                     message: "does not define an overlay: end it with `return overlay { extends = …, … }`"))
         }
-        var result = overlay
+        var result = defined.overlay
         var found = diagnostics
         let checks = loadChecks(of: folder, into: &found)
         result?.checks = checks
@@ -129,9 +119,9 @@ public final class PackLoader {
     {
         var found: [String: CheckDefinition] = [:]
         for name in folder.checkFiles {
-            diagnostics = []
-            checks = []
-            evaluate(folder, name)
+            let defined = evaluate(folder, name)
+            var diagnostics = defined.diagnostics
+            let checks = defined.checks
             let stepName = String(name.dropLast(4))
             if checks.isEmpty && diagnostics.isEmpty {
                 diagnostics.append(
@@ -157,46 +147,63 @@ public final class PackLoader {
     }
 
     /// Runs one definition file as a sandboxed task; what it defines arrives through the DSL functions.
-    private func evaluate(_ folder: PackFolder, _ name: String) {
-        file = folder.displayName(name)
-        source = folder.files[name] ?? ""
-        stem = String(name.dropLast(4))
+    private func evaluate(_ folder: PackFolder, _ name: String) -> FileDefinitions {
+        let defined = FileDefinitions(
+            file: folder.displayName(name), source: folder.files[name] ?? "", stem: String(name.dropLast(4)))
+        let file = defined.file
         let chunk: LuaRef
         do {
-            chunk = try runtime.load(source, name: file)
+            chunk = try runtime.load(defined.source, name: file)
         } catch {
-            diagnostics.append(
+            defined.diagnostics.append(
                 PackDiagnostic(
                     file: file, line: error.line, subject: nil,
                     message: LuaRuntime.stripPosition(error.message, chunk: file), kind: error.kind))
-            return
+            return defined
         }
         let task = runtime.spawn(chunk, name: file, limits: PackLoader.definitionLimits)
+        let key = ObjectIdentifier(task)
+        evaluating[key] = defined
+        defer { evaluating[key] = nil }
         runtime.run()
         if case .failure(let error)? = task.outcome {
-            diagnostics.append(
+            defined.diagnostics.append(
                 PackDiagnostic(
                     file: file, line: error.line, subject: nil,
                     message: LuaRuntime.stripPosition(error.message, chunk: file), kind: error.kind))
         }
+        return defined
+    }
+
+    /// The definitions of the file whose task is calling: `pack`, `check` and `overlay` work only
+    /// while their file is evaluated.
+    private func defining(_ call: LuaCall) throws -> FileDefinitions {
+        guard let task = call.runtime.currentTask, let defined = evaluating[ObjectIdentifier(task)] else {
+            throw LuaScriptError("\(call.name) { … } defines a pack: it works only in a pack's own files, as they load")
+        }
+        return defined
     }
 
     // MARK: the DSL
 
-    private func reader(_ call: LuaCall, kind: String, subject: String, step: String?) throws -> DefinitionReader {
+    private func reader(_ call: LuaCall, _ defined: FileDefinitions, kind: String, subject: String, step: String?)
+        throws -> DefinitionReader
+    {
         guard call.stack.luaType(at: 1) == .table else {
             throw LuaScriptError("\(kind) { … } takes a table of fields, got \(call.stack.luaType(at: 1).name)")
         }
         let line = call.callerPosition?.line
         return DefinitionReader(
-            call: call, table: 1, file: file, source: source, line: line, subject: subject, step: step)
+            call: call, table: 1, file: defined.file, source: defined.source, line: line, subject: subject, step: step)
     }
 
     private func definePack(_ call: LuaCall) throws -> LuaReturn {
+        let defined = try defining(call)
+        let file = defined.file
         guard file.hasSuffix("/pack.lua") else {
             throw LuaScriptError("pack { … } belongs in pack.lua, not in \(file)")
         }
-        var r = try reader(call, kind: "pack", subject: "pack", step: nil)
+        var r = try reader(call, defined, kind: "pack", subject: "pack", step: nil)
         let id = r.string("id", required: true) ?? ""
         r.subject = "pack '\(id)'"
         r.rejectUnknownFields(["id", "version", "title", "description", "params", "steps", "causes", "limits"])
@@ -228,14 +235,14 @@ public final class PackLoader {
                 l.rejectUnknownFields(["timeout", "instructions", "memory"])
                 return l.limits()
             } ?? LimitRequest()
-        diagnostics += r.diagnostics
+        defined.diagnostics += r.diagnostics
         if let declaredParams {
             call.push(declaredParams)
             call.push(.table(LuaTable(fields: Dictionary(uniqueKeysWithValues: parameters.map { (.text($0.name), .boolean(true)) }))))
             call.stack.setField(id, ofTableAt: -2)
             call.stack.pop()
         }
-        manifest = PackManifest(
+        defined.manifest = PackManifest(
             id: id, version: version, title: title, description: description,
             parameters: parameters.sorted { $0.name < $1.name }, steps: steps,
             causes: causes, limits: limits, file: file)
@@ -287,7 +294,9 @@ public final class PackLoader {
     }
 
     private func defineCheck(_ call: LuaCall) throws -> LuaReturn {
-        var r = try reader(call, kind: "check", subject: "check '\(stem)'", step: stem)
+        let defined = try defining(call)
+        let (file, stem) = (defined.file, defined.stem)
+        var r = try reader(call, defined, kind: "check", subject: "check '\(stem)'", step: stem)
         r.rejectUnknownFields([
             "id", "title", "needs", "after", "next", "run", "timeout", "instructions", "memory",
             "repairs", "platforms",
@@ -330,9 +339,9 @@ public final class PackLoader {
                     strict: strictEntry(apply, call))
             }
         }
-        diagnostics += r.diagnostics
+        defined.diagnostics += r.diagnostics
         if r.diagnostics.isEmpty, let run {
-            checks.append(
+            defined.checks.append(
                 CheckDefinition(
                     id: stem, title: title, file: file, line: r.line, needs: needs, after: after, next: next,
                     platforms: platforms, limits: limits, repairs: repairs,
@@ -356,12 +365,14 @@ public final class PackLoader {
     }
 
     private func defineOverlay(_ call: LuaCall) throws -> LuaReturn {
+        let defined = try defining(call)
+        let file = defined.file
         guard file.hasSuffix("/overlay.lua") else {
             throw LuaScriptError("overlay { … } belongs in overlay.lua, not in \(file)")
         }
         let folderName = String(file.dropLast("/overlay.lua".count))
         let defaultID = folderName.split(separator: "/").last.map(String.init) ?? folderName
-        var r = try reader(call, kind: "overlay", subject: "overlay '\(defaultID)'", step: nil)
+        var r = try reader(call, defined, kind: "overlay", subject: "overlay '\(defaultID)'", step: nil)
         r.rejectUnknownFields(["id", "title", "extends", "when", "insert", "replace", "skip", "move"])
         let id = r.string("id") ?? defaultID
         r.subject = "overlay '\(id)'"
@@ -453,8 +464,8 @@ public final class PackLoader {
                 }
             }
         }
-        diagnostics += r.diagnostics
-        overlay = OverlayDefinition(
+        defined.diagnostics += r.diagnostics
+        defined.overlay = OverlayDefinition(
             id: id, title: title, file: file, extends: extends, platforms: platforms,
             vendor: vendor, insertions: insertions, replacements: replacements, skips: skips,
             moves: moves, checks: [:], diagnostics: [])
@@ -485,7 +496,7 @@ public final class PackLoader {
             folders[library.name] = folders[library.name] ?? library
             folder = library
         } else {
-            let caller = call.callerPosition?.chunk ?? file
+            let caller = call.callerPosition?.chunk ?? ""
             guard
                 let own = folders.values.filter({ caller.hasPrefix($0.name + "/") }).max(by: {
                     $0.name.count < $1.name.count
@@ -508,6 +519,24 @@ public final class PackLoader {
         call.push(chunk)
         call.push(folder.displayName(path))
         return .values(2)
+    }
+}
+
+/// What one definition file defines, filled in by the DSL functions while its task runs.
+private final class FileDefinitions {
+    let file: String
+    let source: String
+    /// The file's name without ".lua": a check's id.
+    let stem: String
+    var manifest: PackManifest?
+    var checks: [CheckDefinition] = []
+    var overlay: OverlayDefinition?
+    var diagnostics: [PackDiagnostic] = []
+
+    init(file: String, source: String, stem: String) {
+        self.file = file
+        self.source = source
+        self.stem = stem
     }
 }
 

@@ -55,8 +55,8 @@ public enum ParameterValue {
     }
 
     static func port(_ t: String) -> Result<Int, ParameterError> {
-        guard let p = Int(t), (1...65535).contains(p) else {
-            return .failure(.init(reason: "'\(t)' is not a TCP port (a number from 1 to 65535)"))
+        guard let p = Int(t), PortNumber.from(p) != nil else {
+            return .failure(.init(reason: "'\(t)' is not a TCP port (a number from \(PortNumber.words()))"))
         }
         return .success(p)
     }

@@ -169,8 +169,8 @@ public enum PairingProtocol {
                 if let v = r.version, v.count > 32 { return .failure(Refusal("bad-request", "version too long")) }
             }
             if r.type == "connect-back" {
-                guard let port = r.port, (1...65535).contains(port) else {
-                    return .failure(Refusal("bad-request", "connect-back needs a port from 1 to 65535"))
+                guard let port = r.port, PortNumber.from(port) != nil else {
+                    return .failure(Refusal("bad-request", "connect-back needs a port from \(PortNumber.words())"))
                 }
                 if let t = r.timeout, !(t > 0) { return .failure(Refusal("bad-request", "timeout must be more than 0")) }
             }

@@ -78,8 +78,8 @@ public enum ReflectorProtocol {
             else { return no("PAIR needs a nonce: \(PairingProtocol.nonceBytes) bytes in hex") }
             return .success(.pair(nonce: nonce))
         case "CONNECT-BACK":
-            guard w.count > 2, let port = UInt16(w[2]), port > 0 else {
-                return no("CONNECT-BACK needs a port from 1 to 65535")
+            guard w.count > 2, let port = Int(w[2]).flatMap({ PortNumber.from($0) }) else {
+                return no("CONNECT-BACK needs a port from \(PortNumber.words())")
             }
             let timeout = min(Double(options["timeout"] ?? "") ?? 3, maxConnectBackTimeout)
             guard timeout > 0 else { return no("timeout must be more than 0") }

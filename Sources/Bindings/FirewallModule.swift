@@ -46,8 +46,8 @@ enum FirewallModule {
     /// family = "ipv4"|"ipv6" }` (family: when no remote says it; default IPv4)
     static func question(_ call: LuaCall) throws -> FirewallQuestion {
         let t = try call.table(1)
-        guard let port = t["port"].intValue, (1...65535).contains(port) else {
-            throw call.argumentError(1, "'port' must be 1 to 65535")
+        guard let port = try call.port("port", of: t, argument: 1) else {
+            throw call.argumentError(1, "'port' is missing: the port asked about")
         }
         let direction = t["direction"].stringValue ?? "in"
         guard direction == "in" || direction == "out" else {
@@ -64,7 +64,7 @@ enum FirewallModule {
             family = known
         }
         return FirewallQuestion(
-            direction: direction == "in" ? .inbound : .outbound, proto: proto, port: UInt16(port),
+            direction: direction == "in" ? .inbound : .outbound, proto: proto, port: port,
             remote: t["remote"].stringValue, interface: t["interface"].stringValue,
             program: t["program"].stringValue, family: family)
     }

@@ -36,7 +36,7 @@ enum PCPModule {
                 },
                 "map": HostFunction { call in
                     try RouterModules.requireRepair(call, "pcp.map")
-                    let port = try SocketModule.port(call, 1)
+                    let port = try call.port(1)
                     let o = try call.optionalTable(2) ?? LuaTable()
                     let ipv6 = o["ipv6"].boolValue ?? false
                     guard
@@ -63,13 +63,7 @@ enum PCPModule {
                     guard proto == "tcp" || proto == "udp" else {
                         throw call.argumentError(2, "'proto' must be tcp or udp")
                     }
-                    var external = port
-                    if o["external_port"] != .nil {
-                        guard let p = o["external_port"].intValue, (0...65535).contains(p) else {
-                            throw call.argumentError(2, "'external_port' must be 0 to 65535")
-                        }
-                        external = UInt16(p)
-                    }
+                    let external = try call.port("external_port", of: o, argument: 2, orAny: true) ?? port
                     let tries = try self.tries(call, o)
                     let serverPort = try self.serverPort(call, o)
                     let loop = call.runtime.loop
@@ -89,11 +83,7 @@ enum PCPModule {
 
     /// PCP's own port, but for a test's stand-in server.
     static func serverPort(_ call: LuaCall, _ o: LuaTable) throws -> UInt16 {
-        guard o["port"] != .nil else { return PCP.port }
-        guard let p = o["port"].intValue, (1...65535).contains(p) else {
-            throw call.argumentError(2, "'port' must be 1 to 65535")
-        }
-        return UInt16(p)
+        try call.port("port", of: o, argument: 2) ?? PCP.port
     }
 
     static func tries(_ call: LuaCall, _ o: LuaTable) throws -> Int {

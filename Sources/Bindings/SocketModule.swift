@@ -54,7 +54,7 @@ enum SocketModule {
                 "sendto": { udp, call in
                     let data = try call.bytes(2)
                     let host = try call.string(3)
-                    let port = try self.port(call, 4)
+                    let port = try call.port(4)
                     let options = try call.optionalTable(5) ?? LuaTable()
                     guard let to = SocketAddress(numeric: host, port: port) else {
                         throw call.argumentError(3, "sendto needs a numeric IPv4 or IPv6 address, got '\(host)'")
@@ -110,13 +110,7 @@ enum SocketModule {
                     case "ipv6": family = .ipv6
                     default: throw call.argumentError(1, "family must be 'ipv4' or 'ipv6'")
                     }
-                    var port: UInt16 = 0
-                    if options["port"] != .nil {
-                        guard let p = options["port"].intValue, (0...65535).contains(p) else {
-                            throw call.argumentError(1, "port must be 0 to 65535")
-                        }
-                        port = UInt16(p)
-                    }
+                    let port = try call.port("port", of: options, argument: 1, orAny: true) ?? 0
                     do {
                         let udp = try UDPSocket(
                             family: family, address: options["bind"].stringValue, port: port, on: call.runtime.loop)
@@ -131,7 +125,7 @@ enum SocketModule {
                 "connect": HostFunction { call in
                     let host = try call.string(1)
                     guard !host.isEmpty else { throw call.argumentError(1, "host name is empty") }
-                    let port = try self.port(call, 2)
+                    let port = try call.port(2)
                     let options = try call.optionalTable(3) ?? LuaTable()
                     let timeout = try seconds(options["timeout"], call: call, default: 3)
                     let keep = options["keep"].isTruthy
@@ -176,7 +170,7 @@ enum SocketModule {
                     }
                 },
                 "bind_test": HostFunction { call in
-                    let port = try self.port(call, 1)
+                    let port = try call.port(1)
                     let address = try call.optionalString(2) ?? "0.0.0.0"
                     let proto = try protoArgument(call, 3)
                     return try call.offload(waitingFor: "a bind test of port \(port)") {
@@ -186,12 +180,6 @@ enum SocketModule {
                     }
                 },
             ])
-    }
-
-    static func port(_ call: LuaCall, _ index: Int32) throws -> UInt16 {
-        let p = try call.integer(index)
-        guard (1...65535).contains(p) else { throw call.argumentError(index, "port must be 1 to 65535, got \(p)") }
-        return UInt16(p)
     }
 
     static func protoArgument(_ call: LuaCall, _ index: Int32) throws -> SocketEntry.Proto {
@@ -238,17 +226,12 @@ enum NetstatModule {
                         query.protocols = [proto]
                     }
                     if let s = filter["state"].stringValue { query.states = [s.uppercased()] }
-                    if filter["port"] != .nil {
-                        guard let p = filter["port"].intValue, (1...65535).contains(p) else {
-                            throw call.argumentError(1, "port must be 1 to 65535")
-                        }
-                        query.port = UInt16(p)
-                    }
+                    query.port = try call.port("port", of: filter, argument: 1)
                     query.withOwners = filter["owners"] != .boolean(false)
                     return try entries(call, query)
                 },
                 "listeners": HostFunction { call in
-                    let port = try SocketModule.port(call, 1)
+                    let port = try call.port(1)
                     let proto = try SocketModule.protoArgument(call, 2)
                     return try entries(call, .listening(port: port, proto: proto))
                 },

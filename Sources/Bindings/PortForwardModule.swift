@@ -13,15 +13,8 @@ enum PortForwardModule {
                     let host = try call.string(1)
                     guard !host.isEmpty else { throw call.argumentError(1, "host name is empty") }
                     let o = try call.optionalTable(2) ?? LuaTable()
-                    func port(_ key: String) throws -> UInt16? {
-                        guard o[key] != .nil else { return nil }
-                        guard let p = o[key].intValue, (1...65535).contains(p) else {
-                            throw call.argumentError(2, "'\(key)' must be 1 to 65535")
-                        }
-                        return UInt16(p)
-                    }
-                    let reflectorPort = try port("port") ?? ReflectorProtocol.defaultPort
-                    let connectBack = try port("connect_back")
+                    let reflectorPort = try call.port("port", of: o, argument: 2) ?? ReflectorProtocol.defaultPort
+                    let connectBack = try call.port("connect_back", of: o, argument: 2)
                     let timeout = try SocketModule.seconds(o["timeout"], call: call, index: 2, default: 5)
                     let token = o["token"].stringValue
                     let loop = call.runtime.loop
@@ -34,16 +27,11 @@ enum PortForwardModule {
                     }
                 },
                 "survey": HostFunction { call in
-                    let port = try SocketModule.port(call, 1)
+                    let port = try call.port(1)
                     let o = try call.optionalTable(2) ?? LuaTable()
                     let reflector = o["reflector"].stringValue
-                    var reflectorPort = ReflectorProtocol.defaultPort
-                    if o["reflector_port"] != .nil {
-                        guard let p = o["reflector_port"].intValue, (1...65535).contains(p) else {
-                            throw call.argumentError(2, "'reflector_port' must be 1 to 65535")
-                        }
-                        reflectorPort = UInt16(p)
-                    }
+                    let reflectorPort =
+                        try call.port("reflector_port", of: o, argument: 2) ?? ReflectorProtocol.defaultPort
                     let token = o["token"].stringValue
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
@@ -194,7 +182,7 @@ enum RouterModules {
                 },
                 "mapping": HostFunction { call in
                     let g = try gateway(call, 1)
-                    let port = try SocketModule.port(call, 2)
+                    let port = try call.port(2)
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
                         UPnP.mapping(g, externalPort: port, on: loop) { r in
@@ -220,7 +208,7 @@ enum RouterModules {
                 "add_mapping": HostFunction { call in
                     try requireRepair(call, "upnp.add_mapping")
                     let g = try gateway(call, 1)
-                    let port = try SocketModule.port(call, 2)
+                    let port = try call.port(2)
                     let me = UPnP.localAddress(toward: g) ?? ""
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
@@ -237,7 +225,7 @@ enum RouterModules {
                 "delete_mapping": HostFunction { call in
                     try requireRepair(call, "upnp.delete_mapping")
                     let g = try gateway(call, 1)
-                    let port = try SocketModule.port(call, 2)
+                    let port = try call.port(2)
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
                         UPnP.deleteMapping(g, externalPort: port, on: loop) { r in
@@ -266,7 +254,7 @@ enum RouterModules {
                 },
                 "map": HostFunction { call in
                     try requireRepair(call, "natpmp.map")
-                    let port = try SocketModule.port(call, 1)
+                    let port = try call.port(1)
                     let lifetime = UInt32(clamping: try call.optionalInteger(2) ?? 7200)
                     guard let gw = Gateway.defaultIPv4() else {
                         return call.returning(.nil, .text("no default IPv4 gateway"))

@@ -1,3 +1,4 @@
+import Bindings
 import BundledChecks
 import LuaHost
 import Probes
@@ -9,7 +10,7 @@ public enum NATRules {
 
     /// The verdict on a survey, as JSON (the report's and `probe --format json`'s shape).
     public static func verdict(for survey: NATSurvey.Result) throws -> JSONValue {
-        JSONValue(try decide(Observation.lua(survey)))
+        JSONValue(try decide(survey.observed))
     }
 
     /// The verdict table (kind, status, cause, explanation, advice, notes, rule) for `evidence`.

@@ -38,13 +38,7 @@ enum ServiceModule {
                     }
                     let name = try serviceName(call)
                     let options = try call.optionalTable(2) ?? LuaTable()
-                    var port: UInt16?
-                    if options["port"] != .nil {
-                        guard let p = options["port"].intValue, (1...65535).contains(p) else {
-                            throw call.argumentError(2, "'port' must be 1 to 65535")
-                        }
-                        port = UInt16(p)
-                    }
+                    let port = try call.port("port", of: options, argument: 2)
                     let timeout = try SocketModule.seconds(options["timeout"], call: call, index: 2, default: 30)
                     let config = try configOption(call)
                     guard

@@ -22,7 +22,7 @@ enum PinholeFunctions {
             "add_pinhole": HostFunction { call in
                 try RouterModules.requireRepair(call, "upnp.add_pinhole")
                 let g = try RouterModules.gateway(call, 1)
-                let port = try SocketModule.port(call, 2)
+                let port = try call.port(2)
                 let o = try call.optionalTable(3) ?? LuaTable()
                 guard let address = o["address"].stringValue ?? HostAddresses.stableGlobalIPv6() else {
                     return call.returning(.nil, .text("this computer has no stable global IPv6 address"))
