@@ -178,10 +178,18 @@ struct PairedPathsLabTests {
             home.router,
             """
             table ip pdfwd {
-              chain prerouting { type nat hook prerouting priority -110; policy accept;
-                ip daddr \(home.routerWAN) tcp dport 4242 dnat to \(home.lanAddress) }
-              chain postrouting { type nat hook postrouting priority 90; policy accept;
-                ip daddr \(home.lanAddress) tcp dport 4242 ct status dnat masquerade }
+              chain prerouting {
+                type nat hook prerouting priority -110; policy accept;
+                ip daddr \(home.routerWAN) tcp dport 4242 dnat to \(home.lanAddress)
+              }
+              chain output {
+                type nat hook output priority -110; policy accept;
+                ip daddr \(home.routerWAN) tcp dport 4242 dnat to \(home.lanAddress)
+              }
+              chain postrouting {
+                type nat hook postrouting priority 90; policy accept;
+                ip daddr \(home.lanAddress) tcp dport 4242 ct status dnat masquerade
+              }
             }
 
             """)
@@ -191,4 +199,76 @@ struct PairedPathsLabTests {
         #expect(after?["status"] as? String == "pass", "\(after ?? [:])")
         #expect(afterTests.count >= 2 && afterTests.allSatisfy { $0["outcome"] as? String == "connected" })
     }
+
+    /// A paired partner that asks the peer to connect back to a third computer gets `not-partner`,
+    /// and the third computer sees nothing (its nftables counter stays at 0); a stranger's ticket
+    /// attaches nothing; connect-back to the partner's own address works. The partner speaks the
+    /// protocol from Python (Docs/pairing-protocol.md), so the test needs no Swift client inside.
+    @Test func thePeerConnectsBackOnlyToItsPartner() throws {
+        let world = World()
+        defer { world.tearDown() }
+        try NetworkLab.requireAvailable()
+        let partner = try world.lab.namespace("p")
+        let peer = try world.lab.namespace("q")
+        let third = try world.lab.namespace("t")
+        try world.lab.link(partner, "10.231.73.1/24", peer, "10.231.73.2/24")
+        try world.lab.link(peer, "10.231.74.1/24", third, "10.231.74.2/24")
+        try FileManager.default.createDirectory(at: world.root, withIntermediateDirectories: true)
+        try "MZXW6YTBOI2GKZLOMF2GS33OOVRGK3TUNFXGOZLSMVZXI\n".write(toFile: world.token, atomically: true, encoding: .utf8)
+        try world.lab.start(peer, [portdoctorBinary, "listen", "--per-minute", "1000", "--token-file", world.token])
+        try world.lab.listener(third, port: 4242)
+        try world.lab.listener(partner, port: 4243)
+        try world.lab.nft(
+            third, "table inet pdcount {\n chain input {\n  type filter hook input priority 0; policy accept;\n  tcp dport 4242 counter\n }\n}\n")
+        try world.waitFor { world.listening(peer, 4250) && world.listening(third, 4242) && world.listening(partner, 4243) }
+        let script = world.root.appendingPathComponent("partner.py")
+        try Self.partnerScript.write(to: script, atomically: true, encoding: .utf8)
+        let r = try world.lab.exec(
+            partner, ["/usr/bin/env", "python3", script.path, "10.231.73.2", world.token, "10.231.74.2", "10.231.73.1"])
+        print("partner asking for a third address: \(r.output)")
+        let answers = try #require(
+            try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "exit \(r.status): \(r.output)")
+        #expect((answers["third"] as? [String: Any])?["error"] as? String == "not-partner", "\(answers)")
+        #expect((answers["third-mapped"] as? [String: Any])?["error"] as? String == "not-partner", "\(answers)")
+        #expect((answers["own"] as? [String: Any])?["status"] as? String == "connected", "\(answers)")
+        #expect((answers["attach"] as? [String: Any])?["code"] as? String == "unknown-ticket", "\(answers)")
+        let counter = try world.lab.exec(third, [NetworkLab.nft!, "list", "table", "inet", "pdcount"]).output
+        #expect(counter.contains("packets 0 "), "the third computer saw a connect: \(counter)")
+    }
+
+    /// The partner's side of the protocol, in Python: HKDF-SHA256 keys, HMAC-SHA256 frames.
+    static let partnerScript = #"""
+        import hashlib, hmac, json, os, socket, sys
+        host, token_path, third, own = sys.argv[1:5]
+        token = open(token_path).read().splitlines()[0]
+        norm = "".join({"O": "0", "I": "1", "L": "1"}.get(c, c) for c in token.upper() if c not in "- \t\r\n")
+        def hkdf(ikm, salt, info, n):
+            prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+            out, t, i = b"", b"", 1
+            while len(out) < n:
+                t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest(); out += t; i += 1
+            return out[:n]
+        s = socket.create_connection((host, 4250), timeout=10)
+        f = s.makefile("rb")
+        nonce = os.urandom(16)
+        s.sendall(b"PORTDOCTOR/1 PAIR " + nonce.hex().encode() + b"\n")
+        opening = json.loads(f.readline())["pair"]
+        session = opening["session"]
+        k = hkdf(norm.encode(), nonce + bytes.fromhex(opening["nonce"]), ("portdoctor pairing v1 " + session).encode(), 64)
+        to_peer, seq = k[:32], [0]
+        def ask(body):
+            seq[0] += 1
+            data = json.dumps(body).encode()
+            mac = hmac.new(to_peer, b"PDPAIR1 " + session.encode() + b" " + seq[0].to_bytes(8, "big") + data, hashlib.sha256)
+            s.sendall(b"M %d %s " % (seq[0], mac.hexdigest().encode()) + data + b"\n")
+            return json.loads(f.readline().rstrip(b"\n").split(b" ", 3)[3])
+        out = {}
+        out["third"] = ask({"type": "connect-back", "port": 4242, "timeout": 2, "address": third})
+        out["third-mapped"] = ask({"type": "connect-back", "port": 4242, "timeout": 2, "address": "::ffff:" + third})
+        out["own"] = ask({"type": "connect-back", "port": 4243, "timeout": 2, "address": own})
+        a = socket.create_connection((host, 4250), timeout=10)
+        a.sendall(b"PORTDOCTOR/1 ATTACH " + os.urandom(16).hex().encode() + b"\n")
+        out["attach"] = json.loads(a.makefile("rb").readline())
+        print(json.dumps(out))
+        """#
 }

@@ -118,19 +118,19 @@ import Testing
         let listener = try Listener("127.0.0.1")
         let third = try Listener("127.0.0.3")
         let session = try peer.open(try #require(peer.pairing.code)).get()
-        // A field naming a third address is not followed: `host` is no field at all, and `address`
-        // (version 2) may only name an address the partner connected from.
-        let body = Array(
-            #"{"type":"connect-back","port":\#(third.port),"host":"127.0.0.3","address":"127.0.0.3"}"#.utf8)
-        let line = PairingProtocol.seal(body, seq: 1, session: session.session, key: session.keys.toPeer)
-        let refused = String(decoding: try peer.raw(session, line).get(), as: UTF8.self)
-        #expect(refused.contains("not-partner"), "\(refused)")
-        #expect(third.pending() == 0)
         // Without an address: the session's own.
         let reply = try peer.ask(session, .init(type: "connect-back", port: Int(listener.port), timeout: 2)).get()
         let back = try JSONDecoder().decode(PairConnectBack.self, from: Data(reply))
         #expect(back.address == "127.0.0.1:\(listener.port)")
         #expect(back.status == "connected")
+        // A field naming a third address is not followed: `host` is no field at all, and `address`
+        // (version 2) may only name an address the partner connected from.
+        let body = Array(
+            #"{"type":"connect-back","port":\#(third.port),"host":"127.0.0.3","address":"127.0.0.3"}"#.utf8)
+        let line = PairingProtocol.seal(body, seq: 2, session: session.session, key: session.keys.toPeer)
+        let refused = String(decoding: try peer.raw(session, line).get(), as: UTF8.self)
+        #expect(refused.contains("not-partner"), "\(refused)")
+        #expect(third.pending() == 0)
         #expect(peer.runs.isEmpty)
     }
 
