@@ -87,6 +87,9 @@ enum PairingModule {
                     t["notes"] = .table(LuaTable(sequence: (paths?.notes ?? []).map(LuaValue.text)))
                     return call.returning(.table(t))
                 }
-            ])
+            ],
+            // The paired run's own input, measured before the checks: not a primitive to record. A
+            // replay cannot pair (`--replay` refuses `--with`), so there it is nil.
+            primitives: false)
     }
 }
