@@ -136,7 +136,16 @@ final class PairedRun {
         // paired partner told, a few.
         add(host, port)
         if let peerParam { add(peerParam.host, Int(peerParam.port)) }
-        for a in peer?.addresses ?? [] { add(a.ip, port) }
+        // A private IPv4 address of the destination on none of this computer's networks is behind
+        // its router: not reachable from here by design, and a connect to it would only wait.
+        let local = HostAddresses.list().filter { $0.family == .ipv4 }
+        for a in peer?.addresses ?? [] {
+            if a.family == "ipv4", Self.privateAddress(a.ip), !local.contains(where: { Self.sameSubnet(a.ip, $0) }) {
+                paths.notes.append("the destination's address \(a.ip) is on a network this computer is not on: not tested")
+                continue
+            }
+            add(a.ip, port)
+        }
         let loop = self.loop
         let results = PairingSession.wait(on: loop) { (done: @escaping ([Int: ConnectResult]) -> Void) in
             var results: [Int: ConnectResult] = [:]
@@ -207,6 +216,18 @@ final class PairedRun {
                     status: back.status, milliseconds: back.rtt_ms))
         }
         return tests
+    }
+
+    /// Whether an IPv4 address is in the subnet of one of this computer's addresses.
+    static func sameSubnet(_ ip: String, _ local: HostAddress) -> Bool {
+        func bits(_ text: String) -> UInt32? {
+            let parts = text.split(separator: ".").compactMap { UInt32($0) }
+            guard parts.count == 4, parts.allSatisfy({ $0 < 256 }) else { return nil }
+            return parts.reduce(0) { $0 << 8 | $1 }
+        }
+        guard let a = bits(ip), let b = bits(local.ip), (1...32).contains(local.prefixLength) else { return false }
+        let mask = local.prefixLength == 32 ? UInt32.max : ~(UInt32.max >> UInt32(local.prefixLength))
+        return a & mask == b & mask
     }
 
     static func privateAddress(_ ip: String) -> Bool {

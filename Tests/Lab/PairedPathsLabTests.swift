@@ -200,6 +200,41 @@ struct PairedPathsLabTests {
         #expect(afterTests.count >= 2 && afterTests.allSatisfy { $0["outcome"] as? String == "connected" })
     }
 
+    /// The healthy variant from outside: the source on the internet, the destination behind a router
+    /// that forwards 4242 (and 4250, for its portdoctor). The destination's LAN address is not on the
+    /// source's networks: not tested (no wait, no false alarm), and the public address connects.
+    @Test func aHealthyPairAcrossTheRouterHasNoPathsAlarm() throws {
+        let world = World()
+        defer { world.tearDown() }
+        try NetworkLab.requireAvailable()
+        let home = try world.lab.homeNetwork(miniupnpd: false)
+        world.source = home.wan
+        world.destination = home.lan
+        (world.sourceAddress, world.destinationAddress) = (home.wanAddress, home.routerWAN)
+        try world.start()
+        try world.lab.nft(
+            home.router,
+            """
+            table ip pdfwd {
+              chain prerouting {
+                type nat hook prerouting priority -110; policy accept;
+                ip daddr \(home.routerWAN) tcp dport { 4242, 4250 } dnat to \(home.lanAddress)
+              }
+            }
+
+            """)
+        let report = try world.diagnose(from: "source")
+        let (check, tests) = Self.paths(report)
+        let notes = ((check?["evidence"] as? [String: Any])?["notes"] as? [String]) ?? []
+        print("paired healthy across the router from the source: \(Self.describe(tests)); \(notes)")
+        #expect(check?["status"] as? String == "pass", "\(check ?? [:])")
+        #expect(tests.allSatisfy { $0["outcome"] as? String == "connected" } && !tests.isEmpty)
+        #expect(!tests.contains { $0["address"] as? String == home.lanAddress })
+        #expect(notes.contains { $0.contains(home.lanAddress) }, "\(notes)")
+        #expect((report["pairing"] as? [String: Any])?["fix"] is NSNull, "\(report["pairing"] ?? "-")")
+        #expect(report["exit_code"] as? Int == 0)
+    }
+
     /// A paired partner that asks the peer to connect back to a third computer gets `not-partner`,
     /// and the third computer sees nothing (its nftables counter stays at 0); a stranger's ticket
     /// attaches nothing; connect-back to the partner's own address works. The partner speaks the

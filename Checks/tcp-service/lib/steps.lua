@@ -1059,6 +1059,16 @@ function M.paths(opts)
         for _, t in ipairs(list) do if t[key] == value then return t end end
       end
       local port = tests[1].port
+      -- From outside, the destination's own address fails and its router's public one works: as it
+      -- should be (the forward works; a LAN address is not reachable from another network).
+      local only_lan = true
+      for _, t in ipairs(fails) do
+        if t.via ~= "lan" or not any(works, "via", "public") or not any(works, "family", t.family) then only_lan = false end
+      end
+      if only_lan then
+        return pass { summary = "the source connects to the destination through its router's public address; its own address is not reachable from the source's network, as expected: " .. table.concat(all, ", "),
+                      evidence = evidence }
+      end
       evidence.fix = "destination"
       -- One family works on some address, the other on none: that family's firewall or pinhole.
       for _, fam in ipairs({ "ipv6", "ipv4" }) do
