@@ -177,8 +177,13 @@ final class PairedRun {
         if let seen = peer.flatMap({ PairingSession.address(of: $0.seen) }) { attested.append(seen.ip) }
         if let peer {
             let dialed = PairingProtocol.canonical(host)
+            let local = HostAddresses.list().filter { $0.family == .ipv4 }
             for a in peer.addresses where PairingProtocol.canonical(a.ip) != dialed {
                 guard attested.count < PairingProtocol.maxPartnerAddresses else { break }
+                // The source's private address on none of our networks is behind its router: no wait on it.
+                if a.family == "ipv4", Self.privateAddress(a.ip), !local.contains(where: { Self.sameSubnet(a.ip, $0) }) {
+                    continue
+                }
                 let loop = self.loop
                 let r = PairingSession.wait(on: loop) { done in
                     PairingSession.attach(host: a.ip, port: self.port, ticket: peer.ticket, on: loop, done)
