@@ -65,6 +65,7 @@ public struct PathTest: Sendable, Equatable {
 
 /// What the paired run measured between the two computers, for the pack's `paths` step: set by
 /// the command line after the pack is planned (the service port is known) and before it runs.
+/// Unchecked: it is written once, before the run starts, and only read while checks run.
 public final class PairedPaths: @unchecked Sendable {
     /// Nil until measured; then every test, possibly none.
     public var tests: [PathTest]?

@@ -110,14 +110,6 @@ public final class PairingSession {
         }
     }
 
-    /// The peer's own addresses and a ticket to ATTACH with (messages version 2); nil from a
-    /// version-1 peer (it answers `bad-request` and keeps the session) or on any other refusal.
-    public func addresses(_ completion: @escaping (PairingProtocol.Addresses?) -> Void) {
-        request(.init(type: "addresses"), timeout: .seconds(5)) { r in
-            completion((try? r.get()).flatMap(PairingProtocol.Addresses.decode))
-        }
-    }
-
     /// Connects to the peer at another of its addresses and attaches that connection's source
     /// address to the session (the reflector's `ATTACH`): the address the peer saw, or why not.
     public static func attach(
