@@ -20,6 +20,6 @@ return pack {
   },
   causes = {},
   -- The guide's order, except its first step: re-authenticating is for when everything here passes.
-  steps = { "engine-port", "service", "listener", "firewall", "reach-peer", "port-forward", "restart-service",
+  steps = { "engine-port", "service", "listener", "firewall", "paths", "reach-peer", "port-forward", "restart-service",
             "listen-port", "reauthenticate" },
 }

@@ -434,6 +434,13 @@ function host.stable_ipv6() end
 ---@return { ipv4?: boolean, gateway?: string, ipv6_gateway?: string }
 function host.default_route() end
 
+pairing = {}
+---A paired run's (`run --with`) connects between the two computers, measured before the checks run;
+---nil in a run on one computer. Each test: from, to, how ("connect"|"connect-back"), address, port,
+---family ("ipv4"|"ipv6"), via ("lan"|"public"), outcome ("connected"|"refused"|"timeout"|"unreachable"), status, ms.
+---@return { tests: { from: string, to: string, how: string, address: string, port: integer, family: string, via: string, outcome: string, status: string, ms?: number }[], notes: string[] }|nil
+function pairing.paths() end
+
 process = {}
 ---@param pid integer
 ---@return table|nil info parents, cgroup, full program name, exe, arguments (see lua-api.md)

@@ -31,6 +31,8 @@ public struct DiagnosisRequest {
     public var selection = CheckSelection()
     /// Run only those of these steps the pack has (a paired partner's request: `Paired.localSteps`).
     public var restrictTo: [String]?
+    /// A paired run's tests between the two computers (`pairing.paths()`); nil in a run on one computer.
+    public var pairedPaths: PairedPaths?
     /// See (record, trace) or answer (replay) every primitive call the run makes.
     public var primitiveHooks: [any PrimitiveHook] = []
 
@@ -102,6 +104,7 @@ public final class Diagnosis {
         // The router is asked once per run: vendor selection, the survey and checks share the answer.
         let discovery = UPnP.Discovery()
         PrimitiveBindings.install(runtime, discovery: discovery)
+        PairingModule.install(runtime, paths: request.pairedPaths)
         runtime.primitiveHooks = request.primitiveHooks
         configure(runtime)
         let loader = try PackLoader(runtime: runtime)

@@ -254,10 +254,12 @@ public final class LuaRuntime {
         pd_push_host_function(L, Unmanaged.passRetained(box).toOpaque())
     }
 
-    /// Makes `functions` available to checks as the read-only global table `name`.
+    /// Makes `functions` available to checks as the read-only global table `name`. `primitives`:
+    /// whether hooks see (record, replay, trace) their calls; false for functions that only hand
+    /// the run's own input to checks, which a replay gives anew.
     public func register(
         module name: String, _ functions: [String: HostFunction], constants: [String: LuaValue] = [:],
-        cFunctions: [String: lua_CFunction] = [:]
+        cFunctions: [String: lua_CFunction] = [:], primitives: Bool = true
     ) {
         lua_createtable(L, 0, Int32(functions.count + constants.count + cFunctions.count))
         for (fname, function) in cFunctions {
@@ -267,7 +269,7 @@ public final class LuaRuntime {
         }
         for (fname, function) in functions.sorted(by: { $0.key < $1.key }) {
             lua_pushstring(L, fname)
-            pushFunction(named: "\(name).\(fname)", function, primitive: "\(name).\(fname)")
+            pushFunction(named: "\(name).\(fname)", function, primitive: primitives ? "\(name).\(fname)" : nil)
             lua_rawset(L, -3)
         }
         for (key, value) in constants {

@@ -36,12 +36,23 @@ struct PairingOptions: ParsableArguments {
     }
 }
 
-/// One paired session, from opening to the merged report.
+/// One paired session, from opening to the merged report. A pairing that fails (a wrong code, the
+/// peer unreachable, the peer without the pack) never throws the local run away: the report is this
+/// computer's side, with a note saying why the other side is missing.
 final class PairedRun {
     let loop = EventLoop()
     let host: String
     let port: UInt16
-    let session: PairingSession
+    private var session: PairingSession?
+    /// Why the pairing failed, and at which stage; nil while it works.
+    private(set) var failure: (refusal: PairingProtocol.Refusal, stage: String)?
+    /// The tests between the two computers, for the pack's `paths` step (`pairing.paths()`).
+    let paths = PairedPaths()
+    /// The destination's side: the source's connect back to this computer at the session's address.
+    private var connectBack: Paired.ConnectTest?
+    /// Connects between the two computers in one run, at most (each bounded by its timeout).
+    static let maxTests = 5
+    static let testTimeout: Duration = .seconds(3)
 
     init(_ options: PairingOptions) throws {
         let (host, port) = try Validate.endpoint(options.peer!, defaultPort: ReflectorProtocol.defaultPort)
@@ -64,14 +75,176 @@ final class PairedRun {
         }
         switch opened {
         case .success(let s): session = s
-        case .failure(let why): throw Failure("cannot pair with \(host): \(why.message) (\(why.code))")
+        case .failure(let why): failed(why, stage: "open")
         }
     }
 
-    deinit { session.close() }
+    deinit { session?.close() }
 
-    /// Asks the peer for its side, tests source → destination between the two, and merges.
-    func complete(_ local: Report) throws -> Report {
+    private func failed(_ why: PairingProtocol.Refusal, stage: String) {
+        failure = (why, stage)
+        session?.close()
+        session = nil
+        Terminal.writeError(
+            "portdoctor: cannot pair with \(host): \(why.message) (\(why.code)); this report is this computer's side only\n")
+    }
+
+    /// Before the local checks run: the two computers' addresses, and the source's connect to the
+    /// destination's port over each of them (Docs/pairing-protocol.md, "Every address and family").
+    func measure(_ parameters: ResolvedParameters) {
+        guard let session else { return }
+        let role = parameters.texts["role"] ?? "destination"
+        let servicePort = Int(parameters.texts["port"] ?? "") ?? 4242
+        let answer = PairingSession.wait(on: loop) { done in
+            session.request(.init(type: "addresses"), timeout: .seconds(5), done)
+        }
+        let peerAddresses: PairingProtocol.Addresses?
+        switch answer {
+        // The first request is where a wrong code shows.
+        case .failure(let why): return failed(why, stage: "addresses")
+        case .success(let body): peerAddresses = PairingProtocol.Addresses.decode(body)
+        }
+        if peerAddresses == nil {
+            paths.notes.append(
+                "the other computer's portdoctor speaks pairing messages version 1: only the address it was reached at is tested")
+        }
+        if role == "source" {
+            var peerParam: (host: String, port: UInt16)?
+            if let text = parameters.texts["peer"] {
+                peerParam = try? Validate.endpoint(text, defaultPort: UInt16(clamping: servicePort))
+            }
+            paths.tests = connects(to: peerAddresses, peerParam: peerParam, port: servicePort)
+        } else {
+            paths.tests = connectBacks(peerAddresses, port: servicePort)
+        }
+    }
+
+    /// We are the source: connect to each of the destination's addresses ourselves, at once.
+    private func connects(
+        to peer: PairingProtocol.Addresses?, peerParam: (host: String, port: UInt16)?, port: Int
+    ) -> [PathTest] {
+        let own = Set((peer?.addresses ?? []).compactMap { PairingProtocol.canonical($0.ip) })
+        var targets: [(ip: String, port: Int)] = []
+        func add(_ host: String, _ p: Int) {
+            guard let ip = PairingProtocol.canonical(host), !targets.contains(where: { $0.ip == ip && $0.port == p }),
+                targets.count < Self.maxTests
+            else { return }
+            targets.append((ip, p))
+        }
+        // The address we reached its portdoctor at, the one the pack connects to (`peer`, often the
+        // router's public address), and the destination's own: only addresses the person gave or its
+        // paired partner told, a few.
+        add(host, port)
+        if let peerParam { add(peerParam.host, Int(peerParam.port)) }
+        // A private IPv4 address of the destination on none of this computer's networks is behind
+        // its router: not reachable from here by design, and a connect to it would only wait.
+        let local = HostAddresses.list().filter { $0.family == .ipv4 }
+        for a in peer?.addresses ?? [] {
+            if a.family == "ipv4", Self.privateAddress(a.ip), !local.contains(where: { Self.sameSubnet(a.ip, $0) }) {
+                paths.notes.append("the destination's address \(a.ip) is on a network this computer is not on: not tested")
+                continue
+            }
+            add(a.ip, port)
+        }
+        let loop = self.loop
+        let results = PairingSession.wait(on: loop) { (done: @escaping ([Int: ConnectResult]) -> Void) in
+            var results: [Int: ConnectResult] = [:]
+            if targets.isEmpty { return done(results) }
+            for (i, t) in targets.enumerated() {
+                _ = TCPProbe.connect(
+                    host: t.ip, port: UInt16(t.port), options: .init(timeout: Self.testTimeout), on: loop
+                ) { r, _ in
+                    results[i] = r
+                    if results.count == targets.count { done(results) }
+                }
+            }
+        }
+        return targets.enumerated().compactMap { i, t in
+            guard let r = results[i] else { return nil }
+            let via = own.isEmpty ? (Self.privateAddress(t.ip) ? "lan" : "public") : own.contains(t.ip) ? "lan" : "public"
+            return PathTest(
+                from: "source", to: "destination", how: "connect", address: t.ip, port: t.port,
+                family: t.ip.contains(":") ? "ipv6" : "ipv4", via: via, status: r.status.rawValue,
+                milliseconds: r.rttMilliseconds.map { ($0 * 10).rounded() / 10 })
+        }
+    }
+
+    /// We are the destination: the source (the peer) connects back to us at each address we can
+    /// prove is ours — the session's, and those we ATTACH from by reaching the peer's other addresses.
+    private func connectBacks(_ peer: PairingProtocol.Addresses?, port: Int) -> [PathTest] {
+        guard let session else { return [] }
+        var attested: [String] = []
+        if let seen = peer.flatMap({ PairingSession.address(of: $0.seen) }) { attested.append(seen.ip) }
+        if let peer {
+            let dialed = PairingProtocol.canonical(host)
+            let local = HostAddresses.list().filter { $0.family == .ipv4 }
+            for a in peer.addresses where PairingProtocol.canonical(a.ip) != dialed {
+                guard attested.count < PairingProtocol.maxPartnerAddresses else { break }
+                // The source's private address on none of our networks is behind its router: no wait on it.
+                if a.family == "ipv4", Self.privateAddress(a.ip), !local.contains(where: { Self.sameSubnet(a.ip, $0) }) {
+                    continue
+                }
+                let loop = self.loop
+                let r = PairingSession.wait(on: loop) { done in
+                    PairingSession.attach(host: a.ip, port: self.port, ticket: peer.ticket, on: loop, done)
+                }
+                switch r {
+                case .success(let seen):
+                    if let ip = PairingProtocol.canonical(seen.ip), !attested.contains(ip) { attested.append(ip) }
+                case .failure(let why):
+                    paths.notes.append("could not reach the other computer's portdoctor at \(a.ip): \(why.message)")
+                }
+            }
+        }
+        let own = Set(HostAddresses.list().compactMap { PairingProtocol.canonical($0.ip) })
+        var tests: [PathTest] = []
+        // A version-1 peer: one connect-back, to the session's address (no address field).
+        for ip in attested.isEmpty ? [nil] : attested.map(Optional.some) {
+            let reply = PairingSession.wait(on: loop) { done in
+                session.request(
+                    .init(type: "connect-back", port: port, timeout: 3, address: peer == nil ? nil : ip), done)
+            }
+            guard case .success(let body) = reply,
+                let back = try? JSONDecoder().decode(PairConnectBack.self, from: Data(body)), back.type == "connect-back"
+            else {
+                paths.notes.append("the other computer did not connect back to \(ip ?? "this computer")")
+                continue
+            }
+            let address = ip ?? back.address.flatMap { PairingSession.address(of: $0)?.ip } ?? "?"
+            if connectBack == nil {
+                connectBack = .init(from: "the source", to: back.address ?? "this computer:\(port)", status: back.status)
+            }
+            tests.append(
+                PathTest(
+                    from: "source", to: "destination", how: "connect-back", address: address, port: port,
+                    family: address.contains(":") ? "ipv6" : "ipv4", via: own.contains(address) ? "lan" : "public",
+                    status: back.status, milliseconds: back.rtt_ms))
+        }
+        return tests
+    }
+
+    /// Whether an IPv4 address is in the subnet of one of this computer's addresses.
+    static func sameSubnet(_ ip: String, _ local: HostAddress) -> Bool {
+        func bits(_ text: String) -> UInt32? {
+            let parts = text.split(separator: ".").compactMap { UInt32($0) }
+            guard parts.count == 4, parts.allSatisfy({ $0 < 256 }) else { return nil }
+            return parts.reduce(0) { $0 << 8 | $1 }
+        }
+        guard let a = bits(ip), let b = bits(local.ip), (1...32).contains(local.prefixLength) else { return false }
+        let mask = local.prefixLength == 32 ? UInt32.max : ~(UInt32.max >> UInt32(local.prefixLength))
+        return a & mask == b & mask
+    }
+
+    static func privateAddress(_ ip: String) -> Bool {
+        ip.hasPrefix("10.") || ip.hasPrefix("192.168.") || ip.hasPrefix("127.") || ip.hasPrefix("169.254.")
+            || (ip.hasPrefix("172.") && (16...31).contains(Int(ip.split(separator: ".").dropFirst().first ?? "") ?? 0))
+            || ip.lowercased().hasPrefix("fc") || ip.lowercased().hasPrefix("fd") || ip.lowercased().hasPrefix("fe80")
+            || ip == "::1"
+    }
+
+    /// Asks the peer for its side and merges; when the pairing failed, the local report with a note.
+    func complete(_ local: Report) -> Report {
+        guard let session else { return withNote(local) }
         let role = local.parameters["role"] ?? "destination"
         let partnerRole = Paired.partnerRole(of: role)
         let answer = PairingSession.wait(on: loop) { done in
@@ -81,15 +254,14 @@ final class PairedRun {
         let peerComputer: String
         switch answer.flatMap(Paired.decodeFindings) {
         case .failure(let why):
-            throw Failure("the other computer (\(host)) did not run its side: \(why.message) (\(why.code))")
+            failed(why, stage: "run")
+            return withNote(local)
         case .success(let (computer, findings)):
             peerComputer = "\(computer) (\(host))"
             peerFindings = findings
         }
         let servicePort = Int(local.parameters["port"] ?? "") ?? 4242
-        let seenIP = session.seen.flatMap { seen in
-            seen.hasPrefix("[") ? seen.split(separator: "]").first.map { String($0.dropFirst()) } : seen.split(separator: ":").first.map(String.init)
-        }
+        let seenIP = session.seen.flatMap { PairingSession.address(of: $0)?.ip }
         let localComputer = "\(Self.hostname())\(seenIP.map { " (\($0))" } ?? "")"
         let test: Paired.ConnectTest
         if role == "source", let tried = Self.connectStatus(in: local) {
@@ -105,6 +277,9 @@ final class PairedRun {
             test = .init(
                 from: "the source", to: SocketAddress.text(host: host, port: servicePort),
                 status: result.status.rawValue)
+        } else if let connectBack {
+            // Measured before the checks ran, at the session's address: not a second wait.
+            test = connectBack
         } else {
             // We are the destination: the source (the peer) connects back to us, at the address it sees us at.
             let reply = PairingSession.wait(on: loop) { done in
@@ -120,6 +295,39 @@ final class PairedRun {
         return Paired.merge(
             local: local, localComputer: localComputer, peerComputer: peerComputer, peerFindings: peerFindings,
             test: test)
+    }
+
+    /// The local report, and a note (an `error` check: the paired diagnosis asked for was not made,
+    /// exit code 2) saying why the other computer's side is missing and what to do.
+    private func withNote(_ local: Report) -> Report {
+        guard let (why, stage) = failure else { return local }
+        let peer = SocketAddress.text(host: host, port: Int(port))
+        let advice: String =
+            switch why.code {
+            case "wrong-code", "unauthenticated":
+                "Type the code `portdoctor listen --pair` shows on \(host) now (a code works once and for 10 minutes), or use the same --token-file on both computers."
+            case "peer-unreachable", "garbled", "closed", "timeout":
+                "Start `portdoctor listen --pair` on the other computer, and check that this computer reaches \(peer) (its firewall lets TCP \(port) in)."
+            case "not-pairing":
+                "The portdoctor at \(peer) does not pair: restart it as `portdoctor listen --pair` (or with --token-file)."
+            case "unknown-pack", "pack-version-mismatch", "pack-unloadable":
+                "Install the same pack on the other computer (`portdoctor pack install …`), then run again."
+            case "busy", "pairing-closed":
+                "Wait a few seconds (or restart `portdoctor listen --pair` on the other computer), then run again."
+            default: "Run again; if it keeps failing, run `portdoctor listen --pair` on the other computer in a terminal to see why."
+            }
+        var report = local
+        report.findings.append(
+            Finding(
+                id: "pairing", title: "Pair with the other computer", status: .error,
+                summary:
+                    "pairing with \(peer) failed: \(why.message) (\(why.code)) — this report is this computer's side only",
+                advice: [advice],
+                evidence: .object([
+                    "peer": .string(peer), "code": .string(why.code), "stage": .string(stage),
+                    "message": .string(why.message),
+                ]), origin: "portdoctor"))
+        return report
     }
 
     /// The status of the source's connect to the destination in the local run (the reach-peer step's

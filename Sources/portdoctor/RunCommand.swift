@@ -153,6 +153,7 @@ struct RunCommand: ParsableCommand {
         // Paired first, so a wrong code is said before the checks run; the partner is the peer.
         let paired = try pairing.peer.map { _ in try PairedRun(pairing) }
         request.parameters.partner = paired?.host
+        request.pairedPaths = paired?.paths
         request.parameters.config = try ConfigFile.read(explicit: config, environment: environment)
         request.options.limits = limits.limits
         request.selection = monitoring.selection
@@ -186,12 +187,14 @@ struct RunCommand: ParsableCommand {
             case .ready(let diagnosis):
                 plan = diagnosis.plan.steps.map { ($0.id, $0.title, $0.origin) }
                 session.planned(diagnosis)
+                // The tests between the two computers, before the checks that read them (`paths`).
+                paired?.measure(diagnosis.parameters)
                 report = diagnosis.run()
             }
         } catch let error as DiagnosisError {
             throw Failure(error.description)
         }
-        if let paired { report = try paired.complete(report) }
+        if let paired { report = paired.complete(report) }
         Terminal.clearProgress()
         report.recording = try session.finish()
         // The footer's time is the person's wait: loading, asking the router and every check.

@@ -14,9 +14,9 @@ import Testing
         let pairing: PairingPeer
         var runs: [(PairingProtocol.Request, SocketAddress)] = []
 
-        init(secret: PairingPeer.Secret = .oneTimeCode, perMinute: Int = 1000) throws {
+        init(secret: PairingPeer.Secret = .oneTimeCode, perMinute: Int = 1000, address: String = "127.0.0.1") throws {
             reflector = try Reflector(
-                address: "127.0.0.1", port: 0, options: .init(perMinute: perMinute), on: loop)
+                address: address, port: 0, options: .init(perMinute: perMinute), on: loop)
             var record: ((PairingProtocol.Request, SocketAddress) -> Void)?
             pairing = PairingPeer(secret: secret, on: loop) { request, partner in
                 record?(request, partner)
@@ -116,16 +116,77 @@ import Testing
     @Test func connectBackGoesOnlyToThePartnersAddress() throws {
         let peer = try Peer()
         let listener = try Listener("127.0.0.1")
+        let third = try Listener("127.0.0.3")
         let session = try peer.open(try #require(peer.pairing.code)).get()
-        // A field naming a third address is not part of the protocol: it is ignored, never followed.
-        let body = Array(
-            #"{"type":"connect-back","port":\#(listener.port),"host":"127.0.0.3","address":"127.0.0.3"}"#.utf8)
-        let line = PairingProtocol.seal(body, seq: 1, session: session.session, key: session.keys.toPeer)
-        let reply = try peer.raw(session, line).get()
+        // Without an address: the session's own.
+        let reply = try peer.ask(session, .init(type: "connect-back", port: Int(listener.port), timeout: 2)).get()
         let back = try JSONDecoder().decode(PairConnectBack.self, from: Data(reply))
         #expect(back.address == "127.0.0.1:\(listener.port)")
         #expect(back.status == "connected")
+        // A field naming a third address is not followed: `host` is no field at all, and `address`
+        // (version 2) may only name an address the partner connected from.
+        let body = Array(
+            #"{"type":"connect-back","port":\#(third.port),"host":"127.0.0.3","address":"127.0.0.3"}"#.utf8)
+        let line = PairingProtocol.seal(body, seq: 2, session: session.session, key: session.keys.toPeer)
+        let refused = String(decoding: try peer.raw(session, line).get(), as: UTF8.self)
+        #expect(refused.contains("not-partner"), "\(refused)")
+        #expect(third.pending() == 0)
         #expect(peer.runs.isEmpty)
+    }
+
+    /// Version 2: the partner attaches its other addresses (here ::1) with the session's ticket;
+    /// connect-back goes to those and to nothing else, and a ticket dies with its session.
+    @Test func connectBackGoesOnlyToAddressesThePartnerAttachedFrom() throws {
+        let peer = try Peer(address: "::")
+        peer.pairing.ownAddresses = { [.init(ip: "::1", family: "ipv6", via: "lan")] }
+        let v4 = try Listener("127.0.0.1")
+        let v6 = try Listener("::1", v6only: true)
+        let third = try Listener("127.0.0.2")
+        let port = peer.reflector.address.port
+        let session = try peer.open(try #require(peer.pairing.code)).get()
+        let addresses = try #require(
+            PairingProtocol.Addresses.decode(try peer.ask(session, .init(type: "addresses")).get()))
+        #expect(addresses.addresses == [.init(ip: "::1", family: "ipv6", via: "lan")])
+        #expect(PairingSession.address(of: addresses.seen)?.ip == "127.0.0.1", "\(addresses.seen)")
+        #expect(peer.pairing.ticketCount == 1)
+        // Before attaching, ::1 is not the partner's.
+        let early = try peer.ask(session, .init(type: "connect-back", port: Int(v6.port), timeout: 2, address: "::1")).get()
+        #expect(String(decoding: early, as: UTF8.self).contains("not-partner"))
+        // A stranger's ticket attaches nothing.
+        let stranger = PairingSession.wait(on: peer.loop) { done in
+            PairingSession.attach(host: "::1", port: port, ticket: String(repeating: "ab", count: 16), on: peer.loop, done)
+        }
+        #expect(stranger.failureCode == "unknown-ticket")
+        let attached = try PairingSession.wait(on: peer.loop) { done in
+            PairingSession.attach(host: "::1", port: port, ticket: addresses.ticket, on: peer.loop, done)
+        }.get()
+        #expect(attached.ip == "::1")
+        for (address, listener) in [("::1", v6), ("0:0::1", v6), ("127.0.0.1", v4)] {
+            let reply = try peer.ask(
+                session, .init(type: "connect-back", port: Int(listener.port), timeout: 2, address: address)
+            ).get()
+            let back = try JSONDecoder().decode(PairConnectBack.self, from: Data(reply))
+            #expect(back.status == "connected", "\(address): \(back)")
+        }
+        for address in ["127.0.0.2", "::ffff:127.0.0.2", "10.9.8.7"] {
+            let reply = try peer.ask(
+                session, .init(type: "connect-back", port: Int(third.port), timeout: 2, address: address)
+            ).get()
+            #expect(String(decoding: reply, as: UTF8.self).contains("not-partner"), "\(address)")
+        }
+        // A name is no address: refused before anything is resolved.
+        let named = try peer.ask(
+            session, .init(type: "connect-back", port: Int(third.port), timeout: 2, address: "localhost")
+        ).get()
+        #expect(String(decoding: named, as: UTF8.self).contains("bad-request"))
+        #expect(third.pending() == 0)
+        session.close()
+        peer.settle()
+        #expect(peer.pairing.ticketCount == 0)
+        let late = PairingSession.wait(on: peer.loop) { done in
+            PairingSession.attach(host: "::1", port: port, ticket: addresses.ticket, on: peer.loop, done)
+        }
+        #expect(late.failureCode == "unknown-ticket")
     }
 
     @Test func unpairedRequestsGetTheHelloAndNothingElse() throws {
@@ -274,5 +335,20 @@ extension Result where Failure == PairingProtocol.Refusal {
         // Every one of them closed before saying anything: no session is left.
         #expect(peer.pairing.openSessions == 0 && peer.pairing.activeSessions == 0)
         #expect(peer.runs.isEmpty && peer.pairing.wrongInAll == 0)
+    }
+}
+
+extension Listener {
+    /// Connections that reached this listener so far (accepted here and closed): 0 means nobody
+    /// was made to connect to it.
+    func pending() -> Int {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var n = 0
+        while true {
+            let c = accept(fd, nil, nil)
+            if c < 0 { return n }
+            close(c)
+            n += 1
+        }
     }
 }

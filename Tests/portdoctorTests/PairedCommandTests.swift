@@ -93,6 +93,48 @@ extension CommandLineTests {
         let r = try portdoctor(["run", folder.path, "--with", "127.0.0.1:\(peer.port)", "--code", peer.code])
         #expect(r.status == 2, "\(r.stdout)")
         #expect(r.stderr.contains("unknown-pack") && r.stderr.contains("'demo'"), "\(r.stderr)")
+        // The local run stands: its check, and a note that the other side is missing.
+        #expect(r.stdout.contains("fine"), "\(r.stdout)")
+        #expect(r.stdout.contains("pairing with 127.0.0.1:\(peer.port) failed"), "\(r.stdout)")
+    }
+
+    /// A pairing that fails never throws the local run away: the report is this computer's side,
+    /// with a note (an `error` check: exit code 2) saying why, for each way it can fail.
+    @Test func aFailedPairingKeepsTheLocalDiagnosisWithANote() throws {
+        let peer = try PairingListener()
+        defer { peer.stop() }
+        let servicePort = try Loopback.freeTCPPort()
+        let nobody = try Loopback.freeTCPPort()
+        let folder = try pack([
+            "pack.lua": Self.manifest, "a.lua": Self.check("return pass { summary = 'fine' }"),
+        ])
+        defer { try? FileManager.default.removeItem(at: folder.deletingLastPathComponent()) }
+        let source = ["--param", "role=source", "--param", "port=\(servicePort)"]
+        let cases: [(name: String, args: [String], code: String, stage: String)] = [
+            ("wrong code", ["crashplan", "--with", "127.0.0.1:\(peer.port)", "--code", "AAAA-AAAA"] + source, "wrong-code", "addresses"),
+            ("peer unreachable", ["crashplan", "--with", "127.0.0.1:\(nobody)", "--code", "AAAA-AAAA"] + source, "peer-unreachable", "open"),
+            ("pack missing there", [folder.path, "--with", "127.0.0.1:\(peer.port)", "--code", peer.code], "unknown-pack", "run"),
+        ]
+        for c in cases {
+            let r = try portdoctor(
+                ["run"] + c.args + ["--format", "json"])
+            #expect(r.status == 2, "\(c.name): \(r.stderr)")
+            #expect(r.stderr.contains(c.code), "\(c.name): \(r.stderr)")
+            let root = try #require(
+                try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(c.name): \(r)")
+            let checks = try #require(root["checks"] as? [[String: Any]])
+            let note = try #require(checks.first { $0["id"] as? String == "pairing" }, "\(c.name): \(checks)")
+            #expect(note["status"] as? String == "error")
+            let evidence = note["evidence"] as? [String: Any]
+            #expect(evidence?["code"] as? String == c.code, "\(c.name): \(note)")
+            #expect(evidence?["stage"] as? String == c.stage, "\(c.name): \(note)")
+            #expect((note["summary"] as? String)?.contains("this computer's side only") == true)
+            #expect(!((note["advice"] as? [String]) ?? []).isEmpty)
+            // This computer's own checks ran and are all there; no verdict about the other computer.
+            let local = checks.filter { $0["id"] as? String != "pairing" && $0["status"] as? String != "skip" }
+            #expect(!local.isEmpty, "\(c.name): \(checks)")
+            #expect(root["pairing"] == nil || root["pairing"] is NSNull, "\(c.name)")
+        }
     }
 
     @Test func pairedRunWithATokenFileOpensWithTheDestinationsVerdict() throws {

@@ -1051,4 +1051,92 @@ function M.vendor_port_forward(vendor)
   return def
 end
 
+-- A paired run (`run --with`) tested the destination's port from the source over each family and
+-- path: its own address on the LAN, its router's public address. What a failing one means is
+-- decided here: the connects only observe. `fix` in the evidence names the computer to fix.
+function M.paths(opts)
+  opts = opts or {}
+  return {
+    title = "Every address and family between the two computers",
+    next = opts.next,
+    run = function(ctx)
+      local p = pairing.paths()
+      if not p then return skip("not a paired run: run --with the other computer tests every address and family between them") end
+      local tests = p.tests
+      if #tests == 0 then
+        return skip { summary = "no address of the destination could be tested" .. (#p.notes > 0 and (": " .. table.concat(p.notes, "; ")) or ""),
+                      evidence = { tests = tests, notes = p.notes } }
+      end
+      local function label(t) return string.format("%s %s (%s, %s)", t.family == "ipv6" and "IPv6" or "IPv4", t.address, t.via, t.outcome) end
+      local works, fails = {}, {}
+      for _, t in ipairs(tests) do
+        if t.outcome == "connected" then works[#works + 1] = t else fails[#fails + 1] = t end
+      end
+      local all = {}
+      for _, t in ipairs(tests) do all[#all + 1] = label(t) end
+      local evidence = { tests = tests, notes = p.notes }
+      if #fails == 0 then
+        return pass { summary = "the source connects to the destination over every address tested: " .. table.concat(all, ", "), evidence = evidence }
+      end
+      if #works == 0 then
+        -- Nothing connects: the checks on each computer (service, listener, firewall, forward) say why.
+        return warn { summary = "no address of the destination connects: " .. table.concat(all, ", "), evidence = evidence }
+      end
+      local function any(list, key, value)
+        for _, t in ipairs(list) do if t[key] == value then return t end end
+      end
+      local port = tests[1].port
+      -- From outside, the destination's own address fails and its router's public one works: as it
+      -- should be (the forward works; a LAN address is not reachable from another network).
+      local only_lan = true
+      for _, t in ipairs(fails) do
+        if t.via ~= "lan" or not any(works, "via", "public") or not any(works, "family", t.family) then only_lan = false end
+      end
+      if only_lan then
+        return pass { summary = "the source connects to the destination through its router's public address; its own address is not reachable from the source's network, as expected: " .. table.concat(all, ", "),
+                      evidence = evidence }
+      end
+      evidence.fix = "destination"
+      -- One family works on some address, the other on none: that family's firewall or pinhole.
+      for _, fam in ipairs({ "ipv6", "ipv4" }) do
+        local other = fam == "ipv6" and "ipv4" or "ipv6"
+        local bad = any(fails, "family", fam)
+        if bad and not any(works, "family", fam) and any(works, "family", other) then
+          local name, good = fam == "ipv6" and "IPv6" or "IPv4", fam == "ipv6" and "IPv4" or "IPv6"
+          evidence.family = fam
+          local refused = bad.outcome == "refused"
+          return fail {
+            summary = string.format("the source connects to the destination over %s, but not over %s: %s %s", good, name,
+                                    refused and "refused at" or "no answer from", hostport(bad.address, port)),
+            cause = fam == "ipv6" and "firewall-blocks-inbound-ipv6" or "firewall-blocks-inbound",
+            advice = { string.format("On the destination, let TCP %d in over %s as it is over %s: its firewall's %s rules (ip6tables, nft's inet/ip6 tables), and — behind a router — the router's %s pinhole to %s. Or make the source use %s only (its name's %s record).",
+                                     port, name, good, name, name, bad.address, good, fam == "ipv6" and "A" or "AAAA") },
+            evidence = evidence,
+          }
+        end
+      end
+      -- The destination's own address works, its router's public address does not: the router.
+      local lan, public = any(works, "via", "lan"), any(fails, "via", "public")
+      if lan and public and not any(works, "via", "public") then
+        evidence.family = public.family
+        return fail {
+          summary = string.format("the source connects to the destination on its own address %s, but not through the router's public address %s (%s): the router does not forward TCP %d to it%s",
+                                  lan.address, public.address, public.outcome, port,
+                                  public.how == "connect" and ", or does not loop connections from inside back in (hairpin NAT)" or ""),
+          cause = "port-forward-missing",
+          advice = { string.format("On the router in front of the destination, forward TCP %d to the destination's address %s. From inside the same network, connect to %s directly (the router may not loop its public address back in: hairpin NAT).",
+                                   port, lan.address, lan.address) },
+          evidence = evidence,
+        }
+      end
+      local bad = fails[1]
+      evidence.family = bad.family
+      return warn {
+        summary = string.format("some addresses of the destination connect, %s does not: %s", label(bad), table.concat(all, ", ")),
+        evidence = evidence,
+      }
+    end,
+  }
+end
+
 return M

@@ -96,6 +96,13 @@ public enum Paired {
             f.computer = peerComputer
             return f
         }
+        // The tests between the two computers (`paths`) belong to the computer the pack says to fix.
+        for i in report.findings.indices where report.findings[i].id == "paths" {
+            if case .object(let e) = report.findings[i].evidence, case .string(let fix)? = e["fix"], fix != role {
+                report.findings[i].side = fix
+                report.findings[i].computer = peerComputer
+            }
+        }
         report.pairing = PairedVerdict.decide(report.findings, test: test)
         return report
     }
@@ -146,6 +153,10 @@ public struct PairedVerdict: Sendable {
         }
         if let f = failing("destination", ["firewall"]) { return verdict(f, "the destination's firewall drops it") }
         if let f = failing("source", ["firewall"]) { return verdict(f, "the source's firewall blocks it on the way out") }
+        // One family or one path fails while another works: the pack's `paths` step named it.
+        if let f = findings.first(where: { $0.id == "paths" && $0.status == .fail && $0.side != nil }) {
+            return verdict(f, "not over every address")
+        }
         if outcome == "connected" {
             // The path works; anything else failing is that computer's own problem.
             if let f = findings.first(where: { $0.status == .fail && $0.side != nil }) {

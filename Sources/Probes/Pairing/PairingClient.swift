@@ -110,6 +110,40 @@ public final class PairingSession {
         }
     }
 
+    /// Connects to the peer at another of its addresses and attaches that connection's source
+    /// address to the session (the reflector's `ATTACH`): the address the peer saw, or why not.
+    public static func attach(
+        host: String, port: UInt16, ticket: String, timeout: Duration = .seconds(2), on loop: EventLoop,
+        _ completion: @escaping (Result<SocketAddress, PairingProtocol.Refusal>) -> Void
+    ) {
+        TCPProbe.connect(host: host, port: port, options: .init(timeout: timeout, keepOpen: true), on: loop) {
+            result, conn in
+            guard let conn else {
+                return completion(.failure(.init("peer-unreachable", "\(result.status.rawValue)")))
+            }
+            conn.send(Array("PORTDOCTOR/\(ReflectorProtocol.version) ATTACH \(ticket)\n".utf8), timeout: timeout) { _ in
+                conn.receiveLine(maxLength: 4096, timeout: timeout) { r in
+                    conn.close()
+                    guard case .success(let bytes) = r,
+                        let reply = try? JSONDecoder().decode(ReflectorProtocol.Reply.self, from: Data(bytes))
+                    else { return completion(.failure(.init("garbled", "the peer did not answer ATTACH"))) }
+                    guard reply.ok, let seen = reply.seen.flatMap(Self.address(of:)) else {
+                        return completion(.failure(.init(reply.code ?? "refused", reply.error ?? "the peer refused")))
+                    }
+                    completion(.success(seen))
+                }
+            }
+        }
+    }
+
+    /// "10.0.0.1:4242" or "[2001:db8::1]:4242" (a reflector's `seen`) as an address.
+    public static func address(of seen: String) -> SocketAddress? {
+        guard let colon = seen.lastIndex(of: ":"), let port = UInt16(seen[seen.index(after: colon)...]) else { return nil }
+        var ip = String(seen[..<colon])
+        if ip.hasPrefix("[") && ip.hasSuffix("]") { ip = String(ip.dropFirst().dropLast()) }
+        return SocketAddress(numeric: ip, port: port)
+    }
+
     /// The last request line sent, for replay tests: sealed again with the same number.
     public func seal(_ request: PairingProtocol.Request, seq: UInt64) -> [UInt8] {
         PairingProtocol.seal(

@@ -36,6 +36,40 @@ public final class PairingPeer {
     public private(set) var activeSessions = 0
     /// Told when a code is printed or retired, and one line per session, for the operator.
     public var log: ((String) -> Void)?
+    /// This computer's own addresses, told to a partner that asks (`addresses`); tests replace it.
+    public var ownAddresses: () -> [PairingProtocol.Address] = { PairingProtocol.ownAddresses() }
+    /// Live sessions' tickets: an ATTACH with one adds its connection's address to that session.
+    private var tickets: [[UInt8]: PartnerAddresses] = [:]
+    /// Tickets held now, for tests: one at most per live session, none once sessions end.
+    public var ticketCount: Int { tickets.count }
+
+    /// The addresses one session's partner has connected from: the only ones connect-back may use.
+    final class PartnerAddresses {
+        private(set) var ips: [String]
+        init(_ first: String) { ips = [PairingProtocol.canonical(first) ?? first] }
+        func contains(_ ip: String) -> Bool { PairingProtocol.canonical(ip).map(ips.contains) ?? false }
+        func add(_ ip: String) -> Bool {
+            guard let c = PairingProtocol.canonical(ip) else { return false }
+            if ips.contains(c) { return true }
+            guard ips.count < PairingProtocol.maxPartnerAddresses else { return false }
+            ips.append(c)
+            return true
+        }
+    }
+
+    /// An ATTACH: the ticket's session gains the address this connection came from (a completed TCP
+    /// handshake from it, with a secret only the partner was told). Nil when done; else why not.
+    func attach(ticket: [UInt8], from address: SocketAddress) -> PairingProtocol.Refusal? {
+        guard let partners = tickets[ticket] else {
+            return .init("unknown-ticket", "no paired session has this ticket")
+        }
+        guard partners.add(address.ip) else {
+            return .init(
+                "too-many-addresses", "a session attaches at most \(PairingProtocol.maxPartnerAddresses) addresses")
+        }
+        log?("\(address.ip): attached to a paired session")
+        return nil
+    }
 
     public init(secret: Secret, on loop: EventLoop, run: @escaping RunHandler) {
         secretKind = secret
@@ -114,9 +148,12 @@ public final class PairingPeer {
         var authenticated = false
         var received: UInt64 = 0
         var sent: UInt64 = 0
+        let partners = PartnerAddresses(partner.ip)
+        var ticket: [UInt8]?
         let finish = { [weak self] in
             guard let self else { return connection.close() }
             if authenticated { self.activeSessions -= 1 } else { self.openSessions -= 1 }
+            if let ticket { self.tickets[ticket] = nil }
             connection.close()
         }
         func reply(_ body: [UInt8], then: @escaping () -> Void) {
@@ -163,7 +200,31 @@ public final class PairingPeer {
                         switch request.type {
                         case "bye": finish()
                         case "connect-back":
-                            self.connectBack(request, partner: partner) { body in reply(body, then: next) }
+                            // Only to an address this session's partner connected from: never a third one.
+                            let target = request.address ?? partner.ip
+                            guard partners.contains(target) else {
+                                self.log?("\(partner.ip): connect-back to \(target) refused: not the partner's")
+                                return reply(
+                                    refusal(
+                                        .init(
+                                            "not-partner",
+                                            "connect-back goes only to addresses this session's partner connected from")),
+                                    then: next)
+                            }
+                            self.connectBack(request, to: PairingProtocol.canonical(target) ?? target) { body in
+                                reply(body, then: next)
+                            }
+                        case "addresses":
+                            // One ticket per session: asking again replaces it.
+                            if let old = ticket { self.tickets[old] = nil }
+                            let fresh = PairingProtocol.randomBytes(PairingProtocol.ticketBytes)
+                            ticket = fresh
+                            self.tickets[fresh] = partners
+                            let answer = PairingProtocol.Addresses(
+                                seen: partner.description,
+                                addresses: Array(self.ownAddresses().prefix(PairingProtocol.maxAnnouncedAddresses)),
+                                ticket: PairingProtocol.hex(fresh))
+                            reply(Array((try? JSONEncoder().encode(answer)) ?? Data()), then: next)
                         default:
                             self.log?("\(partner.ip): run \(request.pack ?? "?") as \(request.role ?? "?")")
                             reply(self.run(request, partner), then: next)
@@ -178,19 +239,19 @@ public final class PairingPeer {
         }
     }
 
-    /// Connects to the partner, only ever at the address its session came from.
+    /// Connects to the partner, only ever at an address it connected from (the caller checked).
     private func connectBack(
-        _ request: PairingProtocol.Request, partner: SocketAddress, _ done: @escaping ([UInt8]) -> Void
+        _ request: PairingProtocol.Request, to partnerIP: String, _ done: @escaping ([UInt8]) -> Void
     ) {
         let port = UInt16(request.port ?? 0)
         let timeout = min(request.timeout ?? 3, ReflectorProtocol.maxConnectBackTimeout)
         TCPProbe.connect(
-            host: partner.ip, port: port, options: .init(timeout: .milliseconds(Int64(timeout * 1000))), on: loop
+            host: partnerIP, port: port, options: .init(timeout: .milliseconds(Int64(timeout * 1000))), on: loop
         ) { result, _ in
             let reply = PairConnectBack(
                 port: Int(port), status: result.status.rawValue,
                 rtt_ms: result.rttMilliseconds.map { ($0 * 10).rounded() / 10 }, errno: result.errno,
-                error: result.error, address: SocketAddress.text(host: partner.ip, port: Int(port)))
+                error: result.error, address: SocketAddress.text(host: partnerIP, port: Int(port)))
             done(Array((try? JSONEncoder().encode(reply)) ?? Data()))
         }
     }

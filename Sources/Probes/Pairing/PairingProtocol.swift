@@ -10,7 +10,19 @@ import Crypto
 /// messages two portdoctors exchange once they share a one-time code or a token. No Lua, no packs:
 /// what a `run` request does is the caller's business (the CLI hands it to the engine).
 public enum PairingProtocol {
+    /// The framing and key version: it is in the HMAC label and the HKDF info, so it stays 1 while
+    /// messages only grow.
     public static let version = 1
+    /// The message set's version: 2 added `addresses`, `ATTACH` and connect-back's `address`
+    /// (each side's addresses, tested over every family and path). A version-1 peer answers
+    /// `addresses` with `bad-request`, and the client falls back to one connect.
+    public static let messagesVersion = 2
+    /// Addresses a session's partner may attest (the session's own and those it attached from):
+    /// all that connect-back will ever connect to.
+    public static let maxPartnerAddresses = 4
+    /// Addresses a peer announces of its own.
+    public static let maxAnnouncedAddresses = 4
+    static let ticketBytes = 16
     /// A request line (client → peer): small, it only names a pack, a role and a port.
     public static let maxRequestBytes = 4096
     /// A reply line (peer → client): the peer's findings, evidence included.
@@ -135,10 +147,13 @@ public enum PairingProtocol {
         public var role: String?
         public var port: Int?
         public var timeout: Double?
+        /// connect-back (version 2): which of the partner's attested addresses to connect to (the
+        /// session's own, or one it attached from); any other is refused with `not-partner`.
+        public var address: String?
 
         public init(
             type: String, pack: String? = nil, version: String? = nil, role: String? = nil, port: Int? = nil,
-            timeout: Double? = nil
+            timeout: Double? = nil, address: String? = nil
         ) {
             self.type = type
             self.pack = pack
@@ -146,9 +161,10 @@ public enum PairingProtocol {
             self.role = role
             self.port = port
             self.timeout = timeout
+            self.address = address
         }
 
-        static let types = ["run", "connect-back", "bye"]
+        static let types = ["run", "connect-back", "addresses", "bye"]
 
         /// Decodes and bounds a request body; anything unexpected is a named refusal.
         public static func decode(_ body: [UInt8]) -> Result<Request, Refusal> {
@@ -156,7 +172,7 @@ public enum PairingProtocol {
                 return .failure(Refusal("bad-request", "the request is not a JSON object with a type"))
             }
             guard types.contains(r.type) else {
-                return .failure(Refusal("bad-request", "unknown request type; say run, connect-back or bye"))
+                return .failure(Refusal("bad-request", "unknown request type; say run, connect-back, addresses or bye"))
             }
             if r.type == "run" {
                 guard let pack = r.pack, !pack.isEmpty, pack.count <= 64,
@@ -173,9 +189,68 @@ public enum PairingProtocol {
                     return .failure(Refusal("bad-request", "connect-back needs a port from \(PortNumber.words())"))
                 }
                 if let t = r.timeout, !(t > 0) { return .failure(Refusal("bad-request", "timeout must be more than 0")) }
+                if let a = r.address, a.utf8.count > 64 || canonical(a) == nil {
+                    return .failure(Refusal("bad-request", "connect-back's address is not a numeric IP address"))
+                }
             }
             return .success(r)
         }
+    }
+
+    /// One of a computer's own addresses, as it tells its partner (version 2). `via`: `lan` for an
+    /// address on its own interface (reached without a port forward), `public` for its router's.
+    public struct Address: Codable, Equatable, Sendable {
+        public var ip: String
+        public var family: String
+        public var via: String
+        public init(ip: String, family: String, via: String) {
+            self.ip = ip
+            self.family = family
+            self.via = via
+        }
+    }
+
+    /// The answer to `addresses` (version 2): the peer's own addresses, the partner's as this
+    /// session saw it, and a ticket the partner may ATTACH with from its other addresses.
+    public struct Addresses: Codable, Equatable, Sendable {
+        public var type = "addresses"
+        public var v = PairingProtocol.messagesVersion
+        public var seen: String
+        public var addresses: [Address]
+        public var ticket: String
+        public init(seen: String, addresses: [Address], ticket: String) {
+            self.seen = seen
+            self.addresses = addresses
+            self.ticket = ticket
+        }
+
+        public static func decode(_ body: [UInt8]) -> Addresses? {
+            guard var a = try? JSONDecoder().decode(Addresses.self, from: Data(body)), a.type == "addresses" else {
+                return nil
+            }
+            // Only numeric addresses, and a few: a partner's list is never a list of targets to scan.
+            a.addresses = Array(
+                a.addresses.filter { canonical($0.ip) != nil && ($0.via == "lan" || $0.via == "public") }
+                    .prefix(maxAnnouncedAddresses))
+            return a
+        }
+    }
+
+    /// The address's one spelling ("::ffff:10.0.0.1" stays itself; "0:0::1" is "::1"), or nil when
+    /// it is not a numeric address: attested and requested addresses are compared in this form.
+    public static func canonical(_ ip: String) -> String? {
+        guard !ip.contains("%"), let a = SocketAddress(numeric: ip, port: 0) else { return nil }
+        return a.withSockaddr { p, _ in SocketAddress(storage: UnsafeRawPointer(p)) }?.ip
+    }
+
+    /// This computer's own addresses worth testing: IPv4 ones that are not loopback or link-local,
+    /// stable global IPv6 ones (a temporary one rotates away). At most `maxAnnouncedAddresses`.
+    public static func ownAddresses(_ all: [HostAddress] = HostAddresses.list()) -> [Address] {
+        let v4 = all.filter { $0.family == .ipv4 && $0.scope == "global" }
+        let v6 = all.filter { $0.family == .ipv6 && $0.scope == "global" && $0.kind == "stable" }
+        return Array(
+            (v4.prefix(2) + v6.prefix(2)).map { Address(ip: $0.ip, family: $0.family.rawValue, via: "lan") }
+                .prefix(maxAnnouncedAddresses))
     }
 
     /// The first reply, unauthenticated: the peer's nonce and the session id.

@@ -51,6 +51,9 @@ public enum ReflectorProtocol {
         case connectBack(port: UInt16, timeout: Double, token: String?, trace: Bool = false)
         /// Opens a paired session (Docs/pairing-protocol.md): the client's nonce, 16 bytes in hex.
         case pair(nonce: [UInt8])
+        /// Adds this connection's address to a paired session's partner addresses (pairing messages
+        /// version 2): the ticket that session's `addresses` answer gave.
+        case attach(ticket: [UInt8])
     }
 
     struct BadRequest: Error, Equatable { var why: String }
@@ -77,6 +80,11 @@ public enum ReflectorProtocol {
                 let nonce = PairingProtocol.unhex(w[2].utf8)
             else { return no("PAIR needs a nonce: \(PairingProtocol.nonceBytes) bytes in hex") }
             return .success(.pair(nonce: nonce))
+        case "ATTACH":
+            guard w.count > 2, w[2].utf8.count == PairingProtocol.ticketBytes * 2,
+                let ticket = PairingProtocol.unhex(w[2].utf8)
+            else { return no("ATTACH needs a ticket: \(PairingProtocol.ticketBytes) bytes in hex") }
+            return .success(.attach(ticket: ticket))
         case "CONNECT-BACK":
             guard w.count > 2, let port = Int(w[2]).flatMap({ PortNumber.from($0) }) else {
                 return no("CONNECT-BACK needs a port from \(PortNumber.words())")
@@ -227,6 +235,22 @@ public final class Reflector {
                 switch ReflectorProtocol.parse(String(decoding: bytes, as: UTF8.self)) {
                 case .failure(let bad): return fail(bad.why)
                 case .success(let request):
+                    if case .attach(let ticket) = request {
+                        guard let pairing = self.pairing else {
+                            return fail("this peer does not pair: start it with portdoctor listen --pair")
+                        }
+                        if let refusal = pairing.attach(ticket: ticket, from: peer) {
+                            self.log?("\(peer.ip): attach refused: \(refusal.message)")
+                            return connection.send(
+                                ReflectorProtocol.encode(
+                                    .init(
+                                        v: ReflectorProtocol.version, ok: false, seen: peer.description,
+                                        error: refusal.message, code: refusal.code)),
+                                timeout: .seconds(2)
+                            ) { _ in connection.close() }
+                        }
+                        return reply(.init(v: ReflectorProtocol.version, ok: true, seen: peer.description))
+                    }
                     if case .pair(let nonce) = request {
                         // Pairing has its own secret: the reflector's token does not apply.
                         guard let pairing = self.pairing else {
@@ -253,7 +277,7 @@ public final class Reflector {
                         switch request {
                         case .hello(let t): t
                         case .connectBack(_, _, let t, _): t
-                        case .pair: nil
+                        case .pair, .attach: nil
                         }
                     if let expected = options.token, token != expected {
                         return fail(
@@ -262,7 +286,7 @@ public final class Reflector {
                                 : "the token does not match the one this reflector was started with")
                     }
                     switch request {
-                    case .pair: break
+                    case .pair, .attach: break
                     case .hello:
                         reply(.init(v: ReflectorProtocol.version, ok: true, seen: peer.description))
                     case .connectBack(let port, let timeout, _, let trace):

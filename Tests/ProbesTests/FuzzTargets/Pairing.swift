@@ -26,6 +26,15 @@ extension FuzzTargets {
             try require(PairingProtocol.Request.types.contains(r.type), "accepted type \(r.type)")
             if r.type == "connect-back" { try require((1...65535).contains(r.port ?? 0), "accepted port \(r.port ?? 0)") }
             if r.type == "run" { try require((r.pack?.count ?? 0) <= 64, "accepted a long pack id") }
+            // A connect-back's address is numeric or refused: never a name to resolve.
+            if let a = r.address { try require(PairingProtocol.canonical(a) != nil, "accepted address \(a)") }
+        }
+        // A peer's list of its addresses, as the client reads it: only numeric ones, and a few.
+        if let a = PairingProtocol.Addresses.decode(bytes) {
+            try require(a.addresses.count <= PairingProtocol.maxAnnouncedAddresses, "kept \(a.addresses.count) addresses")
+            try require(
+                a.addresses.allSatisfy { PairingProtocol.canonical($0.ip) != nil && ["lan", "public"].contains($0.via) },
+                "kept an address that is not numeric")
         }
     }
 }

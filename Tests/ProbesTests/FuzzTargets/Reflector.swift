@@ -13,6 +13,9 @@ extension FuzzTargets {
             case .pair(let nonce):
                 try require(nonce.count == PairingProtocol.nonceBytes, "accepted a \(nonce.count)-byte nonce")
                 line = "PORTDOCTOR/1 PAIR \(PairingProtocol.hex(nonce))"
+            case .attach(let ticket):
+                try require(ticket.count == PairingProtocol.ticketBytes, "accepted a \(ticket.count)-byte ticket")
+                line = "PORTDOCTOR/1 ATTACH \(PairingProtocol.hex(ticket))"
             case .connectBack(let port, let timeout, let token, let trace):
                 try require(
                     port > 0 && timeout > 0 && timeout <= ReflectorProtocol.maxConnectBackTimeout,
