@@ -22,7 +22,7 @@ return pack {
   },
   causes = {},
   -- The guide's order, except its first step: re-authenticating is for when everything here passes.
-  steps = { "engine-port", "service", "listener", "address", "firewall", "reach-peer", "port-forward", "pinhole",
+  steps = { "engine-port", "service", "listener", "address", "firewall", "reach-peer", "pinhole", "port-forward",
             "restart-service",
             "listen-port", "reauthenticate" },
 }

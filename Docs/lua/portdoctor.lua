@@ -294,7 +294,7 @@ function service.restart(name, options) end
 
 portforward = {}
 ---@param host string the reflector (portdoctor listen)
----@param options? { port?: integer, connect_back?: integer, token?: string, timeout?: number }
+---@param options? { port?: integer, connect_back?: integer, token?: string, timeout?: number, from?: string } from: this computer's address to ask from (the connect-back goes there)
 ---@return portdoctor.ReflectResult
 function portforward.reflect(host, options) end
 ---@param port integer

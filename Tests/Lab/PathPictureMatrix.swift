@@ -15,7 +15,11 @@ enum PathPictureMatrix {
     /// Where a cause stops the connection, for this role: the truth the picture must match.
     static func expectedHop(cause: String, role: FaultMatrix.Role) -> Hop? {
         switch cause {
-        case "firewall-blocks-inbound", "firewall-blocks-outbound": return Hop(kind: "firewall")
+        case "firewall-blocks-inbound", "firewall-blocks-outbound", "firewall-blocks-inbound-ipv6":
+            return Hop(kind: "firewall")
+        case "listener-ipv4-only", "ipv6-address-temporary": return Hop(kind: "computer")
+        // Over IPv6 the home router translates nothing, but its firewall is where the pinhole is missing.
+        case "ipv6-pinhole-missing": return Hop(kind: "nat", name: "router")
         // The listener that is not there is this computer's when it receives, the other one's when it sends.
         case "no-listener": return role == .destination ? Hop(kind: "computer") : Hop(kind: "peer")
         case "listener-loopback-only", "port-in-use", "service-not-running", "service-not-installed",

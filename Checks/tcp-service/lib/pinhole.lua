@@ -6,7 +6,8 @@
 -- STABLE address (never a temporary one, which rotates away) for a stated time.
 --
 -- A separate file from lib/steps.lua (the shared steps): it only reads their results
--- (ctx.results.listener / firewall / port-forward), so the packs list it as a step of its own.
+-- (ctx.results.listener / firewall), so the packs list it as a step of its own, before the IPv4
+-- port forward: over IPv6 the router forwards nothing, and its verdict does not wait on IPv4's.
 local M = {}
 
 local this_computer = host
@@ -174,7 +175,9 @@ function M.step(opts)
       if fw and fw.status == "fail" or (fw6 and (fw6.decision == "drop" or fw6.decision == "reject")) then
         return skip("this computer's own firewall blocks IPv6 first (the firewall step)")
       end
-      local r = portforward.reflect(at, { port = rport, connect_back = port, timeout = 3 })
+      -- From the stable address: the connect-back goes where the request came from, and a pinhole
+      -- (and the other computer) should name the stable address, not a temporary one.
+      local r = portforward.reflect(at, { port = rport, connect_back = port, timeout = 3, from = stable })
       local e = { stable = stable, reflector = hostport(at, rport), reflect = r }
       if not r.reached or not r.connect_back then
         return skip { summary = "the reflector at " .. hostport(at, rport) .. " gave no connect-back over IPv6: " .. (r.error or "no answer"),
@@ -197,10 +200,10 @@ function M.step(opts)
                       advice = { "Something beyond the router drops it: the provider's network, or a firewall in between." },
                       cause = "filtered-upstream", evidence = e }
       end
+      -- A failure when IPv6 is the other computer's only way in; else a warning (it may come in
+      -- over IPv4, which the port-forward step, after this one, tests).
       local only = peer_ipv6_only(ctx)
-      local fwd = results["port-forward"]
-      local v4_ok = fwd and fwd.status == "pass"
-      local how = (only or not v4_ok) and fail or warn
+      local how = only and fail or warn
       local summary = string.format("the other computer cannot come in over IPv6: the reflector's connect-back to [%s]:%d got no answer (%s) — the router's IPv6 firewall has no pinhole for it",
                                     seen or stable, port, cb)
       local advice
@@ -215,8 +218,8 @@ function M.step(opts)
       if other_source then
         advice[#advice + 1] = string.format("This computer sent from %s, not its stable address %s: the connect-back went there (a temporary address); the other computer should use %s.", seen, stable, stable)
       end
-      if not only and v4_ok then
-        advice[#advice + 1] = "Until then the other computer gets in over IPv4 only (the router's forward works)."
+      if not only then
+        advice[#advice + 1] = "Until then the other computer can come in over IPv4 only (through the router's forward: the port-forward step)."
       end
       return how {
         summary = summary, cause = "ipv6-pinhole-missing", advice = advice, evidence = e,
