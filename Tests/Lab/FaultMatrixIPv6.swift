@@ -97,12 +97,17 @@ enum FaultMatrixIPv6 {
             }
         }
         let h = w.home!
-        let homeWAN = try #require(try interfaces(h.router).first { $0 != h.routerLANIf })
-        let ispInside = try #require(try interfaces(w.isp).first { $0 != h.routerWANIf })
+        // layeredNetwork: the home router's WAN end is `routerWANIf` now; the provider's outer end
+        // is the one with the old public address.
+        let homeWAN = h.routerWANIf
+        let ispOuter = try #require(
+            try lab.exec(w.isp, [NetworkLab.ip!, "-o", "-4", "addr", "show"]).output.split(separator: "\n")
+                .first { $0.contains(" \(h.routerWAN)/") }.map { String($0.split(separator: " ")[1]) })
+        let ispInside = try #require(try interfaces(w.isp).first { $0 != ispOuter })
         let wanIf = try #require(try interfaces(h.wan).first)
         for (ns, dev, addr) in [
             (h.lan, h.lanIf, lan6), (h.router, h.routerLANIf, "2001:db8:60::1"), (h.router, homeWAN, "2001:db8:63::2"),
-            (w.isp, ispInside, "2001:db8:63::1"), (w.isp, h.routerWANIf, "2001:db8:61::1"),
+            (w.isp, ispInside, "2001:db8:63::1"), (w.isp, ispOuter, "2001:db8:61::1"),
             (h.wan, wanIf, h.wanAddress6),
         ] {
             try lab.ip("-n", ns, "-6", "addr", "add", addr + "/64", "dev", dev, "nodad")
@@ -114,9 +119,11 @@ enum FaultMatrixIPv6 {
         for ns in [h.router, w.isp] {
             _ = try lab.exec(ns, ["/usr/sbin/sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
         }
+        // layeredNetwork left the home router only its NAT table: the IPv6 firewall is a table of its own.
         try lab.nft(
             h.router,
-            "add rule inet filter forward iifname \"\(homeWAN)\" meta nfproto ipv6 ct state new drop\n"
+            "table inet filter {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n"
+                + "    iifname \"\(homeWAN)\" meta nfproto ipv6 ct state new drop\n  }\n}\n"
                 + "insert rule inet nat postrouting meta nfproto ipv6 accept\n")
         try lab.nft(w.isp, "insert rule inet nat postrouting meta nfproto ipv6 accept\n")
     }

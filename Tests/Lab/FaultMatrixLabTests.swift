@@ -455,6 +455,9 @@ enum FaultMatrix {
         "destination/single/healthy-manual-forward",
         "destination/double/healthy-forwards-on-both",
         "source/cgnat/healthy-sends",
+        // IPv6 (FaultMatrixIPv6.swift): the router's missing pinhole, and a healthy dual-stack line.
+        "destination/dual-stack/pinhole-missing",
+        "destination/dual-stack/healthy-admin-pinhole",
     ]
 
     /// What today's packs name instead, for the sample scenarios they get wrong: each is expected to

@@ -67,7 +67,9 @@ enum PathPictureMatrix {
         guard v.error == nil, !v.reportJSON.isEmpty else { return nil }
         let got: (hop: Hop?, cause: String?, text: String)
         do { got = try pictureStop(reportJSON: v.reportJSON) } catch { return "\(v.scenario.id): \(error)" }
-        if v.scenario.kind == .healthy || v.exitCode == 0 {
+        // A fault named only as a warning (an IPv6 way in missing while IPv4 works) exits 0 and
+        // still has its stop; a run that names nothing has none.
+        if v.scenario.kind == .healthy || (v.exitCode == 0 && v.primary == nil) {
             return got.hop == nil ? nil : "\(v.scenario.id): a healthy run's picture stops at \(got.hop!)"
         }
         guard let primary = v.primary else { return nil }
