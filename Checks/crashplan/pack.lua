@@ -16,10 +16,13 @@ return pack {
     },
     service = { type = "string", doc = "the backup service's name, if not the usual one for this platform" },
     service_config = { type = "string", doc = "the service manager's config file, when it is not in the default place (supervisord: the file given to supervisorctl -c; by default the one the running supervisord was started with)" },
+    public_name = { type = "string",
+                    doc = "the name the other computer connects to (optional): its IPv6 address (AAAA) is checked against this computer's stable one" },
     program = { type = "string", doc = "a hint: the backup service's process name (CrashPlanService, java …); without it, who owns the port is told from the service manager's process tree and the names lib/app.lua knows" },
   },
   causes = {},
   -- The guide's order, except its first step: re-authenticating is for when everything here passes.
-  steps = { "engine-port", "service", "listener", "firewall", "paths", "reach-peer", "port-forward", "restart-service",
+  steps = { "engine-port", "service", "listener", "address", "firewall", "paths", "reach-peer", "pinhole",
+            "port-forward", "restart-service",
             "listen-port", "reauthenticate" },
 }

@@ -18,5 +18,5 @@ return pack {
                     doc = "the name the other computer connects to (optional): its IPv6 address (AAAA) is checked against this computer's stable one" },
     program = { type = "string", doc = "a hint: the name of the service's process; without it, who owns the port is told from the service manager's process tree (give --param service)" },
   },
-  steps = { "service", "listener", "address", "firewall", "reach-peer", "port-forward", "listen-port" },
+  steps = { "service", "listener", "address", "firewall", "reach-peer", "pinhole", "port-forward", "listen-port" },
 }

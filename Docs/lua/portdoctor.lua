@@ -2,7 +2,7 @@
 -- LuaLS stubs for portdoctor check packs. Add Docs/lua to "workspace.library" in .luarc.json.
 
 ---@alias portdoctor.Status "pass"|"warn"|"fail"|"skip"
----@alias portdoctor.Cause "peer-unresolvable"|"peer-unreachable"|"no-listener"|"listener-loopback-only"|"port-in-use"|"firewall-blocks-inbound"|"firewall-blocks-outbound"|"port-forward-missing"|"port-forward-wrong-target"|"double-nat"|"cgnat"|"upnp-unavailable"|"service-not-running"|"service-not-installed"|"filtered-upstream"|"no-default-route"|"manual-step"|"firewall-blocks-inbound-ipv6"|"listener-ipv4-only"|"peer-ipv6-unreachable"|"peer-ipv4-unreachable"|"ipv6-address-temporary"|string
+---@alias portdoctor.Cause "peer-unresolvable"|"peer-unreachable"|"no-listener"|"listener-loopback-only"|"port-in-use"|"firewall-blocks-inbound"|"firewall-blocks-outbound"|"port-forward-missing"|"port-forward-wrong-target"|"double-nat"|"cgnat"|"upnp-unavailable"|"service-not-running"|"service-not-installed"|"filtered-upstream"|"no-default-route"|"manual-step"|"firewall-blocks-inbound-ipv6"|"listener-ipv4-only"|"peer-ipv6-unreachable"|"peer-ipv4-unreachable"|"ipv6-address-temporary"|"ipv6-pinhole-missing"|string
 ---@alias portdoctor.Platform "linux"|"macos"|"windows"
 
 ---@class portdoctor.Param
@@ -295,7 +295,7 @@ function service.restart(name, options) end
 
 portforward = {}
 ---@param host string the reflector (portdoctor listen)
----@param options? { port?: integer, connect_back?: integer, token?: string, timeout?: number }
+---@param options? { port?: integer, connect_back?: integer, token?: string, timeout?: number, from?: string } from: this computer's address to ask from (the connect-back goes there)
 ---@return portdoctor.ReflectResult
 function portforward.reflect(host, options) end
 ---@param port integer

@@ -17,12 +17,13 @@ enum PortForwardModule {
                     let connectBack = try call.port("connect_back", of: o, argument: 2)
                     let timeout = try SocketModule.seconds(o["timeout"], call: call, index: 2, default: 5)
                     let token = o["token"].stringValue
+                    let from = o["from"].stringValue  // the connect-back then goes to this address
                     let loop = call.runtime.loop
                     return try call.suspend { pending in
                         pending.waitingFor = "the reflector at \(SocketAddress.text(host: host, port: Int(reflectorPort)))"
                         ReflectorClient.ask(
                             host: host, port: reflectorPort, connectBack: connectBack, token: token, timeout: timeout,
-                            on: loop
+                            source: from, on: loop
                         ) { outcome in pending.resume(with: [table(outcome)]) }
                     }
                 },

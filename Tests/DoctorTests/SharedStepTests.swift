@@ -38,6 +38,14 @@ struct SharedStepTests {
         var firewallQuestions: [LuaTable?] = []
         /// process.info's answers by pid (others: no such process).
         var processes: [Int64: LuaValue] = [:]
+        /// The pinhole step (PinholeStepTests): portforward.reflect's answer and its options, the
+        /// routers upnp.discover { ipv6 = true } finds, their IGD:2 firewall status, PCP's answer.
+        var reflect: LuaValue = ["reached": false, "ok": false, "error": "cannot reach the reflector: refused"]
+        var reflectOptions: LuaTable?
+        var gateways6: LuaValue = []
+        var firewallStatus: LuaValue = .nil
+        var pcpServer: LuaValue = .nil
+        var pcpAnnounce: LuaValue = ["status": "timeout", "tries": 1]
     }
 
     static let params = """
@@ -118,7 +126,23 @@ struct SharedStepTests {
                     "survey": HostFunction { call in
                         world.surveyOptions = try call.optionalTable(2)
                         return call.returning(world.survey)
-                    }
+                    },
+                    "reflect": HostFunction { call in
+                        world.reflectOptions = try call.optionalTable(2)
+                        return call.returning(world.reflect)
+                    },
+                ])
+            runtime.register(
+                module: "upnp",
+                [
+                    "discover": HostFunction { call in call.returning(world.gateways6) },
+                    "firewall_status": HostFunction { call in call.returning(world.firewallStatus) },
+                ])
+            runtime.register(
+                module: "pcp",
+                [
+                    "server": HostFunction { call in call.returning(world.pcpServer) },
+                    "announce": HostFunction { call in call.returning(world.pcpAnnounce) },
                 ])
         }
         guard case .ready(let diagnosis) = prepared else { throw PlatformOverlayTests.Failure("the pack did not load") }

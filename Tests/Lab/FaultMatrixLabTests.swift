@@ -55,6 +55,10 @@ enum FaultMatrix {
         var peerListening = true
         /// Changes made once the world runs (rules, squatters, routes).
         var after: [@Sendable (World) throws -> Void] = []
+        /// The IPv6 scenarios (FaultMatrixIPv6.swift): the address the other computer connects to for
+        /// the ground truth (nil: the router's public IPv4 address), and parameters the run adds.
+        var truthAddress: (@Sendable (World) -> String)?
+        var extraArguments: [String] = []
 
         init(topology: Topology, role: Role) {
             self.topology = topology
@@ -424,7 +428,7 @@ enum FaultMatrix {
                     id: id(h.role, h.topology, "healthy-\(h.id)"), kind: .healthy, setup: s, expected: [], how: h.how,
                     connects: true))
         }
-        return out
+        return out + FaultMatrixIPv6.scenarios
     }()
 
     static func scenario(_ id: String) -> Scenario? { scenarios.first { $0.id == id } }
@@ -451,6 +455,9 @@ enum FaultMatrix {
         "destination/single/healthy-manual-forward",
         "destination/double/healthy-forwards-on-both",
         "source/cgnat/healthy-sends",
+        // IPv6 (FaultMatrixIPv6.swift): the router's missing pinhole, and a healthy dual-stack line.
+        "destination/dual-stack/pinhole-missing",
+        "destination/dual-stack/healthy-admin-pinhole",
     ]
 
     /// What today's packs name instead, for the sample scenarios they get wrong: each is expected to
@@ -718,7 +725,7 @@ enum FaultMatrix {
         func groundTruth() throws -> (Bool, String) {
             let (ns, host) =
                 setup.role == .destination
-                ? (home.wan, home.routerWAN) : (home.lan, setup.peerName ?? home.wanAddress)
+                ? (home.wan, setup.truthAddress?(self) ?? home.routerWAN) : (home.lan, setup.peerName ?? home.wanAddress)
             let r = try lab.exec(
                 ns,
                 [
@@ -740,6 +747,7 @@ enum FaultMatrix {
             ]
             if setup.port != 4242 || LabRecordings.pack != "crashplan" { argv += ["--param", "port=\(setup.port)"] }
             if setup.role == .source { argv += ["--param", "role=source"] }
+            argv += setup.extraArguments
             if let user {
                 // As a person without sudo: another uid, no groups, no root's HOME (setpriv, like
                 // runuser, changes only the credentials; the lab's namespaces stay).

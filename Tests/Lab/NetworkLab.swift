@@ -256,8 +256,16 @@ final class NetworkLab {
     /// `homeNetwork` with IPv6 too: global addresses on the LAN and outside, routed (no NAT) by the
     /// router, whose IPv6 forward chain drops new inbound connections except what miniupnpd opens
     /// (PCP MAP or an IGD:2 pinhole). The real miniupnpd runs with IPv6 (`ext_ifname6`), PCP and IGD:2.
-    func dualStackHomeNetwork(secure: Bool = true) throws -> HomeNetwork {
+    /// `miniupnpd: false`: the same routed IPv6 and forward chain, but a router nobody can ask for a
+    /// pinhole (no IGD:2, no PCP): only its admin page could open one.
+    func dualStackHomeNetwork(secure: Bool = true, miniupnpd: Bool = true) throws -> HomeNetwork {
         let h = try homeNetwork(miniupnpd: false)
+        try addIPv6(h, secure: secure, miniupnpd: miniupnpd)
+        return h
+    }
+
+    /// IPv6 added to a single-router `homeNetwork` made without miniupnpd (see `dualStackHomeNetwork`).
+    func addIPv6(_ h: HomeNetwork, secure: Bool = true, miniupnpd: Bool = true) throws {
         let wanIf =
             try exec(h.wan, [NetworkLab.ip!, "-o", "link", "show"]).output.split(separator: "\n")
             .compactMap { line -> String? in
@@ -280,6 +288,7 @@ final class NetworkLab {
             "add rule inet filter forward iifname \"\(h.routerWANIf)\" meta nfproto ipv6 ct state new drop\n"
                 // IPv6 is routed as it is: the IPv4 masquerade must not apply to it.
                 + "insert rule inet nat postrouting meta nfproto ipv6 accept\n")
+        guard miniupnpd else { return }
         let conf = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-miniupnpd6.conf")
         try """
         ext_ifname=\(h.routerWANIf)
@@ -306,7 +315,6 @@ final class NetworkLab {
         files.append(pidFile)
         try start(h.router, ["/usr/sbin/miniupnpd", "-f", conf.path, "-P", pidFile.path, "-d"])
         usleep(1_000_000)
-        return h
     }
 
     /// A home network behind a second NAT: LAN → home router (miniupnpd, WAN address `upstreamNet`.2)

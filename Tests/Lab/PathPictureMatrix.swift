@@ -15,7 +15,11 @@ enum PathPictureMatrix {
     /// Where a cause stops the connection, for this role: the truth the picture must match.
     static func expectedHop(cause: String, role: FaultMatrix.Role) -> Hop? {
         switch cause {
-        case "firewall-blocks-inbound", "firewall-blocks-outbound": return Hop(kind: "firewall")
+        case "firewall-blocks-inbound", "firewall-blocks-outbound", "firewall-blocks-inbound-ipv6":
+            return Hop(kind: "firewall")
+        case "listener-ipv4-only", "ipv6-address-temporary": return Hop(kind: "computer")
+        // Over IPv6 the home router translates nothing, but its firewall is where the pinhole is missing.
+        case "ipv6-pinhole-missing": return Hop(kind: "nat", name: "router")
         // The listener that is not there is this computer's when it receives, the other one's when it sends.
         case "no-listener": return role == .destination ? Hop(kind: "computer") : Hop(kind: "peer")
         case "listener-loopback-only", "port-in-use", "service-not-running", "service-not-installed",
@@ -63,7 +67,9 @@ enum PathPictureMatrix {
         guard v.error == nil, !v.reportJSON.isEmpty else { return nil }
         let got: (hop: Hop?, cause: String?, text: String)
         do { got = try pictureStop(reportJSON: v.reportJSON) } catch { return "\(v.scenario.id): \(error)" }
-        if v.scenario.kind == .healthy || v.exitCode == 0 {
+        // A fault named only as a warning (an IPv6 way in missing while IPv4 works) exits 0 and
+        // still has its stop; a run that names nothing has none.
+        if v.scenario.kind == .healthy || (v.exitCode == 0 && v.primary == nil) {
             return got.hop == nil ? nil : "\(v.scenario.id): a healthy run's picture stops at \(got.hop!)"
         }
         guard let primary = v.primary else { return nil }

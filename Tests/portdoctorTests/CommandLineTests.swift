@@ -362,7 +362,7 @@ import Testing
         let steps = try #require(root["steps"] as? [[String: Any]])
         #expect(
             steps.map { $0["id"] as? String } == [
-                "service", "listener", "address", "firewall", "reach-peer", "port-forward", "listen-port",
+                "service", "listener", "address", "firewall", "reach-peer", "pinhole", "port-forward", "listen-port",
             ])
         // A run still needs the value.
         let run = try portdoctor(["run", "tcp-service"])

@@ -825,6 +825,13 @@ function M.port_forward(opts)
           end
         end
       end
+      -- A reflector with only an IPv6 address was asked over IPv6: nothing is forwarded there, and
+      -- a connect-back it could not make is the router's IPv6 firewall (the pinhole step's question).
+      local at = e.reflector_address
+      if at and select(2, at:gsub(":", "")) > 1 then
+        return skip { summary = "the reflector " .. hostport(rhost, rport) .. " has only an IPv6 address (" .. at
+                        .. "): over IPv6 the router forwards nothing, the pinhole step tests the way in", evidence = e }
+      end
       local v = (opts.rules or require("tcp-service:nat").rules):decide(e)
       -- Which reflector answered (or did not) is part of the finding: a person may have several.
       local asked = ""

@@ -44,6 +44,8 @@ public enum RootCause {
         "peer-ipv4-unreachable": "the other computer's IPv4 address does not answer (its IPv6 address does)",
         "ipv6-address-temporary":
             "the name the other computer uses points at a temporary or deprecated IPv6 address of this computer",
+        "ipv6-pinhole-missing":
+            "the router's IPv6 firewall drops incoming connections to this computer: no pinhole lets the port in",
     ]
 }
 

@@ -159,7 +159,8 @@ extension PathPicture {
             "service-not-installed":
             return evidence.map(isConnectOutcome) == true ? first(.peer) : first(.computer)
         case "no-default-route": return first(.computer)
-        case "port-forward-missing", "port-forward-wrong-target", "upnp-unavailable": return nats.first
+        case "port-forward-missing", "port-forward-wrong-target", "upnp-unavailable", "ipv6-pinhole-missing":
+            return nats.first
         case "double-nat": return nats.count > 1 ? nats[1] : nats.first
         case "cgnat": return nats.first { hops[$0].name == "provider NAT" } ?? nats.last
         case "filtered-upstream": return first(.internet)

@@ -60,6 +60,13 @@ public struct TextReporter {
             out.append("\(badge(f.status)) \(name)\(f.summary)")
             // What the check printed, kept with `run --debug`: under its own line, whatever its status.
             for line in f.output ?? [] { out.append(indent + paint("printed: ", "2") + line) }
+            // A check that passes after a repair: what the repair did stays said (a pinhole's or a
+            // forward's lifetime is only known from it).
+            if f.status == .pass {
+                for r in f.repairs where r.outcome == .fixed {
+                    out.append(indent + paint("repaired: ", "32") + "\(r.title) — \(r.detail ?? "")")
+                }
+            }
             guard f.status != .pass, f.status != .skip || !f.advice.isEmpty else { continue }
             if let cause = f.cause {
                 let words = report.causeWords[cause].map { "\($0) (\(cause))" } ?? cause

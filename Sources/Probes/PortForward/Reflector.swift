@@ -334,7 +334,7 @@ public enum ReflectorClient {
     public static func ask(
         host: String, port: UInt16 = ReflectorProtocol.defaultPort, connectBack: UInt16? = nil,
         trace: Bool = false, token: String? = nil, timeout: Duration = .seconds(5), connectTimeout: Duration? = nil,
-        on loop: EventLoop, _ completion: @escaping (Outcome) -> Void
+        source: String? = nil, on loop: EventLoop, _ completion: @escaping (Outcome) -> Void
     ) {
         var line = "PORTDOCTOR/\(ReflectorProtocol.version) " + (connectBack.map { "CONNECT-BACK \($0)" } ?? "HELLO")
         if connectBack != nil {
@@ -344,7 +344,8 @@ public enum ReflectorClient {
         }
         if let token { line += " token=\(token)" }
         TCPProbe.connect(
-            host: host, port: port, options: .init(timeout: connectTimeout ?? timeout, keepOpen: true), on: loop
+            host: host, port: port, options: .init(timeout: connectTimeout ?? timeout, keepOpen: true, source: source),
+            on: loop
         ) {
             result, conn in
             guard let conn else { return completion(.unreachable(result)) }

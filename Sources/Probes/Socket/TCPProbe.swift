@@ -34,10 +34,15 @@ public enum TCPProbe {
         public var timeout: Duration = .seconds(3)
         /// Keep the connection open (for send/receive) instead of closing it at once.
         public var keepOpen = false
+        /// This computer's address to connect from (numeric), for addresses of its family; nil: the
+        /// kernel's choice (for IPv6 often a temporary address, where a reflector's connect-back
+        /// should test the stable one).
+        public var source: String?
 
-        public init(timeout: Duration = .seconds(3), keepOpen: Bool = false) {
+        public init(timeout: Duration = .seconds(3), keepOpen: Bool = false, source: String? = nil) {
             self.timeout = timeout
             self.keepOpen = keepOpen
+            self.source = source
         }
     }
 
@@ -107,6 +112,11 @@ public enum TCPProbe {
             remote.posixFamily,
             Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return finish(-1, errno) }
+        if let text = options.source, let from = SocketAddress(numeric: text, port: 0), from.family == remote.family,
+            from.withSockaddr({ bind(fd, $0, $1) }) != 0
+        {
+            return finish(fd, errno)
+        }
         let rc = remote.withSockaddr { Glibc.connect(fd, $0, $1) }
         if rc == 0 { return finish(fd, 0) }
         guard errno == EINPROGRESS else { return finish(fd, errno) }
