@@ -371,7 +371,8 @@ enum PeerService {
         r.parameters.commandLine = [("role", request.role ?? "destination")]
         // The partner's own address, from its connection: the only other computer this run may name.
         r.parameters.partner = partner.ip
-        r.restrictTo = Paired.localSteps
+        let steps = Paired.peerSteps(role: request.role ?? "destination")
+        r.restrictTo = steps
         // No repairs on a partner's behalf: repairs stay local, with local consent.
         r.options.fix = false
         r.options.confirm = nil
@@ -388,7 +389,10 @@ enum PeerService {
                 }
                 var report = diagnosis.run()
                 // Only what ran for the partner (and load problems): not the steps left out on purpose.
-                report.findings = report.findings.filter { Paired.localSteps.contains($0.id) || $0.id.hasPrefix("load:") }
+                report.findings = report.findings.filter { steps.contains($0.id) || $0.id.hasPrefix("load:") }
+                // The router in front of this computer only with a test from outside (the partner's
+                // reflector connected back): without one the partner's own connect is the test.
+                report.findings.removeAll { $0.id == "port-forward" && !Paired.testedFromOutside($0) }
                 return Paired.encodeFindings(report, computer: PairedRun.hostname(), role: request.role ?? "destination")
             }
         } catch {

@@ -355,6 +355,35 @@ struct NATRulesTests {
     /// (it refused at once): double NAT. One further in (it passed the connection on, answering the
     /// expired TTL from the public address): the home router has no forward. Past both: the forward
     /// points at a port or computer that refuses.
+    /// An unanswered connect-back whose trace never got past the reflector's own (private) first
+    /// router: the other computer's side drops it on the way out; with hops answering past it, or a
+    /// public first hop, it stays filtered in front of this computer.
+    @Test func anUnansweredTraceStoppedAtTheReflectorsRouterIsTheOtherEnd() throws {
+        func silent(_ trace: [LuaValue], firewall: LuaValue = "pass") -> LuaValue {
+            Self.home {
+                $0["local_addresses"] = ["203.0.113.5"]
+                $0["connect_back"] = "timeout"; $0["connect_back_trace"] = .table(LuaTable(sequence: trace))
+                $0["steps"] = ["service": "pass", "listener": "pass", "firewall": firewall]
+            }
+        }
+        let theirs = try Self.decide(
+            silent([Self.hop(1, "time-exceeded", "10.231.60.1"), Self.hop(2, "timeout"), Self.hop(3, "timeout")]))
+        #expect((theirs.rule, theirs.cause) == ("filtered-at-other-end", "filtered-upstream"), "\(theirs)")
+        #expect(theirs.explanation.contains("10.231.60.1"))
+        let further = try Self.decide(
+            silent([
+                Self.hop(1, "time-exceeded", "10.231.60.1"), Self.hop(2, "time-exceeded", "198.51.100.1"),
+                Self.hop(3, "timeout"),
+            ]))
+        #expect((further.kind, further.cause) == ("filtered-upstream", "filtered-upstream"), "\(further)")
+        let publicFirst = try Self.decide(
+            silent([Self.hop(1, "time-exceeded", "198.51.100.1"), Self.hop(2, "timeout")]))
+        #expect(publicFirst.rule != "filtered-at-other-end", "\(publicFirst)")
+        // A fault here keeps the connect-back from placing it anywhere.
+        let blocked = silent([Self.hop(1, "time-exceeded", "10.231.60.1"), Self.hop(2, "timeout")], firewall: "fail")
+        #expect(try Self.decide(blocked).rule != "filtered-at-other-end")
+    }
+
     @Test func theConnectBackTraceSaysWhichRouterRefused() throws {
         func refused(_ trace: [LuaValue]) -> LuaValue {
             Self.doubleNAT {

@@ -50,6 +50,28 @@ import Testing
         #expect(v.fix == "source" && v.cause == "firewall-blocks-outbound" && v.check == "firewall")
     }
 
+    /// The destination's survey saw the connect stop at the source's own router (the NAT rules'
+    /// `at = "other-end"`): the source is the one to fix, though the finding is on the destination.
+    @Test func aConnectStoppedAtTheSourcesRouterIsTheSourceToFix() {
+        var port = finding("destination", "port-forward", .fail, cause: "filtered-upstream")
+        port.evidence = .object(["filtered_at": .string("other-end"), "connect_back": .string("timeout")])
+        let v = decide(healthy("source") + healthy("destination") + [port], "timeout")
+        #expect(v.fix == "source" && v.cause == "filtered-upstream" && v.computer == "a (10.0.0.1)")
+        #expect(v.check == "destination:port-forward" && v.summary.contains("source's own router"))
+        // Without that placing, the same failure is the router in front of the destination.
+        port.evidence = .object(["connect_back": .string("timeout")])
+        let w = decide(healthy("source") + healthy("destination") + [port], "timeout")
+        #expect(w.fix == "destination" && w.cause == "filtered-upstream")
+    }
+
+    /// The source connected to the service: that is the test of the way in, whatever the survey of
+    /// the destination's router could (not) tell.
+    @Test func aWorkingConnectOverridesTheSurveyOfTheRouter() {
+        let port = finding("destination", "port-forward", .fail, cause: "upnp-unavailable")
+        let v = decide(healthy("source") + healthy("destination") + [port], "connected")
+        #expect(v.fix == nil && v.cause == nil, "\(v)")
+    }
+
     @Test func bothCleanButNoAnswerIsTheRouterInFrontOfTheDestination() {
         let v = decide(healthy("source") + healthy("destination"), "timeout")
         #expect(v.fix == "destination" && v.cause == "port-forward-missing")

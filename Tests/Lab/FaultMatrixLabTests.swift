@@ -85,6 +85,12 @@ enum FaultMatrix {
         /// Part of the pairs.
         var pairs = false
         var apply: @Sendable (inout Setup) -> Void
+        /// Paired (PairedFaultMatrixLabTests): the computer to fix, when not the one whose run sees it
+        /// single-ended (a fault on the other computer is that computer's to fix).
+        var fix: Role? = nil
+        /// Paired: the causes a right diagnosis names when both computers' evidence is there, when
+        /// sharper than `causes` (the other computer's own firewall, not "something upstream").
+        var pairedCauses: [String]? = nil
     }
 
     /// A healthy variant: must pass, and its real connect must succeed.
@@ -107,6 +113,8 @@ enum FaultMatrix {
         var how: String
         /// Whether the real connect should succeed; when it does not agree, the lab is wrong.
         var connects: Bool
+        /// The catalogue entries injected (none for a healthy variant).
+        var faults: [Fault] = []
     }
 
     static let all = [Topology.single, .double, .cgnat]
@@ -292,11 +300,12 @@ enum FaultMatrix {
         Fault(
             id: "peer-refuses", role: .source, causes: ["no-listener"],
             how: "nothing listens on 4242 at the other computer", topologies: Set(all), slot: "peer-side",
-            apply: { $0.peerListening = false }),
+            apply: { $0.peerListening = false }, fix: .destination, pairedCauses: ["service-not-running"]),
         Fault(
             id: "peer-drops", role: .source, causes: ["filtered-upstream"],
             how: "the other computer's nftables drops incoming TCP 4242", topologies: Set(all), slot: "peer-side",
-            apply: { $0.after.append(rule({ $0.home.wan }, { _ in hostRule(hook: "input", "tcp dport 4242 drop") })) }),
+            apply: { $0.after.append(rule({ $0.home.wan }, { _ in hostRule(hook: "input", "tcp dport 4242 drop") })) },
+            fix: .destination, pairedCauses: ["firewall-blocks-inbound"]),
         Fault(
             id: "service-stopped", role: .source, causes: ["service-not-running"],
             how: "the source's own runit service is down", topologies: Set(all), slot: "listener", connects: true,
@@ -393,7 +402,7 @@ enum FaultMatrix {
                 out.append(
                     Scenario(
                         id: id(f.role, t, f.id), kind: .single, setup: s, expected: [f.causes], how: f.how,
-                        connects: f.connects))
+                        connects: f.connects, faults: [f]))
             }
         }
         // Pairs: on single NAT, and on the layered topologies with their own NAT fault as one of the two
@@ -416,7 +425,7 @@ enum FaultMatrix {
                         Scenario(
                             id: id(a.role, t, "\(a.id)+\(b.id)"), kind: .pair, setup: s,
                             expected: [a.causes, b.causes], how: "\(a.how); \(b.how)",
-                            connects: a.connects && b.connects))
+                            connects: a.connects && b.connects, faults: [a, b]))
                 }
             }
         }
@@ -674,11 +683,15 @@ enum FaultMatrix {
                     atPath: serviceDir.appendingPathComponent("down").path, contents: nil)
             }
             try lab.start(home.lan, [runsv, serviceDir.path])
-            // The other computer: the reflector, and for a source its backup service on the port.
-            try lab.start(home.wan, [portdoctorBinary, "listen", "--per-minute", "1000", "--port", "4250"])
-            if s.role == .source && s.peerListening {
-                try lab.start(home.wan, [portdoctorBinary, "bench", "hold-listener", "--port", "\(s.port)"])
-                try waitFor { self.listening(self.home.wan, s.port) }
+            if let token = pairToken {
+                try buildPairedOtherComputer(s, runsv: runsv, token: token)
+            } else {
+                // The other computer: the reflector, and for a source its backup service on the port.
+                try lab.start(home.wan, [portdoctorBinary, "listen", "--per-minute", "1000", "--port", "4250"])
+                if s.role == .source && s.peerListening {
+                    try lab.start(home.wan, [portdoctorBinary, "bench", "hold-listener", "--port", "\(s.port)"])
+                    try waitFor { self.listening(self.home.wan, s.port) }
+                }
             }
             try waitFor {
                 (try? self.lab.exec(self.home.lan, ["/usr/bin/sv", "status", self.serviceDir.path]))?.output.hasPrefix(
@@ -687,10 +700,12 @@ enum FaultMatrix {
             if s.serviceUp { try waitFor { self.listening(self.home.lan, s.servicePort) } }
             try waitFor { self.listening(self.home.wan, 4250) }
             if s.role == .destination { try makeForwards(s) }
+            if pairToken != nil { try forwardPairingPort(s) }
             if let name = s.peerName {
                 try names(home.lan, s.peerResolves ? [(home.wanAddress, name)] : [])
             }
             for change in s.after { try change(self) }
+            if pairToken != nil { try openPairingPort() }
         }
 
         private func makeForwards(_ s: Setup) throws {
@@ -713,11 +728,82 @@ enum FaultMatrix {
         }
 
         /// A forward made in a router's admin page: a permanent DNAT rule.
-        private func dnat(_ ns: String, match: String, to: String) throws {
+        private func dnat(_ ns: String, match: String, to: String, table: String = "pdforward") throws {
             try lab.nft(
                 ns,
-                "table ip pdforward {\n  chain prerouting {\n    type nat hook prerouting priority -90; policy accept;\n    \(match) dnat to \(to)\n  }\n}\n"
+                "table ip \(table) {\n  chain prerouting {\n    type nat hook prerouting priority -90; policy accept;\n    \(match) dnat to \(to)\n  }\n}\n"
             )
+        }
+
+        // MARK: paired (PairedFaultMatrixLabTests)
+
+        /// Set before `build`: both computers run portdoctor, paired by this token file. The LAN
+        /// computer is the scenario's role; the outside one (`home.wan`) takes the other role, with its
+        /// own runit backup service (down when `peerListening` is false).
+        var pairToken: String?
+        var otherServiceDir: URL { root.appendingPathComponent("other/crashplan") }
+
+        private func buildPairedOtherComputer(_ s: Setup, runsv: String, token: String) throws {
+            let dir = otherServiceDir
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try "#!/bin/sh\nexec \(portdoctorBinary) bench hold-listener --port \(s.port)\n".write(
+                to: dir.appendingPathComponent("run"), atomically: true, encoding: .utf8)
+            chmod(dir.appendingPathComponent("run").path, 0o755)
+            let up = s.role == .destination || s.peerListening
+            if !up { _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("down").path, contents: nil) }
+            try lab.start(home.wan, [runsv, dir.path])
+            try lab.ip("-n", home.wan, "route", "add", "default", "via", home.routerWAN)
+            // Each computer's `listen` answers its partner with its own parameters, from its environment.
+            for (ns, service) in [(home.lan, serviceDir), (home.wan, dir)] {
+                var env = ["/usr/bin/env", "PORTDOCTOR_PARAM_SERVICE=\(service.path)"]
+                if s.port != 4242 { env.append("PORTDOCTOR_PARAM_PORT=\(s.port)") }
+                try lab.start(ns, env + [portdoctorBinary, "listen", "--per-minute", "1000", "--token-file", token])
+            }
+            try waitFor {
+                (try? self.lab.exec(self.home.wan, ["/usr/bin/sv", "status", dir.path]))?.output.hasPrefix(
+                    up ? "run:" : "down:") == true
+            }
+            if up { try waitFor { self.listening(self.home.wan, s.port) } }
+            try waitFor { self.listening(self.home.lan, 4250) }
+        }
+
+        /// Both computers run portdoctor as a person pairing them would: each one's own host
+        /// firewall lets the pairing port (4250) through, in and out, and the one outside has a
+        /// default route (a server on the internet has one; its port-forward step looks for it).
+        private func openPairingPort() throws {
+            for (ns, chain, match) in [
+                (home.lan, "input", "dport"), (home.lan, "output", "dport"), (home.wan, "input", "dport"),
+            ] {
+                // Only where a scenario made that chain (a strict policy, a fault's rule); none: nothing to open.
+                _ = try lab.exec(
+                    ns, [NetworkLab.nft!, "insert", "rule", "inet", "pdhost", chain, "tcp", match, "4250", "accept"])
+            }
+        }
+
+        /// The LAN computer's `listen` is reachable from outside: the person forwarded the pairing port
+        /// on the router(s) in front of it. Not possible behind the provider's NAT.
+        private func forwardPairingPort(_ s: Setup) throws {
+            let port = 4250
+            try dnat(
+                home.router, match: "iifname \"\(home.routerWANIf)\" tcp dport \(port)", to: "\(home.lanAddress):\(port)",
+                table: "pdpairing")
+            if s.topology == .double {
+                try dnat(isp, match: "ip daddr \(home.routerWAN) tcp dport \(port)", to: "10.231.63.2:\(port)", table: "pdpairing")
+            }
+        }
+
+        /// `portdoctor run crashplan --with THE-OTHER --token-file … --format json`, from the LAN
+        /// computer (`fromLAN`) or the outside one, each with its own role and service.
+        func diagnosePaired(fromLAN: Bool) throws -> (status: Int32, output: String) {
+            let role = fromLAN ? setup.role : (setup.role == .source ? Role.destination : .source)
+            var argv = [
+                "/usr/bin/timeout", "120", portdoctorBinary, "run", LabRecordings.pack, "--with",
+                fromLAN ? (setup.peerName ?? home.wanAddress) : home.routerWAN, "--token-file", pairToken ?? "",
+                "--param", "service=\((fromLAN ? serviceDir : otherServiceDir).path)", "--format", "json",
+            ]
+            if setup.port != 4242 { argv += ["--param", "port=\(setup.port)"] }
+            if role == .source { argv += ["--param", "role=source"] }
+            return try lab.exec(fromLAN ? home.lan : home.wan, argv)
         }
 
         /// Whether the connection really works: the other computer connecting to the destination's

@@ -63,6 +63,24 @@ function M.refused_inside(trace, seen)
   return inside
 end
 
+-- An unanswered connect-back's trace that stops right past the reflector's own first router: TTL 1
+-- answered from a private (or carrier-grade NAT) address, no answer at all from any later TTL. Such
+-- an address is not routed between networks, so that router is on the reflector's side: it (or the
+-- network right behind it) drops the port on the way out, before anything in front of this computer.
+function M.stopped_past_their_router(trace)
+  if type(trace) ~= "table" or #trace < 2 then return false end
+  local first
+  for _, h in ipairs(trace) do
+    if h.ttl == 1 then
+      first = h
+    elseif h.status ~= "timeout" then
+      return false
+    end
+  end
+  return first ~= nil and first.status == "time-exceeded" and first.from ~= nil
+    and (M.is_private(first.from) or M.is_cgnat(first.from))
+end
+
 local function contains(list, x)
   for _, v in ipairs(list or {}) do if v == x then return true end end
   return false
@@ -84,6 +102,8 @@ end
 --   nat_routers   routers with private addresses between here and the outside (from the hop probes)
 --   refused_inside  from the connect-back's trace: how many routers past the one holding the public
 --                 address passed the connection on before something refused it (0: that router itself)
+--   stopped_at_their_router  the connect-back went unanswered and its trace stopped right past the
+--                 reflector's own first router (see stopped_past_their_router)
 function M.facts(e)
   local f = {}
   for _, id in ipairs { "service", "listener", "firewall" } do
@@ -112,6 +132,7 @@ function M.facts(e)
     end
   end
   f.refused_inside = M.refused_inside(e.connect_back_trace, f.seen)
+  f.stopped_at_their_router = e.connect_back == "timeout" and M.stopped_past_their_router(e.connect_back_trace)
   f.outside = e.connect_back
   f.router_silent = e.upnp == false and e.natpmp == false
   if e.mapping_client then
@@ -213,6 +234,20 @@ M.default_rules = {
     when = function(e, f) return f.local_public and (f.outside == nil or f.outside == "connected") end,
     verdict = function(e, f)
       return { kind = "no-nat", explanation = "this computer's own address " .. f.seen .. " is what the outside sees: there is no NAT in the way" }
+    end,
+  },
+  {
+    -- Nothing here stops it, and the connect-back never got past the reflector's own first router:
+    -- the other computer's side drops it on the way out, not anything in front of this one.
+    -- `at = "other-end"`: a paired diagnosis names the other computer to fix.
+    id = "filtered-at-other-end",
+    when = function(e, f) return not f.blocked_here and f.stopped_at_their_router end,
+    verdict = function(e, f)
+      local first = e.connect_back_trace and e.connect_back_trace[1] and e.connect_back_trace[1].from
+      return { kind = "filtered-at-other-end", cause = "filtered-upstream", at = "other-end",
+               explanation = "the other computer's connect to this one (" .. outcome(e) .. ") never got past its own router ("
+                 .. tostring(first) .. "): that router, or the network right behind it, drops the port on the way out",
+               advice = { "On the other computer's router, allow outgoing TCP " .. tostring(e.port or "") .. " (its firewall or parental-control page), or ask that network's administrator." } }
     end,
   },
   {

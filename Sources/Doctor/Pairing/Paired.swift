@@ -10,9 +10,25 @@ import Probes
 /// A paired diagnosis (`run --with`): what each computer found, and which one to fix.
 public enum Paired {
     /// The steps that look only at the computer they run on: what a partner may ask a peer to run.
-    /// Steps that reach out (reach-peer, port-forward) or change things (restart-service) never run
-    /// on a partner's behalf.
+    /// Steps that reach out (reach-peer) or change things (restart-service) never run on a partner's
+    /// behalf; the destination's router is the exception (`peerSteps`).
     public static let localSteps = ["engine-port", "service", "listener", "firewall"]
+
+    /// What a partner may ask a peer in `role` to run: its local steps, and on the destination also
+    /// the router in front of it (port-forward). Seen from the source, a connect that fails with a
+    /// clean destination is that router's; only the destination's own survey of it tells a missing
+    /// forward from one to the wrong address, a second NAT or a filter. The survey asks this
+    /// computer's own router, and the reflector at the partner's address (the peer's `peer` is the
+    /// partner): no third address, and repairs stay off.
+    public static func peerSteps(role: String) -> [String] {
+        role == "source" ? localSteps : localSteps + ["port-forward"]
+    }
+
+    /// Whether a port-forward finding rests on a test from outside (the reflector's connect-back).
+    public static func testedFromOutside(_ f: Finding) -> Bool {
+        guard case .object(let e) = f.evidence, case .string? = e["connect_back"] else { return false }
+        return true
+    }
 
     /// The other role.
     public static func partnerRole(of role: String) -> String { role == "source" ? "destination" : "source" }
@@ -158,8 +174,10 @@ public struct PairedVerdict: Sendable {
             return verdict(f, "not over every address")
         }
         if outcome == "connected" {
-            // The path works; anything else failing is that computer's own problem.
-            if let f = findings.first(where: { $0.status == .fail && $0.side != nil }) {
+            // The path works; anything else failing is that computer's own problem. Not the survey of
+            // the destination's router: the source's connect to the service is the test of the way in
+            // (the survey may lack evidence, e.g. no reflector on the source to connect back).
+            if let f = findings.first(where: { $0.status == .fail && $0.side != nil && !isPortForward($0) }) {
                 return verdict(f, "a problem on the \(f.side!)")
             }
             return PairedVerdict(
@@ -168,8 +186,17 @@ public struct PairedVerdict: Sendable {
         }
         // Both computers are clean, yet the connect fails: what lies between them, in front of the destination.
         let dest = findings.first { $0.side == "destination" }?.computer
-        let port = findings.first {
-            $0.side == "destination" && $0.status == .fail && ($0.id == "port-forward" || $0.id.hasSuffix(":port-forward"))
+        let port = findings.first { $0.side == "destination" && $0.status == .fail && isPortForward($0) }
+        // The destination's survey of the way in found it stopped on the source's side (the source's
+        // own router drops it on the way out: the NAT rules' `at = "other-end"`).
+        if let port, outcome == "timeout" || outcome == "refused", case .object(let e) = port.evidence,
+            e["filtered_at"] == .string("other-end")
+        {
+            return PairedVerdict(
+                fix: "source", computer: findings.first { $0.side == "source" }?.computer, cause: port.cause,
+                summary:
+                    "\(how): both computers' service, listener and firewall are fine — the connect never gets past the source's own router — \(port.summary)",
+                advice: port.advice, check: port.id, connect: test)
         }
         if outcome == "timeout" || outcome == "refused" {
             return PairedVerdict(
@@ -188,6 +215,8 @@ public struct PairedVerdict: Sendable {
         return PairedVerdict(
             fix: nil, computer: nil, cause: nil, summary: "\(how)", advice: [], check: nil, connect: test)
     }
+
+    static func isPortForward(_ f: Finding) -> Bool { f.id == "port-forward" || f.id.hasSuffix(":port-forward") }
 }
 
 /// JSON read back into a JSONValue (true stays a Bool, 1 an Int).

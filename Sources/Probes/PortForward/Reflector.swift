@@ -303,9 +303,11 @@ public final class Reflector {
                             func send() {
                                 reply(.init(v: ReflectorProtocol.version, ok: true, seen: peer.description, connect_back: back))
                             }
-                            // Refused: by which box? Only then (a trace of an accepted port would
-                            // open connections to the service), and only to the same address and port.
-                            guard trace, result.status == .refused else { return send() }
+                            // Refused: by which box? Unanswered: how far it got (a paired diagnosis
+                            // tells the other computer's own router dropping it from the destination's).
+                            // Never for an accepted port (its trace would open connections to the
+                            // service), and only to the same address and port.
+                            guard trace, result.status == .refused || result.status == .timeout else { return send() }
                             ConnectTrace.run(host: peer.ip, port: port, on: loop) { hops in
                                 back.trace = hops
                                 send()
