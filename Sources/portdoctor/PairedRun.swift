@@ -140,6 +140,8 @@ final class PairedRun {
         // its router: not reachable from here by design, and a connect to it would only wait.
         let local = HostAddresses.list().filter { $0.family == .ipv4 }
         for a in peer?.addresses ?? [] {
+            // Already tested (the address given to --with or `peer`): reachable or not, the test says.
+            if targets.contains(where: { $0.ip == PairingProtocol.canonical(a.ip) && $0.port == port }) { continue }
             if a.family == "ipv4", Self.privateAddress(a.ip), !local.contains(where: { Self.sameSubnet(a.ip, $0) }) {
                 paths.notes.append("the destination's address \(a.ip) is on a network this computer is not on: not tested")
                 continue

@@ -47,6 +47,11 @@ struct RecordOptions: ParsableArguments {
             do {
                 recording = try Recording.parse(String(decoding: data, as: UTF8.self), source: replay)
             } catch { throw Failure(error.description) }
+            // Another pack's recording answers calls this pack never makes: say so, not "no parameter …".
+            if let recorded = recording.pack, recorded != request.pack, !request.pack.contains("/") {
+                throw Failure(
+                    "\(replay) was recorded with pack '\(recorded)', not '\(request.pack)': run `portdoctor run \(recorded) --replay \(replay)`")
+            }
             let replayer = Replayer(recording)
             session.replayer = replayer
             request.primitiveHooks.insert(replayer, at: 0)

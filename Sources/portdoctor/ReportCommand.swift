@@ -54,7 +54,14 @@ struct ReportCommand: ParsableCommand {
             while let line = readLine(strippingNewline: false) { lines.append(line) }
             text = lines.joined()
         } else {
-            guard let data = FileManager.default.contents(atPath: file) else { throw Failure("cannot read \(file)") }
+            guard let data = FileManager.default.contents(atPath: file) else {
+                let why =
+                    !FileManager.default.fileExists(atPath: file)
+                    ? "no such file"
+                    : (try? FileManager.default.contentsOfDirectory(atPath: file)) != nil
+                        ? "it is a folder" : "permission denied"
+                throw Failure("cannot read \(file): \(why) (a report is the file `portdoctor run … --format json --output FILE` writes)")
+            }
             text = String(decoding: data, as: UTF8.self)
         }
         let json: JSONValue

@@ -77,4 +77,47 @@ import Testing
         #expect(v.fix == "destination" && v.cause == "port-forward-missing")
         #expect(v.summary.contains("router in front of it does not forward"))
     }
+
+    func paths(_ via: String) -> Finding {
+        var f = finding("source", "paths", .pass)
+        f.evidence = .object([
+            "tests": .array([
+                .object([
+                    "from": .string("source"), "to": .string("destination"), "address": .string("10.0.0.2"),
+                    "via": .string(via), "outcome": .string("timeout"),
+                ])
+            ])
+        ])
+        return f
+    }
+
+    /// A plain router (no NAT) between the two dropping the port: the destination was reached at its
+    /// own address, so no forward is missing — neither computer is to blame (a newcomer's finding).
+    @Test func bothCleanAtTheDestinationsOwnAddressIsTheNetworkBetween() {
+        for status in ["timeout", "refused"] {
+            let v = decide(healthy("source") + healthy("destination") + [paths("lan")], status)
+            #expect(v.fix == "between" && v.cause == "filtered-upstream" && v.computer == nil, "\(status)")
+            #expect(v.summary.contains("no port forward is involved"))
+            #expect(PairedVerdict.whatToFix(side: v.fix!, computer: nil) == "the network between the two computers")
+        }
+        // Through the router's public address it is still the router in front of the destination.
+        let v = decide(healthy("source") + healthy("destination") + [paths("public")], "timeout")
+        #expect(v.fix == "destination" && v.cause == "port-forward-missing")
+    }
+
+    /// The opening follows the verdict: the report's primary finding is the check it rests on, not
+    /// this computer's first failure (a timeout the other side's evidence explained).
+    @Test func aPairedReportsPrimaryIsTheVerdictsCheck() {
+        var d = healthy("destination")
+        d[3] = finding("destination", "firewall", .fail, cause: "firewall-blocks-inbound")
+        let reach = finding("source", "reach-peer", .fail, cause: "peer-unreachable")
+        let findings = healthy("source") + [reach] + d
+        var report = Report(
+            packID: "p", packVersion: "1", packTitle: "t", platform: "linux", vendor: nil, parameters: [:],
+            findings: findings, durationMilliseconds: 1)
+        #expect(report.primary?.id == "reach-peer")
+        report.pairing = decide(findings, "timeout")
+        #expect(report.primary?.id == "destination:firewall")
+        #expect(TextReporter(color: false).render(report).contains("Fix the destination"))
+    }
 }

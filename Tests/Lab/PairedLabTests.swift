@@ -47,9 +47,22 @@ struct PairedLabTests {
 
         /// `behindRouter`: the destination on a home LAN behind a router that forwards nothing (no
         /// UPnP either), the source outside; otherwise both on one network.
-        func build(_ fault: Fault, behindRouter: Bool = false) throws {
+        /// `routed`: the two on two networks joined by a plain router (no NAT), `router` its namespace.
+        var router = ""
+        /// `sourceListens: false`: only the destination runs `portdoctor listen` (the documented flow).
+        func build(_ fault: Fault, behindRouter: Bool = false, routed: Bool = false, sourceListens: Bool = true) throws {
             try NetworkLab.requireAvailable()
-            if behindRouter {
+            if routed {
+                source = try lab.namespace("s")
+                destination = try lab.namespace("d")
+                router = try lab.namespace("r")
+                (sourceAddress, destinationAddress) = ("10.231.72.1", "10.231.73.2")
+                try lab.link(source, "10.231.72.1/24", router, "10.231.72.254/24")
+                try lab.link(router, "10.231.73.254/24", destination, "10.231.73.2/24")
+                _ = try lab.exec(router, ["/usr/sbin/sysctl", "-qw", "net.ipv4.ip_forward=1"])
+                _ = try lab.exec(source, [NetworkLab.ip!, "route", "add", "default", "via", "10.231.72.254"])
+                _ = try lab.exec(destination, [NetworkLab.ip!, "route", "add", "default", "via", "10.231.73.254"])
+            } else if behindRouter {
                 let home = try lab.homeNetwork(miniupnpd: false)
                 (source, destination) = (home.wan, home.lan)
                 (sourceAddress, destinationAddress) = (home.wanAddress, home.lanAddress)
@@ -75,19 +88,22 @@ struct PairedLabTests {
                 let down = side == "destination" && fault == .destinationServiceStopped
                 if down { _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("down").path, contents: nil) }
                 try lab.start(ns, [runsv, dir.path])
+                let listens = side == "destination" || sourceListens
                 // The peer's own parameters: its service, from its own environment.
-                try lab.start(
-                    ns,
-                    [
-                        "/usr/bin/env", "PORTDOCTOR_PARAM_SERVICE=\(dir.path)", portdoctorBinary, "listen", "--per-minute",
-                        "1000", "--token-file", token,
-                    ])
+                if listens {
+                    try lab.start(
+                        ns,
+                        [
+                            "/usr/bin/env", "PORTDOCTOR_PARAM_SERVICE=\(dir.path)", portdoctorBinary, "listen",
+                            "--per-minute", "1000", "--token-file", token,
+                        ])
+                }
                 try waitFor {
                     (try? self.lab.exec(ns, ["/usr/bin/sv", "status", dir.path]))?.output.hasPrefix(down ? "down:" : "run:")
                         == true
                 }
                 if !down { try waitFor { self.listening(ns, port) } }
-                try waitFor { self.listening(ns, 4250) }
+                if listens { try waitFor { self.listening(ns, 4250) } }
             }
             switch fault {
             case .destinationFirewallDrop:
@@ -179,5 +195,25 @@ struct PairedLabTests {
         #expect(pairing["fix"] as? String == "destination", "\(pairing)")
         #expect(pairing["cause"] as? String == "port-forward-missing", "\(pairing)")
         #expect((pairing["summary"] as? String)?.contains("router") == true, "\(pairing)")
+    }
+
+    /// A plain router (no NAT) between the two drops TCP 4242, and only the destination runs `listen`
+    /// (so nothing traces the way back): both computers are clean and the source reached the
+    /// destination at the destination's own address, so no forward is missing — the paired verdict
+    /// names the network between them, not the destination's router (a newcomer's finding).
+    @Test func aFilterOnAPlainRouterBetweenIsNeitherComputer() throws {
+        let world = PairWorld()
+        defer { world.tearDown() }
+        try world.build(.healthy, routed: true, sourceListens: false)
+        try world.lab.nft(
+            world.router,
+            "table inet pdfault {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n  tcp dport 4242 drop\n }\n}\n"
+        )
+        let report = try world.diagnose(from: "source")
+        let pairing = try #require(report["pairing"] as? [String: Any])
+        print("paired filter between from the source: \(pairing)")
+        #expect(pairing["fix"] as? String == "between", "\(pairing)")
+        #expect(pairing["cause"] as? String == "filtered-upstream", "\(pairing)")
+        #expect(report["exit_code"] as? Int == 1)
     }
 }

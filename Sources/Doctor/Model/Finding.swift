@@ -152,7 +152,14 @@ public struct Report: Sendable {
 
     /// The finding a person should act on first: the first failure in plan order, else the first error, else warning.
     public var primary: Finding? {
-        findings.first { $0.status == .fail } ?? findings.first { $0.status == .error }
+        // A paired run: the check its verdict rests on (the other computer's evidence may have
+        // resolved this computer's first failure, e.g. a connect that timed out, into its cause).
+        if let check = pairing?.check, let f = findings.first(where: { $0.id == check }),
+            f.status == .fail || f.status == .warn
+        {
+            return f
+        }
+        return findings.first { $0.status == .fail } ?? findings.first { $0.status == .error }
             ?? findings.first { $0.status == .warn }
     }
 

@@ -127,7 +127,8 @@ public enum Paired {
 /// Which computer to fix, what, and how the connect between them went. **Contract**: the JSON
 /// report's `pairing` object.
 public struct PairedVerdict: Sendable {
-    /// `source`, `destination`, or nil when nothing needs fixing.
+    /// `source`, `destination`, `between` (neither computer: what lies between them, when the
+    /// destination was reached at its own address), or nil when nothing needs fixing.
     public var fix: String?
     public var computer: String?
     public var cause: String?
@@ -198,6 +199,19 @@ public struct PairedVerdict: Sendable {
                     "\(how): both computers' service, listener and firewall are fine — the connect never gets past the source's own router — \(port.summary)",
                 advice: port.advice, check: port.id, connect: test)
         }
+        // Nothing to forward: the source connected to an address on the destination's own interface
+        // (no NAT between them), and both computers let it through: what lies between them stops it.
+        if outcome == "timeout" || outcome == "refused", port == nil, reachedDirectly(findings, test) {
+            let port = test.to.split(separator: ":").last.map(String.init) ?? "the port"
+            return PairedVerdict(
+                fix: "between", computer: nil, cause: "filtered-upstream",
+                summary:
+                    "\(how): both computers' service, listener and firewall are fine, and \(test.to) is the destination's own address (no port forward is involved) — something between the two computers drops it",
+                advice: [
+                    "Look at what lies between the two computers for TCP \(port): a router's or a VPN's filter, a network firewall or access list, a guest or isolated Wi-Fi network (ask whoever runs that network)."
+                ],
+                check: nil, connect: test)
+        }
         if outcome == "timeout" || outcome == "refused" {
             return PairedVerdict(
                 fix: "destination", computer: dest, cause: port?.cause ?? "port-forward-missing",
@@ -216,7 +230,29 @@ public struct PairedVerdict: Sendable {
             fix: nil, computer: nil, cause: nil, summary: "\(how)", advice: [], check: nil, connect: test)
     }
 
+    /// "the destination, nas (192.0.2.10)", or "the network between the two computers".
+    public static func whatToFix(side: String, computer: String?) -> String {
+        if side == "between" { return "the network between the two computers" }
+        return computer.map { "the \(side), \($0)" } ?? "the \(side)"
+    }
+
     static func isPortForward(_ f: Finding) -> Bool { f.id == "port-forward" || f.id.hasSuffix(":port-forward") }
+
+    /// The connect went to one of the destination's own interface addresses (the `paths` step's
+    /// test to that address is `via: lan`): no router translated it, so there is nothing to forward.
+    static func reachedDirectly(_ findings: [Finding], _ test: Paired.ConnectTest) -> Bool {
+        guard let colon = test.to.lastIndex(of: ":") else { return false }
+        let ip = String(test.to[..<colon].filter { $0 != "[" && $0 != "]" })
+        return findings.contains { f in
+            guard f.id == "paths" || f.id.hasSuffix(":paths"), case .object(let e) = f.evidence,
+                case .array(let tests)? = e["tests"]
+            else { return false }
+            return tests.contains { t in
+                guard case .object(let t) = t else { return false }
+                return t["address"] == .string(ip) && t["via"] == .string("lan") && t["to"] == .string("destination")
+            }
+        }
+    }
 }
 
 /// JSON read back into a JSONValue (true stays a Bool, 1 an Int).

@@ -82,6 +82,12 @@ public struct Recording: Sendable {
         do { document = try JSONValue.parse(text) } catch {
             throw ReadError(description: "\(source): not JSON (\(error))")
         }
+        // A file of its own must say what it is: a saved report or any other JSON is not a recording.
+        guard document["format"] != nil || document["calls"]?.array != nil else {
+            throw ReadError(
+                description:
+                    "\(source) is not a recording (no \"format\": \"\(format)\" and no \"calls\" list): a recording is the file `portdoctor run PACK --record FILE` writes")
+        }
         return try read(document, source: source)
     }
 

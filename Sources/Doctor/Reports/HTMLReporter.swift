@@ -82,9 +82,11 @@ public enum HTMLReporter {
         // A paired run opens with which computer to fix, as the text report does.
         if let v = report.pairing {
             if let side = v.fix {
-                let who = v.computer.map { "the \(side), \($0)" } ?? "the \(side)"
+                let who = PairedVerdict.whatToFix(side: side, computer: v.computer)
                 h.append("<p class=\"verdict fail\">Fix \(esc(who)): \(esc(v.summary)).</p>")
-                if let first = v.advice.first { h.append("<p>On the \(esc(side)): \(esc(first))</p>") }
+                if let first = v.advice.first {
+                    h.append(side == "between" ? "<p>\(esc(first))</p>" : "<p>On the \(esc(side)): \(esc(first))</p>")
+                }
             } else {
                 h.append("<p class=\"verdict pass\">Both computers: \(esc(v.summary)).</p>")
             }

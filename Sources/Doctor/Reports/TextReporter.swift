@@ -35,8 +35,28 @@ public struct TextReporter {
         context += report.parameters.keys.sorted().map { "\($0)=\(report.parameters[$0]!)" }
         out.append(paint(context.joined(separator: " · "), "2"))
         out.append("")
-        if let paired = report.pairing { out += pairedVerdict(paired) }
-        out.append(verdict(report))
+        if let paired = report.pairing {
+            out += pairedVerdict(paired)
+            // The verdict said what to fix; a cause it names with no check of its own still gets its words
+            // (the local run's first failure may be only the symptom the other computer resolved).
+            if paired.check == nil, let cause = paired.cause, report.primary?.status != .error {
+                out.append(paint("Most likely cause: \(report.causeWords[cause] ?? cause).", "1;31"))
+            } else {
+                out.append(verdict(report))
+            }
+        } else {
+            out.append(verdict(report))
+        }
+        // A cause was found, but something could not run (a pack problem, a pairing that failed):
+        // the opening must not read as a whole diagnosis (exit 2 says the same).
+        if let e = report.findings.first(where: { $0.status == .error }), report.primary?.id != e.id {
+            let what =
+                e.id == "pairing"
+                ? "The paired diagnosis was not made:"
+                : e.id.hasPrefix("load:")
+                    ? "The pack has a problem:" : "The diagnosis is incomplete: check '\(e.id)' could not run:"
+            out.append(paint(what, "1;35") + " \(e.summary)")
+        }
         out += alsoFound(report)
         let offered = report.findings.flatMap(\.repairs).filter { $0.outcome == .offered }.count
         if offered > 0 {
@@ -118,9 +138,9 @@ public struct TextReporter {
     /// A paired diagnosis opens with which computer to fix, and what to do there.
     public func pairedVerdict(_ v: PairedVerdict) -> [String] {
         guard let side = v.fix else { return [paint("Both computers: \(v.summary).", "1;32")] }
-        let who = v.computer.map { "the \(side), \($0)" } ?? "the \(side)"
+        let who = PairedVerdict.whatToFix(side: side, computer: v.computer)
         var lines = [paint("Fix \(who):", "1;31") + " \(v.summary)."]
-        if let first = v.advice.first { lines.append("On the \(side): \(first)") }
+        if let first = v.advice.first { lines.append(side == "between" ? first : "On the \(side): \(first)") }
         return lines
     }
 

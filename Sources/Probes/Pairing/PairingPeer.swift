@@ -178,7 +178,7 @@ public final class PairingPeer {
                         self.wrongGuess()
                         self.log?("\(partner.ip): a wrong pairing code")
                         // Unauthenticated, since the two sides share no key: the words only.
-                        refuse(.init("wrong-code", "the code does not match the one portdoctor listen shows"))
+                        refuse(.init("wrong-code", "the code does not match the one portdoctor listen shows now (a code works once: after each pairing, listen shows a new one)"))
                         if !authenticated { self.openSessions -= 1 }
                         return
                     }
