@@ -184,6 +184,45 @@ private struct CollectingHandler: LogHandler {
         #expect(try run(pack, hooks: [Replayer(empty)]).findings.first?.summary == "1970-01-02")
     }
 
+    /// What a paired run measured (`pairing.paths()`) is recorded, so that a paired run replays
+    /// into a pack test; a recording without it (a single-ended run's) replays it as "not paired".
+    @Test func aPairedRunsPathsAreRecordedAndReplayed() throws {
+        let pack = folder([
+            "pack.lua": manifest(steps: ["paths"]),
+            "paths.lua": """
+            return check { title = "Paths", run = function()
+              local p = pairing.paths()
+              if not p then return skip("not paired") end
+              local t = p.tests[1]
+              return pass(string.format("%s %s %s", t.family, t.address, t.outcome))
+            end }
+            """,
+        ])
+        let paths = PairedPaths()
+        paths.tests = [
+            PathTest(
+                from: "source", to: "destination", how: "connect", address: "192.0.2.7", port: 4242, family: "ipv4",
+                via: "lan", status: "connected", milliseconds: 0.5)
+        ]
+        let recorder = Recorder()
+        let live = try diagnose(pack) { request in
+            request.pairedPaths = paths
+            request.primitiveHooks = [recorder]
+        }.report
+        #expect(live.findings.first?.summary == "ipv4 192.0.2.7 connected")
+        #expect(recorder.calls.map(\.name) == ["pairing.paths"])
+        var recording = Recording()
+        recording.calls = recorder.calls
+        let reread = try Recording.parse(recording.encoded(), source: "test")
+        let replayer = Replayer(reread)
+        #expect(try run(pack, hooks: [replayer]).findings.first?.summary == "ipv4 192.0.2.7 connected")
+        #expect(replayer.unmatched.isEmpty)
+        // A recording without the call: not paired, and no error.
+        let single = Replayer(Recording())
+        #expect(try run(pack, hooks: [single]).findings.first?.status == .skip)
+        #expect(single.unmatched.isEmpty)
+    }
+
     @Test func secretsAreNeverWritten() throws {
         let pack = folder([
             "pack.lua": manifest(

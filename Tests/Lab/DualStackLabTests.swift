@@ -108,9 +108,12 @@ struct DualStackLabTests {
         }
 
         /// `portdoctor run tcp-service` as a person runs it here; the findings by check id.
-        func diagnose(peer: String, publicName: String? = nil, source: Bool = false, fix: Bool = false) throws
-            -> [String: [String: Any]]
-        {
+        /// `record`: the pack test to make of this run when `PD_LAB_RECORD` is set (`LabRecordings`),
+        /// kept only when check `id` names `cause`.
+        func diagnose(
+            peer: String, publicName: String? = nil, source: Bool = false, fix: Bool = false,
+            record: (name: String, how: String, id: String, cause: String)? = nil
+        ) throws -> [String: [String: Any]] {
             let r = try lab.exec(
                 here,
                 [
@@ -119,11 +122,18 @@ struct DualStackLabTests {
                     "--param", "program=portdoctor", "--peer", peer, "--format", "json",
                 ] + (publicName.map { ["--param", "public_name=\($0)"] } ?? [])
                     + (source ? ["--param", "role=source"] : [])
-                    + (fix ? ["--fix", "--yes"] : []))
+                    + (fix ? ["--fix", "--yes"] : [])
+                    + (record.map { LabRecordings.arguments(for: $0.name) } ?? []))
             let report = try #require(
                 try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any], "not JSON: \(r.output)")
             let checks = report["checks"] as? [[String: Any]] ?? []
-            return Dictionary(uniqueKeysWithValues: checks.compactMap { c in (c["id"] as? String).map { ($0, c) } })
+            let byID = Dictionary(uniqueKeysWithValues: checks.compactMap { c in (c["id"] as? String).map { ($0, c) } })
+            if let record {
+                LabRecordings.keep(
+                    record.name, description: record.how, report: r.output,
+                    correct: byID[record.id]?["cause"] as? String == record.cause)
+            }
+            return byID
         }
 
         func tearDown() {
@@ -286,7 +296,10 @@ struct DualStackLabTests {
             """)
         try w.peerName("peer.lab", addresses: [Self.there6, Self.there4])
         usleep(300_000)
-        let f = try w.diagnose(peer: "peer.lab", source: true)
+        let f = try w.diagnose(
+            peer: "peer.lab", source: true,
+            record: ("source-dual-stack-peer-ipv6-silent", "the peer's name has A and AAAA records; its firewall drops IPv6 TCP 4242",
+                     "reach-peer", "peer-ipv6-unreachable"))
         let r = try #require(f["reach-peer"])
         #expect(r["cause"] as? String == "peer-ipv6-unreachable", "\(r)")
         #expect((r["summary"] as? String)?.contains("IPv6 address \(Self.there6) does not answer") == true, "\(r)")

@@ -46,8 +46,12 @@ struct PairedPathsLabTests {
             }
         }
 
-        /// `portdoctor run crashplan --with THE-OTHER` on one side, JSON out.
-        func diagnose(from side: String, extra: [String] = []) throws -> [String: Any] {
+        /// `portdoctor run crashplan --with THE-OTHER` on one side, JSON out. `record`: the pack test
+        /// to make of this run (its checks on this side) when `PD_LAB_RECORD` is set (`LabRecordings`),
+        /// kept only when this side's `paths` check names `cause` (nil: passes).
+        func diagnose(
+            from side: String, extra: [String] = [], record: (id: String, how: String, cause: String?)? = nil
+        ) throws -> [String: Any] {
             let ns = side == "source" ? source : destination
             var argv = [
                 "/usr/bin/timeout", "120", portdoctorBinary, "run", "crashplan", "--with",
@@ -55,7 +59,14 @@ struct PairedPathsLabTests {
                 "service=\(serviceDir(side).path)", "--format", "json",
             ]
             if side == "source" { argv += ["--param", "role=source"] }
-            let r = try lab.exec(ns, argv + extra)
+            let r = try lab.exec(ns, argv + extra + (record.map { LabRecordings.arguments(for: $0.id) } ?? []))
+            if let record {
+                let report = try? JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any]
+                let paths = (report?["checks"] as? [[String: Any]])?.first { $0["id"] as? String == "paths" }
+                let correct =
+                    record.cause.map { paths?["cause"] as? String == $0 } ?? (paths?["status"] as? String == "pass")
+                LabRecordings.keep(record.id, description: record.how, report: r.output, correct: correct, side: side)
+            }
             return try #require(
                 try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any],
                 "no JSON report (exit \(r.status)): \(r.output)")
@@ -113,7 +124,11 @@ struct PairedPathsLabTests {
             "table inet pdfault {\n chain input {\n  type filter hook input priority 0; policy accept;\n  meta nfproto ipv6 tcp dport 4242 drop\n }\n}\n"
         )
         for side in ["source", "destination"] {
-            let report = try world.diagnose(from: side)
+            let report = try world.diagnose(
+                from: side,
+                record: side == "destination"
+                    ? ("paired-destination-ipv6-drop", "the destination's firewall drops TCP 4242 over IPv6 only", "firewall-blocks-inbound-ipv6")
+                    : nil)
             let pairing = try #require(report["pairing"] as? [String: Any], "from the \(side): no pairing")
             let (check, tests) = Self.paths(report)
             print("paired IPv6 drop from the \(side): \(Self.describe(tests)) — \(pairing["summary"] ?? "")")
@@ -153,7 +168,9 @@ struct PairedPathsLabTests {
         (world.sourceAddress, world.destinationAddress) = ("10.231.62.2", home.lanAddress)
         try world.start()
         let publicAddress = ["--param", "peer=\(home.routerWAN)"]
-        let report = try world.diagnose(from: "source", extra: publicAddress)
+        let report = try world.diagnose(
+            from: "source", extra: publicAddress,
+            record: ("paired-source-no-forward", "the router forwards nothing: the LAN address connects, the public one does not", "port-forward-missing"))
         let (check, tests) = Self.paths(report)
         let pairing = try #require(report["pairing"] as? [String: Any])
         print("paired no forward from the source: \(Self.describe(tests)) — \(pairing["summary"] ?? "")")
@@ -193,7 +210,9 @@ struct PairedPathsLabTests {
             }
 
             """)
-        let fixed = try world.diagnose(from: "source", extra: publicAddress)
+        let fixed = try world.diagnose(
+            from: "source", extra: publicAddress,
+            record: ("paired-source-forward-and-hairpin", "the router forwards 4242 and loops LAN connections back in", nil))
         let (after, afterTests) = Self.paths(fixed)
         print("paired with a forward from the source: \(Self.describe(afterTests))")
         #expect(after?["status"] as? String == "pass", "\(after ?? [:])")
@@ -223,7 +242,9 @@ struct PairedPathsLabTests {
             }
 
             """)
-        let report = try world.diagnose(from: "source")
+        let report = try world.diagnose(
+            from: "source",
+            record: ("paired-source-healthy-across-the-router", "the source on the internet, the destination behind a router that forwards 4242: its LAN address is not tested, the public one connects", nil))
         let (check, tests) = Self.paths(report)
         let notes = ((check?["evidence"] as? [String: Any])?["notes"] as? [String]) ?? []
         print("paired healthy across the router from the source: \(Self.describe(tests)); \(notes)")

@@ -88,9 +88,10 @@ enum PairingModule {
                     t["notes"] = .table(LuaTable(sequence: (paths?.notes ?? []).map(LuaValue.text)))
                     return call.returning(.table(t))
                 }
-            ],
-            // The paired run's own input, measured before the checks: not a primitive to record. A
-            // replay cannot pair (`--replay` refuses `--with`), so there it is nil.
-            primitives: false)
+            ])
+        // A primitive like any other, so that `run --with … --record` keeps what the paired run
+        // measured and a pack test can replay it (`--replay` itself cannot pair). A recording
+        // without the call (every single-ended one made before it was recorded) replays it as
+        // "not paired": `Replayer` answers nil then.
     }
 }

@@ -38,7 +38,8 @@ public final class Recorder: PrimitiveHook, SecretKeeping {
 /// the check that names it and the closest recorded call. Objects a recorded primitive returned
 /// (`{"$opaque": "Connection#1"}`) are handed out as stand-ins whose method calls replay too.
 /// The clock is the exception: with no recorded answer it reads the recording's time (`os.time`)
-/// or 0 (`os.clock`), so that hand-written cases need not list it.
+/// or 0 (`os.clock`), so that hand-written cases need not list it; so is `pairing.paths`, which
+/// with no recorded answer says "not paired" (nil), as a single-ended run's did.
 public final class Replayer: PrimitiveHook, SecretKeeping {
     private struct Entry {
         var name: String
@@ -86,6 +87,8 @@ public final class Replayer: PrimitiveHook, SecretKeeping {
         switch call.name {
         case "os.time": return .results([.integer(clockStart)])
         case "os.clock": return .results([.number(0)])
+        // Not recorded: a single-ended run (or one recorded before paired runs were), so not paired.
+        case "pairing.paths": return .results([.nil])
         default: break
         }
         unmatched.append(shown)
