@@ -507,13 +507,13 @@ struct NATRulesTests {
         let pass = "return check { title = 'stub', run = function() return pass('fine') end }"
         let sources = [
             "pack.lua": manifest(
-                "tcp-service", steps: ["listener", "firewall", "port-forward"],
+                "tcp-service", steps: ["listener", "firewall", "pinhole", "port-forward"],
                 params: """
                     port = { type = "port", default = 4242, doc = "p" }, peer = { type = "endpoint", doc = "p" },
                     reflector = { type = "endpoint", doc = "r" },
                     role = { type = "choice", choices = { "destination", "source" }, default = "destination", doc = "r" }
                     """),
-            "listener.lua": pass, "firewall.lua": pass,
+            "listener.lua": pass, "firewall.lua": pass, "pinhole.lua": SharedStepTests.skippingPinhole,
             "port-forward.lua": try #require(BundledChecks.files["tcp-service/port-forward.lua"]),
         ]
         var request = DiagnosisRequest(pack: "demo")

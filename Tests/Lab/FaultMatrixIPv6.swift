@@ -161,6 +161,10 @@ enum FaultMatrixIPv6 {
         .init(id: "destination/dual-stack/healthy-\(name)", kind: .healthy, setup: s, expected: [], how: how, connects: true)
     }
 
+    static func dsLiteHealthy(_ name: String, _ how: String, _ s: Setup) -> FaultMatrix.Scenario {
+        .init(id: "destination/ds-lite/healthy-\(name)", kind: .healthy, setup: s, expected: [], how: how, connects: true)
+    }
+
     static let scenarios: [FaultMatrix.Scenario] = [
         // Faults: each the only thing wrong, the other computer coming in over IPv6.
         single(
@@ -210,6 +214,26 @@ enum FaultMatrixIPv6 {
             expected: [["cgnat"], ["firewall-blocks-inbound-ipv6"]],
             how: "DS-Lite-like: IPv4 behind the provider's NAT, the router lets IPv6 in, the destination's firewall drops it",
             connects: false),
+
+        // DS-Lite-like, the other computer known by its IPv4 address only: IPv4 cannot come in, and
+        // nothing says it could come in over IPv6 (the router lets IPv6 in; the peer is not asked over it).
+        .init(
+            id: "destination/ds-lite/ipv4-peer-cgnat", kind: .single,
+            setup: setup(World6(peer: .ipv4Address, pinhole: .admin, askable: false, dsLite: true)),
+            expected: [["cgnat"]],
+            how: "DS-Lite-like: the router lets IPv6 in, but the peer comes over IPv4 (numeric), which the provider's NAT stops",
+            connects: false),
+        // Healthy DS-Lite-like lines: IPv4 cannot come in, IPv6 can, and the other computer has it.
+        // The provider's NAT is no fault there: nothing may fail.
+        dsLiteHealthy(
+            "admin-pinhole", "the router's admin page lets TCP 4242 in to the stable address; the peer has IPv4 and IPv6",
+            setup(World6(peer: .dualStack, pinhole: .admin, askable: false, dsLite: true))),
+        dsLiteHealthy(
+            "admin-pinhole-ipv6-only-peer", "the same, the peer with IPv6 only",
+            setup(World6(peer: .ipv6Only, pinhole: .admin, askable: false, dsLite: true))),
+        dsLiteHealthy(
+            "prefix-open", "the router lets TCP 4242 in to the whole /64 (no per-address filter); the peer has IPv4 and IPv6",
+            setup(World6(peer: .dualStack, pinhole: .adminPrefix, askable: false, dsLite: true))),
 
         // Healthy dual-stack variants: nothing may fail.
         healthy("admin-pinhole", "the router's admin page lets TCP 4242 in to the stable address; IPv6-only peer", setup(World6())),

@@ -467,6 +467,8 @@ enum FaultMatrix {
         // IPv6 (FaultMatrixIPv6.swift): the router's missing pinhole, and a healthy dual-stack line.
         "destination/dual-stack/pinhole-missing",
         "destination/dual-stack/healthy-admin-pinhole",
+        // DS-Lite-like with IPv6 working: the provider's NAT alone is no failure.
+        "destination/ds-lite/healthy-admin-pinhole",
     ]
 
     /// What today's packs name instead, for the sample scenarios they get wrong: each is expected to

@@ -75,6 +75,80 @@ local function peer_ipv6_only(ctx)
   return v6 and not v4
 end
 
+-- What is known of the other computer's IPv6, for a line where IPv4 cannot come in: "ipv6" (it
+-- has IPv6), "ipv4-only", or "unknown"; and why, in words. The run's own observations first (a
+-- paired run's connects; the reflector the pinhole step reached over IPv6 at the other computer's
+-- own name), then the peer as given and its name's records.
+function M.peer_family(ctx, evidence)
+  local paired = pairing and pairing.paths and pairing.paths()
+  if paired then
+    for _, t in ipairs(paired.tests or {}) do
+      -- Refused is an answer too: the other computer's packet came over IPv6.
+      if t.family == "ipv6" and (t.outcome == "connected" or t.outcome == "refused") then
+        return "ipv6", "the other computer reached " .. hostport(t.address, t.port) .. " over IPv6 (the paired test)"
+      end
+    end
+  end
+  local p = ctx.params.peer
+  local h = p and p.host
+  if not h then return "unknown", "no --peer says which computer connects" end
+  if h:find(":") then return "ipv6", "the other computer's address " .. h .. " is IPv6" end
+  -- Without --param reflector the reflector is the other computer itself: it answered over IPv6.
+  if not ctx.params.reflector and evidence and evidence.reflector then
+    return "ipv6", h .. " (where portdoctor listen runs) answered over IPv6 at " .. evidence.reflector
+  end
+  if h:match("^%d+%.%d+%.%d+%.%d+$") then
+    return "unknown", "the other computer is given by its IPv4 address " .. h .. ", which says nothing of its IPv6"
+  end
+  local r = socket.resolve(h)
+  local v4, v6
+  for _, a in ipairs(r.addresses or {}) do
+    if a:find(":") then v6 = v6 or a else v4 = v4 or a end
+  end
+  if v6 then return "ipv6", h .. " has an IPv6 address (AAAA record " .. v6 .. ")" end
+  if v4 then return "ipv4-only", h .. " has only IPv4 addresses (an A record " .. v4 .. ", no AAAA)" end
+  return "unknown", h .. " does not resolve here (" .. (r.error or r.status or "no address") .. ")"
+end
+
+-- Behind the provider's NAT (CGNAT, DS-Lite) IPv4 cannot come in whatever the home router does;
+-- that is the cause of nothing when the other computer comes in over IPv6. Asked by the
+-- port-forward step (which runs after this one) when its rules say cgnat. nil when the way in
+-- over IPv6 is not proven (this step did not see the reflector connect back to the stable
+-- address): the cgnat verdict stands as it was. Else { status = "pass" | "warn" | "fail",
+-- summary, advice, evidence }: pass when the other computer has IPv6, fail (cgnat) when it has
+-- only IPv4, warn when nothing here tells.
+function M.carrier_nat(ctx, explanation)
+  local r = ctx.results and ctx.results.pinhole
+  local e = r and r.evidence
+  if not r or r.status ~= "pass" or not e or not e.stable then return nil end
+  local cb = e.reflect and e.reflect.connect_back and e.reflect.connect_back.status
+  if cb ~= "connected" then return nil end
+  local port, stable = ctx.params.port, e.stable
+  local family, why = M.peer_family(ctx, e)
+  local name = ctx.params.public_name
+  local target = name and string.format("%s (its AAAA record must be %s)", name, stable)
+    or string.format("%s (or a name whose AAAA record is it)", stable)
+  local works = string.format("IPv6 works: the reflector at %s connected back to [%s]:%d", e.reflector or "?", stable, port)
+  local connect_to = string.format("Make sure the other computer connects to %s over IPv6, not to this line's IPv4 address.", target)
+  local evidence = { stable = stable, peer = family, why = why }
+  if family == "ipv6" then
+    return { status = "pass", evidence = evidence,
+             summary = string.format("IPv4 cannot come in (carrier-grade NAT: %s); %s, and the other computer has IPv6: %s",
+                                     explanation, works, why),
+             advice = { connect_to } }
+  end
+  if family == "ipv4-only" then
+    return { status = "fail", evidence = evidence,
+             summary = string.format("%s; %s, but the other computer has only IPv4: %s", explanation, works, why),
+             advice = { string.format("IPv6 works on this line: if the other computer gets IPv6 (from its provider), it can connect to %s.", target) } }
+  end
+  return { status = "warn", evidence = evidence,
+           summary = string.format("IPv4 cannot come in (carrier-grade NAT: %s); %s — whether the other computer has IPv6 is unknown (%s)",
+                                   explanation, works, why),
+           advice = { "Check that the other computer has IPv6 (its provider gives it a global IPv6 address: on it, `portdoctor probe` or its network settings show one); without it, it cannot come in here at all.",
+                      connect_to } }
+end
+
 -- What the router says about being asked for a pinhole: IGD:2's firewall status (over IPv6, as
 -- pinholes must be asked) and whether a PCP server answers at the default IPv6 router.
 function M.router(opts)

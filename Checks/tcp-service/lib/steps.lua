@@ -871,6 +871,17 @@ function M.port_forward(opts)
       end
       -- Behind the provider's NAT (CGNAT, DS-Lite) IPv4 cannot come in, but a line with IPv6 can:
       -- this computer's global address needs a pinhole, and the service must listen on IPv6.
+      -- When the pinhole step proved that way in open, whether IPv4's absence matters depends on the
+      -- other computer having IPv6 (lib/pinhole.lua decides).
+      local six = v.cause == "cgnat" and require("tcp-service:pinhole").carrier_nat(ctx, v.explanation)
+      if six then
+        e.ipv6 = six.evidence
+        if six.status == "pass" then return pass { summary = six.summary .. asked, advice = six.advice, evidence = e } end
+        local more = six.advice
+        if six.status == "fail" then for _, a in ipairs(v.advice or {}) do more[#more + 1] = a end end
+        local result = six.status == "warn" and warn or fail
+        return result { summary = six.summary .. asked, cause = v.cause, advice = more, evidence = e }
+      end
       if v.cause == "cgnat" then
         local stable = this_computer.stable_ipv6()
         if stable then
@@ -1043,7 +1054,7 @@ end
 -- vendor = { name =, forward_steps = function(ctx) -> { step, … }, check = function(ctx, result) -> result? }
 -- vendor.rules: a ruleset (require("tcp-service:nat").ruleset()) with the vendor's own NAT rules.
 function M.vendor_port_forward(vendor)
-  local def = M.port_forward { after = { "listener", "firewall" }, rules = vendor.rules }
+  local def = M.port_forward { after = vendor.after or { "listener", "firewall", "pinhole" }, rules = vendor.rules }
   def.title = "The " .. vendor.name .. " router forwards the port to this computer"
   local shared = def.run
   def.run = function(ctx)
