@@ -438,7 +438,9 @@ pairing = {}
 ---A paired run's (`run --with`) connects between the two computers, measured before the checks run;
 ---nil in a run on one computer. Each test: from, to, how ("connect"|"connect-back"), address, port,
 ---family ("ipv4"|"ipv6"), via ("lan"|"public"), outcome ("connected"|"refused"|"timeout"|"unreachable"), status, ms.
----@return { tests: { from: string, to: string, how: string, address: string, port: integer, family: string, via: string, outcome: string, status: string, ms?: number }[], notes: string[] }|nil
+---trace (when no connect got an answer): the source's connect traced hop by hop (TTL 1…3) on the
+---service port (hops) and on the pairing port as a control (control); each hop: ttl, status, from.
+---@return { tests: { from: string, to: string, how: string, address: string, port: integer, family: string, via: string, outcome: string, status: string, ms?: number }[], notes: string[], trace?: { address: string, port: integer, hops: { ttl: integer, status: string, from?: string }[], control_port: integer, control: { ttl: integer, status: string, from?: string }[] } }|nil
 function pairing.paths() end
 
 process = {}

@@ -114,6 +114,7 @@ final class PairedRun {
                 peerParam = try? Validate.endpoint(text, defaultPort: UInt16(clamping: servicePort))
             }
             paths.tests = connects(to: peerAddresses, peerParam: peerParam, port: servicePort)
+            paths.trace = traceOutbound(paths.tests ?? [], port: servicePort)
         } else {
             paths.tests = connectBacks(peerAddresses, port: servicePort)
         }
@@ -170,6 +171,38 @@ final class PairedRun {
                 milliseconds: r.rttMilliseconds.map { ($0 * 10).rounded() / 10 })
         }
     }
+
+    /// We are the source and no connect got an answer: trace the one to the address we paired at,
+    /// hop by hop, on the service port and on the pairing port (which got through) as a control —
+    /// a few routers deep, both at once, so that the pack can tell how far the service port gets
+    /// (this computer's own router dropping it on the way out, or something further on). Only the
+    /// partner's address, only the two ports of this session; IPv4 only (ConnectTrace).
+    private func traceOutbound(_ tests: [PathTest], port: Int) -> OutboundTrace? {
+        guard let address = PairingProtocol.canonical(host), !address.contains(":"),
+            !tests.contains(where: { $0.outcome == "connected" }),
+            tests.contains(where: { $0.address == address && $0.port == port && $0.outcome == "timeout" })
+        else { return nil }
+        let loop = self.loop
+        let control = self.port
+        let (hops, controlHops) = PairingSession.wait(on: loop) {
+            (done: @escaping (([ConnectTrace.Hop], [ConnectTrace.Hop])) -> Void) in
+            var app: [ConnectTrace.Hop]?
+            var pairing: [ConnectTrace.Hop]?
+            func finish() { if let app, let pairing { done((app, pairing)) } }
+            ConnectTrace.run(host: address, port: UInt16(port), maxTTL: Self.traceDepth, on: loop) {
+                app = $0
+                finish()
+            }
+            ConnectTrace.run(host: address, port: control, maxTTL: Self.traceDepth, on: loop) {
+                pairing = $0
+                finish()
+            }
+        }
+        return OutboundTrace(address: address, port: port, hops: hops, controlPort: Int(control), control: controlHops)
+    }
+
+    /// Routers deep enough to see past this computer's own router and the next one.
+    static let traceDepth = 3
 
     /// We are the destination: the source (the peer) connects back to us at each address we can
     /// prove is ours — the session's, and those we ATTACH from by reaching the peer's other addresses.

@@ -44,6 +44,24 @@ import Testing
         #expect(v?.summary.contains("IPv6") == true)
     }
 
+    /// Nothing connects and the source's own trace stops at its own router (the pack's
+    /// `stopped_at = "source-router"`): the source is the computer to fix, with the pack's cause.
+    @Test func aConnectStoppedAtTheSourcesOwnRouterIsTheSourceToFix() {
+        let paths = Finding(
+            id: "paths", title: "paths", status: .fail, summary: "never gets past its own router 10.0.0.254",
+            cause: "filtered-upstream", advice: ["let it out"],
+            evidence: .object(["fix": .string("source"), "stopped_at": .string("source-router")]), origin: "t")
+        var peer = ["service", "listener", "firewall"].map(pass)
+        for i in peer.indices { peer[i].side = "destination" }
+        let merged = Paired.merge(
+            local: report(role: "source", ["service", "listener", "firewall"].map(pass) + [paths]),
+            localComputer: "src (10.0.0.1)", peerComputer: "dst (10.0.0.2)", peerFindings: peer,
+            test: .init(from: "the source", to: "10.0.0.2:4242", status: "timeout"))
+        let v = merged.pairing
+        #expect(v?.fix == "source" && v?.computer == "src (10.0.0.1)" && v?.cause == "filtered-upstream")
+        #expect(v?.summary.contains("source's own router") == true, "\(String(describing: v?.summary))")
+    }
+
     @Test func theDestinationsOwnFindingsComeBeforeThePaths() {
         var firewall = Finding(
             id: "firewall", title: "firewall", status: .fail, summary: "drops 4242", cause: "firewall-blocks-inbound",

@@ -50,6 +50,22 @@ import Testing
         #expect(v.fix == "source" && v.cause == "firewall-blocks-outbound" && v.check == "firewall")
     }
 
+    /// A forward to an address nobody has: the router in front of the destination looks for it in
+    /// vain and answers the source's connect with "host unreachable". The destination's survey of its
+    /// router names it; the source's own reach-peer failure is the symptom, not the computer to fix.
+    @Test func aHostUnreachableConnectIsTheDestinationsRouterWhenItsSurveySaysSo() {
+        var reach = finding("source", "reach-peer", .fail, cause: "peer-unreachable")
+        reach.id = "reach-peer"
+        var port = finding("destination", "port-forward", .fail, cause: "port-forward-wrong-target")
+        port.evidence = .object(["connect_back": .string("timeout")])
+        let v = decide(healthy("source") + [reach] + healthy("destination") + [port], "host-unreachable")
+        #expect(v.fix == "destination" && v.cause == "port-forward-wrong-target")
+        #expect(v.check == "destination:port-forward")
+        // Without the destination's word on its router, the source's own finding stands.
+        let alone = decide(healthy("source") + [reach] + healthy("destination"), "host-unreachable")
+        #expect(alone.fix == "source" && alone.cause == "peer-unreachable")
+    }
+
     /// The destination's survey saw the connect stop at the source's own router (the NAT rules'
     /// `at = "other-end"`): the source is the one to fix, though the finding is on the destination.
     @Test func aConnectStoppedAtTheSourcesRouterIsTheSourceToFix() {

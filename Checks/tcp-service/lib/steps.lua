@@ -1072,6 +1072,31 @@ function M.vendor_port_forward(vendor)
   return def
 end
 
+-- The source's own router drops the service port going out, from pairing.paths().trace (the same
+-- connect traced hop by hop on the service port and on the pairing port, which got through): the
+-- service port's TTL-1 probe was answered by the first router (not the destination's address) and no
+-- later one by anyone, while the pairing port's TTL-2 probe was answered by a router past it that
+-- does not hold the destination's address either (a router past the destination's public address
+-- would be the destination's side: a forward missing there stops the service port the same way).
+-- A router sends "time exceeded" before its forward filter looks at the port, so the second router
+-- answers for any port that reaches it: silence there for the service port means the first one
+-- dropped it. Returns { router =, next = } or nil.
+function M.dropped_going_out(t)
+  if type(t) ~= "table" or type(t.hops) ~= "table" or type(t.control) ~= "table" then return nil end
+  local function at(hops, ttl)
+    for _, h in ipairs(hops) do if h.ttl == ttl then return h end end
+  end
+  local first, next = at(t.hops, 1), at(t.control, 2)
+  if not (first and first.status == "time-exceeded" and first.from and first.from ~= t.address) then return nil end
+  if not (next and next.status == "time-exceeded" and next.from and next.from ~= t.address and next.from ~= first.from) then return nil end
+  local control_first = at(t.control, 1)
+  if control_first and control_first.from ~= first.from then return nil end
+  for _, h in ipairs(t.hops) do
+    if h.ttl >= 2 and h.status ~= "timeout" then return nil end
+  end
+  return { router = first.from, next = next.from }
+end
+
 -- A paired run (`run --with`) tested the destination's port from the source over each family and
 -- path: its own address on the LAN, its router's public address. What a failing one means is
 -- decided here: the connects only observe. `fix` in the evidence names the computer to fix.
@@ -1100,6 +1125,23 @@ function M.paths(opts)
         return pass { summary = "the source connects to the destination over every address tested: " .. table.concat(all, ", "), evidence = evidence }
       end
       if #works == 0 then
+        local dropped = M.dropped_going_out(p.trace)
+        if dropped then
+          -- This computer's own router answered for the service port and nothing past it did, while the
+          -- pairing port got past the next router: that router never saw the service port.
+          evidence.trace = p.trace
+          evidence.fix = "source"
+          evidence.stopped_at = "source-router"
+          local t = p.trace
+          return fail {
+            summary = string.format("the source's connect to %s never gets past its own router %s: traced hop by hop, TCP %d stops there while TCP %d (the pairing port) gets on to %s",
+                                    hostport(t.address, t.port), dropped.router, t.port, t.control_port, dropped.next),
+            cause = "filtered-upstream",
+            advice = { string.format("On the source's router (%s), let TCP %d out: its firewall, parental control or \"security\" filter blocks it going out.",
+                                     dropped.router, t.port) },
+            evidence = evidence,
+          }
+        end
         -- Nothing connects: the checks on each computer (service, listener, firewall, forward) say why.
         return warn { summary = "no address of the destination connects: " .. table.concat(all, ", "), evidence = evidence }
       end

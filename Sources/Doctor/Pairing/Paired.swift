@@ -172,6 +172,10 @@ public struct PairedVerdict: Sendable {
         if let f = failing("source", ["firewall"]) { return verdict(f, "the source's firewall blocks it on the way out") }
         // One family or one path fails while another works: the pack's `paths` step named it.
         if let f = findings.first(where: { $0.id == "paths" && $0.status == .fail && $0.side != nil }) {
+            // Or none at all: the source's connect traced hop by hop stops at its own router.
+            if case .object(let e) = f.evidence, e["stopped_at"] == .string("source-router") {
+                return verdict(f, "the connect never gets past the source's own router")
+            }
             return verdict(f, "not over every address")
         }
         if outcome == "connected" {
@@ -212,7 +216,11 @@ public struct PairedVerdict: Sendable {
                 ],
                 check: nil, connect: test)
         }
-        if outcome == "timeout" || outcome == "refused" {
+        // "Host unreachable" back from the way in: the router in front of the destination looked for the
+        // computer its forward points to and found none (its ARP went unanswered) — or a router on the way
+        // said so. Only the destination's own survey of its router tells which, so only with its finding.
+        let unreachable = outcome == "host-unreachable" || outcome == "net-unreachable"
+        if outcome == "timeout" || outcome == "refused" || (unreachable && port != nil) {
             return PairedVerdict(
                 fix: "destination", computer: dest, cause: port?.cause ?? "port-forward-missing",
                 summary:

@@ -71,7 +71,50 @@ public final class PairedPaths: @unchecked Sendable {
     public var tests: [PathTest]?
     /// Why some address could not be tested (a version-1 peer, an ATTACH refused …), for the reader.
     public var notes: [String] = []
+    /// The source's connect to the service port traced hop by hop, next to the same trace to the
+    /// pairing port (which got through): how far each got. Nil when not traced.
+    public var trace: OutboundTrace?
     public init() {}
+}
+
+/// The same destination address traced on two ports (`ConnectTrace`): the service port, and as a
+/// control the pairing port, which is known to pass. **Contract**: the `paths` check's
+/// `evidence.trace` (Docs/pairing-protocol.md).
+public struct OutboundTrace: Sendable, Equatable {
+    public var address: String
+    public var port: Int
+    public var hops: [ConnectTrace.Hop]
+    public var controlPort: Int
+    public var control: [ConnectTrace.Hop]
+
+    public init(address: String, port: Int, hops: [ConnectTrace.Hop], controlPort: Int, control: [ConnectTrace.Hop]) {
+        self.address = address
+        self.port = port
+        self.hops = hops
+        self.controlPort = controlPort
+        self.control = control
+    }
+
+    var lua: LuaValue {
+        func hopsTable(_ hops: [ConnectTrace.Hop]) -> LuaValue {
+            .table(
+                LuaTable(
+                    sequence: hops.map { h in
+                        var t = LuaTable()
+                        t["ttl"] = .integer(Int64(h.ttl))
+                        t["status"] = .text(h.status)
+                        if let from = h.from { t["from"] = .text(from) }
+                        return .table(t)
+                    }))
+        }
+        var t = LuaTable()
+        t["address"] = .text(address)
+        t["port"] = .integer(Int64(port))
+        t["hops"] = hopsTable(hops)
+        t["control_port"] = .integer(Int64(controlPort))
+        t["control"] = hopsTable(control)
+        return .table(t)
+    }
 }
 
 /// `pairing`: what a paired run observed between the two computers. Lua decides what it means.
@@ -80,12 +123,13 @@ enum PairingModule {
         runtime.register(
             module: "pairing",
             [
-                // nil outside a paired run (or before its tests); else { tests = {…}, notes = {…} }.
+                // nil outside a paired run (or before its tests); else { tests = {…}, notes = {…}, trace = {…}? }.
                 "paths": HostFunction { call in
                     guard let tests = paths?.tests else { return call.returning(.nil) }
                     var t = LuaTable()
                     t["tests"] = .table(LuaTable(sequence: tests.map(\.lua)))
                     t["notes"] = .table(LuaTable(sequence: (paths?.notes ?? []).map(LuaValue.text)))
+                    if let trace = paths?.trace { t["trace"] = trace.lua }
                     return call.returning(.table(t))
                 }
             ])

@@ -145,16 +145,32 @@ public enum NATSurvey {
                 if outside == 0 { done() }
             }
             // Watched while the reflector connects back: whether its SYNs got here, and to which port.
-            let watch =
-                address.family == .ipv4
-                ? ArrivalWatch(
-                    from: address.ip, gateway: e.defaultGateway, localAddresses: e.localAddresses, on: loop) : nil
-            ReflectorClient.ask(
-                host: address.ip, port: reflectorPort, connectBack: port, trace: true, token: token, timeout: .seconds(3),
-                // A reflector that answers does so within a SYN retransmit (TCP's first one is at 1 s).
-                connectTimeout: .seconds(2), on: loop
-            ) { outcome in
-                let seen = watch?.stop()
+            func ask(again: Bool) {
+                let watch =
+                    address.family == .ipv4
+                    ? ArrivalWatch(
+                        from: address.ip, gateway: e.defaultGateway, localAddresses: e.localAddresses, on: loop) : nil
+                ReflectorClient.ask(
+                    host: address.ip, port: reflectorPort, connectBack: port, trace: true, token: token,
+                    timeout: .seconds(3),
+                    // A reflector that answers does so within a SYN retransmit (TCP's first one is at 1 s).
+                    connectTimeout: .seconds(2), on: loop
+                ) { outcome in
+                    let seen = watch?.stop()
+                    // "Unreachable" at once, and nothing seen here: a router whose forward points at an
+                    // address nobody has may answer from a lookup (ARP) it made before the watch began
+                    // (for someone else's connect a moment ago). Asked once more, it looks again — now
+                    // in front of the watch. Only then: a reflector allows a few requests a minute.
+                    if again, case .reply(let r) = outcome, r.ok, let cb = r.connect_back,
+                        cb.status == "host-unreachable" || cb.status == "net-unreachable",
+                        let seen, seen.error == nil, seen.synPorts.isEmpty, seen.gatewayAsked.isEmpty
+                    {
+                        return ask(again: false)
+                    }
+                    answered(outcome, seen)
+                }
+            }
+            func answered(_ outcome: ReflectorClient.Outcome, _ seen: ArrivalWatch.Seen?) {
                 switch outcome {
                 case .reply(let r) where r.ok:
                     e.publicAddress = r.seen
@@ -175,6 +191,7 @@ public enum NATSurvey {
                 }
                 arrived()
             }
+            ask(again: true)
             guard address.family == .ipv4 else { return }
             HopProbe.hopsOverlapped(toward: address.ip, count: 3, timeout: .milliseconds(800), on: loop) { h in
                 e.hopProbes = h
