@@ -11,7 +11,17 @@ import Testing
 
     /// Causes a check can name that no pack test reaches yet, with why: an explicit, reviewed
     /// gap rather than a silent one. Empty is the goal; an entry that gets a test must go.
-    static let untested: [String: String] = [:]
+    static let untested: [String: String] = [
+        // The reading over-approximates here: port-forward requires lib/pinhole.lua for its
+        // carrier-NAT-with-IPv6 judgement (`carrier_nat`), and that file also holds the pinhole
+        // step's own cause, which port-forward never names (the pinhole step's tests cover it).
+        "crashplan/port-forward/ipv6-pinhole-missing": "read through lib/pinhole.lua; named by the pinhole step only",
+        "tcp-service/port-forward/ipv6-pinhole-missing": "read through lib/pinhole.lua; named by the pinhole step only",
+        // Named from a paired source's hop-by-hop trace (`pairing.paths().trace`, its own router
+        // dropping the port going out); proved in the paired lab matrix (source/*/router-blocks-outbound),
+        // but no recording of such a paired run is a pack test yet.
+        "crashplan/paths/filtered-upstream": "paired trace case: lab-proved, not yet recorded as a pack test",
+    ]
 
     @Test(arguments: ["crashplan", "tcp-service"])
     func everyCauseACheckCanNameHasAPackTest(pack: String) throws {
@@ -35,7 +45,10 @@ import Testing
     @Test func theCausesOfAChecksLuaAreFoundThroughItsStepAndLibraries() throws {
         let named = try Self.causesNamed(pack: "crashplan")
         #expect(named["reach-peer"]?.isSuperset(of: ["peer-ipv6-unreachable", "no-listener", "peer-unreachable"]) == true)
-        #expect(named["paths"] == ["firewall-blocks-inbound-ipv6", "firewall-blocks-inbound", "port-forward-missing"])
+        #expect(
+            named["paths"] == [
+                "firewall-blocks-inbound-ipv6", "firewall-blocks-inbound", "port-forward-missing", "filtered-upstream",
+            ])
         #expect(named["port-forward"]?.contains("upnp-unavailable") == true, "through require(\"tcp-service:nat\")")
         #expect(named["reauthenticate"] == ["manual-step"])
         #expect(named["pack"] == nil)
