@@ -17,10 +17,6 @@ import Testing
         // step's own cause, which port-forward never names (the pinhole step's tests cover it).
         "crashplan/port-forward/ipv6-pinhole-missing": "read through lib/pinhole.lua; named by the pinhole step only",
         "tcp-service/port-forward/ipv6-pinhole-missing": "read through lib/pinhole.lua; named by the pinhole step only",
-        // Named from a paired source's hop-by-hop trace (`pairing.paths().trace`, its own router
-        // dropping the port going out); proved in the paired lab matrix (source/*/router-blocks-outbound),
-        // but no recording of such a paired run is a pack test yet.
-        "crashplan/paths/filtered-upstream": "paired trace case: lab-proved, not yet recorded as a pack test",
     ]
 
     @Test(arguments: ["crashplan", "tcp-service"])
