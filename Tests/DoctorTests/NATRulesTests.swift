@@ -313,6 +313,26 @@ struct NATRulesTests {
         #expect(double.cause == "port-forward-wrong-target", "\(double)")
     }
 
+    /// The router refused the connect-back itself (its trace: refused at TTL 1, where a router that
+    /// forwards would have said "time exceeded"): it has no forward, whatever the gateway was asking
+    /// the LAN meanwhile (its lookups of an old address go on for seconds: a lab run caught one).
+    @Test func aRefusalFromTheRouterItselfIsNoForwardEvenWhileItLooksForAnotherAddress() throws {
+        let v = try Self.decide(
+            Self.home {
+                $0["connect_back"] = "refused"; $0["arrivals"] = Self.arrivals(asked: ["192.168.1.99"])
+                $0["connect_back_trace"] = .table(LuaTable(sequence: [Self.hop(1, "refused")]))
+            })
+        #expect((v.rule, v.cause) == ("refused-before-here", "port-forward-missing"), "\(v)")
+        // Refused one hop past the router (it forwarded): the gateway's question is this connection's.
+        let past = try Self.decide(
+            Self.home {
+                $0["connect_back"] = "refused"; $0["arrivals"] = Self.arrivals(asked: ["192.168.1.99"])
+                $0["connect_back_trace"] = .table(
+                    LuaTable(sequence: [Self.hop(1, "time-exceeded", "203.0.113.5"), Self.hop(2, "refused")]))
+            })
+        #expect((past.rule, past.cause) == ("forward-to-absent-address", "port-forward-wrong-target"), "\(past)")
+    }
+
     /// It arrived here on the port: the forward works, whatever the step here that stops it.
     @Test func aConnectBackArrivingHereClearsTheRouter() throws {
         let v = try Self.decide(

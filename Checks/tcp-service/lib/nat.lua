@@ -63,6 +63,14 @@ function M.refused_inside(trace, seen)
   return inside
 end
 
+-- Refused by a router itself, before anything was forwarded: the connect-back's trace got the
+-- refusal before its TTL reached past the routers holding the public address (a router that
+-- forwards the port answers "time exceeded" for a TTL that ends there, and refuses nothing itself).
+function M.refused_by_a_router(f)
+  return (f.outside == "refused" or f.outside == "reset") and f.refused_inside ~= nil
+    and f.refused_inside < math.max(f.nat_routers or 1, 1)
+end
+
 -- An unanswered connect-back's trace that stops right past the reflector's own first router: TTL 1
 -- answered from a private (or carrier-grade NAT) address, no answer at all from any later TTL. Such
 -- an address is not routed between networks, so that router is on the reflector's side: it (or the
@@ -306,7 +314,10 @@ M.default_rules = {
     -- it forwards the port there — an address no computer has now (it asks in vain), or another one.
     id = "forward-to-absent-address",
     when = function(e, f)
+      -- Not when a router refused it itself (it forwarded nothing): the gateway's question is then
+      -- about something else (its earlier lookups for that address go on for a few seconds).
       return f.outside ~= "connected" and f.watched and not f.arrived_anything and #f.looked_for > 0
+        and not M.refused_by_a_router(f)
     end,
     verdict = function(e, f)
       local them = table.concat(f.looked_for, ", ")
@@ -338,7 +349,7 @@ M.default_rules = {
     id = "refused-before-here",
     when = function(e, f)
       return (f.outside == "refused" or f.outside == "reset") and f.watched and not f.arrived_anything
-        and #f.looked_for == 0 and f.layered == nil
+        and (#f.looked_for == 0 or M.refused_by_a_router(f)) and f.layered == nil
     end,
     verdict = function(e, f)
       local v = forward_missing(e, f)
