@@ -279,6 +279,17 @@ import Testing
         #expect(PairingProtocol.Request.decode(Array(#"{"type":"scan","port":22}"#.utf8)).failureCode == "bad-request")
         #expect((try? PairingProtocol.Request.decode(Array(#"{"type":"connect-back","port":4242}"#.utf8)).get())?.port == 4242)
     }
+
+    /// The fuzzer's find (CI, stop 21): a `bye` or `run` carrying a name as its address was let
+    /// through because only connect-back's address was checked.
+    @Test func anAddressIsNumericOnEveryRequestType() {
+        for type in PairingProtocol.Request.types {
+            let body = #"{"type":"\#(type)","pack":"crashplan","role":"source","port":4242,"address":"20bccddeeff"}"#
+            #expect(PairingProtocol.Request.decode(Array(body.utf8)).failureCode == "bad-request", "\(type)")
+        }
+        let numeric = #"{"type":"connect-back","port":4242,"address":"0:0::1"}"#
+        #expect((try? PairingProtocol.Request.decode(Array(numeric.utf8)).get())?.address == "0:0::1")
+    }
 }
 
 extension Result where Failure == PairingProtocol.Refusal {

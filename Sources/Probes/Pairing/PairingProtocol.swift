@@ -189,9 +189,10 @@ public enum PairingProtocol {
                     return .failure(Refusal("bad-request", "connect-back needs a port from \(PortNumber.words())"))
                 }
                 if let t = r.timeout, !(t > 0) { return .failure(Refusal("bad-request", "timeout must be more than 0")) }
-                if let a = r.address, a.utf8.count > 64 || canonical(a) == nil {
-                    return .failure(Refusal("bad-request", "connect-back's address is not a numeric IP address"))
-                }
+            }
+            // Checked whatever the type: a request never carries a name for anyone to resolve later.
+            if let a = r.address, a.utf8.count > 64 || canonical(a) == nil {
+                return .failure(Refusal("bad-request", "the request's address is not a numeric IP address"))
             }
             return .success(r)
         }
