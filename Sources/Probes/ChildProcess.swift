@@ -44,8 +44,21 @@ public struct ChildProcess {
         }
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for a in cArgs { free(a) } }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // A tool starts as if from a shell: nothing blocked, every signal's default action. The
+        // calling thread's mask (a test runner's, a monitor's) would otherwise pass on, and a
+        // service restarted through `sv` or `systemctl` could then ignore the TERM that stops it.
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        let rc = posix_spawn(&pid, argv[0], &actions, &attributes, &cArgs, environ)
         if captureOutput { close(out[1]) }
         if let input {
             close(inp[0])

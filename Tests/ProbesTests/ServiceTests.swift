@@ -168,7 +168,7 @@ struct RunitServiceTests {
         chmod(run.path, 0o755)
         let supervisor = try ChildProcess.start([runsv, dir.path])
         defer {
-            // SIGKILL: the service inherits the test runner's blocked SIGTERM, so `sv exit` alone leaves it running.
+            // sv kill first: `sv exit` alone ends runsv but leaves the service running.
             _ = ChildProcess.run([sv, "kill", dir.path])
             _ = ChildProcess.run([sv, "exit", dir.path])
             supervisor.kill()
