@@ -32,11 +32,8 @@ struct ConnectBackLabTests {
         try lab.link(here, "10.231.42.2/24", there, "10.231.42.1/24")
         try lab.start(there, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
         try lab.listener(here, port: 4242)
-        func listening(_ ns: String, _ port: Int) -> Bool {
-            !((try? lab.exec(ns, ["/usr/bin/env", "ss", "-Htln", "sport = :\(port)"]))?.output ?? "").isEmpty
-        }
-        for _ in 0..<100 where !(listening(there, 4250) && listening(here, 4242)) { usleep(50_000) }
-        #expect(listening(there, 4250), "portdoctor listen is not listening")
+        try lab.waitUntilListening(there, 4250)
+        try lab.waitUntilListening(here, 4242)
 
         let (status, out) = try lab.exec(
             here,
@@ -69,7 +66,8 @@ struct ConnectBackLabTests {
 
         try lab.listener(lan, port: 4242)
         try lab.start(wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
-        usleep(700_000)
+        try lab.waitUntilListening(wan, 4250)
+        try lab.waitUntilListening(lan, 4242)
 
         func reflect() throws -> [String: Any] {
             let (_, out) = try lab.exec(

@@ -77,18 +77,9 @@ struct CrashPlanScenarioLabTests {
                 to: dir.appendingPathComponent("nsswitch.conf"), atomically: true, encoding: .utf8)
         }
 
-        func listening(_ port: Int) -> Bool {
-            let out = (try? lab.exec(home.lan, ["/usr/bin/env", "ss", "-Htln", "sport = :\(port)"]))?.output ?? ""
-            return !out.isEmpty
-        }
+        func listening(_ port: Int) -> Bool { lab.isListening(home.lan, port) }
 
-        func waitFor(_ condition: () throws -> Bool) throws {
-            for _ in 0..<100 {
-                if try condition() { return }
-                usleep(50_000)
-            }
-            throw NetworkLab.Failure(description: "the lab did not come up")
-        }
+        func waitFor(_ condition: () throws -> Bool) throws { try NetworkLab.waitFor("the lab's world", condition) }
 
         /// A forward made in the router's admin page: a permanent DNAT rule, not a UPnP mapping.
         func staticForward(port: Int = 4242) throws {

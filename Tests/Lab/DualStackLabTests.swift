@@ -43,19 +43,7 @@ struct DualStackLabTests {
             }
             _ = try lab.exec(here, ["/usr/sbin/sysctl", "-qw", "net.ipv6.bindv6only=0"])
             try lab.start(here, [portdoctorBinary, "bench", "hold-listener", "--port", "4242", "--address", address])
-            try waitFor { self.listening(4242) }
-        }
-
-        func listening(_ port: Int) -> Bool {
-            !((try? lab.exec(here, ["/usr/bin/env", "ss", "-Htln", "sport = :\(port)"]))?.output ?? "").isEmpty
-        }
-
-        func waitFor(_ condition: () throws -> Bool) throws {
-            for _ in 0..<100 {
-                if try condition() { return }
-                usleep(50_000)
-            }
-            throw NetworkLab.Failure(description: "the lab did not come up")
+            try lab.waitUntilListening(here, 4242)
         }
 
         /// A name known here (the other computer's, or this one's as the other uses it), from this
@@ -83,7 +71,7 @@ struct DualStackLabTests {
                 "-n", here, "-6", "addr", "add", DualStackLabTests.here6 + "/64", "dev", hereDev, "mngtmpaddr", "nodad",
                 "valid_lft", "3600", "preferred_lft", "1800")
             var found: String?
-            try waitFor {
+            try NetworkLab.waitFor("a temporary IPv6 address") {
                 let out = try lab.exec(here, [NetworkLab.ip!, "-6", "-o", "addr", "show", "dev", hereDev, "temporary"])
                     .output
                 found = out.split(separator: " ").first { $0.contains("2001:db8:70:") }.map {
@@ -295,7 +283,7 @@ struct DualStackLabTests {
 
             """)
         try w.peerName("peer.lab", addresses: [Self.there6, Self.there4])
-        usleep(300_000)
+        try w.lab.waitUntilListening(w.there, 4242)
         let f = try w.diagnose(
             peer: "peer.lab", source: true,
             record: ("source-dual-stack-peer-ipv6-silent", "the peer's name has A and AAAA records; its firewall drops IPv6 TCP 4242",

@@ -17,7 +17,7 @@ struct FanOutLabTests {
         try lab.nft(
             black, "table inet lab {\n  chain input {\n    type filter hook input priority 0; policy drop;\n  }\n}\n")
         try lab.listener(live, port: 7100, backlog: 2048)
-        usleep(500_000)
+        try lab.waitUntilListening(live, 7100)
         let (status, out) = try lab.exec(
             client,
             [

@@ -854,17 +854,9 @@ enum FaultMatrix {
             try waitFor { self.listening(self.home.lan, port) }
         }
 
-        func listening(_ ns: String, _ port: Int) -> Bool {
-            !((try? lab.exec(ns, ["/usr/bin/env", "ss", "-Htln", "sport = :\(port)"]))?.output ?? "").isEmpty
-        }
+        func listening(_ ns: String, _ port: Int) -> Bool { lab.isListening(ns, port) }
 
-        func waitFor(_ condition: () throws -> Bool) throws {
-            for _ in 0..<100 {
-                if try condition() { return }
-                usleep(50_000)
-            }
-            throw NetworkLab.Failure(description: "the lab did not come up")
-        }
+        func waitFor(_ condition: () throws -> Bool) throws { try NetworkLab.waitFor("the lab's world", condition) }
 
         /// Host names known inside `ns`, from its own hosts file only (no DNS query leaves the lab).
         func names(_ ns: String, _ entries: [(address: String, name: String)]) throws {

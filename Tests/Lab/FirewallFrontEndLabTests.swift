@@ -370,7 +370,7 @@ struct FirewallFrontEndLabTests {
         }
         var manifest = "# slug\ttool\tport\tremote\texpected\n"
         var unknowns: [String] = []
-        usleep(300_000)
+        try lab.waitUntilListening(serverNS, 4242)
 
         for c in Self.cases {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.prefix)-\(c.slug)")

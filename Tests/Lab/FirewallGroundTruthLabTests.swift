@@ -207,7 +207,7 @@ struct FirewallGroundTruthLabTests {
                 time.sleep(120)
                 """,
             ])
-        usleep(500_000)
+        try lab.waitUntilListening(server, 4242)
         let restore = ["/usr/sbin/iptables-legacy-restore", "/sbin/iptables-legacy-restore"]
             .first { FileManager.default.isExecutableFile(atPath: $0) }
         if restore == nil && ProcessInfo.processInfo.environment["CI"] != nil {

@@ -51,7 +51,7 @@ struct FirewallRepairLabTests {
             "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    tcp dport 4242 drop\n  }\n}\n"
         )
         try lab.listener(server, port: 4242)
-        usleep(300_000)
+        try lab.waitUntilListening(server, 4242)
 
         let before = try lab.exec(server, [portdoctorBinary, "run", dir.path, "--format", "json"])
         #expect(before.status == 1)

@@ -17,7 +17,7 @@ struct NATClassificationLabTests {
     func listeners(_ lab: NetworkLab, _ home: NetworkLab.HomeNetwork) throws {
         try lab.listener(home.lan, port: 4242)
         try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
-        usleep(500_000)
+        try lab.waitUntilListening(home.wan, 4250)
     }
 
     @Test func singleNATWithoutThenWithTheForward() throws {

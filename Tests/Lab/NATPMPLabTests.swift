@@ -17,7 +17,7 @@ struct NATPMPLabTests {
         // A listener on the LAN host, the reflector outside: no way in until the mapping exists.
         try lab.listener(home.lan, port: 4242)
         try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
-        usleep(500_000)
+        try lab.waitUntilListening(home.wan, 4250)
         func connectBack() throws -> String? {
             let (_, o) = try lab.exec(
                 home.lan,

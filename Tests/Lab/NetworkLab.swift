@@ -140,6 +140,40 @@ final class NetworkLab {
             ])
     }
 
+    /// True when a socket in `ns` listens on `port` (TCP; UDP with `udp`, where "listening" is bound).
+    func isListening(_ ns: String, _ port: Int, udp: Bool = false) -> Bool {
+        let out = (try? exec(ns, ["/usr/bin/env", "ss", udp ? "-Huln" : "-Htln", "sport = :\(port)"]))?.output
+        return !(out ?? "").isEmpty
+    }
+
+    /// Waits for `condition` (checked every 50 ms, for up to 15 s: a loaded CI machine starts
+    /// daemons slowly); throws naming `what` when it never holds. Used instead of fixed sleeps.
+    static func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
+        for _ in 0..<300 {
+            if try condition() { return }
+            usleep(50_000)
+        }
+        throw Failure(description: "the lab did not come up: \(what)")
+    }
+
+    /// Waits until something in `ns` listens on `port`.
+    func waitUntilListening(_ ns: String, _ port: Int, udp: Bool = false) throws {
+        try NetworkLab.waitFor("nothing listens on \(udp ? "UDP" : "TCP") port \(port) in \(ns)") {
+            isListening(ns, port, udp: udp)
+        }
+    }
+
+    /// Waits until the router's miniupnpd has bound what it serves: the IGD's HTTP port and SSDP
+    /// (UPnP), the NAT-PMP/PCP port; with neither enabled, a second for it to settle.
+    func waitForMiniupnpd(_ router: String, upnp: Bool, natpmp: Bool) throws {
+        if upnp {
+            try waitUntilListening(router, 5000)
+            try waitUntilListening(router, 1900, udp: true)
+        }
+        if natpmp { try waitUntilListening(router, 5351, udp: true) }
+        if !upnp && !natpmp { usleep(1_000_000) }
+    }
+
     func tearDown() {
         for p in background where p.isRunning {
             kill(p.processIdentifier, SIGKILL)  // SIGTERM may be blocked in children of the test runner
@@ -248,7 +282,7 @@ final class NetworkLab {
             let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-miniupnpd.pid")
             files.append(pidFile)
             try start(h.router, [daemon, "-f", conf.path, "-P", pidFile.path, "-d"])
-            usleep(1_000_000)
+            try waitForMiniupnpd(h.router, upnp: upnp, natpmp: natpmp)
         }
         return h
     }
@@ -314,7 +348,7 @@ final class NetworkLab {
         let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-miniupnpd6.pid")
         files.append(pidFile)
         try start(h.router, ["/usr/sbin/miniupnpd", "-f", conf.path, "-P", pidFile.path, "-d"])
-        usleep(1_000_000)
+        try waitForMiniupnpd(h.router, upnp: true, natpmp: true)
     }
 
     /// A home network behind a second NAT: LAN → home router (miniupnpd, WAN address `upstreamNet`.2)

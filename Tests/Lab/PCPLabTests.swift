@@ -46,7 +46,7 @@ struct PCPLabTests {
         let home = try lab.dualStackHomeNetwork()
         try lab.listener(home.lan, port: 4242)
         try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
-        usleep(500_000)
+        try lab.waitUntilListening(home.wan, 4250)
         let reflector = "\(home.wanAddress):4250"
 
         let (announced, aOut) = try lab.exec(home.lan, [portdoctorBinary, "probe", "pcp", "--format", "json"])
@@ -77,7 +77,7 @@ struct PCPLabTests {
         let home = try lab.dualStackHomeNetwork()
         try listener6(lab, home.lan, port: 4343)
         try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
-        usleep(500_000)
+        try lab.waitUntilListening(home.wan, 4250)
         let reflector = "[\(home.wanAddress6)]:4250"
 
         // Routed, not NATed: the router's forward chain drops new inbound IPv6 until a pinhole exists.
@@ -102,7 +102,7 @@ struct PCPLabTests {
         let home = try lab.dualStackHomeNetwork()
         try listener6(lab, home.lan, port: 4444)
         try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
-        usleep(500_000)
+        try lab.waitUntilListening(home.wan, 4250)
         let reflector = "[\(home.wanAddress6)]:4250"
         try expectBack(lab, home, reflector, 4444, "timeout")
 

@@ -72,17 +72,9 @@ struct PairedPathsLabTests {
                 "no JSON report (exit \(r.status)): \(r.output)")
         }
 
-        func listening(_ ns: String, _ port: Int) -> Bool {
-            !((try? lab.exec(ns, ["/usr/bin/env", "ss", "-Htln", "sport = :\(port)"]))?.output ?? "").isEmpty
-        }
+        func listening(_ ns: String, _ port: Int) -> Bool { lab.isListening(ns, port) }
 
-        func waitFor(_ condition: () throws -> Bool) throws {
-            for _ in 0..<100 {
-                if try condition() { return }
-                usleep(50_000)
-            }
-            throw NetworkLab.Failure(description: "the lab did not come up")
-        }
+        func waitFor(_ condition: () throws -> Bool) throws { try NetworkLab.waitFor("the lab's world", condition) }
 
         func tearDown() {
             lab.tearDown()

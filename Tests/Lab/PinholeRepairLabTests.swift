@@ -32,17 +32,9 @@ struct PinholeRepairLabTests {
             try waitFor { self.listening(self.home.lan, 4242) && self.listening(self.home.wan, 4250) }
         }
 
-        func listening(_ ns: String, _ port: Int) -> Bool {
-            !((try? lab.exec(ns, ["/usr/bin/env", "ss", "-Htln", "sport = :\(port)"]))?.output ?? "").isEmpty
-        }
+        func listening(_ ns: String, _ port: Int) -> Bool { lab.isListening(ns, port) }
 
-        func waitFor(_ condition: () throws -> Bool) throws {
-            for _ in 0..<100 {
-                if try condition() { return }
-                usleep(50_000)
-            }
-            throw NetworkLab.Failure(description: "the lab did not come up")
-        }
+        func waitFor(_ condition: () throws -> Bool) throws { try NetworkLab.waitFor("the lab's world", condition) }
 
         /// The other computer's name as this one knows it (this namespace's own hosts file).
         func peerName(_ name: String, _ addresses: [String]) throws {

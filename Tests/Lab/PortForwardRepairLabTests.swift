@@ -63,7 +63,7 @@ struct PortForwardRepairLabTests {
         let home = try lab.homeNetwork(miniupnpd: true)
         try lab.listener(home.lan, port: 4242)
         try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
-        usleep(500_000)
+        try lab.waitUntilListening(home.wan, 4250)
         let args = [portdoctorBinary, "run", dir.path, "--param", "reflector=\(home.wanAddress)", "--format", "json"]
 
         let before = try lab.exec(home.lan, args)

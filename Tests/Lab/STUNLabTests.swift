@@ -18,7 +18,7 @@ struct STUNLabTests {
                 turnserver, "-n", "--stun-only", "--no-cli", "--no-tls", "--no-dtls", "-L", home.wanAddress,
                 "-p", "3478", "--log-file", "stdout", "--simple-log", "--pidfile", "/dev/null",
             ])
-        usleep(700_000)
+        try lab.waitUntilListening(home.wan, 3478, udp: true)
         let (status, out) = try lab.exec(home.lan, [portdoctorBinary, "probe", "stun", home.wanAddress, "--json"])
         #expect(status == 0, "\(out)")
         let answer = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")

@@ -16,7 +16,7 @@ struct UPnPLabTests {
         let home = try lab.homeNetwork(miniupnpd: true, manufacturer: "OpenWrt")
         try lab.listener(home.lan, port: 4242)
         try lab.start(home.wan, [portdoctorBinary, "listen", "--port", "4250", "--per-minute", "100"])
-        usleep(500_000)
+        try lab.waitUntilListening(home.wan, 4250)
         func connectBack() throws -> String? {
             let (_, o) = try lab.exec(
                 home.lan,
