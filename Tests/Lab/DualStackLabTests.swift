@@ -42,6 +42,7 @@ struct DualStackLabTests {
                 if ns == here { hereDev = dev }
             }
             _ = try lab.exec(here, ["/usr/sbin/sysctl", "-qw", "net.ipv6.bindv6only=0"])
+            try lab.waitForIPv6([here, there])
             try lab.start(here, [portdoctorBinary, "bench", "hold-listener", "--port", "4242", "--address", address])
             try lab.waitUntilListening(here, 4242)
         }

@@ -119,6 +119,7 @@ enum FaultMatrixIPv6 {
         for ns in [h.router, w.isp] {
             _ = try lab.exec(ns, ["/usr/sbin/sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
         }
+        try lab.waitForIPv6([h.lan, h.router, w.isp, h.wan])
         // layeredNetwork left the home router only its NAT table: the IPv6 firewall is a table of its own.
         try lab.nft(
             h.router,

@@ -174,6 +174,15 @@ final class NetworkLab {
         if !upnp && !natpmp { usleep(1_000_000) }
     }
 
+    /// Waits until no IPv6 address in these namespaces is still tentative: the link-local ones the
+    /// kernel adds to each new link go through duplicate address detection first (about a second),
+    /// and until then neighbour discovery, hence any IPv6 connect, gets no answer.
+    func waitForIPv6(_ namespaces: [String]) throws {
+        try NetworkLab.waitFor("IPv6 addresses still tentative") {
+            try namespaces.allSatisfy { try exec($0, [NetworkLab.ip!, "-6", "-o", "addr", "show", "tentative"]).output.isEmpty }
+        }
+    }
+
     func tearDown() {
         for p in background where p.isRunning {
             kill(p.processIdentifier, SIGKILL)  // SIGTERM may be blocked in children of the test runner
@@ -317,6 +326,7 @@ final class NetworkLab {
         try ip("-n", h.lan, "-6", "route", "add", "default", "via", h.routerLAN6)
         try ip("-n", h.wan, "-6", "route", "add", "2001:db8:60::/64", "via", h.routerWAN6)
         _ = try exec(h.router, ["/usr/sbin/sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
+        try waitForIPv6([h.lan, h.router, h.wan])
         try nft(
             h.router,
             "add rule inet filter forward iifname \"\(h.routerWANIf)\" meta nfproto ipv6 ct state new drop\n"

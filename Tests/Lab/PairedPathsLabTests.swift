@@ -110,6 +110,7 @@ struct PairedPathsLabTests {
                 .compactMap { $0.split(separator: "@").first.map(String.init) }.first { $0 != "lo" } ?? ""
             try world.lab.ip("-n", ns, "-6", "addr", "add", a, "dev", dev, "nodad")
         }
+        try world.lab.waitForIPv6([world.source, world.destination])
         try world.start()
         try world.lab.nft(
             world.destination,
