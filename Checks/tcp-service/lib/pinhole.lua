@@ -19,23 +19,8 @@ local LIFETIME = 7200
 
 local function destination(ctx) return ctx.params.role ~= "source" end
 
-local function hostport(h, port)
-  if h:find(":") then return "[" .. h .. "]:" .. port end
-  return h .. ":" .. port
-end
-
-local function duration(seconds)
-  local parts = {}
-  for _, unit in ipairs { { 86400, "day" }, { 3600, "hour" }, { 60, "minute" } } do
-    local n = seconds // unit[1]
-    if n > 0 and #parts < 2 then
-      parts[#parts + 1] = n .. " " .. unit[2] .. (n == 1 and "" or "s")
-      seconds = seconds - n * unit[1]
-    end
-  end
-  if #parts == 0 then return seconds .. " seconds" end
-  return table.concat(parts, " ")
-end
+local text = require("tcp-service:text")
+local hostport, duration = text.hostport, text.duration
 
 -- The reflector (--param reflector, else the peer's host) at an IPv6 address: a numeric one as
 -- given, a name's first AAAA record. nil and why when it has none.

@@ -55,11 +55,8 @@ local function reflector(ctx)
   if host then return host, REFLECTOR_PORT end
 end
 
--- "host:port", or "[v6]:port" so that the port cannot be read as part of the address.
-local function hostport(host, port)
-  if host:find(":") then return "[" .. host .. "]:" .. port end
-  return host .. ":" .. port
-end
+local text = require("tcp-service:text")
+local hostport, duration = text.hostport, text.duration
 
 -- An address that only exists on local networks (RFC 1918, link-local, IPv6 ULA and link-local).
 local function private_address(ip)
@@ -73,20 +70,6 @@ local function private_address(ip)
 end
 
 local function is_numeric(host) return host and (host:match("^%d+%.%d+%.%d+%.%d+$") or host:find(":")) ~= nil end
-
--- "7 days", "1 day 2 hours", "45 minutes": how long a router keeps a forward.
-local function duration(seconds)
-  local parts = {}
-  for _, unit in ipairs { { 86400, "day" }, { 3600, "hour" }, { 60, "minute" } } do
-    local n = seconds // unit[1]
-    if n > 0 and #parts < 2 then
-      parts[#parts + 1] = n .. " " .. unit[2] .. (n == 1 and "" or "s")
-      seconds = seconds - n * unit[1]
-    end
-  end
-  if #parts == 0 then return seconds .. " seconds" end
-  return table.concat(parts, " ")
-end
 
 -- The peer's address for firewall rules that name it: a numeric peer as given, a name resolved.
 -- Inbound, the other computer comes through the router's IPv4 forward, so its IPv4 address; outbound,
@@ -973,13 +956,6 @@ function M.listen_port(opts)
   }
 end
 
-local function duration(seconds)
-  if seconds < 120 then return seconds .. " s" end
-  if seconds < 7200 then return (seconds // 60) .. " min" end
-  if seconds < 172800 then return (seconds // 3600) .. " h" end
-  return (seconds // 86400) .. " days"
-end
-
 -- Step 5 of the CrashPlan guide: when the connection works but the app does not, restart the
 -- service. What calls for a restart here: the service runs but nothing listens on its port (stuck),
 -- or it started moments ago (still starting, or restarted over and over by its manager).
@@ -1004,7 +980,7 @@ function M.restart_service(opts)
       local restart = service.restart_command(s.name, manager_options(ctx, s)) or ("restart the " .. label)
       local evidence = { service = s }
       local young = s.seconds and s.seconds < settle
-      local since = s.seconds and (" for " .. duration(s.seconds)) or ""
+      local since = s.seconds and (" for " .. text.uptime(s.seconds)) or ""
       if destination(ctx) then
         local port = ctx.params.port
         local ls = netstat.listeners(port)
