@@ -129,7 +129,7 @@ final class NetworkLab {
     }
 
     /// Another program listening in a namespace (python3, so that it is not portdoctor's own
-    /// socket); it is killed at teardown.
+    /// socket), listening when this returns; it is killed at teardown.
     func listener(_ ns: String, address: String = "0.0.0.0", port: Int, backlog: Int? = nil) throws {
         try start(
             ns,
@@ -138,6 +138,8 @@ final class NetworkLab {
                 "import socket,time\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
                     + "s.bind(('\(address)',\(port)));s.listen(\(backlog.map(String.init) ?? ""))\ntime.sleep(600)",
             ])
+        // Python takes a while to start on a loaded machine: a connect before it listens is refused.
+        try waitUntilListening(ns, port)
     }
 
     /// True when a socket in `ns` listens on `port` (TCP; UDP with `udp`, where "listening" is bound).

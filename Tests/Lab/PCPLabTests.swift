@@ -37,6 +37,7 @@ struct PCPLabTests {
                 "import socket,time\ns=socket.socket(socket.AF_INET6);s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
                     + "s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,1)\ns.bind(('::',\(port)));s.listen()\ntime.sleep(600)",
             ])
+        try lab.waitUntilListening(ns, port)
     }
 
     @Test func mapOverIPv4ThenDeleteItProvenFromOutside() throws {
