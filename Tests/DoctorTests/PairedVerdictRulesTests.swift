@@ -22,7 +22,8 @@ import Testing
         """
     }
 
-    static let failing = "local M = {}\nfunction M.decide(findings, connect)\n  local n = #findings\n  error(\"boom after \" .. n)\nend\nreturn M\n"
+    static let failing =
+        "local M = {}\nfunction M.decide(findings, connect)\n  local n = #findings\n  error(\"boom after \" .. n)\nend\nreturn M\n"
 
     static func findings() -> [Finding] {
         ["service", "listener", "firewall"].flatMap { id in
@@ -38,7 +39,9 @@ import Testing
     }
 
     /// The bundled packs, and `extra` overlays, as a catalog; `pack` in place of the bundled one of its name.
-    static func rules(pack: PackFolder? = nil, overlays: [PackFolder] = [], id: String = "crashplan") throws -> VerdictRules {
+    static func rules(pack: PackFolder? = nil, overlays: [PackFolder] = [], id: String = "crashplan") throws
+        -> VerdictRules
+    {
         let bundled = PackCatalog.folders(in: BundledChecks.files, origin: .bundled)
         var packs = bundled.filter(\.isPack)
         if let pack { packs.append(pack) }

@@ -143,7 +143,7 @@ public enum Paired {
 }
 
 /// Which computer to fix, what, and how the connect between them went. **Contract**: the JSON
-/// report's `pairing` object.
+/// report's `pairing` object. The pack's Lua decides it (`VerdictRules`: lib/verdict.lua).
 public struct PairedVerdict: Sendable {
     /// `source`, `destination`, `between` (neither computer: what lies between them, when the
     /// destination was reached at its own address), or nil when nothing needs fixing.
@@ -192,5 +192,3 @@ struct DecodedJSON: Decodable {
         }
     }
 }
-
-

@@ -31,7 +31,8 @@ public struct VerdictRules {
     /// tcp-service's verdict (the bundled one, or `source` in its place), in a Lua state of its own:
     /// for a merge without a diagnosis at hand (tests).
     public static func bundled(source: String? = nil) throws -> VerdictRules {
-        var files = PackCatalog.folders(in: BundledChecks.files, origin: .bundled).first { $0.name == sharedPack }?.files ?? [:]
+        var files =
+            PackCatalog.folders(in: BundledChecks.files, origin: .bundled).first { $0.name == sharedPack }?.files ?? [:]
         if let source { files[path] = source }
         let folder = PackFolder(name: sharedPack, origin: .bundled, files: files)
         let runtime = try LuaRuntime()
@@ -39,7 +40,8 @@ public struct VerdictRules {
         loader.libraries[sharedPack] = folder
         let plan = Plan(
             manifest: PackManifest(
-                id: sharedPack, version: "0", title: sharedPack, description: "", parameters: [], steps: [], causes: [:],
+                id: sharedPack, version: "0", title: sharedPack, description: "", parameters: [], steps: [],
+                causes: [:],
                 limits: LimitRequest(), file: folder.displayName("pack.lua")),
             folder: folder, steps: [], platform: .current, vendor: nil, overlays: [], diagnostics: [])
         guard let rules = VerdictRules(runtime: runtime, loader: loader, plan: plan) else {
@@ -67,7 +69,8 @@ public struct VerdictRules {
                   error("\(file) must return a table with decide(findings, connect), got " .. type(m), 0)
                 end
                 return m.decide(findings, connect)
-                """, name: folder.displayName("(paired verdict)"), globals: ["findings": tables, "connect": .table(connect)])
+                """, name: folder.displayName("(paired verdict)"),
+                globals: ["findings": tables, "connect": .table(connect)])
         } catch { return .failure(error) }
         let task = runtime.spawn(chunk, name: file, limits: Self.limits)
         runtime.run()
@@ -76,14 +79,23 @@ public struct VerdictRules {
         case nil: return .failure(LuaError(kind: .runtime, message: "\(file): the verdict did not finish", chunk: file))
         case .success(let values)?:
             guard case .table = values.first else {
-                return .failure(invalid("decide must return a table { fix =, cause =, summary =, advice =, check = }, got \(values.first?.typeName ?? "nothing")"))
+                return .failure(
+                    invalid(
+                        "decide must return a table { fix =, cause =, summary =, advice =, check = }, got \(values.first?.typeName ?? "nothing")"
+                    ))
             }
             let json = JSONValue(values[0])
-            if let fix = json.member("fix"), fix != .null, !["source", "destination", "between"].contains(fix.text ?? "") {
-                return .failure(invalid("'fix' must be \"source\", \"destination\", \"between\" or nil, got \(fix.encoded(pretty: false))"))
+            if let fix = json.member("fix"), fix != .null,
+                !["source", "destination", "between"].contains(fix.text ?? "")
+            {
+                return .failure(
+                    invalid(
+                        "'fix' must be \"source\", \"destination\", \"between\" or nil, got \(fix.encoded(pretty: false))"
+                    ))
             }
             guard case .string(let summary)? = json.member("summary"), !summary.isEmpty else {
-                return .failure(invalid("the verdict needs a 'summary' (a sentence saying what to fix, or that nothing needs it)"))
+                return .failure(
+                    invalid("the verdict needs a 'summary' (a sentence saying what to fix, or that nothing needs it)"))
             }
             var verdict = Report.pairing(json)
             verdict.connect = test
