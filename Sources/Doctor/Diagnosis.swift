@@ -188,6 +188,10 @@ public final class Diagnosis {
         }
     }
 
+    /// The paired verdict of this pack (an applied overlay's lib/verdict.lua, else the pack's own,
+    /// else tcp-service's), run in this diagnosis's Lua state; nil when no pack has one.
+    public var verdictRules: VerdictRules? { VerdictRules(runtime: runtime, loader: loader, plan: plan) }
+
     /// What a recording or a trace of this run must not show: the secret parameters' values.
     public var secrets: Secrets { Secrets(manifest: plan.manifest, parameters: parameters) }
 

@@ -278,7 +278,7 @@ final class PairedRun {
     }
 
     /// Asks the peer for its side and merges; when the pairing failed, the local report with a note.
-    func complete(_ local: Report) -> Report {
+    func complete(_ local: Report, rules: VerdictRules?) -> Report {
         guard let session else { return withNote(local) }
         let role = local.parameters["role"] ?? "destination"
         let partnerRole = Paired.partnerRole(of: role)
@@ -329,7 +329,7 @@ final class PairedRun {
         }.ignore()
         return Paired.merge(
             local: local, localComputer: localComputer, peerComputer: peerComputer, peerFindings: peerFindings,
-            test: test)
+            test: test, rules: rules)
     }
 
     /// The local report, and a note (an `error` check: the paired diagnosis asked for was not made,

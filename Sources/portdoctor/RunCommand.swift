@@ -181,6 +181,7 @@ struct RunCommand: ParsableCommand {
         }
         var report: Report
         var plan: [(id: String, title: String, origin: String)] = []
+        var verdictRules: VerdictRules?
         do {
             switch try Diagnosis.prepare(request, catalog: PackCatalog.discover(environment: environment)) {
             case .unloadable(let r): report = r
@@ -190,11 +191,12 @@ struct RunCommand: ParsableCommand {
                 // The tests between the two computers, before the checks that read them (`paths`).
                 paired?.measure(diagnosis.parameters)
                 report = diagnosis.run()
+                verdictRules = diagnosis.verdictRules
             }
         } catch let error as DiagnosisError {
             throw Failure(error.description)
         }
-        if let paired { report = paired.complete(report) }
+        if let paired { report = paired.complete(report, rules: verdictRules) }
         Terminal.clearProgress()
         report.recording = try session.finish()
         // The footer's time is the person's wait: loading, asking the router and every check.

@@ -404,6 +404,42 @@ struct NATRulesTests {
         #expect(try Self.decide(blocked).rule != "filtered-at-other-end")
     }
 
+    /// The same silence past the reflector's private first router, when the hop probes from here met
+    /// one router and then the reflector itself, and the outside sees this computer's own address:
+    /// that router is the only one between the two computers, in front of this one as much as behind
+    /// the other — the network between them (`at = "between"`), not the other end's own router.
+    @Test func anUnansweredTraceStoppedAtTheOneRouterBetweenIsBetween() throws {
+        func probe(_ ttl: Int, _ kind: String, _ address: String) -> LuaValue {
+            .table(LuaTable(fields: ["ttl": .integer(Int64(ttl)), "kind": .text(kind), "address": .text(address)]))
+        }
+        func routed(_ probes: [LuaValue], here: String = "10.231.73.2") -> LuaValue {
+            Self.home {
+                $0["local_addresses"] = ["10.231.73.2"]; $0["public_address"] = .text("\(here):51000")
+                $0["reflector_address"] = "10.231.72.1:4250"; $0["router_wan"] = nil; $0["hops"] = nil
+                $0["hop_probes"] = .table(LuaTable(sequence: probes))
+                $0["connect_back"] = "timeout"
+                $0["connect_back_trace"] = .table(
+                    LuaTable(sequence: [Self.hop(1, "time-exceeded", "10.231.72.254"), Self.hop(2, "timeout"), Self.hop(3, "timeout")]))
+                $0["steps"] = ["service": "pass", "listener": "pass", "firewall": "pass"]
+            }
+        }
+        let oneRouter = [probe(1, "time-exceeded", "10.231.73.254"), probe(2, "unreachable", "10.231.72.1")]
+        let between = try #require(try NATRules.decide(routed(oneRouter)).tableValue)
+        #expect(between["rule"].stringValue == "filtered-between" && between["at"].stringValue == "between")
+        #expect(between["cause"].stringValue == "filtered-upstream")
+        #expect(between["explanation"].stringValue?.contains("10.231.72.254") == true)
+        // The reflector answers at TTL 1 (nothing between here and its address): the router the trace
+        // met is behind that address, on its own side.
+        let theirs = try Self.decide(routed([probe(1, "unreachable", "10.231.72.1")]))
+        #expect(theirs.rule == "filtered-at-other-end", "\(theirs)")
+        // A NAT in front of this computer: the next hop after that router need not be this computer.
+        let natted = try Self.decide(routed(oneRouter, here: "203.0.113.5"))
+        #expect(natted.rule != "filtered-between", "\(natted)")
+        // No answer from the reflector's address: how many routers lie between is not known.
+        let unknown = try Self.decide(routed([probe(1, "time-exceeded", "10.231.73.254")]))
+        #expect(unknown.rule == "filtered-at-other-end", "\(unknown)")
+    }
+
     @Test func theConnectBackTraceSaysWhichRouterRefused() throws {
         func refused(_ trace: [LuaValue]) -> LuaValue {
             Self.doubleNAT {

@@ -18,78 +18,78 @@ import Testing
         ["engine-port", "service", "listener", "firewall"].map { finding(side, $0, .pass) }
     }
 
-    func decide(_ findings: [Finding], _ status: String?) -> PairedVerdict {
-        PairedVerdict.decide(findings, test: .init(from: "the source", to: "10.0.0.2:4242", status: status))
+    func decide(_ findings: [Finding], _ status: String?) throws -> PairedVerdict {
+        try PairedVerdict.decide(findings, test: .init(from: "the source", to: "10.0.0.2:4242", status: status))
     }
 
-    @Test func aHealthyPairHasNothingToFix() {
-        let v = decide(healthy("source") + healthy("destination"), "connected")
+    @Test func aHealthyPairHasNothingToFix() throws {
+        let v = try decide(healthy("source") + healthy("destination"), "connected")
         #expect(v.fix == nil && v.cause == nil)
     }
 
-    @Test func aRefusedConnectIsTheDestinationsStoppedService() {
+    @Test func aRefusedConnectIsTheDestinationsStoppedService() throws {
         var d = healthy("destination")
         d[1] = finding("destination", "service", .fail, cause: "service-not-running")
-        let v = decide(healthy("source") + d, "refused")
+        let v = try decide(healthy("source") + d, "refused")
         #expect(v.fix == "destination" && v.cause == "service-not-running")
         #expect(v.computer == "b (10.0.0.2)")
         #expect(v.summary.contains("service is down") && v.advice == ["fix service"])
     }
 
-    @Test func aTimeoutIsTheDestinationsFirewallWhenItSaysSo() {
+    @Test func aTimeoutIsTheDestinationsFirewallWhenItSaysSo() throws {
         var d = healthy("destination")
         d[3] = finding("destination", "firewall", .fail, cause: "firewall-blocks-inbound")
-        let v = decide(healthy("source") + d, "timeout")
+        let v = try decide(healthy("source") + d, "timeout")
         #expect(v.fix == "destination" && v.cause == "firewall-blocks-inbound")
     }
 
-    @Test func theSourcesOutboundRuleIsTheSourceToFix() {
+    @Test func theSourcesOutboundRuleIsTheSourceToFix() throws {
         var s = healthy("source")
         s[3] = finding("source", "firewall", .fail, cause: "firewall-blocks-outbound")
-        let v = decide(s + healthy("destination"), "timeout")
+        let v = try decide(s + healthy("destination"), "timeout")
         #expect(v.fix == "source" && v.cause == "firewall-blocks-outbound" && v.check == "firewall")
     }
 
     /// A forward to an address nobody has: the router in front of the destination looks for it in
     /// vain and answers the source's connect with "host unreachable". The destination's survey of its
     /// router names it; the source's own reach-peer failure is the symptom, not the computer to fix.
-    @Test func aHostUnreachableConnectIsTheDestinationsRouterWhenItsSurveySaysSo() {
+    @Test func aHostUnreachableConnectIsTheDestinationsRouterWhenItsSurveySaysSo() throws {
         var reach = finding("source", "reach-peer", .fail, cause: "peer-unreachable")
         reach.id = "reach-peer"
         var port = finding("destination", "port-forward", .fail, cause: "port-forward-wrong-target")
         port.evidence = .object(["connect_back": .string("timeout")])
-        let v = decide(healthy("source") + [reach] + healthy("destination") + [port], "host-unreachable")
+        let v = try decide(healthy("source") + [reach] + healthy("destination") + [port], "host-unreachable")
         #expect(v.fix == "destination" && v.cause == "port-forward-wrong-target")
         #expect(v.check == "destination:port-forward")
         // Without the destination's word on its router, the source's own finding stands.
-        let alone = decide(healthy("source") + [reach] + healthy("destination"), "host-unreachable")
+        let alone = try decide(healthy("source") + [reach] + healthy("destination"), "host-unreachable")
         #expect(alone.fix == "source" && alone.cause == "peer-unreachable")
     }
 
     /// The destination's survey saw the connect stop at the source's own router (the NAT rules'
     /// `at = "other-end"`): the source is the one to fix, though the finding is on the destination.
-    @Test func aConnectStoppedAtTheSourcesRouterIsTheSourceToFix() {
+    @Test func aConnectStoppedAtTheSourcesRouterIsTheSourceToFix() throws {
         var port = finding("destination", "port-forward", .fail, cause: "filtered-upstream")
         port.evidence = .object(["filtered_at": .string("other-end"), "connect_back": .string("timeout")])
-        let v = decide(healthy("source") + healthy("destination") + [port], "timeout")
+        let v = try decide(healthy("source") + healthy("destination") + [port], "timeout")
         #expect(v.fix == "source" && v.cause == "filtered-upstream" && v.computer == "a (10.0.0.1)")
         #expect(v.check == "destination:port-forward" && v.summary.contains("source's own router"))
         // Without that placing, the same failure is the router in front of the destination.
         port.evidence = .object(["connect_back": .string("timeout")])
-        let w = decide(healthy("source") + healthy("destination") + [port], "timeout")
+        let w = try decide(healthy("source") + healthy("destination") + [port], "timeout")
         #expect(w.fix == "destination" && w.cause == "filtered-upstream")
     }
 
     /// The source connected to the service: that is the test of the way in, whatever the survey of
     /// the destination's router could (not) tell.
-    @Test func aWorkingConnectOverridesTheSurveyOfTheRouter() {
+    @Test func aWorkingConnectOverridesTheSurveyOfTheRouter() throws {
         let port = finding("destination", "port-forward", .fail, cause: "upnp-unavailable")
-        let v = decide(healthy("source") + healthy("destination") + [port], "connected")
+        let v = try decide(healthy("source") + healthy("destination") + [port], "connected")
         #expect(v.fix == nil && v.cause == nil, "\(v)")
     }
 
-    @Test func bothCleanButNoAnswerIsTheRouterInFrontOfTheDestination() {
-        let v = decide(healthy("source") + healthy("destination"), "timeout")
+    @Test func bothCleanButNoAnswerIsTheRouterInFrontOfTheDestination() throws {
+        let v = try decide(healthy("source") + healthy("destination"), "timeout")
         #expect(v.fix == "destination" && v.cause == "port-forward-missing")
         #expect(v.summary.contains("router in front of it does not forward"))
     }
@@ -109,21 +109,37 @@ import Testing
 
     /// A plain router (no NAT) between the two dropping the port: the destination was reached at its
     /// own address, so no forward is missing — neither computer is to blame (a newcomer's finding).
-    @Test func bothCleanAtTheDestinationsOwnAddressIsTheNetworkBetween() {
+    @Test func bothCleanAtTheDestinationsOwnAddressIsTheNetworkBetween() throws {
         for status in ["timeout", "refused"] {
-            let v = decide(healthy("source") + healthy("destination") + [paths("lan")], status)
+            let v = try decide(healthy("source") + healthy("destination") + [paths("lan")], status)
             #expect(v.fix == "between" && v.cause == "filtered-upstream" && v.computer == nil, "\(status)")
             #expect(v.summary.contains("no port forward is involved"))
             #expect(PairedVerdict.whatToFix(side: v.fix!, computer: nil) == "the network between the two computers")
         }
         // Through the router's public address it is still the router in front of the destination.
-        let v = decide(healthy("source") + healthy("destination") + [paths("public")], "timeout")
+        let v = try decide(healthy("source") + healthy("destination") + [paths("public")], "timeout")
         #expect(v.fix == "destination" && v.cause == "port-forward-missing")
+    }
+
+    /// Seen from the destination: its survey of the way in placed the silence at the one router
+    /// between the two (the NAT rules' `at = "between"`), and the source connected back to the
+    /// destination's own address: the network between them, not the source's router nor a forward.
+    @Test func theDestinationsSurveyPlacingItBetweenIsTheNetworkBetween() throws {
+        var port = finding("destination", "port-forward", .fail, cause: "filtered-upstream")
+        port.evidence = .object(["filtered_at": .string("between"), "connect_back": .string("timeout")])
+        var back = paths("lan")
+        back.side = "destination"
+        let v = try decide(healthy("source") + healthy("destination") + [back, port], "timeout")
+        #expect(v.fix == "between" && v.cause == "filtered-upstream" && v.computer == nil, "\(v)")
+        #expect(v.check == "destination:port-forward")
+        // Through the router's public address, the same placing is no verdict on the network between.
+        let w = try decide(healthy("source") + healthy("destination") + [paths("public"), port], "timeout")
+        #expect(w.fix == "destination", "\(w)")
     }
 
     /// The opening follows the verdict: the report's primary finding is the check it rests on, not
     /// this computer's first failure (a timeout the other side's evidence explained).
-    @Test func aPairedReportsPrimaryIsTheVerdictsCheck() {
+    @Test func aPairedReportsPrimaryIsTheVerdictsCheck() throws {
         var d = healthy("destination")
         d[3] = finding("destination", "firewall", .fail, cause: "firewall-blocks-inbound")
         let reach = finding("source", "reach-peer", .fail, cause: "peer-unreachable")
@@ -132,7 +148,7 @@ import Testing
             packID: "p", packVersion: "1", packTitle: "t", platform: "linux", vendor: nil, parameters: [:],
             findings: findings, durationMilliseconds: 1)
         #expect(report.primary?.id == "reach-peer")
-        report.pairing = decide(findings, "timeout")
+        report.pairing = try decide(findings, "timeout")
         #expect(report.primary?.id == "destination:firewall")
         #expect(TextReporter(color: false).render(report).contains("Fix the destination"))
     }

@@ -208,4 +208,30 @@ struct PairedLabTests {
         #expect(pairing["cause"] as? String == "filtered-upstream", "\(pairing)")
         #expect(report["exit_code"] as? Int == 1)
     }
+
+    /// The same filter with both computers running `listen`, diagnosed from each end. From the
+    /// destination, its survey's connect-back (from the source) stops right past the source's first
+    /// router — which is the one router between the two: the destination's hop probes toward the
+    /// source meet one router, then the source, and nothing translates the destination's address.
+    /// Neither computer from either end (it was "the source's own router" from the destination).
+    @Test func aFilterOnAPlainRouterBetweenIsNeitherComputerFromEitherEnd() throws {
+        let world = PairWorld()
+        defer { world.tearDown() }
+        try world.build(.healthy, routed: true)
+        try world.lab.nft(
+            world.router,
+            "table inet pdfault {\n chain forward {\n  type filter hook forward priority 0; policy accept;\n  tcp dport 4242 drop\n }\n}\n"
+        )
+        for side in ["source", "destination"] {
+            let report = try world.diagnose(from: side)
+            let pairing = try #require(report["pairing"] as? [String: Any], "from the \(side): no pairing")
+            let failed = ((report["checks"] as? [[String: Any]]) ?? []).filter { $0["status"] as? String == "fail" }.map {
+                "\($0["side"] ?? "?")/\($0["id"] ?? "?"): \($0["cause"] ?? "-") \($0["summary"] ?? "")"
+            }
+            print("paired filter between from the \(side): \(pairing)")
+            #expect(pairing["fix"] as? String == "between", "from the \(side): \(pairing) — failed: \(failed)")
+            #expect(pairing["cause"] as? String == "filtered-upstream", "from the \(side): \(pairing)")
+            #expect(report["exit_code"] as? Int == 1)
+        }
+    }
 }

@@ -89,6 +89,17 @@ function M.stopped_past_their_router(trace)
     and (M.is_private(first.from) or M.is_cgnat(first.from))
 end
 
+-- The hop probes toward the reflector ({ { ttl, address, kind }, … }): TTL 1 expired at a router,
+-- and TTL 2 reached the reflector's address itself (it answered "unreachable" for the probe's port).
+function M.one_router_between(probes, reflector)
+  if type(probes) ~= "table" or reflector == nil then return false end
+  local by = {}
+  for _, h in ipairs(probes) do if h.ttl then by[h.ttl] = h end end
+  local first, second = by[1], by[2]
+  return first ~= nil and first.kind == "time-exceeded" and first.address ~= nil and first.address ~= reflector
+    and second ~= nil and second.kind == "unreachable" and second.address == reflector
+end
+
 local function contains(list, x)
   for _, v in ipairs(list or {}) do if v == x then return true end end
   return false
@@ -112,6 +123,8 @@ end
 --                 address passed the connection on before something refused it (0: that router itself)
 --   stopped_at_their_router  the connect-back went unanswered and its trace stopped right past the
 --                 reflector's own first router (see stopped_past_their_router)
+--   one_router_between  the hop probes toward the reflector met one router, then the reflector's own
+--                 address answered: exactly one router lies between this computer and the reflector
 function M.facts(e)
   local f = {}
   for _, id in ipairs { "service", "listener", "firewall" } do
@@ -141,6 +154,7 @@ function M.facts(e)
   end
   f.refused_inside = M.refused_inside(e.connect_back_trace, f.seen)
   f.stopped_at_their_router = e.connect_back == "timeout" and M.stopped_past_their_router(e.connect_back_trace)
+  f.one_router_between = M.one_router_between(e.hop_probes, M.ip(e.reflector_address))
   f.outside = e.connect_back
   f.router_silent = e.upnp == false and e.natpmp == false
   if e.mapping_client then
@@ -242,6 +256,29 @@ M.default_rules = {
     when = function(e, f) return f.local_public and (f.outside == nil or f.outside == "connected") end,
     verdict = function(e, f)
       return { kind = "no-nat", explanation = "this computer's own address " .. f.seen .. " is what the outside sees: there is no NAT in the way" }
+    end,
+  },
+  {
+    -- The same silence past the reflector's first router, but that router is the only one between
+    -- the two computers (the hop probes from here met one router, then the reflector), and the
+    -- outside sees this computer's own address (no NAT here): the connect-back's next hop was this
+    -- computer, so that router is in front of this one as much as behind the other. A private
+    -- address routed between two networks is a plain router (a company's, a lab's): it is what
+    -- lies between them, not the other computer's own router. `at = "between"`: a paired diagnosis
+    -- names neither computer. (A NAT on the reflector's side exactly one router away would look the
+    -- same from here; on the internet the path is longer, so the rule keeps to local networks.)
+    id = "filtered-between",
+    when = function(e, f)
+      return not f.blocked_here and f.stopped_at_their_router and f.local_public and f.one_router_between
+    end,
+    verdict = function(e, f)
+      local first = e.connect_back_trace and e.connect_back_trace[1] and e.connect_back_trace[1].from
+      return { kind = "filtered-between", cause = "filtered-upstream", at = "between",
+               explanation = "the other computer's connect to this one (" .. outcome(e) .. ") got as far as the one router between the two ("
+                 .. tostring(first) .. ") and no further, and no NAT is in the way (the outside sees this computer's own address "
+                 .. tostring(f.seen) .. "): that router, or a filter next to it, drops the port",
+               advice = { "On the router between the two computers (" .. tostring(first) .. "), allow TCP " .. tostring(e.port or "")
+                 .. " between them (its firewall or access list), or ask whoever runs that network." } }
     end,
   },
   {

@@ -881,8 +881,8 @@ function M.port_forward(opts)
           end
         end
       end
-      -- Where the NAT rules place the fault, when not in front of this computer (a paired
-      -- diagnosis then names the other computer to fix).
+      -- Where the NAT rules place the fault, when not in front of this computer: a paired
+      -- diagnosis then names the other computer to fix ("other-end"), or neither ("between").
       if v.at then e.filtered_at = v.at end
       local result = v.status == "warn" and warn or fail
       return result {

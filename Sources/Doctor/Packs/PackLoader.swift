@@ -473,6 +473,20 @@ public final class PackLoader {
         return .values(1)
     }
 
+    /// The folder whose `lib/<module>.lua` decides for a whole run (the paired verdict), by the
+    /// order `require` resolves in: the last applied overlay that has one (a user's overlay comes
+    /// last), else the pack's own, else that of the pack `shared`, as `require("shared:module")`
+    /// finds it (a pack on the search path replaces the bundled one). Nil when none has it.
+    /// The folder is registered, so that code named inside it can `require(module)`.
+    func deciding(_ module: String, plan: Plan, shared: String) -> PackFolder? {
+        let path = "lib/" + module.replacing(".", with: "/") + ".lua"
+        let overlays = plan.overlays.reversed().compactMap { folders[String($0.file.dropLast("/overlay.lua".count))] }
+        let candidates = overlays + [plan.folder] + [libraries[shared] ?? folders[shared]].compactMap { $0 }
+        guard let folder = candidates.first(where: { $0.files[path] != nil }) else { return nil }
+        folders[folder.name] = folders[folder.name] ?? folder
+        return folder
+    }
+
     /// `require(name)`: a module from the `lib/` folder of the pack (or overlay) whose code is calling.
     private func findModule(_ call: LuaCall) throws -> LuaReturn {
         let full = try call.string(1)

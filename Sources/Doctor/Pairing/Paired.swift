@@ -95,9 +95,11 @@ public enum Paired {
         }
     }
 
-    /// Merges the two sides into one report that opens with which computer to fix.
+    /// Merges the two sides into one report that opens with which computer to fix: `rules`' verdict
+    /// (the diagnosis's pack's), tcp-service's when none is given.
     public static func merge(
-        local: Report, localComputer: String, peerComputer: String, peerFindings: [Finding], test: ConnectTest
+        local: Report, localComputer: String, peerComputer: String, peerFindings: [Finding], test: ConnectTest,
+        rules: VerdictRules? = nil
     ) -> Report {
         let role = local.parameters["role"] ?? "destination"
         var report = local
@@ -119,13 +121,29 @@ public enum Paired {
                 report.findings[i].computer = peerComputer
             }
         }
-        report.pairing = PairedVerdict.decide(report.findings, test: test)
+        // Which computer to fix is the pack's to say (lib/verdict.lua). A verdict that fails keeps
+        // both computers' findings: it becomes an error check that names its file and line.
+        let decided: Result<PairedVerdict, LuaError>
+        var file = "\(VerdictRules.sharedPack)/\(VerdictRules.path)"
+        do {
+            let rules = try rules ?? VerdictRules.bundled()
+            file = rules.file
+            decided = rules.decide(report.findings, test: test)
+        } catch let error as LuaError {
+            decided = .failure(error)
+        } catch {
+            decided = .failure(LuaError(kind: .runtime, message: "\(error)"))
+        }
+        switch decided {
+        case .success(let verdict): report.pairing = verdict
+        case .failure(let error): report.findings.append(VerdictRules.failure(error, file: file))
+        }
         return report
     }
 }
 
 /// Which computer to fix, what, and how the connect between them went. **Contract**: the JSON
-/// report's `pairing` object.
+/// report's `pairing` object. The pack's Lua decides it (`VerdictRules`: lib/verdict.lua).
 public struct PairedVerdict: Sendable {
     /// `source`, `destination`, `between` (neither computer: what lies between them, when the
     /// destination was reached at its own address), or nil when nothing needs fixing.
@@ -138,128 +156,16 @@ public struct PairedVerdict: Sendable {
     public var check: String?
     public var connect: Paired.ConnectTest
 
-    /// The destination's own evidence first (a stopped service, no listener, its inbound firewall),
-    /// then the source's (its outbound firewall), then what the connect between them says.
-    static func decide(_ findings: [Finding], test: Paired.ConnectTest) -> PairedVerdict {
-        func failing(_ side: String, _ steps: [String]) -> Finding? {
-            for step in steps {
-                if let f = findings.first(where: {
-                    $0.side == side && $0.status == .fail && ($0.id == step || $0.id.hasSuffix(":" + step))
-                }) { return f }
-            }
-            return nil
-        }
-        let outcome = test.status
-        let how: String =
-            switch outcome {
-            case "connected"?: "\(test.from) connects to \(test.to)"
-            case "refused"?: "\(test.from) → \(test.to) is refused"
-            case "timeout"?: "\(test.from) → \(test.to) gets no answer"
-            case let s?: "\(test.from) → \(test.to): \(s)"
-            case nil: "\(test.from) → \(test.to) was not tried"
-            }
-        func verdict(_ f: Finding, _ why: String) -> PairedVerdict {
-            PairedVerdict(
-                fix: f.side, computer: f.computer, cause: f.cause, summary: "\(how): \(why) — \(f.summary)",
-                advice: f.advice, check: f.id, connect: test)
-        }
-        // A refused connect: the destination's service is down, or nothing listens there.
-        if let f = failing("destination", ["service"]) { return verdict(f, "the destination's service is down") }
-        if let f = failing("destination", ["listener", "engine-port"]) {
-            return verdict(f, "nothing listens there on the destination")
-        }
-        if let f = failing("destination", ["firewall"]) { return verdict(f, "the destination's firewall drops it") }
-        if let f = failing("source", ["firewall"]) { return verdict(f, "the source's firewall blocks it on the way out") }
-        // One family or one path fails while another works: the pack's `paths` step named it.
-        if let f = findings.first(where: { $0.id == "paths" && $0.status == .fail && $0.side != nil }) {
-            // Or none at all: the source's connect traced hop by hop stops at its own router.
-            if case .object(let e) = f.evidence, e["stopped_at"] == .string("source-router") {
-                return verdict(f, "the connect never gets past the source's own router")
-            }
-            return verdict(f, "not over every address")
-        }
-        if outcome == "connected" {
-            // The path works; anything else failing is that computer's own problem. Not the survey of
-            // the destination's router: the source's connect to the service is the test of the way in
-            // (the survey may lack evidence, e.g. no reflector on the source to connect back).
-            if let f = findings.first(where: { $0.status == .fail && $0.side != nil && !isPortForward($0) }) {
-                return verdict(f, "a problem on the \(f.side!)")
-            }
-            return PairedVerdict(
-                fix: nil, computer: nil, cause: nil, summary: "\(how): both computers look healthy", advice: [],
-                check: nil, connect: test)
-        }
-        // Both computers are clean, yet the connect fails: what lies between them, in front of the destination.
-        let dest = findings.first { $0.side == "destination" }?.computer
-        let port = findings.first { $0.side == "destination" && $0.status == .fail && isPortForward($0) }
-        // The destination's survey of the way in found it stopped on the source's side (the source's
-        // own router drops it on the way out: the NAT rules' `at = "other-end"`).
-        if let port, outcome == "timeout" || outcome == "refused", case .object(let e) = port.evidence,
-            e["filtered_at"] == .string("other-end")
-        {
-            return PairedVerdict(
-                fix: "source", computer: findings.first { $0.side == "source" }?.computer, cause: port.cause,
-                summary:
-                    "\(how): both computers' service, listener and firewall are fine — the connect never gets past the source's own router — \(port.summary)",
-                advice: port.advice, check: port.id, connect: test)
-        }
-        // Nothing to forward: the source connected to an address on the destination's own interface
-        // (no NAT between them), and both computers let it through: what lies between them stops it.
-        if outcome == "timeout" || outcome == "refused", port == nil, reachedDirectly(findings, test) {
-            let port = test.to.split(separator: ":").last.map(String.init) ?? "the port"
-            return PairedVerdict(
-                fix: "between", computer: nil, cause: "filtered-upstream",
-                summary:
-                    "\(how): both computers' service, listener and firewall are fine, and \(test.to) is the destination's own address (no port forward is involved) — something between the two computers drops it",
-                advice: [
-                    "Look at what lies between the two computers for TCP \(port): a router's or a VPN's filter, a network firewall or access list, a guest or isolated Wi-Fi network (ask whoever runs that network)."
-                ],
-                check: nil, connect: test)
-        }
-        // "Host unreachable" back from the way in: the router in front of the destination looked for the
-        // computer its forward points to and found none (its ARP went unanswered) — or a router on the way
-        // said so. Only the destination's own survey of its router tells which, so only with its finding.
-        let unreachable = outcome == "host-unreachable" || outcome == "net-unreachable"
-        if outcome == "timeout" || outcome == "refused" || (unreachable && port != nil) {
-            return PairedVerdict(
-                fix: "destination", computer: dest, cause: port?.cause ?? "port-forward-missing",
-                summary:
-                    "\(how): the destination's service, listener and firewall are fine — the router in front of it does not forward the port",
-                advice: port?.advice
-                    ?? [
-                        "Forward the port on the router in front of the destination to the destination's address (or, on one network, check what lies between the two computers)."
-                    ],
-                check: port?.id, connect: test)
-        }
-        if let f = findings.first(where: { $0.status == .fail && $0.side != nil }) {
-            return verdict(f, "a problem on the \(f.side!)")
-        }
-        return PairedVerdict(
-            fix: nil, computer: nil, cause: nil, summary: "\(how)", advice: [], check: nil, connect: test)
+    /// tcp-service's verdict (Checks/tcp-service/lib/verdict.lua) on `findings`, in a Lua state of
+    /// its own; a diagnosis asks its pack's (`Diagnosis.verdictRules`).
+    static func decide(_ findings: [Finding], test: Paired.ConnectTest) throws -> PairedVerdict {
+        try VerdictRules.bundled().decide(findings, test: test).get()
     }
 
     /// "the destination, nas (192.0.2.10)", or "the network between the two computers".
     public static func whatToFix(side: String, computer: String?) -> String {
         if side == "between" { return "the network between the two computers" }
         return computer.map { "the \(side), \($0)" } ?? "the \(side)"
-    }
-
-    static func isPortForward(_ f: Finding) -> Bool { f.id == "port-forward" || f.id.hasSuffix(":port-forward") }
-
-    /// The connect went to one of the destination's own interface addresses (the `paths` step's
-    /// test to that address is `via: lan`): no router translated it, so there is nothing to forward.
-    static func reachedDirectly(_ findings: [Finding], _ test: Paired.ConnectTest) -> Bool {
-        guard let colon = test.to.lastIndex(of: ":") else { return false }
-        let ip = String(test.to[..<colon].filter { $0 != "[" && $0 != "]" })
-        return findings.contains { f in
-            guard f.id == "paths" || f.id.hasSuffix(":paths"), case .object(let e) = f.evidence,
-                case .array(let tests)? = e["tests"]
-            else { return false }
-            return tests.contains { t in
-                guard case .object(let t) = t else { return false }
-                return t["address"] == .string(ip) && t["via"] == .string("lan") && t["to"] == .string("destination")
-            }
-        }
     }
 }
 
@@ -286,5 +192,3 @@ struct DecodedJSON: Decodable {
         }
     }
 }
-
-
