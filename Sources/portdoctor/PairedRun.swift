@@ -369,8 +369,11 @@ final class PairedRun {
     /// `socket.connect` evidence), when it made one.
     static func connectStatus(in report: Report) -> (status: String, to: String?)? {
         guard let f = report.findings.first(where: { $0.id == "reach-peer" && $0.status != .skip }),
-            case .object(let evidence) = f.evidence, case .string(let status)? = evidence["status"]
+            case .object(var evidence) = f.evidence
         else { return nil }
+        // The connect alone, or beside what explains it ({ connect = …, firewall = … }).
+        if case .object(let connect)? = evidence["connect"] { evidence = connect }
+        guard case .string(let status)? = evidence["status"] else { return nil }
         var to: String?
         if case .object(let remote)? = evidence["remote"], case .string(let text)? = remote["text"] { to = text }
         return (status, to)

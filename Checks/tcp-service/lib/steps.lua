@@ -740,6 +740,19 @@ function M.reach_peer(opts)
                           v.note, { evidence = { connect = r, firewall = v }, next = opts.on_failure,
                                     advice = { advice[r.status] or ("Check that " .. host .. " is on and reachable from here.") } })
         end
+        -- The connect never left this computer: its own firewall's refusal or silence is no sign of
+        -- the other computer (nothing listening there, or a filter on the way), so none is named.
+        if v.decision == "drop" or v.decision == "reject" then
+          return fail {
+            summary = string.format("could not connect to %s (%s): this computer's firewall %s outgoing TCP %d (%s, %s)",
+                                    hostport(host, port), r.status, v.decision == "drop" and "drops" or "rejects",
+                                    port, v.tool, v.rule or "?"),
+            cause = "firewall-blocks-outbound",
+            advice = { v.fix or ("Allow outgoing TCP " .. port .. " in " .. v.tool .. "."),
+                       "Then run portdoctor again: the other computer could not be tested until the connection leaves this one." },
+            evidence = { connect = r, firewall = v }, next = opts.on_failure,
+          }
+        end
       end
       -- Silence from an address on a local network is no router's doing: no forward is involved there.
       local tried = r.remote or (r.attempts and r.attempts[1] and r.attempts[1].remote)
