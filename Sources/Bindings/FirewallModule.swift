@@ -78,6 +78,18 @@ enum FirewallModule {
         if let r = v.rule { t["rule"] = .text(r) }
         if let n = v.note { t["note"] = .text(n) }
         if let f = v.fix { t["fix"] = .text(f) }
+        if let nd = v.neighbourDiscovery { t["neighbour_discovery"] = table(nd) }
+        return .table(t)
+    }
+
+    /// `neighbour_discovery`: whether incoming ICMPv6 neighbour discovery gets in (IPv6 only).
+    static func table(_ nd: NeighbourDiscoveryVerdict) -> LuaValue {
+        var t = LuaTable()
+        t["decision"] = .text(nd.decision.rawValue)
+        t["packet"] = .text(nd.packet.rawValue)
+        if let r = nd.rule { t["rule"] = .text(r) }
+        if let n = nd.note { t["note"] = .text(n) }
+        if let f = nd.fix { t["fix"] = .text(f) }
         return .table(t)
     }
 }
