@@ -595,7 +595,11 @@ function M.firewall(opts)
       end
       advice[#advice + 1] = "Check the firewall on the other computer too."
       local over = ""
-      if v6 then over = blocked(v6) and " over IPv4 and IPv6" or " over IPv4 (IPv6 is allowed)" end
+      if v6 then
+        over = (blocked(v6) and " over IPv4 and IPv6")
+          or (nd_refused(v6) and " over IPv4 (over IPv6 ICMPv6 neighbour discovery is refused)")
+          or " over IPv4 (IPv6 is allowed)"
+      end
       return fail {
         summary = string.format("%s TCP %d is %s%s by %s (%s)", dir, port, v.decision == "drop" and "dropped" or "rejected",
                                 over, v.tool, v.rule or "?"),
