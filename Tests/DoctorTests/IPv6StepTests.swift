@@ -159,8 +159,8 @@ struct IPv6StepTests {
                 == "Allow ICMPv6 types 133–137 (neighbour discovery: router and neighbour solicitations and advertisements, redirects) in: sudo nft insert rule inet filter input icmpv6 type 133-137 accept"
         )
         #expect(f.advice.contains { $0.contains("as IPv4 needs ARP") }, "\(f.advice)")
-        // Opening the port would change nothing: the repair is not offered.
-        #expect(f.repairs.isEmpty)
+        // The repair lets neighbour discovery in (firewall.open runs the verdict's fix for it too).
+        #expect(f.repairs.map(\.id) == ["open-port"])
 
         w.names["backup.example.net"] = ["2001:db8:2::7"]
         let only6 = try Self.firewall(w, peer: "backup.example.net")

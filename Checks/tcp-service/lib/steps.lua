@@ -469,7 +469,7 @@ function M.firewall(opts)
     repairs = {
       ["open-port"] = {
         title = "Open the port in the firewall",
-        changes = "adds a rule allowing the port (for IPv6 too, when this computer has a global IPv6 address)",
+        changes = "adds a rule allowing the port (for IPv6 too, when this computer has a global IPv6 address, and ICMPv6 neighbour discovery where the firewall refuses it)",
         privileged = true,
         apply = function(ctx)
           local host, peer_port = peer(ctx)
@@ -536,7 +536,7 @@ function M.firewall(opts)
             summary = string.format("nothing gets in over IPv6: the firewall %s ICMPv6 neighbour discovery (neighbour solicitations), by %s%s",
                                     verb, by, rest),
             cause = "firewall-blocks-inbound-ipv6",
-            advice = advice, evidence = v,
+            advice = advice, evidence = v, repairs = nd.fix and { "open-port" } or nil,
           }
         end
         advice[#advice + 1] = "Neighbour solicitations get in, so a connection over IPv6 starts; but this computer cannot ask for the neighbour's address again when it expires, so connections over IPv6 stall or break after a while."
@@ -544,7 +544,7 @@ function M.firewall(opts)
           summary = string.format("connections over IPv6 may stall: the firewall %s ICMPv6 neighbour advertisements, by %s",
                                   verb, by),
           cause = "firewall-blocks-inbound-ipv6",
-          advice = advice, evidence = v,
+          advice = advice, evidence = v, repairs = nd.fix and { "open-port" } or nil,
         }
       end
       if v6 and not blocked(v) and blocked(v6) then
