@@ -246,6 +246,16 @@ function netstat.listeners(port, proto) end
 ---@field note? string
 ---@field fix? string
 ---@field family "ipv4"|"ipv6" the family the verdict is for
+---@field neighbour_discovery? portdoctor.NeighbourDiscovery IPv6 only (not loopback): whether neighbour discovery gets in
+
+---Incoming ICMPv6 neighbour discovery (solicitation, type 135; advertisement, type 136) on the
+---input path. Without it nothing arrives over IPv6, whatever `decision` says for the TCP packet.
+---@class portdoctor.NeighbourDiscovery
+---@field decision "allow"|"drop"|"reject"|"unknown"|"no-permission"
+---@field packet "neighbour-solicitation"|"neighbour-advertisement" the packet the decision is about (the first refused, else the advertisement)
+---@field rule? string the rule or chain policy that decided
+---@field note? string
+---@field fix? string the command that lets ICMPv6 types 133–137 in
 
 firewall = {}
 ---@param question portdoctor.FirewallQuestion

@@ -23,23 +23,40 @@ enum FirewallModule {
                     }
                     let q = try question(call)
                     return try call.offload(waitingFor: "the firewall change") { () -> (Bool, String) in
-                        let v = Firewall.verdict(for: q)
-                        var ok = v.decision == .allow
-                        var detail = ok ? "already allowed" : (v.note ?? "no command to open it with \(v.tool)")
-                        if !ok, let commands = v.fixCommands {
-                            ok = true
-                            for argv in commands where ok {
-                                ok = Services.tool(argv[0]).map { ChildProcess.run([$0] + argv.dropFirst()) } ?? false
-                                detail = ok ? argv.joined(separator: " ") : "failed: \(argv.joined(separator: " "))"
-                            }
-                        }
-                        return (ok, detail)
+                        open(Firewall.verdict(for: q))
                     } results: {
                         // `nil, why` on failure, as every action (Docs/lua-api.md); `if not ok` reads both.
                         [$0.0 ? .boolean(true) : .nil, .text($0.1)]
                     }
                 },
             ])
+    }
+
+    /// Runs the verdict's fix: the port's, then over IPv6 neighbour discovery's when it is refused
+    /// (without it nothing arrives over IPv6, the port open or not). (done, what was run or why not)
+    static func open(_ v: FirewallVerdict) -> (Bool, String) {
+        let nd = v.neighbourDiscovery
+        let ndRefused = nd.map { $0.decision == .drop || $0.decision == .reject } ?? false
+        if v.decision == .allow && !ndRefused { return (true, "already allowed") }
+        var commands: [[String]] = []
+        if v.decision != .allow {
+            guard let port = v.fixCommands else { return (false, v.note ?? "no command to open it with \(v.tool)") }
+            commands += port
+        }
+        if ndRefused {
+            guard let allow = nd?.fixCommands else {
+                return (false, "no command to let ICMPv6 neighbour discovery in with \(v.tool)")
+            }
+            commands += allow
+        }
+        var detail = ""
+        for argv in commands {
+            guard Services.tool(argv[0]).map({ ChildProcess.run([$0] + argv.dropFirst()) }) ?? false else {
+                return (false, "failed: \(argv.joined(separator: " "))")
+            }
+            detail = argv.joined(separator: " ")
+        }
+        return (true, detail)
     }
 
     /// `{ port =, direction = "in"|"out", proto = "tcp"|"udp", remote =, interface =, program =,
@@ -78,6 +95,18 @@ enum FirewallModule {
         if let r = v.rule { t["rule"] = .text(r) }
         if let n = v.note { t["note"] = .text(n) }
         if let f = v.fix { t["fix"] = .text(f) }
+        if let nd = v.neighbourDiscovery { t["neighbour_discovery"] = table(nd) }
+        return .table(t)
+    }
+
+    /// `neighbour_discovery`: whether incoming ICMPv6 neighbour discovery gets in (IPv6 only).
+    static func table(_ nd: NeighbourDiscoveryVerdict) -> LuaValue {
+        var t = LuaTable()
+        t["decision"] = .text(nd.decision.rawValue)
+        t["packet"] = .text(nd.packet.rawValue)
+        if let r = nd.rule { t["rule"] = .text(r) }
+        if let n = nd.note { t["note"] = .text(n) }
+        if let f = nd.fix { t["fix"] = .text(f) }
         return .table(t)
     }
 }

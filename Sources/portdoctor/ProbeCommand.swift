@@ -213,7 +213,7 @@ struct FirewallProbe: ParsableCommand {
         commandName: "firewall",
         abstract: "Would this computer's firewall let a connection on PORT through? allow, drop, reject or unknown.",
         discussion:
-            "Reads the real ruleset (nft -j list ruleset; needs root: without it the answer is no-permission). Exit status 0 for allow, 1 for drop or reject, 2 for unknown or no-permission."
+            "Reads the real ruleset (nft -j list ruleset; needs root: without it the answer is no-permission). For IPv6 it also says whether incoming ICMPv6 neighbour discovery gets in (without it nothing arrives over IPv6). Exit status 0 for allow, 1 for drop or reject (of the connection, or over IPv6 of neighbour discovery), 2 for unknown or no-permission."
     )
 
     @Option(help: "The port: on this computer (in) or on the other one (out).") var port: Int
@@ -244,7 +244,18 @@ struct FirewallProbe: ParsableCommand {
             if let rule = v.rule { lines.append("  decided by: \(rule)") }
             if let note = v.note { lines.append("  \(note)") }
             if let fix = v.fix { lines.append("  to open it: \(fix)") }
+            if let nd = v.neighbourDiscovery {
+                lines.append(
+                    "ICMPv6 neighbour discovery in (\(nd.packet == .solicitation ? "solicitation" : "advertisement")): "
+                        + nd.decision.rawValue + (nd.rule.map { " by \($0)" } ?? ""))
+                if let note = nd.note { lines.append("  \(note)") }
+                if let fix = nd.fix { lines.append("  to let it in: \(fix)") }
+            }
             return lines.joined(separator: "\n")
+        }
+        // Neighbour discovery refused: nothing arrives over IPv6, the TCP packet's allow notwithstanding.
+        if v.decision == .allow, let nd = v.neighbourDiscovery, nd.decision == .drop || nd.decision == .reject {
+            throw ExitCode(1)
         }
         switch v.decision {
         case .allow: return

@@ -129,6 +129,89 @@ struct IPv6StepTests {
         #expect(f.summary.contains("dropped over IPv4 (IPv6 is allowed)"), "\(f.summary)")
     }
 
+    /// TCP allowed over IPv6, but incoming ICMPv6 neighbour discovery refused (what the evaluator
+    /// answers for `policy drop` with no ICMPv6 rule).
+    static func allowedWithoutNeighbourDiscovery(_ packet: String = "neighbour-solicitation") -> LuaValue {
+        [
+            "decision": "allow", "tool": "nftables", "rule": "inet filter input handle 4: tcp dport 4242 accept",
+            "neighbour_discovery": [
+                "decision": "drop", "packet": .text(packet), "rule": "inet filter input: policy drop",
+                "fix": "sudo nft insert rule inet filter input icmpv6 type 133-137 accept",
+            ],
+        ]
+    }
+
+    @Test func neighbourDiscoveryRefusedMeansNothingGetsInOverIPv6() throws {
+        let w = World()
+        w.addresses = Self.globalIPv6
+        w.listeners = [Self.dualStackListener]
+        w.firewall = Self.allowed
+        w.firewallIPv6 = Self.allowedWithoutNeighbourDiscovery()
+        let f = try Self.firewall(w)
+        #expect(f.cause == "firewall-blocks-inbound-ipv6", "\(f.summary)")
+        #expect(f.status == .warn, "the IPv4 peer still gets in over IPv4: \(f.summary)")
+        #expect(
+            f.summary
+                == "nothing gets in over IPv6: the firewall drops ICMPv6 neighbour discovery (neighbour solicitations), by nftables (inet filter input: policy drop); TCP 4242 gets in over IPv4 only"
+        )
+        #expect(
+            f.advice.first
+                == "Allow ICMPv6 types 133–137 (neighbour discovery: router and neighbour solicitations and advertisements, redirects) in: sudo nft insert rule inet filter input icmpv6 type 133-137 accept"
+        )
+        #expect(f.advice.contains { $0.contains("as IPv4 needs ARP") }, "\(f.advice)")
+        // The repair lets neighbour discovery in (firewall.open runs the verdict's fix for it too).
+        #expect(f.repairs.map(\.id) == ["open-port"])
+
+        w.names["backup.example.net"] = ["2001:db8:2::7"]
+        let only6 = try Self.firewall(w, peer: "backup.example.net")
+        #expect(only6.status == .fail, "\(only6.summary)")
+        #expect(only6.summary.hasSuffix("backup.example.net has only IPv6 to come in on"), "\(only6.summary)")
+    }
+
+    @Test func anAdvertisementRefusedAloneWarnsOfStalls() throws {
+        let w = World()
+        w.addresses = Self.globalIPv6
+        w.listeners = [Self.dualStackListener]
+        w.firewall = Self.allowed
+        w.firewallIPv6 = Self.allowedWithoutNeighbourDiscovery("neighbour-advertisement")
+        w.names["backup.example.net"] = ["2001:db8:2::7"]
+        let f = try Self.firewall(w, peer: "backup.example.net")
+        #expect(f.status == .warn, "a connection starts: \(f.summary)")
+        #expect(f.cause == "firewall-blocks-inbound-ipv6")
+        #expect(f.summary.hasPrefix("connections over IPv6 may stall"), "\(f.summary)")
+    }
+
+    @Test func neighbourDiscoveryAllowedChangesNothing() throws {
+        let w = World()
+        w.addresses = Self.globalIPv6
+        w.listeners = [Self.dualStackListener]
+        w.firewall = Self.allowed
+        w.firewallIPv6 = [
+            "decision": "allow", "tool": "nftables", "rule": "inet filter input handle 4: tcp dport 4242 accept",
+            "neighbour_discovery": [
+                "decision": "allow", "packet": "neighbour-advertisement", "rule": "inet filter input handle 3: …",
+            ],
+        ]
+        let f = try Self.firewall(w)
+        #expect(f.status == .pass, "\(f.summary)")
+        #expect(f.summary == "incoming TCP 4242 is allowed over IPv4 and IPv6 (nftables)")
+    }
+
+    @Test func ipv4DroppedAndNeighbourDiscoveryRefusedNamesBoth() throws {
+        let w = World()
+        w.addresses = Self.globalIPv6
+        w.listeners = [Self.dualStackListener]
+        w.firewall = [
+            "decision": "drop", "tool": "nftables", "rule": "ip filter input handle 2: tcp dport 4242 drop",
+            "fix": "sudo nft insert rule ip filter input tcp dport 4242 accept",
+        ]
+        w.firewallIPv6 = Self.allowedWithoutNeighbourDiscovery()
+        let f = try Self.firewall(w)
+        #expect(f.cause == "firewall-blocks-inbound")
+        #expect(f.summary.contains("over IPv4 (over IPv6 ICMPv6 neighbour discovery is refused)"), "\(f.summary)")
+        #expect(f.advice.contains { $0.hasPrefix("And over IPv6: Allow ICMPv6 types 133–137") }, "\(f.advice)")
+    }
+
     @Test func anUnknownIPv6VerdictWarns() throws {
         let w = World()
         w.addresses = Self.globalIPv6

@@ -96,4 +96,13 @@ struct PinholeStepTests {
         #expect(f.status == .skip, "\(f.summary)")
         #expect(w.reflectOptions == nil)
     }
+
+    /// Neighbour discovery refused here: the router cannot find this computer, pinhole or not.
+    @Test func neighbourDiscoveryRefusedHereIsNamedByTheFirewallStepNotHere() throws {
+        let w = Self.world()
+        w.firewallIPv6 = IPv6StepTests.allowedWithoutNeighbourDiscovery()
+        let f = try Self.pinhole(w)
+        #expect(f.status == .skip, "\(f.summary)")
+        #expect(w.reflectOptions == nil)
+    }
 }

@@ -168,6 +168,52 @@ struct DualStackLabTests {
         #expect(f["listener"]?["status"] as? String == "pass", "a dual-stack listener: \(f["listener"] ?? [:])")
     }
 
+    /// A firewall that accepts TCP 4242 and drops everything else drops ICMPv6 neighbour discovery
+    /// too: over IPv6 nothing gets in, the other computer cannot even find this one's link address.
+    @Test func aFirewallDroppingNeighbourDiscoveryIsNamed() throws {
+        let w = try World(listenOn: "::")
+        defer { w.tearDown() }
+        try w.lab.nft(
+            w.here,
+            """
+            table inet pdhost {
+              chain input {
+                type filter hook input priority 0; policy drop;
+                ct state established,related accept
+                tcp dport 4242 accept
+              }
+            }
+
+            """)
+        #expect(try w.connectFromThere(Self.here4) == "connected", "ground truth: IPv4 gets in")
+        #expect(try w.connectFromThere(Self.here6) != "connected", "ground truth: IPv6 does not")
+        try w.peerName("peer6.lab", addresses: [Self.there6])
+        let f = try w.diagnose(
+            peer: "peer6.lab",
+            record: (
+                "destination-dual-stack-host-nd-drop",
+                "the destination's firewall accepts TCP 4242 and drops everything else, ICMPv6 neighbour discovery too; the peer has only IPv6",
+                "firewall", "firewall-blocks-inbound-ipv6"
+            ))
+        let fw = try #require(f["firewall"])
+        #expect(fw["cause"] as? String == "firewall-blocks-inbound-ipv6", "\(fw)")
+        #expect(fw["status"] as? String == "fail", "the peer has only IPv6 to come in on: \(fw)")
+        let summary = fw["summary"] as? String ?? ""
+        #expect(summary.contains("neighbour discovery") && summary.contains("inet pdhost input: policy drop"), "\(fw)")
+        let advice = (fw["advice"] as? [String] ?? []).joined(separator: "\n")
+        #expect(advice.contains("ICMPv6 types 133–137"), "\(advice)")
+        #expect(advice.contains("sudo nft insert rule inet pdhost input icmpv6 type 133-137 accept"), "\(advice)")
+        // A peer with IPv4 too still gets in: a warning.
+        #expect(try w.diagnose(peer: Self.there4)["firewall"]?["status"] as? String == "warn")
+        // The repair runs the advised rule, and the other computer gets in for real.
+        let fixed = try #require(try w.diagnose(peer: "peer6.lab", fix: true)["firewall"])
+        #expect(((fixed["repairs"] as? [[String: Any]])?.first?["outcome"]) as? String == "fixed", "\(fixed)")
+        let rules = try w.lab.exec(w.here, [NetworkLab.nft!, "list", "chain", "inet", "pdhost", "input"]).output
+        #expect(rules.contains("icmpv6 type 133-137 accept") || rules.contains("nd-router-solicit-nd-redirect"), "\(rules)")
+        #expect(try w.connectFromThere(Self.here6) == "connected", "the repair works")
+        #expect(try w.diagnose(peer: "peer6.lab")["firewall"]?["status"] as? String == "pass")
+    }
+
     @Test func anIP6TableRejectingIsNamedAsAWarningForADualStackPeer() throws {
         let w = try World(listenOn: "::")
         defer { w.tearDown() }
@@ -362,7 +408,7 @@ struct DualStackLabTests {
     ]
 
     /// A policy drop that lets no ICMPv6 in: neighbour discovery fails, so nothing gets in over IPv6,
-    /// TCP 4242 accepted or not. The evaluator answers for the TCP packet only (known gap).
+    /// TCP 4242 accepted or not. The TCP packet's verdict is allow; `neighbour_discovery` says drop.
     static let noNeighbourDiscovery = familyRulesets.count
 
     static let allFamilyRulesets =
@@ -385,17 +431,21 @@ struct DualStackLabTests {
                 ])
             let verdict = try #require(
                 try JSONSerialization.jsonObject(with: Data(probe.output.utf8)) as? [String: Any], "\(probe.output)")
-            let predicted = verdict["decision"] as? String
+            // Over IPv6 the connection needs neighbour discovery to get in as well as the TCP packet.
+            let nd = verdict["neighbour_discovery"] as? [String: Any]
+            let ndDecision = nd?["decision"] as? String ?? "allow"
+            let predicted = ndDecision == "allow" ? verdict["decision"] as? String : ndDecision
             let real = try w.connectFromThere(here)
             let agrees = (predicted == "allow") == (real == "connected")
-            let message = Comment(
-                rawValue: "ruleset \(index), \(family): predicted \(predicted ?? "?"), the real connect: \(real)")
-            if index == Self.noNeighbourDiscovery && family == "ipv6" {
-                withKnownIssue("ICMPv6 neighbour discovery is not evaluated") { #expect(agrees, message) }
-            } else {
-                #expect(agrees, message)
-            }
+            #expect(
+                agrees, "ruleset \(index), \(family): predicted \(predicted ?? "?"), the real connect: \(real)")
             #expect(verdict["family"] as? String == family)
+            #expect((nd != nil) == (family == "ipv6"), "neighbour discovery is IPv6's alone: \(verdict)")
+            if index == Self.noNeighbourDiscovery && family == "ipv6" {
+                #expect(verdict["decision"] as? String == "allow", "the TCP packet itself: \(verdict)")
+                #expect(nd?["rule"] as? String == "inet t input: policy drop", "\(verdict)")
+                #expect(probe.status == 1, "nothing gets in over IPv6: the probe's exit status says so")
+            }
         }
     }
 }

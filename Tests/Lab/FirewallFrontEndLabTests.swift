@@ -475,5 +475,14 @@ struct FirewallFrontEndLabTests {
             default: false
             }
         #expect(agrees, "\(label): expected \(expected), the connection was \(wire)")
+        // Over IPv6 a connection that got in had its neighbour solicitation let in too: the front
+        // ends' rules must not be read as refusing it (a refused advertisement alone lets it start).
+        let nd = predicted["neighbour_discovery"] as? [String: Any]
+        #expect((nd != nil) == client.contains(":"), "\(label): neighbour discovery is IPv6's alone")
+        if let nd, wire == "connected" {
+            #expect(
+                nd["decision"] as? String == "allow" || nd["packet"] as? String == "neighbour-advertisement",
+                "\(label): connected, yet neighbour discovery predicted \(nd)")
+        }
     }
 }

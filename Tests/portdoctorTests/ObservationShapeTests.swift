@@ -87,6 +87,9 @@ import Testing
              "netstat.listeners(\(port), 'tcp')"),
             ("addresses", ["addresses"], "host.addresses()"),
             ("firewall", ["firewall", "--port", port], "firewall.check { port = \(port) }"),
+            // IPv6 adds `neighbour_discovery` (where the rules can be read).
+            ("firewall6", ["firewall", "--port", port, "--family", "ipv6"],
+             "firewall.check { port = \(port), family = 'ipv6' }"),
         ]
         // runit's sv, when this computer has it (the lab's machines do): a service directory the test
         // names and nothing supervises, so the answer is the same both ways ("fail", not installed).

@@ -231,7 +231,10 @@ function M.step(opts)
       local l, fw = results.listener, results.firewall
       if l and l.status == "fail" then return skip("the listener step failed: fix that first") end
       local fw6 = fw and fw.evidence and fw.evidence.ipv6
-      if fw and fw.status == "fail" or (fw6 and (fw6.decision == "drop" or fw6.decision == "reject")) then
+      -- Neighbour discovery refused: the router cannot find this computer, pinhole or not.
+      local nd6 = fw6 and fw6.neighbour_discovery
+      local refused = function(v) return v and (v.decision == "drop" or v.decision == "reject") end
+      if fw and fw.status == "fail" or refused(fw6) or (refused(nd6) and nd6.packet == "neighbour-solicitation") then
         return skip("this computer's own firewall blocks IPv6 first (the firewall step)")
       end
       -- From the stable address: the connect-back goes where the request came from, and a pinhole

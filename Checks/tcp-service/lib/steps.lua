@@ -433,6 +433,18 @@ end
 
 local function blocked(v) return v.decision == "drop" or v.decision == "reject" end
 
+-- The IPv6 verdict's neighbour discovery, when the firewall refuses it: over IPv6 the neighbour (the
+-- router, or the other computer on the link) must find this computer's link address first, with
+-- ICMPv6 neighbour solicitations and advertisements, as IPv4 does with ARP (which no firewall rule
+-- of the input path sees, so IPv4 has nothing like it here).
+local function nd_refused(v6)
+  local nd = v6 and v6.neighbour_discovery
+  if nd and blocked(nd) then return nd end
+  return nil
+end
+
+local nd_advice = "Allow ICMPv6 types 133–137 (neighbour discovery: router and neighbour solicitations and advertisements, redirects) in"
+
 function M.firewall(opts)
   opts = opts or {}
   return {
@@ -440,7 +452,7 @@ function M.firewall(opts)
     repairs = {
       ["open-port"] = {
         title = "Open the port in the firewall",
-        changes = "adds a rule allowing the port (for IPv6 too, when this computer has a global IPv6 address)",
+        changes = "adds a rule allowing the port (for IPv6 too, when this computer has a global IPv6 address, and ICMPv6 neighbour discovery where the firewall refuses it)",
         privileged = true,
         apply = function(ctx)
           local host, peer_port = peer(ctx)
@@ -488,6 +500,36 @@ function M.firewall(opts)
         local words = unread.note and unread.note:match("%((%S+ says: .+)%)$") or unread.note
         return M.unseen(ctx, "what the firewall does with " .. dir .. " TCP " .. port, words, { evidence = v })
       end
+      -- TCP allowed over IPv6, but neighbour discovery refused: over IPv6 nothing arrives at all
+      -- (a refused solicitation), or connections start and stall later (a refused advertisement).
+      local nd = nd_refused(v6)
+      if nd and v6.decision ~= "no-permission" and not blocked(v6) and (v6_only or not blocked(v)) then
+        local verb = nd.decision == "drop" and "drops" or "rejects"
+        local by = v6.tool .. " (" .. (nd.rule or "?") .. ")"
+        local advice = { nd_advice .. (nd.fix and (": " .. nd.fix) or (" in " .. v6.tool .. ".")) }
+        if nd.packet == "neighbour-solicitation" then
+          advice[#advice + 1] = "IPv6 needs these as IPv4 needs ARP: without them the router, or the other computer on the link, cannot find this computer's address, so nothing reaches it over IPv6"
+            .. (v6.decision == "allow" and (", even though TCP " .. port .. " itself is allowed.") or ".")
+          if not v6_only then
+            advice[#advice + 1] = "Until then, the other computer gets in only over IPv4; over IPv6 (this computer's global address, or a name with an AAAA record) it cannot."
+          end
+          local rest = v6_only and ("; " .. host .. " has only IPv6 to come in on")
+            or (v.decision == "allow" and ("; TCP " .. port .. " gets in over IPv4 only") or "")
+          return (v6_only and fail or warn) {
+            summary = string.format("nothing gets in over IPv6: the firewall %s ICMPv6 neighbour discovery (neighbour solicitations), by %s%s",
+                                    verb, by, rest),
+            cause = "firewall-blocks-inbound-ipv6",
+            advice = advice, evidence = v, repairs = nd.fix and { "open-port" } or nil,
+          }
+        end
+        advice[#advice + 1] = "Neighbour solicitations get in, so a connection over IPv6 starts; but this computer cannot ask for the neighbour's address again when it expires, so connections over IPv6 stall or break after a while."
+        return warn {
+          summary = string.format("connections over IPv6 may stall: the firewall %s ICMPv6 neighbour advertisements, by %s",
+                                  verb, by),
+          cause = "firewall-blocks-inbound-ipv6",
+          advice = advice, evidence = v, repairs = nd.fix and { "open-port" } or nil,
+        }
+      end
       if v6 and not blocked(v) and blocked(v6) then
         local verb = v6.decision == "drop" and "dropped" or "rejected"
         local how = v6_only and fail or warn
@@ -528,12 +570,19 @@ function M.firewall(opts)
       if v6 and blocked(v6) and v6.fix and v6.fix ~= v.fix then
         advice[#advice + 1] = "And for IPv6 (its rules are separate): " .. v6.fix
       end
+      if v6 and nd_refused(v6) then
+        advice[#advice + 1] = "And over IPv6: " .. nd_advice .. (nd_refused(v6).fix and (": " .. nd_refused(v6).fix) or ".")
+      end
       if v.tool:find("macOS") or v.tool:find("Windows") then
         advice[#advice + 1] = "An exception for the program can stop working after an upgrade; an exception for the port lasts."
       end
       advice[#advice + 1] = "Check the firewall on the other computer too."
       local over = ""
-      if v6 then over = blocked(v6) and " over IPv4 and IPv6" or " over IPv4 (IPv6 is allowed)" end
+      if v6 then
+        over = (blocked(v6) and " over IPv4 and IPv6")
+          or (nd_refused(v6) and " over IPv4 (over IPv6 ICMPv6 neighbour discovery is refused)")
+          or " over IPv4 (IPv6 is allowed)"
+      end
       return fail {
         summary = string.format("%s TCP %d is %s%s by %s (%s)", dir, port, v.decision == "drop" and "dropped" or "rejected",
                                 over, v.tool, v.rule or "?"),

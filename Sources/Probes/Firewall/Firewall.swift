@@ -49,10 +49,18 @@ public enum Firewall {
 
     static func both(nft: FirewallVerdict, legacy: FirewallVerdict?) -> FirewallVerdict {
         guard let legacy else { return nft }
-        if nft.decision == .drop || nft.decision == .reject { return nft }
-        if legacy.decision != .allow { return legacy }
-        // Both let it through: credit the one whose rules actually had a say.
-        return nft.rule?.hasPrefix("no ") == true ? legacy : nft
+        var v: FirewallVerdict
+        if nft.decision == .drop || nft.decision == .reject {
+            v = nft
+        } else if legacy.decision != .allow {
+            v = legacy
+        } else {
+            // Both let it through: credit the one whose rules actually had a say.
+            v = nft.rule?.hasPrefix("no ") == true ? legacy : nft
+        }
+        // Neighbour discovery passes both as well, each refusing on its own.
+        v.neighbourDiscovery = NeighbourDiscoveryVerdict.both(nft.neighbourDiscovery, legacy.neighbourDiscovery)
+        return v
     }
 
     static func legacyVerdict(_ question: FirewallQuestion) -> FirewallVerdict? {

@@ -52,6 +52,18 @@ public struct IPTablesRuleset: Sendable {
     enum Outcome { case accept, drop(String), reject(String), unknown(String), fallThrough }
 
     public func evaluate(_ q: FirewallQuestion) -> FirewallVerdict {
+        var v = evaluatePacket(q)
+        if NeighbourDiscoveryPacket.applies(to: q) {
+            v.neighbourDiscovery = NeighbourDiscoveryVerdict(
+                NeighbourDiscoveryPacket.allCases.map {
+                    ($0, evaluatePacket(NeighbourDiscoveryPacket.question($0, for: q)))
+                })
+        }
+        return v
+    }
+
+    /// The verdict for the one packet the question describes.
+    func evaluatePacket(_ q: FirewallQuestion) -> FirewallVerdict {
         let chain = q.direction == .inbound ? "INPUT" : "OUTPUT"
         var decided: String?
         switch run(chain, q, depth: 0, decided: &decided) {
@@ -71,6 +83,20 @@ public struct IPTablesRuleset: Sendable {
         let portProto = "\(q.port)/\(q.proto.rawValue)"
         // IPv6 has its own tables, opened with ip6tables.
         let program = q.isIPv6 ? "ip6tables-legacy" : "iptables-legacy"
+        if q.neighbourDiscovery != nil {
+            // All of neighbour discovery (ICMPv6 types 133–137), as RFC 4890 advises; ufw lets it in
+            // by default, so a refusal there is a rule of the person's own: no command.
+            let commands: [[String]]? =
+                tool == "ufw"
+                ? nil
+                : (133...137).map {
+                    [program, "-I", "INPUT", "-p", "ipv6-icmp", "--icmpv6-type", String($0), "-j", "ACCEPT"]
+                }
+            return FirewallVerdict(
+                decision: d, rule: rule, tool: tool, note: nil,
+                fix: commands.map { $0.map { "sudo " + $0.joined(separator: " ") }.joined(separator: " && ") },
+                fixCommands: commands)
+        }
         let commands: [[String]] =
             tool == "ufw"
             ? [["ufw", "allow", q.direction == .inbound ? "in" : "out", portProto]]
@@ -125,6 +151,7 @@ public struct IPTablesRuleset: Sendable {
     /// true/false, or nil with what could not be decided. Shared with the nftables evaluator, which
     /// reads the `xt` matches iptables-nft leaves behind through iptables-nft-save's words for them.
     static func matches(_ args: [String], _ q: FirewallQuestion) -> (Bool?, String?) {
+        if let nd = q.neighbourDiscovery { return neighbourDiscoveryMatches(args, nd) }
         var i = 0
         var negate = false
         var result: Bool? = true
@@ -216,6 +243,89 @@ public struct IPTablesRuleset: Sendable {
             }
         }
         return (result, why)
+    }
+
+    /// The matches of one rule against an incoming neighbour-discovery packet: ICMPv6 type 135 or
+    /// 136, hop limit 255, untracked by conntrack (neither NEW nor RELATED), sent to this computer's
+    /// solicited-node multicast address (a solicitation) or its own (an advertisement), from the
+    /// neighbour's address (not known here).
+    static func neighbourDiscoveryMatches(_ args: [String], _ nd: NeighbourDiscoveryPacket) -> (Bool?, String?) {
+        var i = 0
+        var negate = false
+        var result: Bool? = true
+        var why: String?
+        func take(_ r: Bool?) {
+            let v = r.map { negate ? !$0 : $0 }
+            negate = false
+            if v == false { result = false } else if v == nil, result == true { result = nil }
+        }
+        func unknown(_ what: String) { take(nil); why = why ?? what }
+        while i < args.count {
+            let a = args[i]
+            let next = i + 1 < args.count ? args[i + 1] : ""
+            switch a {
+            case "!": negate = true; i += 1; continue
+            case "-p", "--protocol":
+                take(["ipv6-icmp", "icmpv6", "58", "all"].contains(next.lowercased())); i += 2
+            case "--icmpv6-type":
+                take(icmpv6Type(next).map { $0 == nd.icmpv6Type }); i += 2
+            case "--dport", "--destination-port", "--dports", "--destination-ports", "--ports", "--sport",
+                "--source-port", "--sports", "--source-ports":
+                take(false); i += 2  // ports: TCP, UDP and SCTP only
+            case "-s", "--source", "-d", "--destination":
+                unknown("the neighbour's address (the router's or the other computer's, on the link)"); i += 2
+            case "-i", "--in-interface", "-o", "--out-interface":
+                if a.hasPrefix("-i") || a == "--in-interface", next == "lo" {
+                    take(false)
+                } else {
+                    unknown("the interface")
+                }
+                i += 2
+            case "--ctstate", "--state":
+                take(next.split(separator: ",").contains("UNTRACKED")); i += 2
+            case "--dst-type":
+                take(next.split(separator: ",").contains(nd.multicast ? "MULTICAST" : "LOCAL")); i += 2
+            case "--src-type":
+                take(next.split(separator: ",").contains("UNICAST")); i += 2
+            case "--pkt-type":
+                take(nd.multicast ? next == "multicast" : (next == "unicast" || next == "host")); i += 2
+            case "--hl-eq": take(Int(next) == 255); i += 2
+            case "--hl-lt": take(Int(next).map { 255 < $0 }); i += 2
+            case "--hl-gt": take(Int(next).map { 255 > $0 }); i += 2
+            case "--rcheck", "--update", "--remove":
+                if !args.contains("--hitcount") { unknown("-m recent \(a)") }
+                i += 1
+            case "--hitcount": take((Int(next) ?? 0) <= 1); i += 2
+            case "-m", "--match":
+                switch next {
+                case "icmp6", "hl", "conntrack", "state", "comment", "addrtype", "pkttype", "recent", "limit": break
+                // Headers a neighbour-discovery packet does not carry.
+                case "tcp", "udp", "multiport", "icmp", "rt", "frag", "hbh", "ah", "esp": take(false)
+                default: unknown("-m \(next)")
+                }
+                i += 2
+            case "--comment", "--reject-with", "--log-prefix", "--log-level", "--limit", "--limit-burst", "--name",
+                "--seconds", "--mask":
+                i += 2
+            case "-j", "-g", "--jump", "--goto": i += 2
+            default: i += 1
+            }
+        }
+        return (result, why)
+    }
+
+    /// `--icmpv6-type`: a number, "number/code", or one of ip6tables' names.
+    static func icmpv6Type(_ spec: String) -> Int? {
+        let name = spec.split(separator: "/").first.map(String.init) ?? spec
+        if let n = Int(name) { return n }
+        let names = [
+            "router-solicitation": 133, "router-advertisement": 134, "neighbour-solicitation": 135,
+            "neighbor-solicitation": 135, "neighbour-advertisement": 136, "neighbor-advertisement": 136,
+            "redirect": 137,
+            "echo-request": 128, "ping": 128, "echo-reply": 129, "pong": 129, "destination-unreachable": 1,
+            "packet-too-big": 2, "time-exceeded": 3, "ttl-exceeded": 3, "parameter-problem": 4,
+        ]
+        return names[name.lowercased()]
     }
 
     private static func inPorts(_ spec: String, _ port: Int) -> Bool {

@@ -111,6 +111,18 @@ public struct NFTRuleset: Sendable {
     enum Outcome { case accept, drop(String), reject(String), unknown(String), fallThrough, returned }
 
     public func evaluate(_ q: FirewallQuestion) -> FirewallVerdict {
+        var v = evaluatePacket(q)
+        if NeighbourDiscoveryPacket.applies(to: q) {
+            v.neighbourDiscovery = NeighbourDiscoveryVerdict(
+                NeighbourDiscoveryPacket.allCases.map {
+                    ($0, evaluatePacket(NeighbourDiscoveryPacket.question($0, for: q)))
+                })
+        }
+        return v
+    }
+
+    /// The verdict for the one packet the question describes.
+    func evaluatePacket(_ q: FirewallQuestion) -> FirewallVerdict {
         let hook = q.direction == .inbound ? "input" : "output"
         let family = q.isIPv6 ? "ip6" : "ip"
         let base = chains.values.filter { $0.hook == hook && ($0.family == "inet" || $0.family == family) }
@@ -136,6 +148,7 @@ public struct NFTRuleset: Sendable {
     }
 
     private func verdict(_ d: FirewallVerdict.Decision, _ rule: String, _ q: FirewallQuestion) -> FirewallVerdict {
+        if q.neighbourDiscovery != nil { return neighbourDiscoveryVerdict(d, rule) }
         let dir = q.direction == .inbound ? "in" : "out"
         let portProto = "\(q.port)/\(q.proto.rawValue)"
         let commands: [[String]]
@@ -155,6 +168,26 @@ public struct NFTRuleset: Sendable {
             commands = [["nft", "insert", "rule"] + words + [q.proto.rawValue, "dport", String(q.port), "accept"]]
         }
         let fix = commands.map { "sudo " + $0.joined(separator: " ") }.joined(separator: " && ")
+        return FirewallVerdict(decision: d, rule: rule, tool: tool, note: nil, fix: fix, fixCommands: commands)
+    }
+
+    /// A neighbour-discovery packet refused: the fix lets all of it in (ICMPv6 types 133–137: router
+    /// and neighbour solicitations and advertisements, redirects), as RFC 4890 advises. ufw and
+    /// firewalld let it in by default, so a refusal there is a rule of the person's own: no command.
+    private func neighbourDiscoveryVerdict(_ d: FirewallVerdict.Decision, _ rule: String) -> FirewallVerdict {
+        let commands: [[String]]?
+        switch tool {
+        case "ufw", "firewalld": commands = nil
+        case "iptables-nft":
+            commands = (133...137).map {
+                ["ip6tables", "-I", "INPUT", "-p", "ipv6-icmp", "--icmpv6-type", String($0), "-j", "ACCEPT"]
+            }
+        default:
+            let place = rule.split(separator: ":").first.map(String.init) ?? "inet filter input"
+            let words = place.split(separator: " ").prefix(3).map(String.init)
+            commands = [["nft", "insert", "rule"] + words + ["icmpv6", "type", "133-137", "accept"]]
+        }
+        let fix = commands.map { $0.map { "sudo " + $0.joined(separator: " ") }.joined(separator: " && ") }
         return FirewallVerdict(decision: d, rule: rule, tool: tool, note: nil, fix: fix, fixCommands: commands)
     }
 
@@ -216,9 +249,12 @@ public struct NFTRuleset: Sendable {
                 let verdictKinds = ["accept", "drop", "reject", "jump", "goto", "return"]
                 if verdictKinds.contains(kind) && matched == nil {
                     let about = unknownReason ?? "something"
+                    let address = about.contains("saddr") || about.contains("daddr")
                     let hint =
-                        (about.contains("saddr") || about.contains("daddr")) && q.remote == nil
-                        ? "give the other computer's address to decide" : "portdoctor cannot evaluate that part"
+                        address && q.neighbourDiscovery != nil
+                        ? "neighbour discovery comes from the router's or the other computer's address on the link, not known here"
+                        : address && q.remote == nil
+                            ? "give the other computer's address to decide" : "portdoctor cannot evaluate that part"
                     return .unknown("\(at) depends on `\(about)`: \(hint)")
                 }
                 // A statement before the verdict (iptables-nft puts a counter in every rule) decides
@@ -273,6 +309,9 @@ public struct NFTRuleset: Sendable {
         guard let left = m["left"], let right = m["right"] else { return nil }
         let negate = op == "!="
         func result(_ r: Bool?) -> Bool? { r.map { negate ? !$0 : $0 } }
+        if let p = left["payload"], let nd = q.neighbourDiscovery {
+            return result(neighbourDiscoveryPayload(p, right, op: op, nd, chain: chain))
+        }
         if let p = left["payload"] {
             let proto = p["protocol"]?.string ?? "", field = p["field"]?.string ?? ""
             switch (proto, field) {
@@ -305,8 +344,13 @@ public struct NFTRuleset: Sendable {
             let flags = fib["flags"]?.array?.compactMap(\.string)
         {
             // The address type of the connection's ends: ours is one of this computer's own (local),
-            // the other computer's an ordinary one (unicast).
+            // the other computer's an ordinary one (unicast). A neighbour solicitation comes to a
+            // multicast address (this computer's solicited-node one), from a unicast one.
             let ours = flags.contains("daddr") == (q.direction == .inbound)
+            if let nd = q.neighbourDiscovery {
+                return result(
+                    contains(right, text: ours ? (nd.multicast ? "multicast" : "local") : "unicast", chain: chain))
+            }
             if ours { return result(contains(right, text: "local", chain: chain)) }
             guard let remote = q.remote else { return nil }
             return result(contains(right, text: isLoopback(remote) ? "local" : "unicast", chain: chain))
@@ -314,10 +358,14 @@ public struct NFTRuleset: Sendable {
         if let meta = left["meta"]?["key"]?.string {
             switch meta {
             case "l4proto":
+                if q.neighbourDiscovery != nil { return result(isICMPv6(right, chain: chain)) }
                 return result(contains(right, text: q.proto.rawValue, chain: chain))
             case "nfproto":
                 return result(contains(right, text: q.isIPv6 ? "ipv6" : "ipv4", chain: chain))
             case "pkttype":
+                if let nd = q.neighbourDiscovery, nd.multicast {
+                    return result(contains(right, text: "multicast", chain: chain))
+                }
                 return result(
                     contains(right, text: "host", chain: chain) || contains(right, text: "unicast", chain: chain))
             case "iifname", "oifname", "iif", "oif":
@@ -336,14 +384,77 @@ public struct NFTRuleset: Sendable {
             return result(false)
         }
         if left["ct"]?["key"]?.string == "state" {
-            // A new connection: its state is "new".
-            return result(contains(right, text: "new", chain: chain, flags: true))
+            // A new connection: its state is "new". Conntrack does not track neighbour discovery
+            // (nf_conntrack_proto_icmpv6 marks it untracked): neither "new" nor "related" matches it.
+            let state = q.neighbourDiscovery == nil ? "new" : "untracked"
+            return result(contains(right, text: state, chain: chain, flags: true))
         }
         return nil
     }
 
+    /// A match on a header field of an incoming neighbour-discovery packet: IPv6 with hop limit 255,
+    /// then ICMPv6 (type 135 or 136, code 0). Any other transport header it does not carry.
+    private func neighbourDiscoveryPayload(
+        _ p: JSON, _ right: JSON, op: String, _ nd: NeighbourDiscoveryPacket, chain: Chain
+    )
+        -> Bool?
+    {
+        let proto = p["protocol"]?.string ?? "", field = p["field"]?.string ?? ""
+        switch (proto, field) {
+        case ("icmpv6", "type"): return contains(right, icmpv6Type: nd.icmpv6Type, op: op, chain: chain)
+        case ("icmpv6", "code"): return contains(right, number: 0, op: op, chain: chain)
+        case ("icmpv6", _): return nil
+        case ("ip6", "nexthdr"): return isICMPv6(right, chain: chain)
+        case ("ip6", "hoplimit"): return contains(right, number: 255, op: op, chain: chain)
+        case ("ip6", _): return nil  // its addresses: the neighbour's is not known
+        case ("ip", _): return false  // an IPv4 header, in an inet chain
+        case ("ether", _), ("vlan", _): return nil
+        // tcp, udp, icmp, sctp…: nft matches them only on packets of that protocol. `th` reads
+        // ICMPv6's checksum where a port would be: equal to a port by chance only.
+        default: return false
+        }
+    }
+
+    /// `meta l4proto` or `ip6 nexthdr` naming ICMPv6 (58).
+    private func isICMPv6(_ right: JSON, chain: Chain) -> Bool {
+        contains(right, text: "ipv6-icmp", chain: chain) || contains(right, text: "icmpv6", chain: chain)
+            || contains(right, number: 58, op: "==", chain: chain)
+    }
+
+    /// nft's names for ICMPv6 types (its JSON prints the names it knows, in sets and ranges too).
+    static let icmpv6Types: [String: Int] = [
+        "destination-unreachable": 1, "packet-too-big": 2, "time-exceeded": 3, "parameter-problem": 4,
+        "echo-request": 128, "echo-reply": 129, "mld-listener-query": 130, "mld-listener-report": 131,
+        "mld-listener-done": 132, "mld-listener-reduction": 132, "nd-router-solicit": 133, "nd-router-advert": 134,
+        "nd-neighbor-solicit": 135, "nd-neighbor-advert": 136, "nd-redirect": 137, "router-renumbering": 138,
+        "ind-neighbor-solicit": 141, "ind-neighbor-advert": 142, "mld2-listener-report": 143,
+    ]
+
+    private func contains(_ right: JSON, icmpv6Type type: Int, op: String, chain: Chain) -> Bool {
+        func number(_ v: JSON) -> Int? { v.int ?? v.string.flatMap { NFTRuleset.icmpv6Types[$0] } }
+        if let n = number(right), ["<", ">", "<=", ">="].contains(op) {
+            return contains(.number(Double(n)), number: type, op: op, chain: chain)
+        }
+        return elements(right, chain: chain).contains { e in
+            if let n = number(e) { return n == type }
+            if let r = e["range"]?.array, r.count == 2, let lo = number(r[0]), let hi = number(r[1]) {
+                return lo <= type && type <= hi
+            }
+            if let elem = e["elem"]?["val"] { return number(elem) == type }
+            return false
+        }
+    }
+
     /// An `xt` match known by its name alone (no iptables-nft-save to read its options from).
     private func xtMatch(_ name: String, _ q: FirewallQuestion) -> Bool? {
+        if q.neighbourDiscovery != nil {
+            switch name {
+            case "comment", "limit": return true
+            // Headers a neighbour-discovery packet does not carry.
+            case "icmp", "tcp", "udp", "rt", "frag", "hbh", "ah", "esp": return false
+            default: return nil  // icmp6, hl, conntrack… need their options
+            }
+        }
         switch name {
         case "comment": return true
         // A rate limit lets the first packets through: one new connection is within any limit.

@@ -31,6 +31,14 @@ enum FuzzTargets {
 }
 
 /// Questions every firewall parser is asked, so the rules are walked, not only read.
+/// An IPv6 question (not loopback) is answered for neighbour discovery too, whatever the rules; an
+/// IPv4 one never is (ARP does not pass the input hook).
+func requireNeighbourDiscovery(_ v: FirewallVerdict, _ q: FirewallQuestion) throws {
+    try require(
+        (v.neighbourDiscovery != nil) == NeighbourDiscoveryPacket.applies(to: q),
+        "neighbour discovery \(v.neighbourDiscovery == nil ? "missing" : "answered") for \(q.remote ?? "?")")
+}
+
 let fuzzQuestions: [FirewallQuestion] = [
     FirewallQuestion(direction: .inbound, proto: .tcp, port: 22, remote: "192.0.2.7"),
     FirewallQuestion(direction: .inbound, proto: .udp, port: 5351, remote: "2001:db8::7", program: "/usr/bin/app"),

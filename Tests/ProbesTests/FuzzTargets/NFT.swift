@@ -6,7 +6,7 @@ extension FuzzTargets {
         do {
             let rules = try NFTRuleset(json: bytes)
             for q in fuzzQuestions {
-                _ = rules.evaluate(q)
+                try requireNeighbourDiscovery(rules.evaluate(q), q)
             }
         } catch {
             try require(!String(describing: error).isEmpty, "an nft decode error that says nothing")
