@@ -1206,12 +1206,58 @@ function M.paths(opts)
           local name, good = fam == "ipv6" and "IPv6" or "IPv4", fam == "ipv6" and "IPv4" or "IPv6"
           evidence.family = fam
           local refused = bad.outcome == "refused"
+          -- Refused: the packet got there and was turned away, by a computer with no listener on that
+          -- family or by a reject rule. Not a drop: an app that tries both families goes on to the one
+          -- that works at once, so it is a warning. On the destination its own sockets tell which.
+          if refused then
+            local at = hostport(bad.address, port)
+            if not destination(ctx) then
+              return warn {
+                summary = string.format("the source connects to the destination over %s, but over %s %s is refused: nothing listens there over %s, or a firewall rejects it (the destination's own check tells which)",
+                                        good, name, at, name),
+                advice = { string.format("Apps that try %s first go on to %s at once; to use %s too, see the destination's check.", name, good, name) },
+                evidence = evidence,
+              }
+            end
+            local ls = netstat.listeners(port)
+            local listens = false
+            for _, l in ipairs(ls) do
+              local reachable = l.scope ~= "loopback-only"
+              if reachable and (l.family == fam or (fam == "ipv4" and l.family == "ipv6" and l.scope == "wildcard" and l.dual_stack)) then
+                listens = true
+              end
+            end
+            evidence.listeners = ls
+            if not listens then
+              local where = {}
+              for _, l in ipairs(ls) do where[#where + 1] = l["local"].text end
+              return warn {
+                summary = string.format("the source connects over %s, but %s is refused over %s: TCP %d listens on %s only (%s)",
+                                        good, at, name, port, good, table.concat(where, ", ")),
+                cause = fam == "ipv6" and "listener-ipv4-only" or "no-listener",
+                advice = { string.format("Only if the other computer should connect over %s: set the %s to listen on %s too (%s), then restart it. Over %s it works as it is.",
+                                         name, opts.label or "service", name, fam == "ipv6" and ":: with IPv6-only off, or a second listener on ::" or "0.0.0.0, or :: with IPv6-only off", good) },
+                evidence = evidence,
+              }
+            end
+            return warn {
+              summary = string.format("the source connects over %s, but %s is refused over %s although TCP %d listens there: a firewall rejects it",
+                                      good, at, name, port),
+              cause = fam == "ipv6" and "firewall-blocks-inbound-ipv6" or "firewall-blocks-inbound",
+              advice = { string.format("On the destination, let TCP %d in over %s as it is over %s (its firewall's %s rules%s).", port, name, good, name,
+                                       fam == "ipv6" and ": ip6tables, or nft's inet/ip6 tables" or "") },
+              evidence = evidence,
+            }
+          end
           return fail {
             summary = string.format("the source connects to the destination over %s, but not over %s: %s %s", good, name,
                                     refused and "refused at" or "no answer from", hostport(bad.address, port)),
             cause = fam == "ipv6" and "firewall-blocks-inbound-ipv6" or "firewall-blocks-inbound",
-            advice = { string.format("On the destination, let TCP %d in over %s as it is over %s: its firewall's %s rules (ip6tables, nft's inet/ip6 tables), and — behind a router — the router's %s pinhole to %s. Or make the source use %s only (its name's %s record).",
-                                     port, name, good, name, name, bad.address, good, fam == "ipv6" and "A" or "AAAA") },
+            advice = { fam == "ipv6"
+                         and string.format("On the destination, let TCP %d in over IPv6 as it is over IPv4: its firewall's IPv6 rules (ip6tables, nft's inet/ip6 tables), and — behind a router — the router's IPv6 pinhole to %s. Or make the source use IPv4 only (its name's A record).",
+                                           port, bad.address)
+                         or string.format("On the destination, let TCP %d in over IPv4 as it is over IPv6: its firewall's IPv4 rules (iptables, nft's inet/ip tables), and — behind a router — the router's forward to %s. Or make the source use IPv6 only (its name's AAAA record).",
+                                           port, bad.address) },
             evidence = evidence,
           }
         end
