@@ -21,6 +21,24 @@ struct PairedPathsLabTests {
         var token: String { root.appendingPathComponent("pair.token").path }
         func serviceDir(_ side: String) -> URL { root.appendingPathComponent("\(side)/crashplan") }
 
+        /// The two on one network with IPv4 and global IPv6 addresses (the documentation prefix).
+        func dualStackLAN() throws {
+            source = try lab.namespace("s")
+            destination = try lab.namespace("d")
+            (sourceAddress, destinationAddress) = ("10.231.72.1", "10.231.72.2")
+            try lab.link(source, "10.231.72.1/24", destination, "10.231.72.2/24")
+            for (ns, a) in [(source, "2001:db8:72::1/64"), (destination, "2001:db8:72::2/64")] {
+                let dev = try lab.exec(ns, [NetworkLab.ip!, "-o", "link", "show"]).output.split(separator: "\n")
+                    .compactMap { $0.split(separator: ":").dropFirst().first?.trimmingCharacters(in: .whitespaces) }
+                    .compactMap { $0.split(separator: "@").first.map(String.init) }.first { $0 != "lo" } ?? ""
+                try lab.ip("-n", ns, "-6", "addr", "add", a, "dev", dev, "nodad")
+            }
+            try lab.waitForIPv6([source, destination])
+        }
+
+        /// Where the destination's service listens: "::" takes both families, "0.0.0.0" IPv4 only.
+        var destinationListensOn = "::"
+
         /// Both computers run their backup service (listening on IPv4 and IPv6) and `portdoctor listen`.
         func start() throws {
             let runsv = try #require(
@@ -32,7 +50,8 @@ struct PairedPathsLabTests {
             for (side, ns) in [("source", source), ("destination", destination)] {
                 let dir = serviceDir(side)
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-                try "#!/bin/sh\nexec \(portdoctorBinary) bench hold-listener --address :: --port 4242\n".write(
+                let address = side == "destination" ? destinationListensOn : "::"
+                try "#!/bin/sh\nexec \(portdoctorBinary) bench hold-listener --address \(address) --port 4242\n".write(
                     to: dir.appendingPathComponent("run"), atomically: true, encoding: .utf8)
                 chmod(dir.appendingPathComponent("run").path, 0o755)
                 try lab.start(ns, [runsv, dir.path])
@@ -94,23 +113,41 @@ struct PairedPathsLabTests {
             .joined(separator: "; ")
     }
 
+    /// Two dual-stack computers on one network, no firewall rules anywhere, the destination's
+    /// service listening on 0.0.0.0 only (as many do): IPv4 connects, IPv6 is refused. Not a firewall
+    /// (a newcomer's paired run said so), and nothing to fix for the pair: a warning naming the
+    /// listener, from the destination's own sockets.
+    @Test func aServiceOnIPv4OnlyIsAWarningAboutTheListenerNotAFirewall() throws {
+        let world = World()
+        defer { world.tearDown() }
+        try NetworkLab.requireAvailable()
+        try world.dualStackLAN()
+        world.destinationListensOn = "0.0.0.0"
+        try world.start()
+        for side in ["source", "destination"] {
+            let report = try world.diagnose(from: side)
+            let pairing = try #require(report["pairing"] as? [String: Any], "from the \(side): no pairing")
+            let (check, tests) = Self.paths(report)
+            print("paired IPv4-only service from the \(side): \(Self.describe(tests)) — \(pairing["summary"] ?? "")")
+            #expect(tests.contains { $0["family"] as? String == "ipv4" && $0["outcome"] as? String == "connected" })
+            #expect(tests.contains { $0["family"] as? String == "ipv6" && $0["outcome"] as? String == "refused" })
+            #expect(check?["status"] as? String == "warn", "from the \(side): \(check ?? [:])")
+            if side == "destination" {
+                #expect(check?["cause"] as? String == "listener-ipv4-only", "\(check ?? [:])")
+            }
+            let causes = ((report["checks"] as? [[String: Any]]) ?? []).compactMap { $0["cause"] as? String }
+            #expect(!causes.contains { $0.hasPrefix("firewall-") }, "from the \(side): \(causes)")
+            #expect(pairing["fix"] == nil || pairing["fix"] is NSNull, "from the \(side): \(pairing)")
+        }
+    }
+
     /// Two dual-stack computers on one network; the destination's firewall drops TCP 4242 over IPv6
     /// only. From either side: IPv4 connects, IPv6 does not, and the destination is the one to fix.
     @Test func ipv6BlockedByTheDestinationsFirewallIsNamedWithItsComputerAndFamily() throws {
         let world = World()
         defer { world.tearDown() }
         try NetworkLab.requireAvailable()
-        world.source = try world.lab.namespace("s")
-        world.destination = try world.lab.namespace("d")
-        (world.sourceAddress, world.destinationAddress) = ("10.231.72.1", "10.231.72.2")
-        try world.lab.link(world.source, "10.231.72.1/24", world.destination, "10.231.72.2/24")
-        for (ns, a) in [(world.source, "2001:db8:72::1/64"), (world.destination, "2001:db8:72::2/64")] {
-            let dev = try world.lab.exec(ns, [NetworkLab.ip!, "-o", "link", "show"]).output.split(separator: "\n")
-                .compactMap { $0.split(separator: ":").dropFirst().first?.trimmingCharacters(in: .whitespaces) }
-                .compactMap { $0.split(separator: "@").first.map(String.init) }.first { $0 != "lo" } ?? ""
-            try world.lab.ip("-n", ns, "-6", "addr", "add", a, "dev", dev, "nodad")
-        }
-        try world.lab.waitForIPv6([world.source, world.destination])
+        try world.dualStackLAN()
         try world.start()
         try world.lab.nft(
             world.destination,
