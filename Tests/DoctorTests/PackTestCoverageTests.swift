@@ -44,6 +44,7 @@ import Testing
         #expect(
             named["paths"] == [
                 "firewall-blocks-inbound-ipv6", "firewall-blocks-inbound", "port-forward-missing", "filtered-upstream",
+                "listener-ipv4-only", "no-listener",
             ])
         #expect(named["port-forward"]?.contains("upnp-unavailable") == true, "through require(\"tcp-service:nat\")")
         #expect(named["reauthenticate"] == ["manual-step"])

@@ -152,4 +152,13 @@ import Testing
         #expect(report.primary?.id == "destination:firewall")
         #expect(TextReporter(color: false).render(report).contains("Fix the destination"))
     }
+
+    /// The newcomer's "On the destination: On the destination, let …": said once.
+    @Test func theFirstStepSaysItsComputerOnce() {
+        #expect(PairedVerdict.firstStep("Restart the service.", side: "destination") == "On the destination: Restart the service.")
+        #expect(
+            PairedVerdict.firstStep("On the destination, let TCP 4242 in over IPv6.", side: "destination")
+                == "On the destination, let TCP 4242 in over IPv6.")
+        #expect(PairedVerdict.firstStep("Ask the network's admin.", side: "between") == "Ask the network's admin.")
+    }
 }

@@ -167,6 +167,13 @@ public struct PairedVerdict: Sendable {
         if side == "between" { return "the network between the two computers" }
         return computer.map { "the \(side), \($0)" } ?? "the \(side)"
     }
+
+    /// The first thing to do, saying on which computer ("On the destination: …") unless the advice
+    /// already does, or it is about the network between them.
+    public static func firstStep(_ advice: String, side: String) -> String {
+        if side == "between" || advice.lowercased().hasPrefix("on the \(side)") { return advice }
+        return "On the \(side): \(advice)"
+    }
 }
 
 /// JSON read back into a JSONValue (true stays a Bool, 1 an Int).

@@ -44,6 +44,9 @@ public enum PackTests {
     /// recording a case refers to, not a case.
     public static func cases(inPack path: String) throws(CaseError) -> [PackTestCase] {
         let folder = URL(fileURLWithPath: path).appendingPathComponent("tests")
+        guard (try? FileManager.default.contentsOfDirectory(atPath: path)) != nil else {
+            throw CaseError(description: "\(path): no such pack folder (give the path to a folder with pack.lua)")
+        }
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else {
             throw CaseError(description: "\(path) has no tests/ folder (see Docs/writing-checks.md, \"Testing a pack\")")
         }

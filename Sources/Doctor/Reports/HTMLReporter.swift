@@ -85,7 +85,7 @@ public enum HTMLReporter {
                 let who = PairedVerdict.whatToFix(side: side, computer: v.computer)
                 h.append("<p class=\"verdict fail\">Fix \(esc(who)): \(esc(v.summary)).</p>")
                 if let first = v.advice.first {
-                    h.append(side == "between" ? "<p>\(esc(first))</p>" : "<p>On the \(esc(side)): \(esc(first))</p>")
+                    h.append("<p>\(esc(PairedVerdict.firstStep(first, side: side)))</p>")
                 }
             } else {
                 h.append("<p class=\"verdict pass\">Both computers: \(esc(v.summary)).</p>")

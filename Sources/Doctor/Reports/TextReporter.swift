@@ -73,7 +73,7 @@ public struct TextReporter {
             }
         }
 
-        let width = min(24, (report.findings.map(\.id.count).max() ?? 8) + 2)
+        let width = min(30, (report.findings.map(\.id.count).max() ?? 8) + 2)
         let indent = String(repeating: " ", count: 8 + width)
         for f in report.findings {
             let name = f.id.count >= width ? f.id + " " : f.id + String(repeating: " ", count: width - f.id.count)
@@ -140,7 +140,7 @@ public struct TextReporter {
         guard let side = v.fix else { return [paint("Both computers: \(v.summary).", "1;32")] }
         let who = PairedVerdict.whatToFix(side: side, computer: v.computer)
         var lines = [paint("Fix \(who):", "1;31") + " \(v.summary)."]
-        if let first = v.advice.first { lines.append(side == "between" ? first : "On the \(side): \(first)") }
+        if let first = v.advice.first { lines.append(PairedVerdict.firstStep(first, side: side)) }
         return lines
     }
 
