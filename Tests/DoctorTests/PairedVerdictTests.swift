@@ -203,7 +203,8 @@ import Testing
         d[1] = finding("destination", "service", .fail, cause: "service-not-installed")
         d[1].advice = ["Install the backup service, or give its name with --param service=NAME."]
         let v = try decide(healthy("source") + d, "refused")
-        #expect(v.advice.contains { $0.contains("PORTDOCTOR_PARAM_SERVICE=NAME portdoctor listen --pair") }, "\(v.advice)")
+        #expect(
+            v.advice.contains { $0.contains("PORTDOCTOR_PARAM_SERVICE=NAME portdoctor listen --pair") }, "\(v.advice)")
         d[1].status = .warn
         d[1].cause = nil
         let w = try decide(healthy("source") + d, "connected")
@@ -212,6 +213,7 @@ import Testing
         var s = healthy("source")
         s[1] = finding("source", "service", .fail, cause: "service-not-installed")
         s[1].advice = d[1].advice
-        #expect(!(try decide(s + healthy("destination"), "connected")).advice.contains { $0.contains("PORTDOCTOR_PARAM") })
+        #expect(
+            !(try decide(s + healthy("destination"), "connected")).advice.contains { $0.contains("PORTDOCTOR_PARAM") })
     }
 }

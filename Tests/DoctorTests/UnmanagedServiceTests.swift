@@ -7,7 +7,9 @@ import Testing
 /// listens, and the listener step still runs. Nothing listening and nothing installed stays a fail.
 struct UnmanagedServiceTests {
     /// What service.status answers for a name no manager has.
-    static let notInstalled: LuaValue = ["manager": "systemd", "name": "crashplan", "installed": false, "running": false]
+    static let notInstalled: LuaValue = [
+        "manager": "systemd", "name": "crashplan", "installed": false, "running": false,
+    ]
 
     static func crashplan(_ w: SharedStepTests.World, params: [(String, String)] = []) throws -> [String: Finding] {
         try SharedStepTests.run(
@@ -48,8 +50,10 @@ struct UnmanagedServiceTests {
         let w = SharedStepTests.World()
         w.service = Self.notInstalled
         w.listeners = [
-            ["proto": "tcp", "family": "ipv4", "state": "LISTEN", "scope": "wildcard",
-             "local": ["text": "0.0.0.0:4242"], "access": "no-permission"]
+            [
+                "proto": "tcp", "family": "ipv4", "state": "LISTEN", "scope": "wildcard",
+                "local": ["text": "0.0.0.0:4242"], "access": "no-permission",
+            ]
         ]
         let service = try #require(try Self.crashplan(w)["service"])
         #expect(service.status == .warn, "\(service.summary)")
