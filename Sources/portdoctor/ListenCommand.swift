@@ -19,6 +19,12 @@ struct ListenCommand: ParsableCommand {
             It connects back only to the address a request came from, never to an address named in a \
             request; at most --per-minute requests per address; requests are one line of at most 512 bytes \
             within 5 s. With --token, requests must carry the same token. Protocol: Docs/reflector-protocol.md.
+
+            Paired (--pair, --token-file), this computer runs its own pack with its own parameters, which \
+            `listen` does not take as --param: give them in the environment or the config file \
+            (~/.config/portdoctor/config), e.g. a service registered under another name:
+              PORTDOCTOR_PARAM_SERVICE=backupd portdoctor listen --pair
+            Protocol: Docs/pairing-protocol.md.
             """
     )
 

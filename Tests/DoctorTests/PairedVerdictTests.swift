@@ -161,4 +161,68 @@ import Testing
                 == "On the destination, let TCP 4242 in over IPv6.")
         #expect(PairedVerdict.firstStep("Ask the network's admin.", side: "between") == "Ask the network's admin.")
     }
+
+    // MARK: a connect that connected cannot be failing for a stopped service or no listener
+
+    /// The newcomer's case: the destination's service step found no service under the names looked
+    /// for, yet the source's connect to its port CONNECTED — the service is not "down".
+    @Test func aConnectedConnectIsNeverTheDestinationsServiceDown() throws {
+        for cause in ["service-not-installed", "service-not-running"] {
+            var d = healthy("destination")
+            d[1] = finding("destination", "service", .fail, cause: cause)
+            let v = try decide(healthy("source") + d, "connected")
+            #expect(!v.summary.contains("service is down"), "\(cause): \(v.summary)")
+            #expect(v.summary.contains("something answers on that port"), "\(v.summary)")
+            #expect(v.check == "destination:service" && v.cause == cause)
+        }
+        // Refused, the same finding is the service that is down.
+        var d = healthy("destination")
+        d[1] = finding("destination", "service", .fail, cause: "service-not-installed")
+        #expect(try decide(healthy("source") + d, "refused").summary.contains("service is down"))
+    }
+
+    /// Nothing listening, or a firewall that drops the port, cannot be why a connect that connected
+    /// fails: a failing path (one family) comes first, and their wording says the connect works.
+    @Test func aConnectedConnectPutsContradictedFindingsAfterThePaths() throws {
+        var d = healthy("destination")
+        d[2] = finding("destination", "listener", .fail, cause: "no-listener")
+        d[3] = finding("destination", "firewall", .fail, cause: "firewall-blocks-inbound")
+        var paths = finding("source", "paths", .fail, cause: "firewall-blocks-inbound-ipv6")
+        paths.id = "paths"
+        let v = try decide(healthy("source") + d + [paths], "connected")
+        #expect(v.check == "paths", "\(v)")
+        let w = try decide(healthy("source") + d, "connected")
+        #expect(w.check == "destination:listener" && !w.summary.contains("nothing listens there"), "\(w.summary)")
+        #expect(w.summary.contains("it connects"), "\(w.summary)")
+    }
+
+    /// Another program on the port, or one family only: those coexist with a connect that connected.
+    @Test func aConnectedConnectToAnotherProgramIsStillTheVerdict() throws {
+        var d = healthy("destination")
+        d[2] = finding("destination", "listener", .fail, cause: "port-in-use")
+        let v = try decide(healthy("source") + d, "connected")
+        #expect(v.fix == "destination" && v.cause == "port-in-use")
+        #expect(v.summary.contains("to another program"), "\(v.summary)")
+    }
+
+    /// The peer runs under `portdoctor listen`, which takes no --param: the advice says how to give
+    /// it the service's name there, whether its service step failed or warned.
+    @Test func thePeersServiceNameIsGivenInItsEnvironment() throws {
+        var d = healthy("destination")
+        d[1] = finding("destination", "service", .fail, cause: "service-not-installed")
+        d[1].advice = ["Install the backup service, or give its name with --param service=NAME."]
+        let v = try decide(healthy("source") + d, "refused")
+        #expect(
+            v.advice.contains { $0.contains("PORTDOCTOR_PARAM_SERVICE=NAME portdoctor listen --pair") }, "\(v.advice)")
+        d[1].status = .warn
+        d[1].cause = nil
+        let w = try decide(healthy("source") + d, "connected")
+        #expect(w.fix == nil && w.advice.contains { $0.contains("PORTDOCTOR_PARAM_SERVICE=NAME") }, "\(w.advice)")
+        // This computer's own service step: --param works here, no environment advice.
+        var s = healthy("source")
+        s[1] = finding("source", "service", .fail, cause: "service-not-installed")
+        s[1].advice = d[1].advice
+        #expect(
+            !(try decide(s + healthy("destination"), "connected")).advice.contains { $0.contains("PORTDOCTOR_PARAM") })
+    }
 }

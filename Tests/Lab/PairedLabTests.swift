@@ -49,6 +49,9 @@ struct PairedLabTests {
         /// UPnP either), the source outside; otherwise both on one network.
         /// `routed`: the two on two networks joined by a plain router (no NAT), `router` its namespace.
         var router = ""
+        /// false: the destination's `portdoctor listen` is not told the service's name (the pack
+        /// looks for it under its own names, and finds none: a service registered under another one).
+        var destinationKnowsService = true
         /// `sourceListens: false`: only the destination runs `portdoctor listen` (the documented flow).
         func build(_ fault: Fault, behindRouter: Bool = false, routed: Bool = false, sourceListens: Bool = true) throws {
             try NetworkLab.requireAvailable()
@@ -91,11 +94,11 @@ struct PairedLabTests {
                 let listens = side == "destination" || sourceListens
                 // The peer's own parameters: its service, from its own environment.
                 if listens {
+                    let told = side == "source" || destinationKnowsService
                     try lab.start(
                         ns,
-                        [
-                            "/usr/bin/env", "PORTDOCTOR_PARAM_SERVICE=\(dir.path)", portdoctorBinary, "listen",
-                            "--per-minute", "1000", "--token-file", token,
+                        (told ? ["/usr/bin/env", "PORTDOCTOR_PARAM_SERVICE=\(dir.path)"] : []) + [
+                            portdoctorBinary, "listen", "--per-minute", "1000", "--token-file", token,
                         ])
                 }
                 try waitFor {
@@ -173,6 +176,31 @@ struct PairedLabTests {
             #expect(Set(checks.compactMap { $0["side"] as? String }) == ["source", "destination"])
             if fault == .healthy { #expect(report["exit_code"] as? Int == 0, "healthy from the \(side): \(failed)") }
         }
+    }
+
+    /// A newcomer's case: the destination's backup service runs and listens on 4242, but under a name
+    /// the pack does not look for (its `listen` was not told it). The connect works: the service step
+    /// warns naming what listens, the listener step runs, and the verdict is no "service is down" —
+    /// its advice says how to give the peer the name.
+    @Test func aServiceUnderAnotherNameIsNoServiceDown() throws {
+        let world = PairWorld()
+        defer { world.tearDown() }
+        world.destinationKnowsService = false
+        try world.build(.healthy)
+        let report = try world.diagnose(from: "source")
+        let pairing = try #require(report["pairing"] as? [String: Any], "no pairing")
+        let checks = (report["checks"] as? [[String: Any]]) ?? []
+        func check(_ id: String) -> [String: Any]? { checks.first { $0["id"] as? String == id } }
+        let service = try #require(check("destination:service"), "\(checks.map { $0["id"] ?? "?" })")
+        #expect(service["status"] as? String == "warn", "\(service)")
+        #expect((service["summary"] as? String ?? "").contains("listens on TCP 4242"), "\(service)")
+        let listener = try #require(check("destination:listener"))
+        #expect(listener["status"] as? String != "skip", "\(listener)")
+        #expect((pairing["connect"] as? [String: Any])?["status"] as? String == "connected", "\(pairing)")
+        #expect(pairing["fix"] == nil || pairing["fix"] is NSNull, "\(pairing)")
+        #expect(!(pairing["summary"] as? String ?? "").contains("service is down"), "\(pairing)")
+        let advice = (pairing["advice"] as? [String]) ?? []
+        #expect(advice.contains { $0.contains("PORTDOCTOR_PARAM_SERVICE=NAME portdoctor listen") }, "\(advice)")
     }
 
     /// Both computers clean, but the router in front of the destination forwards nothing: told from

@@ -236,6 +236,42 @@ local function restart_repair(opts)
   }
 end
 
+-- The service step's answer when no service manager has the service under `names`, but something
+-- listens on its port that may be it: a warn naming that program, or nil (nothing listens, or only
+-- programs known to be something else: the service is not installed).
+function M.unmanaged(ctx, opts, names)
+  local port = ctx.params.port
+  local label = opts.label or "service"
+  local maybe, known
+  for _, l in ipairs(netstat.listeners(port)) do
+    local mine, why = M.identify(ctx, l, opts, false)
+    if mine == true then known = known or { listener = l, why = why }
+    elseif mine == nil then maybe = maybe or { listener = l, why = why } end
+  end
+  local it = known or maybe
+  if not it then return nil end
+  local l = it.listener
+  local looked = table.concat(names, ", ")
+  local summary
+  if known then
+    summary = string.format("the %s runs (%s listens on TCP %d: %s), but no service manager has it under %s",
+                            label, owner_text(l), port, it.why, looked)
+  else
+    summary = string.format("%s listens on TCP %d, but no service manager has the %s under %s: if that program is the %s, it was started by hand or has another name",
+                            owner_text(l), port, label, looked, label)
+  end
+  local advice = {
+    "Give the service's name with --param service=NAME, so that portdoctor can tell its state and restart it"
+      .. (ctx.command and (" (" .. ctx.command .. " --param service=NAME)") or "") .. ".",
+  }
+  if not known then
+    advice[#advice + 1] = "If " .. owner_text(l) .. " is not the " .. label .. ", stop it and install the "
+      .. label .. " (see the listener step)."
+  end
+  if not l.owner then advice[#advice + 1] = "See which program it is: " .. who_holds(ctx, port) end
+  return warn { summary = summary, advice = advice, evidence = { listeners = { l }, looked_for = names } }
+end
+
 function M.service(opts)
   opts = opts or {}
   return {
@@ -245,6 +281,14 @@ function M.service(opts)
       local names = candidates(ctx, opts.names)
       if #names == 0 then return skip("no service name for " .. ctx.platform .. ": give it with --param service=NAME") end
       local s, seen = find_service(ctx, opts.names)
+      if not s and destination(ctx) then
+        -- Not under the names looked for, yet something may listen on the service's port: a
+        -- service started by hand, or registered under another name. The socket table says who
+        -- (M.identify: the pack's program names, --param program); the listener step judges the
+        -- port, so it must run — this step warns instead of failing it.
+        local what = M.unmanaged(ctx, opts, names)
+        if what then return what end
+      end
       if not s then
         return fail {
           summary = "the " .. (opts.label or "service") .. " is not installed (looked for " .. table.concat(names, ", ") .. ")",
@@ -1036,7 +1080,11 @@ function M.restart_service(opts)
         return skip("cannot tell whether the " .. label .. " runs without administrator rights (see the service step): "
                     .. M.sudo_hint(ctx))
       end
-      if not s or not s.running then
+      if not s then
+        -- It may run all the same, by hand or under another name (the service step says which).
+        return skip("no service manager has the " .. label .. " under the names looked for: give its name with --param service=NAME to have it restarted")
+      end
+      if not s.running then
         return skip("the " .. label .. " is not running now: the service step says why")
       end
       local restart = service.restart_command(s.name, manager_options(ctx, s)) or ("restart the " .. label)

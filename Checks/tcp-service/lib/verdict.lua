@@ -70,10 +70,68 @@ function M.reached_directly(findings, connect)
   return false
 end
 
+-- A finding of the other computer's (`portdoctor listen`): its id carries its side ("destination:service").
+function M.is_peers(f) return (f.id or ""):find(":", 1, true) ~= nil end
+
+-- The causes of the first branches below that a connect which CONNECTED can coexist with, and
+-- what they mean then: another program answers the port, or one family works and not the other.
+-- Any other cause of theirs (a stopped or missing service, nothing listening, a firewall that
+-- drops the port) cannot be why a connect to that very port fails when it did not fail.
+local while_connected = {
+  ["port-in-use"] = "it connects, but to another program, not the destination's service",
+  ["listener-ipv4-only"] = "over IPv4 only: over IPv6 nothing answers on the destination",
+  ["firewall-blocks-inbound-ipv6"] = "over IPv4 only: the destination's firewall drops IPv6",
+}
+
+-- What a finding of those branches means when the connect connected although it says otherwise:
+-- something answers on the port, so the finding is about something else than the connect.
+local function despite_connect(f)
+  if M.is_step(f, "service") then
+    return "it connects, so something answers on that port: the destination's service is not down, but its service manager does not show it running (what answers may be the service under another name, another program, or another computer)"
+  end
+  if M.is_step(f, "listener") then
+    return "it connects, so something answers on that port, though the destination sees no usable listener of its own (is it another computer that answers?)"
+  end
+  return "it connects, yet on the " .. (f.side or "other computer") .. " something is wrong"
+end
+
+-- The other computer runs the pack under `portdoctor listen`, which takes no --param: its steps'
+-- advice to give one (the service's name, say) means an environment variable there.
+local function peer_parameters(f)
+  if not M.is_peers(f) then return nil end
+  for _, a in ipairs(f.advice or {}) do
+    local key, value = tostring(a):match("%-%-param ([%w_]+)=([%w_%.%-]+)")
+    if key then
+      value = value:gsub("%.+$", "")  -- the sentence's full stop
+      return string.format("On the %s, `portdoctor listen` takes no --param: give it in its environment instead, "
+        .. "PORTDOCTOR_PARAM_%s=%s portdoctor listen --pair (or in its config file), then pair again",
+        f.side or "other computer", key:upper(), value)
+    end
+  end
+end
+
 -- The destination's own evidence first (a stopped service, no listener, its inbound firewall),
 -- then the source's (its outbound firewall), then what the connect between them says.
 function M.decide(findings, connect)
+  local v = M.reason(findings, connect)
+  -- The other computer's service step said the service is not installed (or not under the names
+  -- looked for): how to give that computer its name.
+  local peer_service = first(findings, function(f)
+    return M.is_peers(f) and M.is_step(f, "service") and (f.status == "fail" or f.status == "warn")
+  end)
+  local hint = peer_service and peer_parameters(peer_service)
+  if hint then
+    local advice = {}
+    for _, a in ipairs(v.advice or {}) do advice[#advice + 1] = a end
+    advice[#advice + 1] = hint
+    v.advice = advice
+  end
+  return v
+end
+
+function M.reason(findings, connect)
   local outcome = connect.status
+  local connected = outcome == "connected"
   local how = M.how(connect)
   local function verdict(f, why)
     return { fix = f.side, computer = f.computer, cause = f.cause, summary = how .. ": " .. why .. " — " .. f.summary,
@@ -83,15 +141,25 @@ function M.decide(findings, connect)
     local f = first(findings, function(f) return f.side == side end)
     return f and f.computer
   end
+  -- A connect that connected: only the causes that coexist with it lead here (see while_connected).
+  local function explains(f, why)
+    if not connected then return verdict(f, why) end
+    if while_connected[f.cause] then return verdict(f, while_connected[f.cause]) end
+  end
   -- A refused connect: the destination's service is down, or nothing listens there.
+  local v
   local f = M.failing(findings, "destination", { "service" })
-  if f then return verdict(f, "the destination's service is down") end
+  v = f and explains(f, "the destination's service is down")
+  if v then return v end
   f = M.failing(findings, "destination", { "listener", "engine-port" })
-  if f then return verdict(f, "nothing listens there on the destination") end
+  v = f and explains(f, "nothing listens there on the destination")
+  if v then return v end
   f = M.failing(findings, "destination", { "firewall" })
-  if f then return verdict(f, "the destination's firewall drops it") end
+  v = f and explains(f, "the destination's firewall drops it")
+  if v then return v end
   f = M.failing(findings, "source", { "firewall" })
-  if f then return verdict(f, "the source's firewall blocks it on the way out") end
+  v = f and explains(f, "the source's firewall blocks it on the way out")
+  if v then return v end
   -- One family or one path fails while another works: the pack's `paths` step named it.
   f = first(findings, function(f) return f.id == "paths" and f.status == "fail" and f.side ~= nil end)
   if f then
@@ -105,6 +173,10 @@ function M.decide(findings, connect)
     -- The path works; anything else failing is that computer's own problem. Not the survey of
     -- the destination's router: the source's connect to the service is the test of the way in
     -- (the survey may lack evidence, e.g. no reflector on the source to connect back).
+    -- The first branches' findings, said for what they are now (the connect worked), first.
+    f = M.failing(findings, "destination", { "service", "listener", "engine-port", "firewall" })
+      or M.failing(findings, "source", { "firewall" })
+    if f and not M.is_step(f, "engine-port") then return verdict(f, despite_connect(f)) end
     f = first(findings, function(f) return f.status == "fail" and f.side ~= nil and not M.is_step(f, "port-forward") end)
     if f then return verdict(f, "a problem on the " .. f.side) end
     return { summary = how .. ": both computers look healthy", advice = {} }
