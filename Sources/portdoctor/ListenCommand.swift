@@ -17,14 +17,17 @@ struct ListenCommand: ParsableCommand {
             the only proof that the port is reachable from outside.
 
             It connects back only to the address a request came from, never to an address named in a \
-            request; at most --per-minute requests per address; requests are one line of at most 512 bytes \
-            within 5 s. With --token, requests must carry the same token. Protocol: Docs/reflector-protocol.md.
+            request; at most --per-minute requests (connections) per address; requests are one line of at most \
+            512 bytes within 5 s. With --token, requests must carry the same token. Protocol: Docs/reflector-protocol.md.
 
-            Paired (--pair, --token-file), this computer runs its own pack with its own parameters, which \
-            `listen` does not take as --param: give them in the environment or the config file \
-            (~/.config/portdoctor/config), e.g. a service registered under another name:
+            Pairing (--pair, --token-file): a paired session that authenticates starts its address's count \
+            over, so re-running `portdoctor run PACK --with THIS-HOST` after each change is never limited; \
+            addresses that do not pair (wrong codes included) stay limited. Docs/pairing-protocol.md, "Limits".
+
+            Paired, this computer runs its own pack with its own parameters, which `listen` does not take \
+            as --param: give them in the environment or the config file (~/.config/portdoctor/config), \
+            e.g. a service registered under another name:
               PORTDOCTOR_PARAM_SERVICE=backupd portdoctor listen --pair
-            Protocol: Docs/pairing-protocol.md.
             """
     )
 
@@ -34,7 +37,8 @@ struct ListenCommand: ParsableCommand {
             "Address to listen on (default ::, IPv6 and IPv4 both, or 0.0.0.0 where IPv6 is off; or one of this computer's)."
     ) var address: String?
     @Option(help: "Require this shared token in every request.") var token: String?
-    @Option(help: "Requests allowed per source address per minute.") var perMinute = 10
+    @Option(help: "Requests allowed per source address per minute (an address that pairs starts over).")
+    var perMinute = 10
     @Flag(
         help:
             "Also take part in a paired diagnosis (`portdoctor run PACK --with THIS-HOST` on the other computer): prints a one-time code to type there."

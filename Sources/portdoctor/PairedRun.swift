@@ -347,6 +347,8 @@ final class PairedRun {
                 "The portdoctor at \(peer) does not pair: restart it as `portdoctor listen --pair` (or with --token-file)."
             case "unknown-pack", "pack-version-mismatch", "pack-unloadable":
                 "Install the same pack on the other computer (`portdoctor pack install …`), then run again."
+            case "rate-limited":
+                "The other computer answered (it is on and reachable), but its `portdoctor listen` limits requests from this address (--per-minute): wait a minute and run again, or restart it with a higher --per-minute. A current `portdoctor listen` never limits its paired partner."
             case "busy", "pairing-closed":
                 "Wait a few seconds (or restart `portdoctor listen --pair` on the other computer), then run again."
             default: "Run again; if it keeps failing, run `portdoctor listen --pair` on the other computer in a terminal to see why."
@@ -361,6 +363,8 @@ final class PairedRun {
                 evidence: .object([
                     "peer": .string(peer), "code": .string(why.code), "stage": .string(stage),
                     "message": .string(why.message),
+                    // Any refusal is an answer: the other computer is on and its portdoctor listens.
+                    "peer_answered": .bool(!["peer-unreachable", "garbled", "closed", "timeout"].contains(why.code)),
                 ]), origin: "portdoctor"))
         return report
     }

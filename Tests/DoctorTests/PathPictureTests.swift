@@ -58,6 +58,10 @@ import Testing
         #expect(try stop(PathFixtures.firewallDrops) == ("firewall", "firewall"))
         #expect(try stop(PathFixtures.doubleNAT) == ("nat", "router 2"))
         #expect(try stop(PathFixtures.peerRefuses) == ("peer", "peer"))
+        // A firewall found from a connect to the other computer (it answers on another port) is
+        // the other computer's, not this one's.
+        let peerFirewall = PathFixtures.peerRefuses.replacingOccurrences(of: #""no-listener""#, with: #""firewall-blocks-inbound""#)
+        #expect(try stop(peerFirewall) == ("peer", "peer"))
         #expect(try stop(PathFixtures.cgnatAndServiceDown) == ("computer", "this computer"))
         #expect(try stop(PathFixtures.healthy) == (nil, nil))
         // A pack's own cause names no place: unknown stays unknown.

@@ -13,6 +13,8 @@ struct SharedStepTests {
         var connect: LuaValue = ["status": "connected", "rtt_ms": 1, "remote": ["ip": "192.0.2.7", "text": "192.0.2.7:4242"]]
         /// socket.connect's answers by host (others: `connect`).
         var connects: [String: LuaValue] = [:]
+        /// socket.connect's answers by "host:port", before `connects`.
+        var connectsByPort: [String: LuaValue] = [:]
         var defaultRoute: LuaValue = ["ipv4": true, "gateway": "192.168.1.1"]
         /// host.addresses' answer (IPv6 only: the steps ask for that family).
         var addresses: LuaValue = []
@@ -79,7 +81,12 @@ struct SharedStepTests {
                 module: "socket",
                 [
                     "bind_test": HostFunction { call in call.returning(world.bindTest) },
-                    "connect": HostFunction { call in call.returning(world.connects[try call.string(1)] ?? world.connect) },
+                    "connect": HostFunction { call in
+                        let host = try call.string(1)
+                        let port = (try? call.optionalInteger(2)).flatMap { $0 }.map { "\(host):\($0)" }
+                        return call.returning(
+                            port.flatMap { world.connectsByPort[$0] } ?? world.connects[host] ?? world.connect)
+                    },
                     "resolve": HostFunction { call in
                         guard let a = world.names[try call.string(1)] else {
                             return call.returning(["status": "dns-not-found", "addresses": [], "error": "not known"])

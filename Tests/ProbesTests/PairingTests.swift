@@ -363,3 +363,62 @@ extension Listener {
         }
     }
 }
+
+/// The reflector's per-address limit bounds addresses that cannot pair, not a paired partner
+/// re-running its diagnosis after each change (Docs/pairing-protocol.md, "Limits").
+@Suite(.serialized) struct PairedRateLimitTests {
+    static func hello(_ peer: PairingTests.Peer, from source: String) -> ReflectorProtocol.Reply? {
+        let outcome = PairingSession.wait(on: peer.loop) { done in
+            ReflectorClient.ask(
+                host: "127.0.0.1", port: peer.reflector.address.port, timeout: .seconds(2), source: source,
+                on: peer.loop, done)
+        }
+        if case .reply(let r) = outcome { return r }
+        return nil
+    }
+
+    @Test func pairedRunsInARowAllPairWhileAStrangerIsStillLimited() throws {
+        let token = String(repeating: "T", count: 32)
+        let peer = try PairingTests.Peer(secret: .token(token), perMinute: 3)
+        // Eight paired runs within the minute, each with two more connections to the reflector's
+        // port than its pairing (a run's trace to this port does that): 24 connections, limit 3.
+        for run in 1...8 {
+            let session = try peer.open(token).get()
+            #expect(peer.ask(session, PairingTests.run).failureCode == nil, "run \(run)")
+            session.close()
+            peer.settle()
+            #expect(Self.hello(peer, from: "127.0.0.1")?.ok == true, "run \(run)")
+            #expect(Self.hello(peer, from: "127.0.0.1")?.ok == true, "run \(run)")
+        }
+        #expect(peer.runs.count == 8)
+        // A flood from an address that never pairs: limited as before, and named as such.
+        for _ in 0..<3 { #expect(Self.hello(peer, from: "127.0.0.2")?.ok == true) }
+        let limited = try #require(Self.hello(peer, from: "127.0.0.2"))
+        #expect(!limited.ok && limited.code == "rate-limited")
+        // Wrong guesses from the partner's own address still count: pairing with the wrong token
+        // starts nothing over.
+        for _ in 0..<3 {
+            let s = peer.open(String(repeating: "W", count: 32))
+            if case .success(let s) = s { _ = peer.ask(s, PairingTests.run) }
+        }
+        #expect(peer.open(token).failureCode == "rate-limited")
+        peer.settle()
+        #expect(peer.pairing.openSessions == 0 && peer.pairing.activeSessions == 0)
+    }
+
+    @Test func sessionsRunningAtOnceAreBounded() throws {
+        let token = String(repeating: "T", count: 32)
+        let peer = try PairingTests.Peer(secret: .token(token), perMinute: 1000)
+        var sessions: [PairingSession] = []
+        for _ in 0..<PairingProtocol.maxActiveSessions {
+            let s = try peer.open(token).get()
+            _ = try peer.ask(s, PairingTests.run).get()
+            sessions.append(s)
+        }
+        #expect(peer.pairing.activeSessions == PairingProtocol.maxActiveSessions)
+        #expect(peer.open(token).failureCode == "busy")
+        for s in sessions { s.close() }
+        peer.settle()
+        #expect(peer.pairing.activeSessions == 0)
+    }
+}

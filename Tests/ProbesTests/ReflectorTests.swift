@@ -126,6 +126,7 @@ import Testing
         for _ in 0..<3 { #expect(reply(ask(reflector, loop: loop))?.ok == true) }
         let fourth = try #require(reply(ask(reflector, loop: loop)))
         #expect(!fourth.ok && fourth.error == "rate limited: at most 3 requests a minute from one address")
+        #expect(fourth.code == "rate-limited")
     }
 
     @Test func theProtocolNamesNoOtherAddress() {

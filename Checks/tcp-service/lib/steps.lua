@@ -772,6 +772,23 @@ function M.address(opts)
   }
 end
 
+-- After the service port went unanswered: does the same address answer on the reflector's port
+-- (`portdoctor listen`; --param reflector when it names the same host, else 4250)? Connected or
+-- refused, the host itself answered: { port, status, rtt_ms }. Nil when it did not, or no other
+-- port is known.
+function M.control_connect(ctx, host, ip, port)
+  local rhost, rport = reflector(ctx)
+  if rhost ~= nil and rhost ~= host and rhost ~= ip then rport = REFLECTOR_PORT end
+  if not rport or rport == port then return nil end
+  -- Protected: a replay recorded before this question has no answer to it, and a run that
+  -- cannot ask keeps what the first connect alone says.
+  local ok, c = pcall(socket.connect, ip, rport, { timeout = 2 })
+  if ok and type(c) == "table" and c.status == "connected" or c.status == "refused" then
+    return { port = rport, status = c.status, rtt_ms = c.rtt_ms }
+  end
+  return nil
+end
+
 function M.reach_peer(opts)
   opts = opts or {}
   return {
@@ -849,6 +866,22 @@ function M.reach_peer(opts)
       end
       -- Silence from an address on a local network is no router's doing: no forward is involved there.
       local tried = r.remote or (r.attempts and r.attempts[1] and r.attempts[1].remote)
+      -- Silence on the service port while the same address answers on another (the reflector's,
+      -- where portdoctor listen runs): the other computer is on and reachable, and something drops
+      -- this port only. Asked only after a timeout, once, briefly.
+      local control = r.status == "timeout" and tried and M.control_connect(ctx, host, tried.ip, port)
+      if control and private_address(tried.ip) then
+        return fail {
+          summary = string.format("could not connect to %s (no answer), but %s answers on TCP %d (%s): the other computer is on and reachable, and something there drops TCP %d — most likely its firewall",
+                                  hostport(host, port), tried.ip, control.port, control.status, port),
+          cause = "firewall-blocks-inbound",
+          advice = { string.format("Check the other computer's firewall for incoming TCP %d: allow it (its own firewall, or a filter in front of that port only).", port) },
+          evidence = { connect = r, control = control }, next = opts.on_failure,
+        }
+      elseif control then
+        advice.timeout = string.format("Nothing answered on TCP %d, but %s answers on TCP %d: the other side is up. Check that the router in front of it forwards %d, and the other computer's firewall for incoming TCP %d.",
+                                       port, tried.ip, control.port, port, port)
+      end
       if r.status == "timeout" and tried and private_address(tried.ip) then
         causes.timeout = "peer-unreachable"
         advice.timeout = "Nothing answered from " .. tried.ip .. ", an address on a local network: the other computer is off or asleep, has another address now, or its firewall drops TCP " .. port .. "."

@@ -153,7 +153,11 @@ extension PathPicture {
         func first(_ kind: HopKind) -> Int? { hops.firstIndex { $0.kind == kind } }
         let nats = hops.indices.filter { hops[$0].kind == .nat }
         switch cause {
-        case "firewall-blocks-inbound", "firewall-blocks-outbound", "firewall-blocks-inbound-ipv6":
+        case "firewall-blocks-inbound":
+            // From a connect to the other computer (reach-peer: it answers on another port), its
+            // firewall, not this one's.
+            return evidence.map(isConnectOutcome) == true ? first(.peer) : first(.firewall)
+        case "firewall-blocks-outbound", "firewall-blocks-inbound-ipv6":
             return first(.firewall)
         case "no-listener", "listener-loopback-only", "listener-ipv4-only", "port-in-use", "service-not-running",
             "service-not-installed":

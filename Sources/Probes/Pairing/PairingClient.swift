@@ -55,8 +55,13 @@ public final class PairingSession {
                         peerNonce.count == PairingProtocol.nonceBytes, opening.session.utf8.count <= 64
                     else {
                         conn.close()
+                        // Reflectors before the code named it only in words: a rate limit is not "does not pair".
+                        let limited = reply.error?.hasPrefix("rate limited") == true
                         return completion(
-                            .failure(.init(reply.code ?? "not-pairing", reply.error ?? "the peer does not pair")))
+                            .failure(
+                                .init(
+                                    reply.code ?? (limited ? "rate-limited" : "not-pairing"),
+                                    reply.error ?? "the peer does not pair")))
                     }
                     let keys = PairingProtocol.deriveKeys(
                         secret: secret, clientNonce: nonce, peerNonce: peerNonce, session: opening.session)

@@ -34,6 +34,8 @@ public final class PairingPeer {
     public private(set) var openSessions = 0
     /// Sessions now running (authenticated), for tests: must return to 0.
     public private(set) var activeSessions = 0
+    /// Told when a session from this address authenticated (the reflector's rate limit starts over).
+    var paired: ((SocketAddress) -> Void)?
     /// Told when a code is printed or retired, and one line per session, for the operator.
     public var log: ((String) -> Void)?
     /// This computer's own addresses, told to a partner that asks (`addresses`); tests replace it.
@@ -132,7 +134,7 @@ public final class PairingPeer {
         _ connection: Connection, partner: SocketAddress, clientNonce: [UInt8],
         open: @escaping (PairingProtocol.Opening) -> [UInt8], refuse: @escaping (PairingProtocol.Refusal) -> Void
     ) {
-        guard openSessions < PairingProtocol.maxOpenSessions else {
+        guard openSessions < PairingProtocol.maxOpenSessions, activeSessions < PairingProtocol.maxActiveSessions else {
             return refuse(.init("busy", "too many pairing attempts at once; try again in a few seconds"))
         }
         let secret: String
@@ -192,6 +194,7 @@ public final class PairingPeer {
                         self.openSessions -= 1
                         self.activeSessions += 1
                         self.consumed()
+                        self.paired?(partner)
                         self.log?("\(partner.ip): paired (session \(session))")
                     }
                     switch PairingProtocol.Request.decode(body) {

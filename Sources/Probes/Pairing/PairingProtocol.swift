@@ -35,6 +35,13 @@ public enum PairingProtocol {
     public static let maxRequestsPerSession = 16
     /// Sessions waiting for their first authenticated request at once; more are refused.
     public static let maxOpenSessions = 4
+    /// Authenticated sessions running at once; more are refused `busy`. A paired partner's sessions
+    /// do not count against the reflector's per-address limit (see `maxPairedPerMinute`), so this
+    /// bounds what the peer holds for partners that know the code.
+    public static let maxActiveSessions = 4
+    /// Authenticated sessions per address a minute that start its rate limit over. A partner
+    /// re-running after each change stays far below; past it, its requests count as anyone's.
+    public static let maxPairedPerMinute = 60
     /// Wrong codes (first requests that fail authentication) before the code is void.
     public static let maxWrongGuessesPerCode = 5
     /// Wrong codes in the peer's lifetime before it stops pairing at all (restart to pair again).

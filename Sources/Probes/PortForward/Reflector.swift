@@ -127,7 +127,11 @@ public final class Reflector {
     static let maxTrackedAddresses = 1024
     private var accepting: EventLoop.Token?
     /// Set to pair (`portdoctor listen --pair` or `--token-file`): PAIR requests go there.
-    public var pairing: PairingPeer?
+    public var pairing: PairingPeer? {
+        didSet { pairing?.paired = { [weak self] partner in self?.forgive(partner.ip) } }
+    }
+    /// Per address, when its paired sessions authenticated in the last minute (`forgive`).
+    private(set) var pairedRecently: [String: [Int64]] = [:]
     /// One line per request, for the operator's log.
     public var log: ((String) -> Void)?
 
@@ -209,6 +213,25 @@ public final class Reflector {
         return true
     }
 
+    /// A session from `ip` authenticated: its partner holds the code or token, so the connections
+    /// it made this minute (this PAIR, earlier runs' pairings, their traces to this port) were the
+    /// partner's own: its count starts over. The limit is meant for addresses that cannot pair; a
+    /// person re-running a paired diagnosis after each change is never limited. Bounded too: at most
+    /// `maxPairedPerMinute` starts over per address a minute, and addresses that paired are kept
+    /// within the same `maxTrackedAddresses`.
+    func forgive(_ ip: String) {
+        let now = EventLoop.now()
+        if pairedRecently.count > Reflector.maxTrackedAddresses {
+            pairedRecently = pairedRecently.filter { now - ($0.value.last ?? 0) < 60_000_000_000 }
+            if pairedRecently.count > Reflector.maxTrackedAddresses { pairedRecently = [:] }
+        }
+        var times = (pairedRecently[ip] ?? []).filter { now - $0 < 60_000_000_000 }
+        guard times.count < PairingProtocol.maxPairedPerMinute else { return }
+        times.append(now)
+        pairedRecently[ip] = times
+        recent[ip] = nil
+    }
+
     private func serve(_ connection: Connection) {
         guard let peer = SocketAddress.of(connection.fd, peer: true)?.unmapped else { return connection.close() }
         func reply(_ r: ReflectorProtocol.Reply) {
@@ -221,7 +244,12 @@ public final class Reflector {
             reply(.init(v: ReflectorProtocol.version, ok: false, seen: peer.description, error: why))
         }
         guard allowed(peer.ip) else {
-            return fail("rate limited: at most \(options.perMinute) requests a minute from one address")
+            // Named, so a client that asked to pair tells "the peer is up but limits me" from silence.
+            return reply(
+                .init(
+                    v: ReflectorProtocol.version, ok: false, seen: peer.description,
+                    error: "rate limited: at most \(options.perMinute) requests a minute from one address",
+                    code: "rate-limited"))
         }
         connection.receiveLine(maxLength: ReflectorProtocol.maxRequestBytes, timeout: ReflectorProtocol.requestTimeout)
         {
