@@ -783,7 +783,7 @@ function M.control_connect(ctx, host, ip, port)
   -- Protected: a replay recorded before this question has no answer to it, and a run that
   -- cannot ask keeps what the first connect alone says.
   local ok, c = pcall(socket.connect, ip, rport, { timeout = 2 })
-  if ok and type(c) == "table" and c.status == "connected" or c.status == "refused" then
+  if ok and type(c) == "table" and (c.status == "connected" or c.status == "refused") then
     return { port = rport, status = c.status, rtt_ms = c.rtt_ms }
   end
   return nil
