@@ -51,6 +51,26 @@ public struct FirewallQuestion: Sendable, Encodable {
     }
 }
 
+/// A ruleset that answers for one packet at a time (nftables, iptables): a question over IPv6 is
+/// also asked for the neighbour-discovery packets that must get in first.
+public protocol PacketRuleset {
+    /// The verdict for the one packet the question describes.
+    func evaluatePacket(_ q: FirewallQuestion) -> FirewallVerdict
+}
+
+extension PacketRuleset {
+    public func evaluate(_ q: FirewallQuestion) -> FirewallVerdict {
+        var v = evaluatePacket(q)
+        if NeighbourDiscoveryPacket.applies(to: q) {
+            v.neighbourDiscovery = NeighbourDiscoveryVerdict(
+                NeighbourDiscoveryPacket.allCases.map {
+                    ($0, evaluatePacket(NeighbourDiscoveryPacket.question($0, for: q)))
+                })
+        }
+        return v
+    }
+}
+
 /// The two ICMPv6 neighbour-discovery packets that must come in before anything else can over IPv6:
 /// the neighbour (the router, or the other computer on the link) asks for this computer's link
 /// address with a solicitation and answers this computer's own questions with an advertisement.

@@ -1,7 +1,7 @@
 /// Evaluates a question against `iptables-save` (legacy iptables; iptables-nft rules show up in
 /// nftables' own ruleset instead). The filter table only: chains, policies, jumps, gotos, returns,
 /// and the matches that decide whether a port is open.
-public struct IPTablesRuleset: Sendable {
+public struct IPTablesRuleset: PacketRuleset, Sendable {
     struct Rule: Sendable {
         var chain: String
         var args: [String]
@@ -51,19 +51,8 @@ public struct IPTablesRuleset: Sendable {
 
     enum Outcome { case accept, drop(String), reject(String), unknown(String), fallThrough }
 
-    public func evaluate(_ q: FirewallQuestion) -> FirewallVerdict {
-        var v = evaluatePacket(q)
-        if NeighbourDiscoveryPacket.applies(to: q) {
-            v.neighbourDiscovery = NeighbourDiscoveryVerdict(
-                NeighbourDiscoveryPacket.allCases.map {
-                    ($0, evaluatePacket(NeighbourDiscoveryPacket.question($0, for: q)))
-                })
-        }
-        return v
-    }
-
     /// The verdict for the one packet the question describes.
-    func evaluatePacket(_ q: FirewallQuestion) -> FirewallVerdict {
+    public func evaluatePacket(_ q: FirewallQuestion) -> FirewallVerdict {
         let chain = q.direction == .inbound ? "INPUT" : "OUTPUT"
         var decided: String?
         switch run(chain, q, depth: 0, decided: &decided) {

@@ -9,7 +9,7 @@
 /// interface names, and the `xt` matches iptables-nft leaves behind (read through iptables-nft-save,
 /// which still knows their options, or else judged by their names). What it cannot evaluate makes the
 /// answer `unknown`, saying which rule and why.
-public struct NFTRuleset: Sendable {
+public struct NFTRuleset: PacketRuleset, Sendable {
     struct Chain: Sendable {
         var family: String, table: String, name: String
         var hook: String?, priority: Int, policy: String?
@@ -110,19 +110,8 @@ public struct NFTRuleset: Sendable {
 
     enum Outcome { case accept, drop(String), reject(String), unknown(String), fallThrough, returned }
 
-    public func evaluate(_ q: FirewallQuestion) -> FirewallVerdict {
-        var v = evaluatePacket(q)
-        if NeighbourDiscoveryPacket.applies(to: q) {
-            v.neighbourDiscovery = NeighbourDiscoveryVerdict(
-                NeighbourDiscoveryPacket.allCases.map {
-                    ($0, evaluatePacket(NeighbourDiscoveryPacket.question($0, for: q)))
-                })
-        }
-        return v
-    }
-
     /// The verdict for the one packet the question describes.
-    func evaluatePacket(_ q: FirewallQuestion) -> FirewallVerdict {
+    public func evaluatePacket(_ q: FirewallQuestion) -> FirewallVerdict {
         let hook = q.direction == .inbound ? "input" : "output"
         let family = q.isIPv6 ? "ip6" : "ip"
         let base = chains.values.filter { $0.hook == hook && ($0.family == "inet" || $0.family == family) }
